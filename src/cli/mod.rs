@@ -1,0 +1,40 @@
+//! Command-line commands, one file each; this is the only place that uses `anyhow`.
+
+pub mod devices;
+pub mod duration;
+pub mod play;
+pub mod status;
+
+use clap::{Parser, Subcommand};
+
+/// jitterplay: play audio files and RTP streams cleanly over bad networks.
+#[derive(Debug, Parser)]
+#[command(name = "jitterplay", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// No status line (errors still go to stderr).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Play an audio file.
+    Play(play::PlayArgs),
+    /// List audio hosts, output devices and their configurations.
+    Devices(devices::DevicesArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Play(args) => play::run(args, cli.quiet),
+        Command::Devices(args) => devices::run(args),
+    }
+}

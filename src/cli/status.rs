@@ -1,0 +1,41 @@
+//! The live status line: one redrawn line on a terminal, nothing otherwise.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// A one-line status display on stderr, silent when not on a terminal or when quiet.
+pub struct StatusLine {
+    bar: ProgressBar,
+}
+
+impl StatusLine {
+    /// Creates the line; it draws only if both stdout and stderr are terminals and not `quiet`.
+    pub fn new(quiet: bool) -> Self {
+        let visible = !quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
+        let bar = if visible {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10))
+        } else {
+            ProgressBar::hidden()
+        };
+        bar.set_style(ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        StatusLine { bar }
+    }
+
+    /// Replaces the line's text.
+    pub fn set(&self, text: String) {
+        self.bar.set_message(text);
+    }
+
+    /// Removes the line.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// `m:ss.t` for status displays.
+pub fn clock(d: Duration) -> String {
+    let tenths = d.as_millis() / 100;
+    format!("{}:{:02}.{}", tenths / 600, (tenths / 10) % 60, tenths % 10)
+}

@@ -1,0 +1,3 @@
+//! Decoders: container files for offline play, and container-less RTP payload decoders.
+
+pub mod file;

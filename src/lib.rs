@@ -1,0 +1,17 @@
+//! jitterplay: a command-line audio streaming player built around an adaptive RTP jitter buffer.
+//!
+//! The crate is split along the IO boundary described in `DESIGN.md`:
+//! - the sans-IO core ([`rtp`], [`jitter`], [`playout`], [`codec`], [`audio`], [`sim`]) takes time
+//!   as an argument and never touches clocks, threads, sockets or devices;
+//! - the shell ([`output`], [`cli`]) wires the core to devices, files and threads.
+
+pub mod audio;
+pub mod cli;
+pub mod codec;
+pub mod jitter;
+pub mod metrics;
+pub mod output;
+pub mod player;
+pub mod playout;
+pub mod rtp;
+pub mod sim;

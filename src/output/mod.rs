@@ -1,0 +1,123 @@
+//! The IO shell towards the listener: cpal devices, WAV files and the null sink, fed from one ring.
+//!
+//! Every sink pulls through the same [`RingCallback::fill`]; a real device calls it from cpal's
+//! real-time thread, `wav:` and `null` from a timer thread at the device's pace.
+
+pub mod callback;
+pub mod device;
+pub mod negotiate;
+mod quiet;
+pub mod ring;
+pub mod spec;
+pub mod stats;
+pub mod timer;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use callback::RingCallback;
+pub use negotiate::{NegotiateError, Request};
+pub use spec::OutputSpec;
+pub use stats::OutputStats;
+
+use device::DeviceSink;
+use timer::TimerSink;
+
+/// The format a sink plays: what the decoder thread must convert to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputFormat {
+    /// Rate in Hz.
+    pub rate: u32,
+    /// Interleaved channels.
+    pub channels: u16,
+    /// The device's sample type (the ring always carries f32).
+    pub sample_format: cpal::SampleFormat,
+    /// Frames per callback period (what the timer sinks pull at a time; a device's hint).
+    pub period_frames: u32,
+}
+
+/// Why audio could not be played.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// No usable audio device.
+    #[error("no audio output device available ({reason}); use --output wav:FILE or --output null, or start an audio server")]
+    NoDevice {
+        /// What the audio host said.
+        reason: String,
+    },
+    /// `device:NAME` named nothing.
+    #[error("no output device named '{0}' (run `jitterplay devices` to list them)")]
+    DeviceNotFound(String),
+    /// No configuration of the device fits.
+    #[error(transparent)]
+    Negotiate(#[from] NegotiateError),
+    /// The stream could not be built or failed.
+    #[error("audio stream failed: {0}")]
+    Stream(String),
+    /// The WAV file could not be written.
+    #[error("cannot write {path}: {reason}")]
+    Wav {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// An opened sink of any kind.
+pub enum Sink {
+    /// A cpal device (boxed: cpal's handles dwarf the timer sink).
+    Device(Box<DeviceSink>),
+    /// A WAV file or the null sink on a timer thread.
+    Timer(TimerSink),
+}
+
+impl Sink {
+    /// Opens the sink named by `spec` for a stream described by `request`.
+    ///
+    /// Devices negotiate; `wav:` and `null` take the stream's own rate and channels unless
+    /// `--device-rate` overrides the rate. `fast` unpaces the timer sinks.
+    pub fn open(spec: &OutputSpec, request: &Request, fast: bool) -> Result<Sink, OutputError> {
+        let timer_format = || OutputFormat {
+            rate: request.device_rate.unwrap_or(request.rate),
+            channels: request.channels,
+            sample_format: cpal::SampleFormat::F32,
+            period_frames: request
+                .buffer_frames
+                .unwrap_or(request.device_rate.unwrap_or(request.rate) / 100)
+                .max(1),
+        };
+        Ok(match spec {
+            OutputSpec::Default => Sink::Device(Box::new(DeviceSink::open(None, request)?)),
+            OutputSpec::Device(name) => {
+                Sink::Device(Box::new(DeviceSink::open(Some(name), request)?))
+            }
+            OutputSpec::Wav(path) => Sink::Timer(TimerSink::wav(path.clone(), timer_format(), fast)?),
+            OutputSpec::Null => Sink::Timer(TimerSink::null(timer_format(), fast)),
+        })
+    }
+
+    /// The format the decoder thread must deliver.
+    pub fn format(&self) -> OutputFormat {
+        match self {
+            Sink::Device(d) => d.format(),
+            Sink::Timer(t) => t.format(),
+        }
+    }
+
+    /// Starts pulling from the ring through `callback`.
+    pub fn start(&mut self, callback: RingCallback, stats: Arc<OutputStats>) -> Result<(), OutputError> {
+        match self {
+            Sink::Device(d) => d.start(callback, stats),
+            Sink::Timer(t) => t.start(callback, stats),
+        }
+    }
+
+    /// Plays out what is buffered, then closes. Call once the producer has finished.
+    pub fn finish(self) -> Result<(), OutputError> {
+        match self {
+            Sink::Device(d) => d.finish(),
+            Sink::Timer(t) => t.finish(),
+        }
+    }
+}

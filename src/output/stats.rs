@@ -1,0 +1,44 @@
+//! Counters shared between the output callback and the rest of the player, read without locks.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// What the output side has done so far; every field is an atomic the callback may update.
+#[derive(Debug, Default)]
+pub struct OutputStats {
+    /// Callbacks that could not be served in full while the stream was playing.
+    pub underruns: AtomicU64,
+    /// Samples (not frames) taken from the ring and handed to the sink.
+    pub samples_played: AtomicU64,
+    /// Callback invocations.
+    pub callbacks: AtomicU64,
+    /// The largest callback buffer seen, in samples.
+    pub max_period_samples: AtomicU64,
+    /// The device's latest reported latency from callback to playback, in nanoseconds.
+    pub latency_ns: AtomicU64,
+    /// Samples in the ring as the producer last saw it (for status displays).
+    pub ring_samples: AtomicU64,
+    /// Set by the producer once it has pushed its last sample; silence after that is no underrun.
+    pub finished: AtomicBool,
+}
+
+impl OutputStats {
+    /// Marks the stream complete: whatever is still in the ring is the tail.
+    pub fn mark_finished(&self) {
+        self.finished.store(true, Ordering::Release);
+    }
+
+    /// True once the producer has pushed its last sample.
+    pub fn is_finished(&self) -> bool {
+        self.finished.load(Ordering::Acquire)
+    }
+
+    /// Underruns counted so far.
+    pub fn underruns(&self) -> u64 {
+        self.underruns.load(Ordering::Relaxed)
+    }
+
+    /// Samples played so far.
+    pub fn samples_played(&self) -> u64 {
+        self.samples_played.load(Ordering::Relaxed)
+    }
+}

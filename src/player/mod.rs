@@ -1,0 +1,5 @@
+//! Playback pipelines: the decoder thread that feeds the ring, and the wiring around a sink.
+
+pub mod file;
+
+pub use file::{play_file, FilePlayOptions, FilePlayReport, PlayError, PlayProgress};

@@ -1,0 +1,1 @@
+//! Playout control: prebuffering, rebuffering and the drift-correcting resample ratio (sans-IO).

@@ -1,0 +1,1 @@
+//! RTP: packet parsing and validation, sequence/timestamp extension, payload formats, SDP.

@@ -1,0 +1,1 @@
+//! Deterministic jitter simulation: a seeded network model and a virtual audio device (sans-IO).

@@ -1,0 +1,138 @@
+//! Every error a user can cause gets one clear line on stderr and a non-zero exit, never a panic.
+
+mod common;
+
+use std::process::Output;
+
+use common::*;
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_fails_with(out: &Output, code: i32, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+    assert!(err.contains(needle), "expected '{needle}' in: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+}
+
+#[test]
+fn missing_file_is_named() {
+    let out = jitterplay().args(["play", "--output", "null", "no/such/file.flac"]).output().unwrap();
+    assert_fails_with(&out, 1, "cannot open no/such/file.flac: No such file or directory");
+    assert_eq!(stderr(&out).lines().count(), 1);
+}
+
+#[test]
+fn unsupported_file_is_refused() {
+    let dir = scratch("unsupported");
+    let path = dir.join("notes.txt");
+    std::fs::write(&path, "this is not audio, just some text that no format reader accepts\n").unwrap();
+    let out = jitterplay().args(["play", "--output", "null"]).arg(&path).output().unwrap();
+    assert_fails_with(&out, 1, "unsupported or corrupt audio file");
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}
+
+#[test]
+fn truncated_header_is_refused() {
+    let dir = scratch("truncated");
+    let path = dir.join("cut.flac");
+    let bytes = std::fs::read(asset("music-48k-stereo.flac")).unwrap();
+    std::fs::write(&path, &bytes[..20]).unwrap();
+    let out = jitterplay().args(["play", "--output", "null"]).arg(&path).output().unwrap();
+    assert_fails_with(&out, 1, "unsupported or corrupt audio file");
+}
+
+#[test]
+fn corrupt_packets_are_skipped_counted_and_playback_goes_on() {
+    let dir = scratch("corrupt");
+    let path = dir.join("damaged.flac");
+    let mut bytes = std::fs::read(asset("music-48k-stereo.flac")).unwrap();
+    let n = bytes.len();
+    for start in [n * 3 / 10, n * 6 / 10] {
+        bytes[start..start + 300].fill(0x55);
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let wav = dir.join("out.wav");
+    let out = jitterplay()
+        .args(["play", "--fast", "--output"])
+        .arg(format!("wav:{}", wav.display()))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("corrupt packet(s) skipped"), "{}", stderr(&out));
+    let (damaged, _, _) = read_wav(&wav);
+    let (clean, _, _) = read_wav(&{
+        let clean = dir.join("clean.wav");
+        run_ok(jitterplay().args(["play", "--fast", "--quiet", "--output"]).arg(format!("wav:{}", clean.display())).arg(asset("music-48k-stereo.flac")));
+        clean
+    });
+    // Most of the file still plays: only the damaged blocks are gone.
+    assert!(damaged.len() > clean.len() * 9 / 10, "{} of {}", damaged.len(), clean.len());
+    assert!(damaged.len() < clean.len());
+}
+
+#[test]
+fn no_audio_device_says_so_in_one_line() {
+    // No audio server is reachable through this environment, so the default device cannot open.
+    let dir = scratch("nodevice");
+    let out = jitterplay()
+        .args(["play", "--output", "default"])
+        .arg(asset("speech-48k-mono.wav"))
+        .env_remove("RUST_LOG")
+        .env("XDG_RUNTIME_DIR", &dir)
+        .env("HOME", &dir)
+        .env("PULSE_SERVER", "unix:/nonexistent/jitterplay-test")
+        .env("PIPEWIRE_REMOTE", "/nonexistent/jitterplay-test")
+        .output()
+        .unwrap();
+    assert_fails_with(&out, 1, "no audio output device available");
+    assert!(stderr(&out).contains("--output wav:FILE"));
+    assert_eq!(stderr(&out).lines().count(), 1, "a wall of messages: {}", stderr(&out));
+}
+
+#[test]
+fn unknown_device_name_is_reported() {
+    let dir = scratch("unknowndevice");
+    let out = jitterplay()
+        .args(["play", "--output", "device:no-such-device-anywhere"])
+        .arg(asset("speech-48k-mono.wav"))
+        .env_remove("RUST_LOG")
+        .env("XDG_RUNTIME_DIR", &dir)
+        .env("PULSE_SERVER", "unix:/nonexistent/jitterplay-test")
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no output device named 'no-such-device-anywhere'") || err.contains("no audio output device available"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_output_spec_is_a_usage_error() {
+    let out = jitterplay().args(["play", "--output", "speakers", "x.wav"]).output().unwrap();
+    assert_fails_with(&out, 2, "expected default, device:NAME, wav:PATH or null");
+}
+
+#[test]
+fn unwritable_wav_path_is_reported() {
+    let out = jitterplay()
+        .args(["play", "--output", "wav:/nonexistent-dir/out.wav"])
+        .arg(asset("speech-48k-mono.wav"))
+        .output()
+        .unwrap();
+    assert_fails_with(&out, 1, "cannot write /nonexistent-dir/out.wav");
+}
+
+#[test]
+fn unsupported_device_rate_is_refused_for_devices_only() {
+    // wav: takes any rate; it is resampled to it.
+    let dir = scratch("rate");
+    let wav = dir.join("r.wav");
+    run_ok(jitterplay().args(["play", "--quiet", "--fast", "--device-rate", "22050", "--output"]).arg(format!("wav:{}", wav.display())).arg(asset("speech-48k-mono.wav")));
+    assert_eq!(read_wav(&wav).1, 22_050);
+}

@@ -1,0 +1,107 @@
+//! Helpers shared by the integration tests: the binary, assets, peer tools and WAV reading.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The jitterplay binary cargo built for these tests.
+pub fn jitterplay() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_jitterplay"))
+}
+
+/// Path of a bundled sample.
+pub fn asset(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets").join(name)
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(test);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// True if `tool` runs. Without it, tests fail under CI and skip (with a reason) elsewhere.
+pub fn require_tool(tool: &str) -> bool {
+    let found = Command::new(tool)
+        .arg("-version")
+        .output()
+        .or_else(|_| Command::new(tool).arg("--version").output())
+        .is_ok();
+    if !found {
+        if std::env::var_os("CI").is_some() {
+            panic!("{tool} is required in CI but is not installed (.ci/run installs it)");
+        }
+        eprintln!("skipping: {tool} is not installed");
+    }
+    found
+}
+
+/// Runs a command, panicking with its stderr if it fails.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn command");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Interleaved f32 samples of a WAV file with its rate and channel count.
+pub fn read_wav(path: &Path) -> (Vec<f32>, u32, u16) {
+    let mut reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let spec = reader.spec();
+    let samples = match spec.sample_format {
+        hound::SampleFormat::Float => reader.samples::<f32>().map(|s| s.expect("sample")).collect(),
+        hound::SampleFormat::Int => {
+            let scale = (1u64 << (spec.bits_per_sample - 1)) as f32;
+            reader.samples::<i32>().map(|s| s.expect("sample") as f32 / scale).collect()
+        }
+    };
+    (samples, spec.sample_rate, spec.channels)
+}
+
+/// ffmpeg's decode of `path` as interleaved f32 at the file's own rate and channels.
+pub fn ffmpeg_decode(path: &Path) -> Vec<f32> {
+    let out = run_ok(Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(path).args(["-f", "f32le", "-c:a", "pcm_f32le", "-"]));
+    out.stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+/// The lag (in frames, of `candidate` relative to `reference`) that best aligns two signals,
+/// searched over `-max_lag..=max_lag` on the first channel.
+pub fn best_lag(reference: &[f32], candidate: &[f32], channels: usize, max_lag: isize) -> (isize, f64) {
+    let r: Vec<f32> = reference.iter().step_by(channels).copied().collect();
+    let c: Vec<f32> = candidate.iter().step_by(channels).copied().collect();
+    let window = r.len().min(c.len()).min(24_000);
+    let mut best = (0isize, f64::MIN);
+    for lag in -max_lag..=max_lag {
+        let mut dot = 0.0f64;
+        let (mut er, mut ec) = (0.0f64, 0.0f64);
+        for i in 0..window {
+            let j = i as isize + lag;
+            if j < 0 || j as usize >= c.len() {
+                continue;
+            }
+            let (a, b) = (f64::from(r[i]), f64::from(c[j as usize]));
+            dot += a * b;
+            er += a * a;
+            ec += b * b;
+        }
+        let score = dot / (er.sqrt() * ec.sqrt()).max(1e-12);
+        if score > best.1 {
+            best = (lag, score);
+        }
+    }
+    best
+}
+
+/// The first frame whose first-channel magnitude exceeds `threshold`.
+pub fn onset(signal: &[f32], channels: usize, threshold: f32) -> Option<usize> {
+    signal.iter().step_by(channels).position(|s| s.abs() > threshold)
+}
