@@ -16,12 +16,22 @@ static ALLOCATOR: AllocDisabler = AllocDisabler;
 
 const PERIOD: usize = 960;
 
-fn callback_with(samples: usize) -> (RingCallback, Arc<OutputStats>, jitterplay::output::ring::RingProducer) {
+fn callback_with(
+    samples: usize,
+) -> (
+    RingCallback,
+    Arc<OutputStats>,
+    jitterplay::output::ring::RingProducer,
+) {
     let (mut producer, consumer) = audio_ring(std::time::Duration::from_millis(100), 48_000, 2);
     let ramp: Vec<f32> = (0..samples).map(|i| (i % 100) as f32 / 100.0).collect();
     assert_eq!(producer.push_slice(&ramp), samples);
     let stats = Arc::new(OutputStats::default());
-    (RingCallback::new(consumer, Arc::clone(&stats)), stats, producer)
+    (
+        RingCallback::new(consumer, Arc::clone(&stats)),
+        stats,
+        producer,
+    )
 }
 
 #[test]
@@ -36,7 +46,11 @@ fn f32_fill_from_full_partial_and_empty_ring_allocates_nothing() {
     });
     assert_eq!((full, partial, empty), (PERIOD, PERIOD / 2, 0));
     assert!(out.iter().all(|&s| s == 0.0), "shortfall must be silence");
-    assert_eq!(stats.underruns(), 2, "a partial and an empty period are underruns");
+    assert_eq!(
+        stats.underruns(),
+        2,
+        "a partial and an empty period are underruns"
+    );
 }
 
 #[test]
@@ -62,7 +76,10 @@ where
         (full, partial, empty)
     });
     assert_eq!((full, partial, empty), (PERIOD, 300, 0));
-    assert!(out.iter().all(|&s| s == T::EQUILIBRIUM), "silence is the format's equilibrium");
+    assert!(
+        out.iter().all(|&s| s == T::EQUILIBRIUM),
+        "silence is the format's equilibrium"
+    );
     assert_eq!(stats.underruns(), 2);
 }
 

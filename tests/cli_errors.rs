@@ -19,8 +19,15 @@ fn assert_fails_with(out: &Output, code: i32, needle: &str) {
 
 #[test]
 fn missing_file_is_named() {
-    let out = jitterplay().args(["play", "--output", "null", "no/such/file.flac"]).output().unwrap();
-    assert_fails_with(&out, 1, "cannot open no/such/file.flac: No such file or directory");
+    let out = jitterplay()
+        .args(["play", "--output", "null", "no/such/file.flac"])
+        .output()
+        .unwrap();
+    assert_fails_with(
+        &out,
+        1,
+        "cannot open no/such/file.flac: No such file or directory",
+    );
     assert_eq!(stderr(&out).lines().count(), 1);
 }
 
@@ -28,8 +35,16 @@ fn missing_file_is_named() {
 fn unsupported_file_is_refused() {
     let dir = scratch("unsupported");
     let path = dir.join("notes.txt");
-    std::fs::write(&path, "this is not audio, just some text that no format reader accepts\n").unwrap();
-    let out = jitterplay().args(["play", "--output", "null"]).arg(&path).output().unwrap();
+    std::fs::write(
+        &path,
+        "this is not audio, just some text that no format reader accepts\n",
+    )
+    .unwrap();
+    let out = jitterplay()
+        .args(["play", "--output", "null"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_fails_with(&out, 1, "unsupported or corrupt audio file");
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
 }
@@ -40,7 +55,11 @@ fn truncated_header_is_refused() {
     let path = dir.join("cut.flac");
     let bytes = std::fs::read(asset("music-48k-stereo.flac")).unwrap();
     std::fs::write(&path, &bytes[..20]).unwrap();
-    let out = jitterplay().args(["play", "--output", "null"]).arg(&path).output().unwrap();
+    let out = jitterplay()
+        .args(["play", "--output", "null"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_fails_with(&out, 1, "unsupported or corrupt audio file");
 }
 
@@ -62,15 +81,29 @@ fn corrupt_packets_are_skipped_counted_and_playback_goes_on() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("corrupt packet(s) skipped"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("corrupt packet(s) skipped"),
+        "{}",
+        stderr(&out)
+    );
     let (damaged, _, _) = read_wav(&wav);
     let (clean, _, _) = read_wav(&{
         let clean = dir.join("clean.wav");
-        run_ok(jitterplay().args(["play", "--fast", "--quiet", "--output"]).arg(format!("wav:{}", clean.display())).arg(asset("music-48k-stereo.flac")));
+        run_ok(
+            jitterplay()
+                .args(["play", "--fast", "--quiet", "--output"])
+                .arg(format!("wav:{}", clean.display()))
+                .arg(asset("music-48k-stereo.flac")),
+        );
         clean
     });
     // Most of the file still plays: only the damaged blocks are gone.
-    assert!(damaged.len() > clean.len() * 9 / 10, "{} of {}", damaged.len(), clean.len());
+    assert!(
+        damaged.len() > clean.len() * 9 / 10,
+        "{} of {}",
+        damaged.len(),
+        clean.len()
+    );
     assert!(damaged.len() < clean.len());
 }
 
@@ -90,7 +123,12 @@ fn no_audio_device_says_so_in_one_line() {
         .unwrap();
     assert_fails_with(&out, 1, "no audio output device available");
     assert!(stderr(&out).contains("--output wav:FILE"));
-    assert_eq!(stderr(&out).lines().count(), 1, "a wall of messages: {}", stderr(&out));
+    assert_eq!(
+        stderr(&out).lines().count(),
+        1,
+        "a wall of messages: {}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -107,14 +145,18 @@ fn unknown_device_name_is_reported() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("no output device named 'no-such-device-anywhere'") || err.contains("no audio output device available"),
+        err.contains("no output device named 'no-such-device-anywhere'")
+            || err.contains("no audio output device available"),
         "{err}"
     );
 }
 
 #[test]
 fn bad_output_spec_is_a_usage_error() {
-    let out = jitterplay().args(["play", "--output", "speakers", "x.wav"]).output().unwrap();
+    let out = jitterplay()
+        .args(["play", "--output", "speakers", "x.wav"])
+        .output()
+        .unwrap();
     assert_fails_with(&out, 2, "expected default, device:NAME, wav:PATH or null");
 }
 
@@ -133,6 +175,18 @@ fn unsupported_device_rate_is_refused_for_devices_only() {
     // wav: takes any rate; it is resampled to it.
     let dir = scratch("rate");
     let wav = dir.join("r.wav");
-    run_ok(jitterplay().args(["play", "--quiet", "--fast", "--device-rate", "22050", "--output"]).arg(format!("wav:{}", wav.display())).arg(asset("speech-48k-mono.wav")));
+    run_ok(
+        jitterplay()
+            .args([
+                "play",
+                "--quiet",
+                "--fast",
+                "--device-rate",
+                "22050",
+                "--output",
+            ])
+            .arg(format!("wav:{}", wav.display()))
+            .arg(asset("speech-48k-mono.wav")),
+    );
     assert_eq!(read_wav(&wav).1, 22_050);
 }

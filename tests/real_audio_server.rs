@@ -50,13 +50,20 @@ impl PulseServer {
             ),
         )
         .unwrap();
-        let mut server = PulseServer { home, runtime, processes: Reaper(Vec::new()) };
+        let mut server = PulseServer {
+            home,
+            runtime,
+            processes: Reaper(Vec::new()),
+        };
         let daemon = server
             .command("pulseaudio")
             .args(["-n", "-F"])
             .arg(&config)
             .args(["--daemonize=no", "--exit-idle-time=-1", "--system=false"])
-            .arg(format!("--log-target=file:{}", dir.join("pulse.log").display()))
+            .arg(format!(
+                "--log-target=file:{}",
+                dir.join("pulse.log").display()
+            ))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -64,7 +71,14 @@ impl PulseServer {
             .expect("start pulseaudio");
         server.processes.0.push(daemon);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !server.command("pactl").arg("info").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success()) {
+        while !server
+            .command("pactl")
+            .arg("info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        {
             assert!(Instant::now() < deadline, "pulseaudio did not come up");
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -73,12 +87,18 @@ impl PulseServer {
 
     fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new(program);
-        cmd.env("HOME", &self.home).env("XDG_RUNTIME_DIR", &self.runtime).env_remove("PULSE_SERVER");
+        cmd.env("HOME", &self.home)
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .env_remove("PULSE_SERVER");
         cmd
     }
 
     fn spawn(&mut self, cmd: &mut Command) {
-        let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
         self.processes.0.push(child);
     }
 }
@@ -91,7 +111,12 @@ fn default_output_really_plays_the_sample() {
     let dir = scratch("real_audio_server");
     let sample = asset("music-48k-stereo.flac");
     let reference_wav = dir.join("reference.wav");
-    run_ok(jitterplay().args(["play", "--quiet", "--fast", "--output"]).arg(format!("wav:{}", reference_wav.display())).arg(&sample));
+    run_ok(
+        jitterplay()
+            .args(["play", "--quiet", "--fast", "--output"])
+            .arg(format!("wav:{}", reference_wav.display()))
+            .arg(&sample),
+    );
     let (reference, _, _) = read_wav(&reference_wav);
 
     let mut server = PulseServer::start(&dir);
@@ -104,25 +129,45 @@ fn default_output_really_plays_the_sample() {
     let recording = dir.join("recording.wav");
     let mut recorder = server
         .command("parecord")
-        .args(["--latency-msec=10", "-d", "nullsink.monitor", "--file-format=wav", "--rate=48000", "--channels=2", "--format=s16le"])
+        .args([
+            "--latency-msec=10",
+            "-d",
+            "nullsink.monitor",
+            "--file-format=wav",
+            "--rate=48000",
+            "--channels=2",
+            "--format=s16le",
+        ])
         .arg(&recording)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start parecord");
     std::thread::sleep(Duration::from_millis(500));
-    let played = server.command(env!("CARGO_BIN_EXE_jitterplay")).args(["play", "--quiet", "--output", "default"]).arg(&sample).output().expect("run jitterplay");
+    let played = server
+        .command(env!("CARGO_BIN_EXE_jitterplay"))
+        .args(["play", "--quiet", "--output", "default"])
+        .arg(&sample)
+        .output()
+        .expect("run jitterplay");
     std::thread::sleep(Duration::from_millis(500));
     // SIGINT lets parecord finish the WAV header.
-    let _ = Command::new("kill").args(["-INT", &recorder.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-INT", &recorder.id().to_string()])
+        .status();
     let _ = recorder.wait();
-    assert!(played.status.success(), "play failed: {}", String::from_utf8_lossy(&played.stderr));
+    assert!(
+        played.status.success(),
+        "play failed: {}",
+        String::from_utf8_lossy(&played.stderr)
+    );
 
     let (recorded, rate, channels) = read_wav(&recording);
     assert_eq!((rate, channels), (48_000, 2));
     let threshold = 0.01;
     let src_start = onset(&reference, 2, threshold).expect("reference has sound");
-    let rec_start = onset(&recorded, 2, threshold).expect("the recording is silent: nothing was played");
+    let rec_start =
+        onset(&recorded, 2, threshold).expect("the recording is silent: nothing was played");
     // Coarse alignment by onset, refined by correlation over ±20 ms.
     let coarse = rec_start as isize - src_start as isize;
     assert!(coarse >= 0, "recording starts before the source?");
@@ -130,21 +175,43 @@ fn default_output_really_plays_the_sample() {
     let lag = (coarse + fine) as usize;
     assert!(score > 0.999, "content differs: correlation {score}");
     let frames = reference.len() / 2;
-    assert!(recorded.len() / 2 >= lag + frames, "recording is shorter than the sample: cut off or gaps");
+    assert!(
+        recorded.len() / 2 >= lag + frames,
+        "recording is shorter than the sample: cut off or gaps"
+    );
 
     // Right speed: the sound spans the same time in both (within 1 %).
-    let last = |s: &[f32]| s.chunks_exact(2).rposition(|f| f[0].abs() > threshold).unwrap_or(0);
+    let last = |s: &[f32]| {
+        s.chunks_exact(2)
+            .rposition(|f| f[0].abs() > threshold)
+            .unwrap_or(0)
+    };
     let src_span = (last(&reference) - src_start) as f64;
     let rec_span = (last(&recorded[..(lag + frames) * 2]) - rec_start) as f64;
-    assert!((rec_span / src_span - 1.0).abs() < 0.01, "duration off: {rec_span} vs {src_span} frames");
+    assert!(
+        (rec_span / src_span - 1.0).abs() < 0.01,
+        "duration off: {rec_span} vs {src_span} frames"
+    );
 
     // No gaps or glitches: after alignment every 10 ms block equals the source up to s16
     // rounding. PulseAudio zeroes about the first 0.5 ms of a new stream (seen in every run
     // here), so the comparison starts 2 ms in.
     const SKIP: usize = 96 * 2;
     let aligned = &recorded[lag * 2 + SKIP..(lag + frames) * 2];
-    for (i, (a, b)) in aligned.chunks(960).zip(reference[SKIP..].chunks(960)).enumerate() {
-        let err = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-        assert!(err < 1e-4, "block {i} (at {} ms) differs by {err}: gap or glitch", 2 + i * 10);
+    for (i, (a, b)) in aligned
+        .chunks(960)
+        .zip(reference[SKIP..].chunks(960))
+        .enumerate()
+    {
+        let err = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            err < 1e-4,
+            "block {i} (at {} ms) differs by {err}: gap or glitch",
+            2 + i * 10
+        );
     }
 }

@@ -16,11 +16,16 @@ const LOSSY_MAX_RMS_ERROR: f64 = 1e-6;
 const LOSSY_MAX_ABS_ERROR: f32 = 1e-5;
 
 fn assets(exts: &[&str]) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets"))
-        .expect("assets dir")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.contains(&e)))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets"))
+            .expect("assets dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| exts.contains(&e))
+            })
+            .collect();
     files.sort();
     assert!(!files.is_empty(), "no {exts:?} assets");
     files
@@ -28,7 +33,11 @@ fn assets(exts: &[&str]) -> Vec<PathBuf> {
 
 fn play_to_wav(input: &Path, out: &Path, fast: bool) -> (Vec<f32>, u32, u16) {
     let mut cmd = jitterplay();
-    cmd.arg("play").arg(input).arg("--output").arg(format!("wav:{}", out.display())).arg("--quiet");
+    cmd.arg("play")
+        .arg(input)
+        .arg("--output")
+        .arg(format!("wav:{}", out.display()))
+        .arg("--quiet");
     if fast {
         cmd.arg("--fast");
     }
@@ -46,7 +55,10 @@ fn lossless_samples_are_bit_exact_with_ffmpeg() {
         let reference = ffmpeg_decode(&file);
         let (ours, _, _) = play_to_wav(&file, &dir.join("out.wav"), true);
         assert_eq!(ours.len(), reference.len(), "{}: length", file.display());
-        let first_diff = ours.iter().zip(&reference).position(|(a, b)| a.to_bits() != b.to_bits());
+        let first_diff = ours
+            .iter()
+            .zip(&reference)
+            .position(|(a, b)| a.to_bits() != b.to_bits());
         assert_eq!(first_diff, None, "{}: samples differ", file.display());
     }
 }
@@ -62,15 +74,42 @@ fn lossy_samples_match_ffmpeg_within_bound() {
         let (ours, _, channels) = play_to_wav(&file, &dir.join("out.wav"), true);
         let channels = usize::from(channels);
         let (lag, score) = best_lag(&reference, &ours, channels, 1200);
-        assert_eq!(lag, 0, "{}: misaligned by {lag} frames (correlation {score:.4})", file.display());
+        assert_eq!(
+            lag,
+            0,
+            "{}: misaligned by {lag} frames (correlation {score:.4})",
+            file.display()
+        );
         let frames_diff = (ours.len() as isize - reference.len() as isize) / channels as isize;
-        assert!(frames_diff.abs() <= 1, "{}: {frames_diff} frames longer than ffmpeg's", file.display());
+        assert!(
+            frames_diff.abs() <= 1,
+            "{}: {frames_diff} frames longer than ffmpeg's",
+            file.display()
+        );
         let n = ours.len().min(reference.len());
-        let max_abs = ours[..n].iter().zip(&reference[..n]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
-        let rms = (ours[..n].iter().zip(&reference[..n]).map(|(a, b)| f64::from(a - b).powi(2)).sum::<f64>() / n as f64).sqrt();
+        let max_abs = ours[..n]
+            .iter()
+            .zip(&reference[..n])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        let rms = (ours[..n]
+            .iter()
+            .zip(&reference[..n])
+            .map(|(a, b)| f64::from(a - b).powi(2))
+            .sum::<f64>()
+            / n as f64)
+            .sqrt();
         eprintln!("{}: rms error {rms:.2e}, max {max_abs:.2e}", file.display());
-        assert!(rms < LOSSY_MAX_RMS_ERROR, "{}: rms error {rms}", file.display());
-        assert!(max_abs < LOSSY_MAX_ABS_ERROR, "{}: max error {max_abs}", file.display());
+        assert!(
+            rms < LOSSY_MAX_RMS_ERROR,
+            "{}: rms error {rms}",
+            file.display()
+        );
+        assert!(
+            max_abs < LOSSY_MAX_ABS_ERROR,
+            "{}: max error {max_abs}",
+            file.display()
+        );
     }
 }
 
@@ -88,7 +127,10 @@ fn paced_wav_output_writes_the_same_samples_in_real_time() {
     assert_eq!(ours, reference, "paced output differs from the decode");
     // Paced means it took at least the audio's duration (a functional check, not a benchmark).
     let duration = reference.len() as f64 / f64::from(rate);
-    assert!(elapsed >= duration * 0.98, "paced play took {elapsed:.2}s for {duration:.2}s of audio");
+    assert!(
+        elapsed >= duration * 0.98,
+        "paced play took {elapsed:.2}s for {duration:.2}s of audio"
+    );
 }
 
 #[test]
@@ -97,7 +139,19 @@ fn resampled_output_has_the_right_length_and_content() {
     let file = asset("speech-48k-mono.wav");
     let (source, _, _) = read_wav(&file);
     let out = dir.join("44k.wav");
-    run_ok(jitterplay().args(["play", "--quiet", "--fast", "--device-rate", "44100", "--output"]).arg(format!("wav:{}", out.display())).arg(&file));
+    run_ok(
+        jitterplay()
+            .args([
+                "play",
+                "--quiet",
+                "--fast",
+                "--device-rate",
+                "44100",
+                "--output",
+            ])
+            .arg(format!("wav:{}", out.display()))
+            .arg(&file),
+    );
     let (ours, rate, channels) = read_wav(&out);
     assert_eq!((rate, channels), (44_100, 1));
     let expected = (source.len() as f64 * 44_100.0 / 48_000.0).round() as usize;

@@ -135,7 +135,10 @@ mod tests {
     fn full_scale_downmix_never_clips() {
         for inputs in 3..=8 {
             let out = map(inputs, 2, &vec![1.0; inputs]);
-            assert!(out.iter().all(|s| s.abs() <= 1.0), "{inputs} channels: {out:?}");
+            assert!(
+                out.iter().all(|s| s.abs() <= 1.0),
+                "{inputs} channels: {out:?}"
+            );
         }
     }
 }

@@ -89,8 +89,7 @@ impl StreamResampler {
 
     /// Flushes the filter tail so the output has exactly the length the input implies.
     pub fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), ResampleError> {
-        let expected =
-            (self.frames_in as f64 * self.to as f64 / self.from as f64).round() as u64;
+        let expected = (self.frames_in as f64 * self.to as f64 / self.from as f64).round() as u64;
         // Each partial chunk pads with silence; a few rounds push the delayed tail out.
         let mut rounds = 0;
         while self.frames_out < expected && rounds < 16 {
@@ -106,12 +105,17 @@ impl StreamResampler {
         Ok(())
     }
 
-    fn run_chunk(&mut self, partial: Option<usize>, out: &mut Vec<f32>) -> Result<(), ResampleError> {
+    fn run_chunk(
+        &mut self,
+        partial: Option<usize>,
+        out: &mut Vec<f32>,
+    ) -> Result<(), ResampleError> {
         let frames_out_max = self.out_buf.len() / self.channels;
         let input = InterleavedSlice::new(&self.pending[..], self.channels, CHUNK_FRAMES)
             .map_err(|e| ResampleError::Process(e.to_string()))?;
-        let mut output = InterleavedSlice::new_mut(&mut self.out_buf[..], self.channels, frames_out_max)
-            .map_err(|e| ResampleError::Process(e.to_string()))?;
+        let mut output =
+            InterleavedSlice::new_mut(&mut self.out_buf[..], self.channels, frames_out_max)
+                .map_err(|e| ResampleError::Process(e.to_string()))?;
         let indexing = partial.map(|p| Indexing::new().partial_len(p));
         let (_, written) = self
             .inner
@@ -150,7 +154,10 @@ mod tests {
         let input = sine(44_100, 440.0, 44_100 + 37);
         for piece in [1, 100, 1024, 5000] {
             let out = resample_all(44_100, 48_000, &input, piece);
-            assert_eq!(out.len(), ((44_137.0f64 * 48_000.0 / 44_100.0).round()) as usize);
+            assert_eq!(
+                out.len(),
+                ((44_137.0f64 * 48_000.0 / 44_100.0).round()) as usize
+            );
         }
     }
 

@@ -18,7 +18,11 @@ pub fn run(_args: DevicesArgs) -> anyhow::Result<()> {
         let Ok(host) = cpal::host_from_id(host_id) else {
             continue;
         };
-        let marker = if host_id == default_host { " (default)" } else { "" };
+        let marker = if host_id == default_host {
+            " (default)"
+        } else {
+            ""
+        };
         println!("host {host_id:?}{marker}");
         let default_device = host.default_output_device();
         let devices = match host.output_devices() {
@@ -36,8 +40,19 @@ pub fn run(_args: DevicesArgs) -> anyhow::Result<()> {
             any = true;
             let is_default = default_device.as_ref() == Some(&device);
             let id = device.id().map(|i| i.to_string()).unwrap_or_default();
-            println!("  {}{}  [{id}]", device, if is_default { "  (default)" } else { "" });
-            for line in summarize(configs.map(|c| (c.sample_format(), c.channels(), c.min_sample_rate(), c.max_sample_rate()))) {
+            println!(
+                "  {}{}  [{id}]",
+                device,
+                if is_default { "  (default)" } else { "" }
+            );
+            for line in summarize(configs.map(|c| {
+                (
+                    c.sample_format(),
+                    c.channels(),
+                    c.min_sample_rate(),
+                    c.max_sample_rate(),
+                )
+            })) {
                 println!("    {line}");
             }
         }
@@ -52,7 +67,9 @@ pub fn run(_args: DevicesArgs) -> anyhow::Result<()> {
 fn summarize(ranges: impl Iterator<Item = (cpal::SampleFormat, u16, u32, u32)>) -> Vec<String> {
     let mut by_format: BTreeMap<String, (Vec<u16>, u32, u32)> = BTreeMap::new();
     for (format, channels, min, max) in ranges {
-        let entry = by_format.entry(format.to_string()).or_insert((Vec::new(), u32::MAX, 0));
+        let entry = by_format
+            .entry(format.to_string())
+            .or_insert((Vec::new(), u32::MAX, 0));
         if !entry.0.contains(&channels) {
             entry.0.push(channels);
         }
@@ -63,7 +80,10 @@ fn summarize(ranges: impl Iterator<Item = (cpal::SampleFormat, u16, u32, u32)>) 
         .into_iter()
         .map(|(format, (mut channels, min, max))| {
             channels.sort_unstable();
-            format!("{format:<4} channels {}  rates {min}..{max} Hz", compress(&channels))
+            format!(
+                "{format:<4} channels {}  rates {min}..{max} Hz",
+                compress(&channels)
+            )
         })
         .collect()
 }
@@ -77,7 +97,11 @@ fn compress(values: &[u16]) -> String {
         while j + 1 < values.len() && values[j + 1] == values[j] + 1 {
             j += 1;
         }
-        parts.push(if j > i { format!("{}-{}", values[i], values[j]) } else { values[i].to_string() });
+        parts.push(if j > i {
+            format!("{}-{}", values[i], values[j])
+        } else {
+            values[i].to_string()
+        });
         i = j + 1;
     }
     parts.join(",")
@@ -91,7 +115,9 @@ mod tests {
     #[test]
     fn a_thousand_alsa_ranges_fold_into_one_line_per_format() {
         let ranges = (1..=64u16).flat_map(|ch| {
-            [SampleFormat::F32, SampleFormat::I16].into_iter().map(move |f| (f, ch, 1, u32::MAX))
+            [SampleFormat::F32, SampleFormat::I16]
+                .into_iter()
+                .map(move |f| (f, ch, 1, u32::MAX))
         });
         let lines = summarize(ranges);
         assert_eq!(lines.len(), 2);

@@ -10,7 +10,9 @@ use crate::player::{play_file, FilePlayOptions};
 
 /// Arguments of `play`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  jitterplay play assets/music-48k-stereo.flac\n  jitterplay play speech.mp3 --output wav:out.wav --fast\n  jitterplay play song.ogg --output device:pulse --device-rate 48000")]
+#[command(
+    after_help = "Examples:\n  jitterplay play assets/music-48k-stereo.flac\n  jitterplay play speech.mp3 --output wav:out.wav --fast\n  jitterplay play song.ogg --output device:pulse --device-rate 48000"
+)]
 pub struct PlayArgs {
     /// The input: an audio file (WAV, FLAC, MP3, Ogg/Vorbis, AAC/M4A, AIFF, CAF, MKV...).
     pub input: PathBuf,

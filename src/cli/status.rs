@@ -19,7 +19,10 @@ impl StatusLine {
         } else {
             ProgressBar::hidden()
         };
-        bar.set_style(ProgressStyle::with_template("{msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_style(
+            ProgressStyle::with_template("{msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         StatusLine { bar }
     }
 

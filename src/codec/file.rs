@@ -137,7 +137,9 @@ impl FileDecoder {
     /// The track's length, when the container states it.
     pub fn duration(&self) -> Option<Duration> {
         let frames = self.total_frames?;
-        Some(Duration::from_secs_f64(frames as f64 / self.format.rate as f64))
+        Some(Duration::from_secs_f64(
+            frames as f64 / self.format.rate as f64,
+        ))
     }
 
     /// Packets that failed to decode and were skipped so far.

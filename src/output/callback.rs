@@ -87,9 +87,13 @@ impl RingCallback {
         if real < len && self.started && !finished {
             self.stats.underruns.fetch_add(1, Ordering::Relaxed);
         }
-        self.stats.samples_played.fetch_add(real as u64, Ordering::Relaxed);
+        self.stats
+            .samples_played
+            .fetch_add(real as u64, Ordering::Relaxed);
         self.stats.callbacks.fetch_add(1, Ordering::Relaxed);
-        self.stats.max_period_samples.fetch_max(len as u64, Ordering::Relaxed);
+        self.stats
+            .max_period_samples
+            .fetch_max(len as u64, Ordering::Relaxed);
     }
 
     /// Records the device's reported output latency (callback to playback).

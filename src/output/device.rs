@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
-use cpal::{SampleFormat, SizedSample, FromSample};
+use cpal::{FromSample, SampleFormat, SizedSample};
 
 use super::callback::RingCallback;
 use super::negotiate::{negotiate, ConfigRange, Request};
@@ -29,14 +29,18 @@ impl DeviceSink {
         let quiet = QuietStderr::new();
         let host = cpal::default_host();
         let device = match name {
-            None => host.default_output_device().ok_or_else(|| OutputError::NoDevice {
-                reason: "the audio host reports no default output".into(),
-            })?,
+            None => host
+                .default_output_device()
+                .ok_or_else(|| OutputError::NoDevice {
+                    reason: "the audio host reports no default output".into(),
+                })?,
             Some(name) => find_device(&host, name)?,
         };
         let ranges: Vec<ConfigRange> = device
             .supported_output_configs()
-            .map_err(|e| OutputError::NoDevice { reason: e.to_string() })?
+            .map_err(|e| OutputError::NoDevice {
+                reason: e.to_string(),
+            })?
             .map(|r| ConfigRange {
                 channels: r.channels(),
                 min_rate: r.min_sample_rate(),
@@ -76,7 +80,11 @@ impl DeviceSink {
     }
 
     /// Builds the stream around `callback` and starts it.
-    pub fn start(&mut self, callback: RingCallback, stats: Arc<OutputStats>) -> Result<(), OutputError> {
+    pub fn start(
+        &mut self,
+        callback: RingCallback,
+        stats: Arc<OutputStats>,
+    ) -> Result<(), OutputError> {
         let _quiet = QuietStderr::new();
         let config = cpal::StreamConfig {
             channels: self.format.channels,
@@ -95,7 +103,11 @@ impl DeviceSink {
             SampleFormat::U32 => self.build::<u32>(config, callback),
             SampleFormat::I8 => self.build::<i8>(config, callback),
             SampleFormat::U8 => self.build::<u8>(config, callback),
-            other => return Err(OutputError::Stream(format!("unsupported sample format {other}"))),
+            other => {
+                return Err(OutputError::Stream(format!(
+                    "unsupported sample format {other}"
+                )))
+            }
         }
         .map_err(|e| classify(&e))?;
         stream.play().map_err(|e| classify(&e))?;
@@ -104,7 +116,11 @@ impl DeviceSink {
         Ok(())
     }
 
-    fn build_f32(&self, config: cpal::StreamConfig, mut callback: RingCallback) -> Result<cpal::Stream, cpal::Error> {
+    fn build_f32(
+        &self,
+        config: cpal::StreamConfig,
+        mut callback: RingCallback,
+    ) -> Result<cpal::Stream, cpal::Error> {
         self.device.build_output_stream(
             config,
             move |data: &mut [f32], info: &cpal::OutputCallbackInfo| {
@@ -118,7 +134,11 @@ impl DeviceSink {
         )
     }
 
-    fn build<T>(&self, config: cpal::StreamConfig, mut callback: RingCallback) -> Result<cpal::Stream, cpal::Error>
+    fn build<T>(
+        &self,
+        config: cpal::StreamConfig,
+        mut callback: RingCallback,
+    ) -> Result<cpal::Stream, cpal::Error>
     where
         T: SizedSample + FromSample<f32> + Send + 'static,
     {
@@ -138,9 +158,12 @@ impl DeviceSink {
     /// Keeps the stream alive until the device has played what it was given, then closes it.
     pub fn finish(mut self) -> Result<(), OutputError> {
         if let Some(stats) = &self.stats {
-            let latency = Duration::from_nanos(stats.latency_ns.load(std::sync::atomic::Ordering::Relaxed));
+            let latency =
+                Duration::from_nanos(stats.latency_ns.load(std::sync::atomic::Ordering::Relaxed));
             let period = Duration::from_secs_f64(
-                stats.max_period_samples.load(std::sync::atomic::Ordering::Relaxed) as f64
+                stats
+                    .max_period_samples
+                    .load(std::sync::atomic::Ordering::Relaxed) as f64
                     / (self.format.rate as f64 * self.format.channels as f64),
             );
             std::thread::sleep(latency.max(period) + DRAIN_MARGIN);
@@ -161,12 +184,15 @@ fn stream_error(error: cpal::Error) {
 }
 
 fn find_device(host: &cpal::Host, name: &str) -> Result<cpal::Device, OutputError> {
-    let devices = host
-        .output_devices()
-        .map_err(|e| OutputError::NoDevice { reason: e.to_string() })?;
+    let devices = host.output_devices().map_err(|e| OutputError::NoDevice {
+        reason: e.to_string(),
+    })?;
     for device in devices {
         let matches = device.to_string() == name
-            || device.id().map(|id| id.to_string() == name || id.id() == name).unwrap_or(false);
+            || device
+                .id()
+                .map(|id| id.to_string() == name || id.id() == name)
+                .unwrap_or(false);
         if matches {
             return Ok(device);
         }
@@ -179,7 +205,9 @@ fn classify(error: &cpal::Error) -> OutputError {
     use cpal::ErrorKind as K;
     match error.kind() {
         K::DeviceNotAvailable | K::HostUnavailable | K::DeviceBusy | K::PermissionDenied => {
-            OutputError::NoDevice { reason: error.to_string() }
+            OutputError::NoDevice {
+                reason: error.to_string(),
+            }
         }
         _ => OutputError::Stream(error.to_string()),
     }

@@ -92,7 +92,9 @@ impl Sink {
             OutputSpec::Device(name) => {
                 Sink::Device(Box::new(DeviceSink::open(Some(name), request)?))
             }
-            OutputSpec::Wav(path) => Sink::Timer(TimerSink::wav(path.clone(), timer_format(), fast)?),
+            OutputSpec::Wav(path) => {
+                Sink::Timer(TimerSink::wav(path.clone(), timer_format(), fast)?)
+            }
             OutputSpec::Null => Sink::Timer(TimerSink::null(timer_format(), fast)),
         })
     }
@@ -106,7 +108,11 @@ impl Sink {
     }
 
     /// Starts pulling from the ring through `callback`.
-    pub fn start(&mut self, callback: RingCallback, stats: Arc<OutputStats>) -> Result<(), OutputError> {
+    pub fn start(
+        &mut self,
+        callback: RingCallback,
+        stats: Arc<OutputStats>,
+    ) -> Result<(), OutputError> {
         match self {
             Sink::Device(d) => d.start(callback, stats),
             Sink::Timer(t) => t.start(callback, stats),

@@ -83,7 +83,10 @@ pub fn is_supported_format(format: SampleFormat) -> bool {
 /// stream's own rate (else 48 kHz, 44.1 kHz, else the nearest rate offered), then f32 over
 /// integer formats.
 pub fn negotiate(ranges: &[ConfigRange], request: &Request) -> Result<Negotiated, NegotiateError> {
-    let usable: Vec<&ConfigRange> = ranges.iter().filter(|r| is_supported_format(r.format)).collect();
+    let usable: Vec<&ConfigRange> = ranges
+        .iter()
+        .filter(|r| is_supported_format(r.format))
+        .collect();
     if usable.is_empty() {
         return Err(NegotiateError::NothingUsable);
     }
@@ -104,8 +107,12 @@ pub fn negotiate(ranges: &[ConfigRange], request: &Request) -> Result<Negotiated
                 format_rank(r.format),
             )
         })
-        .ok_or(NegotiateError::RateUnsupported(request.device_rate.unwrap_or(request.rate)))?;
-    let rate = request.device_rate.unwrap_or_else(|| pick_rate(best, request.rate));
+        .ok_or(NegotiateError::RateUnsupported(
+            request.device_rate.unwrap_or(request.rate),
+        ))?;
+    let rate = request
+        .device_rate
+        .unwrap_or_else(|| pick_rate(best, request.rate));
     let buffer_frames = match request.buffer_frames {
         // Left to itself a host may pick seconds (PulseAudio asks for 2 s in its first callback),
         // more than the ring holds; 20 ms keeps the ring ahead of every callback.
@@ -189,7 +196,10 @@ mod tests {
             range(1, 8000, 192_000, SampleFormat::F32),
         ];
         let got = negotiate(&ranges, &request(44_100, 2)).unwrap();
-        assert_eq!((got.rate, got.channels, got.format), (44_100, 2, SampleFormat::F32));
+        assert_eq!(
+            (got.rate, got.channels, got.format),
+            (44_100, 2, SampleFormat::F32)
+        );
         assert_eq!(got.buffer_frames, Some(882), "20 ms by default");
         let mono = negotiate(&ranges, &request(22_050, 1)).unwrap();
         assert_eq!((mono.rate, mono.channels), (22_050, 1));
@@ -210,7 +220,10 @@ mod tests {
         let ranges = [range(2, 44_100, 48_000, SampleFormat::F32)];
         assert_eq!(negotiate(&ranges, &request(8000, 1)).unwrap().rate, 48_000);
         let only_96k = [range(2, 96_000, 96_000, SampleFormat::F32)];
-        assert_eq!(negotiate(&only_96k, &request(44_100, 2)).unwrap().rate, 96_000);
+        assert_eq!(
+            negotiate(&only_96k, &request(44_100, 2)).unwrap().rate,
+            96_000
+        );
     }
 
     #[test]
@@ -229,15 +242,24 @@ mod tests {
         let got = negotiate(&ranges, &req).unwrap();
         assert_eq!((got.rate, got.buffer_frames), (96_000, Some(256)));
         req.device_rate = Some(192_000);
-        assert_eq!(negotiate(&ranges, &req), Err(NegotiateError::RateUnsupported(192_000)));
+        assert_eq!(
+            negotiate(&ranges, &req),
+            Err(NegotiateError::RateUnsupported(192_000))
+        );
         req.device_rate = None;
         req.buffer_frames = Some(1 << 20);
-        assert_eq!(negotiate(&ranges, &req), Err(NegotiateError::BufferUnsupported(1 << 20)));
+        assert_eq!(
+            negotiate(&ranges, &req),
+            Err(NegotiateError::BufferUnsupported(1 << 20))
+        );
     }
 
     #[test]
     fn unwritable_formats_are_ignored() {
         let ranges = [range(2, 48_000, 48_000, SampleFormat::DsdU8)];
-        assert_eq!(negotiate(&ranges, &request(48_000, 2)), Err(NegotiateError::NothingUsable));
+        assert_eq!(
+            negotiate(&ranges, &request(48_000, 2)),
+            Err(NegotiateError::NothingUsable)
+        );
     }
 }

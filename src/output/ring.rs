@@ -5,7 +5,6 @@ use std::time::Duration;
 use ringbuf::traits::{Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
-
 /// The decoder's end of the ring.
 pub type RingProducer = HeapProd<f32>;
 /// The callback's end of the ring.

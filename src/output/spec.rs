@@ -55,7 +55,10 @@ mod tests {
     fn parses_every_form() {
         assert_eq!("default".parse(), Ok(OutputSpec::Default));
         assert_eq!("null".parse(), Ok(OutputSpec::Null));
-        assert_eq!("device:hw:0,0".parse(), Ok(OutputSpec::Device("hw:0,0".into())));
+        assert_eq!(
+            "device:hw:0,0".parse(),
+            Ok(OutputSpec::Device("hw:0,0".into()))
+        );
         assert_eq!("wav:out.wav".parse(), Ok(OutputSpec::Wav("out.wav".into())));
     }
 

@@ -66,9 +66,14 @@ impl TimerSink {
     }
 
     /// Starts the timer thread pulling from `callback`.
-    pub fn start(&mut self, callback: RingCallback, stats: Arc<super::OutputStats>) -> Result<(), OutputError> {
+    pub fn start(
+        &mut self,
+        callback: RingCallback,
+        stats: Arc<super::OutputStats>,
+    ) -> Result<(), OutputError> {
         let period = self.format.period_frames as usize * self.format.channels as usize;
-        let period_time = Duration::from_secs_f64(self.format.period_frames as f64 / self.format.rate as f64);
+        let period_time =
+            Duration::from_secs_f64(self.format.period_frames as f64 / self.format.rate as f64);
         let writer = self.writer.take();
         let fast = self.fast;
         let stop = Arc::clone(&self.stop);
@@ -114,7 +119,10 @@ fn run(
     let mut deadline = Instant::now();
     while !stop.load(Ordering::Acquire) {
         if fast {
-            while callback.available() < period && !stats.is_finished() && !stop.load(Ordering::Acquire) {
+            while callback.available() < period
+                && !stats.is_finished()
+                && !stop.load(Ordering::Acquire)
+            {
                 std::thread::sleep(FAST_POLL);
             }
         } else {

@@ -112,7 +112,11 @@ pub fn play_file(
     tracing::info!(?input, ?out, "playing {}", path.display());
     let mapper = ChannelMapper::new(input.channels, usize::from(out.channels));
     let resampler = if out.rate != input.rate {
-        Some(StreamResampler::new(input.rate, out.rate, usize::from(out.channels))?)
+        Some(StreamResampler::new(
+            input.rate,
+            out.rate,
+            usize::from(out.channels),
+        )?)
     } else {
         None
     };
@@ -142,7 +146,10 @@ pub fn play_file(
         .map_err(|e| PlayError::Thread(e.to_string()))?;
     // Start the sink only once the ring holds audio, so playback does not open with an underrun.
     let _ = primed_rx.recv();
-    if let Err(e) = sink.start(RingCallback::new(consumer, Arc::clone(&stats)), Arc::clone(&stats)) {
+    if let Err(e) = sink.start(
+        RingCallback::new(consumer, Arc::clone(&stats)),
+        Arc::clone(&stats),
+    ) {
         stop.store(true, Ordering::Release);
         let _ = thread.join();
         return Err(e.into());

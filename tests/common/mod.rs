@@ -11,7 +11,9 @@ pub fn jitterplay() -> Command {
 
 /// Path of a bundled sample.
 pub fn asset(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name)
 }
 
 /// A fresh scratch directory for one test.
@@ -52,13 +54,20 @@ pub fn run_ok(cmd: &mut Command) -> Output {
 
 /// Interleaved f32 samples of a WAV file with its rate and channel count.
 pub fn read_wav(path: &Path) -> (Vec<f32>, u32, u16) {
-    let mut reader = hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader =
+        hound::WavReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let spec = reader.spec();
     let samples = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().map(|s| s.expect("sample")).collect(),
+        hound::SampleFormat::Float => reader
+            .samples::<f32>()
+            .map(|s| s.expect("sample"))
+            .collect(),
         hound::SampleFormat::Int => {
             let scale = (1u64 << (spec.bits_per_sample - 1)) as f32;
-            reader.samples::<i32>().map(|s| s.expect("sample") as f32 / scale).collect()
+            reader
+                .samples::<i32>()
+                .map(|s| s.expect("sample") as f32 / scale)
+                .collect()
         }
     };
     (samples, spec.sample_rate, spec.channels)
@@ -66,7 +75,12 @@ pub fn read_wav(path: &Path) -> (Vec<f32>, u32, u16) {
 
 /// ffmpeg's decode of `path` as interleaved f32 at the file's own rate and channels.
 pub fn ffmpeg_decode(path: &Path) -> Vec<f32> {
-    let out = run_ok(Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(path).args(["-f", "f32le", "-c:a", "pcm_f32le", "-"]));
+    let out = run_ok(
+        Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(path)
+            .args(["-f", "f32le", "-c:a", "pcm_f32le", "-"]),
+    );
     out.stdout
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -75,7 +89,12 @@ pub fn ffmpeg_decode(path: &Path) -> Vec<f32> {
 
 /// The lag (in frames, of `candidate` relative to `reference`) that best aligns two signals,
 /// searched over `-max_lag..=max_lag` on the first channel.
-pub fn best_lag(reference: &[f32], candidate: &[f32], channels: usize, max_lag: isize) -> (isize, f64) {
+pub fn best_lag(
+    reference: &[f32],
+    candidate: &[f32],
+    channels: usize,
+    max_lag: isize,
+) -> (isize, f64) {
     let r: Vec<f32> = reference.iter().step_by(channels).copied().collect();
     let c: Vec<f32> = candidate.iter().step_by(channels).copied().collect();
     let window = r.len().min(c.len()).min(24_000);
@@ -83,12 +102,12 @@ pub fn best_lag(reference: &[f32], candidate: &[f32], channels: usize, max_lag: 
     for lag in -max_lag..=max_lag {
         let mut dot = 0.0f64;
         let (mut er, mut ec) = (0.0f64, 0.0f64);
-        for i in 0..window {
+        for (i, &a) in r.iter().enumerate().take(window) {
             let j = i as isize + lag;
             if j < 0 || j as usize >= c.len() {
                 continue;
             }
-            let (a, b) = (f64::from(r[i]), f64::from(c[j as usize]));
+            let (a, b) = (f64::from(a), f64::from(c[j as usize]));
             dot += a * b;
             er += a * a;
             ec += b * b;
@@ -103,5 +122,8 @@ pub fn best_lag(reference: &[f32], candidate: &[f32], channels: usize, max_lag: 
 
 /// The first frame whose first-channel magnitude exceeds `threshold`.
 pub fn onset(signal: &[f32], channels: usize, threshold: f32) -> Option<usize> {
-    signal.iter().step_by(channels).position(|s| s.abs() > threshold)
+    signal
+        .iter()
+        .step_by(channels)
+        .position(|s| s.abs() > threshold)
 }
