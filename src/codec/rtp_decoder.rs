@@ -1,0 +1,395 @@
+//! Container-less RTP payload decoding with symphonia: L16, L24, PCMU, PCMA and MPEG audio to interleaved f32.
+
+use symphonia::core::audio::Channels;
+use symphonia::core::codecs::audio::well_known::{
+    CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3, CODEC_ID_PCM_ALAW, CODEC_ID_PCM_MULAW,
+    CODEC_ID_PCM_S16BE, CODEC_ID_PCM_S24BE,
+};
+use symphonia::core::codecs::audio::{
+    AudioCodecId, AudioCodecParameters, AudioDecoder, AudioDecoderOptions,
+};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::packet::PacketRef;
+use symphonia::core::units::{Duration, Timestamp};
+use symphonia::default::codecs::{MpaDecoder, PcmDecoder};
+
+use crate::rtp::mpa::{parse_header, MpaDepacketizer, MpaError, MpaHeader, MpegLayer};
+use crate::rtp::payload::PayloadFormat;
+
+/// Why a decoder could not be built or a payload could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// The payload format carries no audio (comfort noise, telephone events).
+    #[error("payload format {0} carries no audio to decode")]
+    NotAudio(PayloadFormat),
+    /// symphonia refused the codec parameters.
+    #[error("cannot build a decoder for {format}: {reason}")]
+    Unsupported {
+        /// The payload format asked for.
+        format: PayloadFormat,
+        /// What symphonia said.
+        reason: &'static str,
+    },
+    /// A PCM payload is not a whole number of sample frames (an odd byte count for L16).
+    #[error("{len}-byte payload is not a whole number of {bytes_per_frame}-byte sample frames")]
+    PartialFrame {
+        /// Payload length in bytes.
+        len: usize,
+        /// Bytes per sample frame of the format.
+        bytes_per_frame: usize,
+    },
+    /// An MPEG audio payload could not be framed.
+    #[error(transparent)]
+    Mpa(#[from] MpaError),
+    /// symphonia rejected the data as malformed.
+    #[error("malformed audio data: {0}")]
+    Decode(&'static str),
+}
+
+/// What a symphonia error says, without allocating: its messages are all static.
+fn reason(e: SymphoniaError) -> &'static str {
+    match e {
+        SymphoniaError::DecodeError(msg)
+        | SymphoniaError::Unsupported(msg)
+        | SymphoniaError::LimitError(msg) => msg,
+        SymphoniaError::IoError(_) => "unexpected end of data",
+        _ => "decoder failure",
+    }
+}
+
+/// Maps a symphonia error met while decoding.
+fn decode_error(e: SymphoniaError) -> CodecError {
+    CodecError::Decode(reason(e))
+}
+
+/// Decodes RTP payloads of one format into interleaved f32 samples.
+///
+/// Sans-IO and allocation-free in steady state (the output `Vec` is the caller's and is reused).
+pub struct RtpDecoder {
+    format: PayloadFormat,
+    inner: Inner,
+}
+
+enum Inner {
+    Pcm(PcmChunks),
+    /// Boxed: symphonia's MPEG audio decoder state is large, and built once per stream.
+    Mpa(Box<MpaStream>),
+}
+
+impl std::fmt::Debug for RtpDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RtpDecoder")
+            .field("format", &self.format)
+            .field("rate", &self.rate())
+            .field("channels", &self.channels())
+            .finish()
+    }
+}
+
+impl RtpDecoder {
+    /// Builds the symphonia decoder(s) for `format`; fails for formats that carry no audio.
+    pub fn new(format: &PayloadFormat) -> Result<Self, CodecError> {
+        let inner = match *format {
+            PayloadFormat::L16 { .. } => Inner::Pcm(PcmChunks::new(format, CODEC_ID_PCM_S16BE)?),
+            PayloadFormat::L24 { .. } => Inner::Pcm(PcmChunks::new(format, CODEC_ID_PCM_S24BE)?),
+            PayloadFormat::Pcmu => Inner::Pcm(PcmChunks::new(format, CODEC_ID_PCM_MULAW)?),
+            PayloadFormat::Pcma => Inner::Pcm(PcmChunks::new(format, CODEC_ID_PCM_ALAW)?),
+            PayloadFormat::Mpa => Inner::Mpa(Box::default()),
+            PayloadFormat::ComfortNoise { .. } | PayloadFormat::TelephoneEvent { .. } => {
+                return Err(CodecError::NotAudio(*format))
+            }
+        };
+        Ok(RtpDecoder {
+            format: *format,
+            inner,
+        })
+    }
+
+    /// The payload format this decoder was built for.
+    pub fn format(&self) -> PayloadFormat {
+        self.format
+    }
+
+    /// Output sample rate in Hz; for MPEG audio, that of the last decoded frame (`None` before the first).
+    pub fn rate(&self) -> Option<u32> {
+        match &self.inner {
+            Inner::Pcm(_) => self.format.sample_rate(),
+            Inner::Mpa(m) => m.current.as_ref().map(|c| c.header.sample_rate),
+        }
+    }
+
+    /// Output channel count; for MPEG audio, that of the last decoded frame (`None` before the first).
+    pub fn channels(&self) -> Option<u16> {
+        match &self.inner {
+            Inner::Pcm(_) => self.format.channels(),
+            Inner::Mpa(m) => m.current.as_ref().map(|c| c.header.channels),
+        }
+    }
+
+    /// Decodes one payload and appends its samples, interleaved, to `out`; returns the sample frames appended.
+    ///
+    /// On error `out` is left as it was. For MPEG audio a payload may complete no frame (a
+    /// fragment: `Ok(0)`); a frame that fails to decode inside a payload that also holds good
+    /// frames is replaced by silence of its exact length (counted in [`Self::frame_errors`]) so
+    /// the timeline holds. MPEG audio output may change rate or channels between payloads when
+    /// the sender's stream does: compare [`Self::rate`]/[`Self::channels`] after each call.
+    pub fn decode(&mut self, payload: &[u8], out: &mut Vec<f32>) -> Result<usize, CodecError> {
+        match &mut self.inner {
+            Inner::Pcm(pcm) => pcm.decode(payload, out),
+            Inner::Mpa(mpa) => mpa.decode(payload, out),
+        }
+    }
+
+    /// Tells the decoder a packet was lost, so a fragmented MPEG audio frame is abandoned.
+    pub fn note_loss(&mut self) {
+        if let Inner::Mpa(m) = &mut self.inner {
+            m.depacketizer.lost();
+        }
+    }
+
+    /// Forgets all stream state, for a sender restart.
+    pub fn reset(&mut self) {
+        if let Inner::Mpa(m) = &mut self.inner {
+            m.depacketizer.reset();
+            if let Some(c) = &mut m.current {
+                c.decoder.reset();
+            }
+        }
+    }
+
+    /// MPEG audio frames abandoned because a fragment was lost or inconsistent.
+    pub fn dropped_fragments(&self) -> u64 {
+        match &self.inner {
+            Inner::Mpa(m) => m.depacketizer.dropped_fragments(),
+            Inner::Pcm(_) => 0,
+        }
+    }
+
+    /// MPEG audio frames that failed to decode (silence stands in for them when good frames shared their payload).
+    pub fn frame_errors(&self) -> u64 {
+        match &self.inner {
+            Inner::Mpa(m) => m.frame_errors,
+            Inner::Pcm(_) => 0,
+        }
+    }
+}
+
+/// Largest chunk, in sample frames, handed to one PCM decoder call (a power of two).
+const MAX_CHUNK_LOG2: usize = 6;
+
+/// PCM decoding through symphonia without allocating.
+///
+/// symphonia's `PcmDecoder` renders until its buffer capacity is full and learns that a packet
+/// ended only from a reader error, and building that `io::Error` allocates (API-NOTES §3): any
+/// packet shorter than the capacity allocates. So each decoder here only ever gets chunks that
+/// fill its capacity exactly: one decoder per power of two from 1 to 64 frames, and a payload
+/// is split into 64-frame chunks plus one chunk per set bit of the remainder (at most 6 more
+/// calls). Every payload size, fixed or varying, then decodes without allocation.
+struct PcmChunks {
+    /// `decoders[k]` has a capacity of exactly `1 << k` frames.
+    decoders: Vec<PcmDecoder>,
+    bytes_per_frame: usize,
+    channels: usize,
+}
+
+impl PcmChunks {
+    fn new(format: &PayloadFormat, codec: AudioCodecId) -> Result<Self, CodecError> {
+        let (Some(rate), Some(channels), Some(bytes_per_frame)) = (
+            format.sample_rate(),
+            format.channels(),
+            format.bytes_per_frame(),
+        ) else {
+            return Err(CodecError::NotAudio(*format));
+        };
+        let decoders = (0..=MAX_CHUNK_LOG2)
+            .map(|k| {
+                let mut params = AudioCodecParameters::new();
+                // No bits_per_sample: symphonia rejects 8 for G.711, and the codec implies it.
+                params
+                    .for_codec(codec)
+                    .with_sample_rate(rate)
+                    .with_channels(Channels::Discrete(channels))
+                    .with_max_frames_per_packet(1 << k);
+                PcmDecoder::try_new(&params, &AudioDecoderOptions::default()).map_err(|e| {
+                    CodecError::Unsupported {
+                        format: *format,
+                        reason: reason(e),
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(PcmChunks {
+            decoders,
+            bytes_per_frame,
+            channels: usize::from(channels),
+        })
+    }
+
+    fn decode(&mut self, payload: &[u8], out: &mut Vec<f32>) -> Result<usize, CodecError> {
+        let bpf = self.bytes_per_frame;
+        if payload.len() % bpf != 0 {
+            return Err(CodecError::PartialFrame {
+                len: payload.len(),
+                bytes_per_frame: bpf,
+            });
+        }
+        let frames = payload.len() / bpf;
+        let start = out.len();
+        out.resize(start + frames * self.channels, 0.0);
+        let mut done = 0;
+        let result = loop {
+            let left = frames - done;
+            if left == 0 {
+                break Ok(frames);
+            }
+            // Whole 64-frame chunks first, then the remainder's binary digits, largest first.
+            let k = if left >> MAX_CHUNK_LOG2 > 0 {
+                MAX_CHUNK_LOG2
+            } else {
+                left.ilog2() as usize
+            };
+            let n = 1 << k;
+            let bytes = &payload[done * bpf..(done + n) * bpf];
+            let dst = &mut out[start + done * self.channels..start + (done + n) * self.channels];
+            if let Err(e) = decode_into(&mut self.decoders[k], bytes, dst) {
+                break Err(e);
+            }
+            done += n;
+        };
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+}
+
+/// Decodes one packet with `decoder` into `dst`, which must be exactly the decoded size.
+fn decode_into(
+    decoder: &mut dyn AudioDecoder,
+    bytes: &[u8],
+    dst: &mut [f32],
+) -> Result<(), CodecError> {
+    let packet = PacketRef::new(0, Timestamp::ZERO, Duration::ZERO, bytes);
+    let decoded = decoder.decode_ref(&packet).map_err(decode_error)?;
+    // copy_to_slice_interleaved panics on a size mismatch, so check first.
+    if decoded.samples_interleaved() != dst.len() {
+        return Err(CodecError::Decode(
+            "decoded size differs from the payload's",
+        ));
+    }
+    decoded.copy_to_slice_interleaved(dst);
+    Ok(())
+}
+
+/// MPEG audio: RFC 2250 depacketizing, then one symphonia decoder per layer/rate/channels.
+#[derive(Default)]
+struct MpaStream {
+    depacketizer: MpaDepacketizer,
+    /// The decoder for the stream's current parameters, built from its first frame.
+    current: Option<MpaCodec>,
+    frame_errors: u64,
+}
+
+struct MpaCodec {
+    decoder: MpaDecoder,
+    header: MpaHeader,
+}
+
+impl MpaCodec {
+    fn new(header: MpaHeader) -> Result<Self, CodecError> {
+        let codec = match header.layer {
+            MpegLayer::Layer1 => CODEC_ID_MP1,
+            MpegLayer::Layer2 => CODEC_ID_MP2,
+            MpegLayer::Layer3 => CODEC_ID_MP3,
+        };
+        let mut params = AudioCodecParameters::new();
+        params.for_codec(codec);
+        let decoder =
+            MpaDecoder::try_new(&params, &AudioDecoderOptions::default()).map_err(|e| {
+                CodecError::Unsupported {
+                    format: PayloadFormat::Mpa,
+                    reason: reason(e),
+                }
+            })?;
+        Ok(MpaCodec { decoder, header })
+    }
+
+    /// Whether this decoder can take a frame with `header` (symphonia fixes its spec at the first frame).
+    fn accepts(&self, header: &MpaHeader) -> bool {
+        self.header.layer == header.layer
+            && self.header.sample_rate == header.sample_rate
+            && self.header.channels == header.channels
+    }
+}
+
+impl MpaStream {
+    fn decode(&mut self, payload: &[u8], out: &mut Vec<f32>) -> Result<usize, CodecError> {
+        let MpaStream {
+            depacketizer,
+            current,
+            frame_errors,
+        } = self;
+        let start = out.len();
+        let (mut good, mut frames, mut first_error) = (0usize, 0usize, None);
+        for frame in depacketizer.push(payload)? {
+            // The depacketizer only yields frames whose header parsed; stay defensive anyway.
+            let Ok(header) = parse_header(frame) else {
+                first_error.get_or_insert(CodecError::Decode("unparsable MPEG audio frame"));
+                continue;
+            };
+            if !current.as_ref().is_some_and(|c| c.accepts(&header)) {
+                // A new layer, rate or channel layout: the sender changed streams. Rare, so
+                // building a decoder (which allocates) is fine here.
+                *current = match MpaCodec::new(header) {
+                    Ok(codec) => Some(codec),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                        None
+                    }
+                };
+            }
+            let at = out.len();
+            let len = header.samples_per_frame * usize::from(header.channels);
+            out.resize(at + len, 0.0);
+            let decoded = match current.as_mut() {
+                Some(codec) => {
+                    codec.header = header;
+                    let packet = PacketRef::new(0, Timestamp::ZERO, Duration::ZERO, frame);
+                    codec
+                        .decoder
+                        .decode_ref(&packet)
+                        .map_err(decode_error)
+                        .and_then(|d| {
+                            if d.samples_interleaved() == len {
+                                d.copy_to_slice_interleaved(&mut out[at..]);
+                                Ok(())
+                            } else {
+                                Err(CodecError::Decode("frame decoded to an unexpected length"))
+                            }
+                        })
+                }
+                None => Err(CodecError::Decode("no decoder for this MPEG audio frame")),
+            };
+            match decoded {
+                Ok(()) => good += 1,
+                Err(e) => {
+                    // Keep the silence written by `resize`: the frame's time still passes.
+                    *frame_errors += 1;
+                    first_error.get_or_insert(e);
+                }
+            }
+            frames += header.samples_per_frame;
+        }
+        match first_error {
+            Some(e) if good == 0 => {
+                out.truncate(start);
+                Err(e)
+            }
+            _ => Ok(frames),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "rtp_decoder_tests.rs"]
+mod tests;

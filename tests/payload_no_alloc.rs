@@ -1,0 +1,98 @@
+//! The receive-side payload path allocates nothing in steady state: RTP payload decoding for
+//! every format (any PCM packet size, whole and fragmented MPEG audio) and loss concealment.
+//!
+//! This test binary installs the `AllocDisabler` allocator, so an allocation inside
+//! `assert_no_alloc` aborts the process and fails the test.
+
+use assert_no_alloc::{assert_no_alloc, AllocDisabler};
+
+use jitterplay::codec::conceal::Concealer;
+use jitterplay::codec::rtp_decoder::RtpDecoder;
+use jitterplay::rtp::mpa::MpaPacketizer;
+use jitterplay::rtp::payload::PayloadFormat;
+
+#[global_allocator]
+static ALLOCATOR: AllocDisabler = AllocDisabler;
+
+const MP3: &[u8] = include_bytes!("../src/codec/testdata/tone-44k1-stereo.mp3");
+
+#[test]
+fn pcm_payloads_of_any_size_decode_without_allocating() {
+    let formats = [
+        PayloadFormat::L16 {
+            rate: 48_000,
+            channels: 2,
+        },
+        PayloadFormat::L24 {
+            rate: 48_000,
+            channels: 2,
+        },
+        PayloadFormat::Pcmu,
+        PayloadFormat::Pcma,
+    ];
+    for format in formats {
+        let mut decoder = RtpDecoder::new(&format).unwrap();
+        let bpf = format.bytes_per_frame().unwrap();
+        // Sizes seen in the wild (5 ms, 1 ms AES67, 20 ms G.711, ffmpeg's MTU-sized L16) and odd ones.
+        let sizes = [240usize, 48, 160, 365, 1, 63, 64, 65, 127, 441, 882, 960];
+        let payloads: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0x5A; n * bpf]).collect();
+        let mut out = Vec::with_capacity(960 * 2 * 4);
+        let decoded = assert_no_alloc(|| {
+            let mut total = 0;
+            for p in &payloads {
+                out.clear();
+                total += decoder.decode(p, &mut out).unwrap_or(0);
+            }
+            total
+        });
+        assert_eq!(decoded, sizes.iter().sum::<usize>(), "{format}");
+    }
+}
+
+#[test]
+fn mpeg_audio_decodes_without_allocating_after_the_first_frame() {
+    let mut packets = Vec::new();
+    // First all seven frames in one payload, then the stream again as fragments.
+    for max_payload in [1460, 40] {
+        let mut p = MpaPacketizer::new(MP3, max_payload).unwrap();
+        let mut buf = Vec::new();
+        while p.next_packet(&mut buf).is_some() {
+            packets.push(buf.clone());
+        }
+    }
+    let mut decoder = RtpDecoder::new(&PayloadFormat::Mpa).unwrap();
+    let mut out = Vec::with_capacity(1152 * 2 * 16);
+    // Warm-up: the first frame builds symphonia's decoder and its buffers.
+    decoder.decode(&packets[0], &mut out).unwrap();
+    let frames = assert_no_alloc(|| {
+        let mut frames = 0;
+        for (i, p) in packets[1..].iter().enumerate() {
+            if i == 20 {
+                decoder.note_loss();
+                continue;
+            }
+            out.clear();
+            frames += decoder.decode(p, &mut out).unwrap_or(0);
+        }
+        frames
+    });
+    // The whole stream again as 40-byte fragments, less the one frame whose fragment was lost.
+    assert_eq!(frames, 6 * 1152);
+    assert_eq!(decoder.dropped_fragments(), 1);
+}
+
+#[test]
+fn concealment_does_not_allocate() {
+    let mut concealer = Concealer::new(48_000, 2);
+    let mut out = Vec::with_capacity(48_000);
+    let mut packet = vec![0.25f32; 960 * 2];
+    assert_no_alloc(|| {
+        for _ in 0..5 {
+            concealer.process_decoded(&mut packet);
+            out.clear();
+            concealer.conceal(960, &mut out);
+            concealer.conceal(4800, &mut out);
+        }
+    });
+    assert_eq!(concealer.concealed_frames(), 5 * 5760);
+}
