@@ -1,1 +1,299 @@
 //! Counters and gauges the core updates and every view (status line, JSON, reports) reads.
+//!
+//! One struct of atomics, written with `Relaxed` stores and read without locks: each value is
+//! independent, and a view that sees one counter a packet ahead of another is harmless. The
+//! core's components keep their own plain counters ([`JitterStats`], [`PlayoutStatus`]) and the
+//! thread that owns them publishes absolute values here; events that happen in the shell (parse
+//! failures, foreign addresses, output underruns, concealment in the decoder) are added directly.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use crate::jitter::JitterStats;
+use crate::playout::PlayoutStatus;
+
+/// An `f64` gauge stored as its bits in an `AtomicU64`.
+#[derive(Debug, Default)]
+struct AtomicF64(AtomicU64);
+
+impl AtomicF64 {
+    fn load(&self) -> f64 {
+        f64::from_bits(self.0.load(Relaxed))
+    }
+
+    fn store(&self, v: f64) {
+        self.0.store(v.to_bits(), Relaxed);
+    }
+
+    /// Raises the gauge to `v` if larger; valid for non-negative values, whose bit patterns
+    /// order like the numbers.
+    fn store_max(&self, v: f64) {
+        self.0.fetch_max(v.max(0.0).to_bits(), Relaxed);
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Shared, lock-free metrics of one stream.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    core: [AtomicU64; 11],
+    malformed: AtomicU64,
+    foreign: AtomicU64,
+    underruns: AtomicU64,
+    concealed_us: AtomicU64,
+    rebuffers: AtomicU64,
+    depth_ms: AtomicF64,
+    target_ms: AtomicF64,
+    max_depth_ms: AtomicF64,
+    message_age_ms: AtomicF64,
+    flush_latency_ms: AtomicF64,
+    jitter_ms: AtomicF64,
+    drift_ppm: AtomicF64,
+    ratio: AtomicF64,
+}
+
+/// Indices into `Metrics::core`, the counters published from [`JitterStats`].
+mod core_idx {
+    pub const RECEIVED: usize = 0;
+    pub const PLAYED: usize = 1;
+    pub const LOST: usize = 2;
+    pub const LATE: usize = 3;
+    pub const DUPLICATE: usize = 4;
+    pub const REORDERED: usize = 5;
+    pub const OVERFLOW: usize = 6;
+    pub const MALFORMED: usize = 7;
+    pub const FOREIGN: usize = 8;
+    pub const RESETS: usize = 9;
+    pub const DISCARDED: usize = 10;
+}
+
+/// A plain copy of every metric at one moment, ready to print or serialise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct MetricsSnapshot {
+    /// Packets handed to the jitter buffer.
+    pub received: u64,
+    /// Packets played.
+    pub played: u64,
+    /// Packets lost (their turn passed without them).
+    pub lost: u64,
+    /// Packets that arrived after their turn.
+    pub late: u64,
+    /// Duplicate packets.
+    pub duplicate: u64,
+    /// Packets that arrived out of order but in time.
+    pub reordered: u64,
+    /// Packets evicted by the overflow policy.
+    pub overflow: u64,
+    /// Unparseable, oversize, or unconfirmed-jump packets.
+    pub malformed: u64,
+    /// Packets from other senders or SSRCs.
+    pub foreign: u64,
+    /// Milliseconds of audio concealed.
+    pub concealed_ms: f64,
+    /// Times the output ran dry.
+    pub underruns: u64,
+    /// Times playout stopped to rebuffer.
+    pub rebuffers: u64,
+    /// Stream restarts (new SSRC, sequence or timestamp jump).
+    pub resets: u64,
+    /// Queued packets discarded as stale by restarts.
+    pub discarded: u64,
+    /// Audio buffered (jitter buffer + ring), ms.
+    pub depth_ms: f64,
+    /// Target delay, ms.
+    pub target_ms: f64,
+    /// `depth_ms / target_ms` (0 when there is no target).
+    pub buffer_fill_ratio: f64,
+    /// Largest depth seen, ms.
+    pub max_buffer_depth_ms: f64,
+    /// Age of the oldest queued packet, ms.
+    pub message_age_ms: f64,
+    /// Arrival-to-playout time of the last packet played, ms.
+    pub flush_latency_ms: f64,
+    /// RFC 3550 A.8 interarrival jitter, ms.
+    pub jitter_ms: f64,
+    /// Estimated clock drift, ppm (positive: the sender runs fast).
+    pub drift_ppm: f64,
+    /// Resample ratio in use.
+    pub ratio: f64,
+}
+
+impl Metrics {
+    /// All zero (ratio 1).
+    pub fn new() -> Self {
+        let m = Self::default();
+        m.ratio.store(1.0);
+        m
+    }
+
+    /// Publishes the jitter buffer's counters (absolute values).
+    pub fn publish_jitter(&self, s: &JitterStats) {
+        use core_idx::*;
+        let values = [
+            (RECEIVED, s.received),
+            (PLAYED, s.played),
+            (LOST, s.lost),
+            (LATE, s.late),
+            (DUPLICATE, s.duplicate),
+            (REORDERED, s.reordered),
+            (OVERFLOW, s.overflow),
+            (MALFORMED, s.too_large + s.stray),
+            (FOREIGN, s.foreign),
+            (RESETS, s.resets),
+            (DISCARDED, s.discarded),
+        ];
+        for (i, v) in values {
+            if let Some(a) = self.core.get(i) {
+                a.store(v, Relaxed);
+            }
+        }
+    }
+
+    /// Publishes the buffer gauges: total buffered audio (jitter + ring), target, ages, jitter.
+    pub fn publish_buffer(
+        &self,
+        buffered: Duration,
+        target: Duration,
+        message_age: Option<Duration>,
+        flush_latency: Option<Duration>,
+        interarrival_jitter: Duration,
+    ) {
+        self.depth_ms.store(ms(buffered));
+        self.max_depth_ms.store_max(ms(buffered));
+        self.target_ms.store(ms(target));
+        self.message_age_ms.store(message_age.map_or(0.0, ms));
+        if let Some(f) = flush_latency {
+            self.flush_latency_ms.store(ms(f));
+        }
+        self.jitter_ms.store(ms(interarrival_jitter));
+    }
+
+    /// Publishes the playout controller's state (ratio, drift, rebuffers).
+    pub fn publish_playout(&self, s: &PlayoutStatus) {
+        self.ratio.store(s.ratio);
+        self.drift_ppm.store(s.drift_ppm);
+        self.rebuffers.store(s.rebuffers, Relaxed);
+    }
+
+    /// Counts packets the shell could not parse or refused as malformed.
+    pub fn add_malformed(&self, n: u64) {
+        self.malformed.fetch_add(n, Relaxed);
+    }
+
+    /// Counts packets the shell refused as coming from another sender.
+    pub fn add_foreign(&self, n: u64) {
+        self.foreign.fetch_add(n, Relaxed);
+    }
+
+    /// Counts one output underrun (the callback had to fill silence).
+    pub fn add_underrun(&self) {
+        self.underruns.fetch_add(1, Relaxed);
+    }
+
+    /// Adds concealed audio (from the decoder's loss concealment).
+    pub fn add_concealed(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.concealed_us.fetch_add(us, Relaxed);
+    }
+
+    /// Underruns counted so far.
+    pub fn underruns(&self) -> u64 {
+        self.underruns.load(Relaxed)
+    }
+
+    /// Copies every metric out.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        use core_idx::*;
+        let c = |i: usize| self.core.get(i).map_or(0, |a| a.load(Relaxed));
+        let depth_ms = self.depth_ms.load();
+        let target_ms = self.target_ms.load();
+        MetricsSnapshot {
+            received: c(RECEIVED),
+            played: c(PLAYED),
+            lost: c(LOST),
+            late: c(LATE),
+            duplicate: c(DUPLICATE),
+            reordered: c(REORDERED),
+            overflow: c(OVERFLOW),
+            malformed: c(MALFORMED) + self.malformed.load(Relaxed),
+            foreign: c(FOREIGN) + self.foreign.load(Relaxed),
+            concealed_ms: self.concealed_us.load(Relaxed) as f64 / 1e3,
+            underruns: self.underruns.load(Relaxed),
+            rebuffers: self.rebuffers.load(Relaxed),
+            resets: c(RESETS),
+            discarded: c(DISCARDED),
+            depth_ms,
+            target_ms,
+            buffer_fill_ratio: if target_ms > 0.0 {
+                depth_ms / target_ms
+            } else {
+                0.0
+            },
+            max_buffer_depth_ms: self.max_depth_ms.load(),
+            message_age_ms: self.message_age_ms.load(),
+            flush_latency_ms: self.flush_latency_ms.load(),
+            jitter_ms: self.jitter_ms.load(),
+            drift_ppm: self.drift_ppm.load(),
+            ratio: self.ratio.load(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::playout::PlayoutState;
+
+    #[test]
+    fn publishes_and_snapshots() {
+        let m = Metrics::new();
+        let stats = JitterStats {
+            received: 10,
+            played: 7,
+            lost: 1,
+            too_large: 1,
+            stray: 1,
+            foreign: 2,
+            ..JitterStats::default()
+        };
+        m.publish_jitter(&stats);
+        m.add_malformed(3);
+        m.add_foreign(1);
+        m.add_underrun();
+        m.add_concealed(Duration::from_millis(40));
+        let sec = Duration::from_secs(1);
+        m.publish_buffer(3 * sec, 2 * sec, Some(sec), None, Duration::from_millis(5));
+        m.publish_buffer(sec, 2 * sec, None, Some(sec / 2), Duration::from_millis(5));
+        m.publish_playout(&PlayoutStatus {
+            state: PlayoutState::Playing,
+            ratio: 0.999,
+            drift_ppm: 120.0,
+            rebuffers: 2,
+            level_ms: 1000.0,
+            target_ms: 2000.0,
+        });
+        let s = m.snapshot();
+        assert_eq!((s.received, s.played, s.lost), (10, 7, 1));
+        assert_eq!(
+            (s.malformed, s.foreign, s.underruns, s.rebuffers),
+            (5, 3, 1, 2)
+        );
+        assert_eq!(s.concealed_ms, 40.0);
+        assert_eq!(
+            (s.depth_ms, s.max_buffer_depth_ms, s.buffer_fill_ratio),
+            (1000.0, 3000.0, 0.5)
+        );
+        assert_eq!((s.message_age_ms, s.flush_latency_ms), (0.0, 500.0));
+        assert_eq!((s.ratio, s.drift_ppm), (0.999, 120.0));
+        let json = serde_json::to_string(&s).unwrap_or_default();
+        assert!(json.contains("\"buffer_fill_ratio\":0.5"), "{json}");
+    }
+
+    #[test]
+    fn fresh_metrics_have_unit_ratio() {
+        assert_eq!(Metrics::new().snapshot().ratio, 1.0);
+    }
+}

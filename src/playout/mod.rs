@@ -1,1 +1,13 @@
 //! Playout control: prebuffering, rebuffering and the drift-correcting resample ratio (sans-IO).
+
+pub mod controller;
+pub mod drift;
+pub mod drift_estimator;
+#[cfg(test)]
+mod e2e_tests;
+
+pub use controller::{
+    ControllerConfig, PlayoutController, PlayoutDecision, PlayoutState, PlayoutStatus,
+};
+pub use drift::{DriftCorrector, DriftError};
+pub use drift_estimator::DriftEstimator;

@@ -1,0 +1,203 @@
+//! The playout side of the jitter buffer: `pop` in sequence order, depth and age gauges.
+//!
+//! The play position is an extended sequence number plus an RTP time (`play_ts`). A queued packet
+//! at the position is a frame, unless its timestamp lies more than half a packet beyond `play_ts`:
+//! then the sender paused and the gap comes out first as silence (at most `max_pause`; the rest of
+//! a longer gap is skipped, so a long pause costs at most that much extra latency). A missing
+//! packet with later ones queued is lost: its turn has come, because the decoder only asks when the
+//! output needs audio. Nothing queued at all is `Empty` and marks the buffer starved (see the
+//! parent module for how playout resumes after that).
+
+use std::time::Duration;
+
+use super::JitterBuffer;
+use crate::jitter::slots::SlotState;
+use crate::jitter::types::PopOutcome;
+
+impl JitterBuffer {
+    /// Hands out what plays next: a frame, a lost packet, pause silence, or nothing.
+    pub fn pop(&mut self, now: Duration) -> PopOutcome<'_> {
+        if !self.cur.started || !(self.cur.confirmed || self.cur.draining) {
+            return PopOutcome::Empty;
+        }
+        if self.cur.starved {
+            let Some(first) = self.first_queued() else {
+                return PopOutcome::Empty;
+            };
+            if first != self.cur.next_seq {
+                if self.cur.resume_at.is_some_and(|t| now < t) {
+                    return PopOutcome::Empty;
+                }
+                self.stats.lost += first - self.cur.next_seq;
+                self.cur.next_seq = first;
+            }
+            if let Some(slot) = self.slots.find(first, SlotState::Queued) {
+                self.cur.play_ts = slot.ext_ts;
+            }
+            self.cur.starved = false;
+            self.cur.resume_at = None;
+        }
+        let cad = self.cadence.ticks();
+        let next = self.cur.next_seq;
+        let head = self
+            .slots
+            .find(next, SlotState::Queued)
+            .map(|s| (s.ext_ts, s.marker, s.payload_type, s.arrival));
+        if let Some((ext_ts, marker, payload_type, arrival)) = head {
+            let gap = ext_ts.saturating_sub(self.cur.play_ts);
+            if cad > 0 && gap > cad / 2 {
+                let silence = gap.min(self.ticks(self.cfg.max_pause));
+                self.cur.play_ts = ext_ts;
+                self.cur.popped = true;
+                self.stats.silence_ticks += silence;
+                return PopOutcome::Silence { ticks: silence };
+            }
+            self.slots.set_state(next, SlotState::Played);
+            self.cur.queued = self.cur.queued.saturating_sub(1);
+            self.cur.next_seq += 1;
+            self.cur.play_ts = if cad > 0 {
+                ext_ts + cad
+            } else {
+                // Packet duration unknown yet: the next packet's timestamp is the best guess.
+                self.slots
+                    .find(next + 1, SlotState::Queued)
+                    .map_or(ext_ts, |s| s.ext_ts.max(ext_ts))
+            };
+            self.cur.popped = true;
+            self.stats.played += 1;
+            self.last_flush_latency = Some(now.saturating_sub(arrival));
+            let payload = self.slots.get(next).map_or(&[][..], |s| s.payload());
+            return PopOutcome::Frame {
+                ext_seq: next,
+                ext_ts,
+                payload,
+                payload_type,
+                marker,
+                arrival,
+            };
+        }
+        if self.cur.queued > 0 {
+            let ticks = self.lost_ticks(cad);
+            self.cur.next_seq += 1;
+            self.cur.play_ts += ticks;
+            self.cur.popped = true;
+            self.stats.lost += 1;
+            return PopOutcome::Lost {
+                ext_seq: next,
+                ticks,
+            };
+        }
+        self.cur.starved = true;
+        PopOutcome::Empty
+    }
+
+    /// Duration of the missing packet at the play position, bounded by the next queued one.
+    fn lost_ticks(&self, cad: u64) -> u64 {
+        let start = self.cur.next_seq;
+        let next_present = (start + 1..start + self.cap())
+            .find_map(|s| self.slots.find(s, SlotState::Queued).map(|q| (s, q.ext_ts)));
+        let Some((seq, ts)) = next_present else {
+            return cad;
+        };
+        let gap = ts.saturating_sub(self.cur.play_ts);
+        if cad > 0 {
+            cad.min(gap)
+        } else {
+            gap / (seq - start).max(1)
+        }
+    }
+
+    /// RTP ticks from the play position to the end of the newest queued packet.
+    pub fn depth_ticks(&self) -> u64 {
+        if self.cur.queued == 0 {
+            return 0;
+        }
+        let from = if self.cur.starved {
+            // Until the gap at the play position is filled or skipped (see `pop`), nothing is
+            // playable; after that, what lay before the first queued packet will not play.
+            match self.slots.find(self.cur.next_seq, SlotState::Queued) {
+                Some(s) => s.ext_ts.max(self.cur.play_ts),
+                None => return 0,
+            }
+        } else {
+            self.cur.play_ts
+        };
+        self.cur.newest_end_ts.saturating_sub(from)
+    }
+
+    /// How far playout runs behind the sender's clock seen through the fastest network path, at
+    /// `now`: the depth the buffer would have if the newest packet had come the fastest way. It
+    /// equals [`JitterBuffer::depth`] right after a fastest-path arrival and, unlike it, does not
+    /// dip while later packets are merely delayed, so it is the level to regulate the ratio on.
+    /// `None` before the stream starts or when no packet arrived within the estimator's base window.
+    pub fn playout_delay(&self, now: Duration) -> Option<Duration> {
+        if !self.cur.started {
+            return None;
+        }
+        let expected = self.estimator.expected_ts(now)?;
+        let ticks = (expected + self.cadence.ticks()).saturating_sub(self.cur.play_ts);
+        let nanos = u128::from(ticks) * 1_000_000_000 / u128::from(self.cfg.clock_rate);
+        Some(Duration::from_nanos(
+            u64::try_from(nanos).unwrap_or(u64::MAX),
+        ))
+    }
+
+    /// Audio buffered, as a duration: [`JitterBuffer::depth_ticks`] at the clock rate.
+    pub fn depth(&self) -> Duration {
+        let nanos =
+            u128::from(self.depth_ticks()) * 1_000_000_000 / u128::from(self.cfg.clock_rate);
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
+    /// Packets currently queued.
+    pub fn queued(&self) -> usize {
+        self.cur.queued
+    }
+
+    /// When the oldest queued packet arrived.
+    pub fn oldest_arrival(&self) -> Option<Duration> {
+        self.first_queued()
+            .and_then(|s| self.slots.find(s, SlotState::Queued))
+            .map(|s| s.arrival)
+    }
+
+    /// How long the oldest queued packet has waited at `now` (the `message_age` gauge).
+    pub fn message_age(&self, now: Duration) -> Option<Duration> {
+        self.oldest_arrival().map(|a| now.saturating_sub(a))
+    }
+
+    /// Arrival-to-playout time of the last frame handed out (the `flush_latency` gauge).
+    pub fn last_flush_latency(&self) -> Option<Duration> {
+        self.last_flush_latency
+    }
+
+    /// The packet duration in RTP ticks learnt from timestamps (`None` until two in a row arrived).
+    pub fn packet_ticks(&self) -> Option<u64> {
+        Some(self.cadence.ticks()).filter(|t| *t > 0)
+    }
+
+    /// The RTP clock rate in Hz.
+    pub fn clock_rate(&self) -> u32 {
+        self.cfg.clock_rate
+    }
+
+    /// Whether the current source passed probation (before that nothing plays).
+    pub fn is_confirmed(&self) -> bool {
+        self.cur.confirmed
+    }
+
+    /// The SSRC the buffer is locked to, if any.
+    pub fn ssrc(&self) -> Option<u32> {
+        self.tracker.current_ssrc()
+    }
+
+    /// End of stream: lets everything queued play, even from a source that never passed probation.
+    pub fn set_draining(&mut self, draining: bool) {
+        self.cur.draining = draining;
+    }
+
+    /// Whether nothing is queued (after draining: the stream is fully played).
+    pub fn is_empty(&self) -> bool {
+        self.cur.queued == 0
+    }
+}

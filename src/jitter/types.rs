@@ -1,0 +1,158 @@
+//! The jitter buffer's configuration, the outcomes of `insert`/`pop`, and its counters.
+
+use std::time::Duration;
+
+use super::estimator::EstimatorConfig;
+
+/// What happens to audio already queued when the stream restarts (new SSRC, sequence or timestamp jump).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResetPolicy {
+    /// Drop everything queued from the old stream and start the new one at the play position
+    /// (the default: after a restart the old audio is stale, and the playout rebuffers briefly).
+    #[default]
+    DiscardQueued,
+    /// Keep the old stream's queued audio and append the new stream right after its end, so the
+    /// restart plays without a gap (nothing old is played after anything new).
+    PlayQueued,
+}
+
+/// Sizing and timing parameters of a [`JitterBuffer`](super::JitterBuffer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JitterConfig {
+    /// RTP clock rate of the stream in Hz (8000 for PCMU, 90000 for MPEG audio, ...).
+    pub clock_rate: u32,
+    /// Slots (packets) preallocated; bounds memory and the sequence-number window.
+    pub capacity: usize,
+    /// Largest payload in bytes a slot holds; larger packets are refused.
+    pub max_payload: usize,
+    /// Longest silence played for one sender pause; the rest of a longer gap is skipped.
+    pub max_pause: Duration,
+    /// Largest RTP-time span kept queued; beyond it the oldest packets are evicted (overflow).
+    pub max_depth: Duration,
+    /// A forward timestamp step exceeding the elapsed arrival time by more than this is a timestamp jump.
+    pub max_ts_skew: Duration,
+    /// After starvation, how long to wait for reordered packets before skipping a gap.
+    pub starve_grace: Duration,
+    /// What a confirmed restart does to queued audio.
+    pub reset_policy: ResetPolicy,
+    /// The delay estimator's parameters (target window and its dynamics).
+    pub estimator: EstimatorConfig,
+}
+
+impl JitterConfig {
+    /// Defaults for a stream at `clock_rate` Hz: 4096 slots of 1500 bytes, 5 s pauses, 30 s depth, 60 ms grace.
+    pub fn new(clock_rate: u32) -> Self {
+        Self {
+            clock_rate: clock_rate.max(1),
+            capacity: 4096,
+            max_payload: 1500,
+            max_pause: Duration::from_secs(5),
+            max_depth: Duration::from_secs(30),
+            max_ts_skew: Duration::from_secs(10),
+            starve_grace: Duration::from_millis(60),
+            reset_policy: ResetPolicy::default(),
+            estimator: EstimatorConfig::default(),
+        }
+    }
+}
+
+/// Why the buffer restarted its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum ResetReason {
+    /// The sender changed SSRC (a restart from the locked address).
+    NewSsrc,
+    /// The sequence number jumped and the next packet confirmed the new numbering.
+    SeqJump,
+    /// The timestamp jumped (backwards, or ahead of elapsed time) and the next packet confirmed it.
+    TsJump,
+}
+
+/// What `insert` did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// Stored for playout; `reordered` if it arrived after a higher sequence number.
+    Queued {
+        /// It arrived after a packet with a higher sequence number.
+        reordered: bool,
+    },
+    /// Already queued or already played: dropped.
+    Duplicate,
+    /// Its turn has passed (it was played as lost): dropped.
+    Late,
+    /// Kept aside: it may start a new stream (new SSRC, jump) if the next packet confirms it.
+    Held,
+    /// A restart was confirmed: this packet (and the held one) start the new stream.
+    Reset(ResetReason),
+    /// Stored, after evicting this many of the oldest queued packets (drop-oldest policy).
+    Overflow {
+        /// Queued packets evicted to make room.
+        evicted: u32,
+    },
+    /// The payload is larger than a slot: dropped.
+    TooLarge,
+}
+
+/// What `pop` hands to the decoder, in playout order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PopOutcome<'a> {
+    /// The next packet, borrowed from its slot.
+    Frame {
+        /// Extended sequence number.
+        ext_seq: u64,
+        /// Extended RTP timestamp.
+        ext_ts: u64,
+        /// Payload bytes (no RTP header).
+        payload: &'a [u8],
+        /// RTP payload type.
+        payload_type: u8,
+        /// RTP marker bit.
+        marker: bool,
+        /// When it arrived (caller's time origin).
+        arrival: Duration,
+    },
+    /// The next packet is missing but later ones are here: conceal `ticks` of RTP time.
+    Lost {
+        /// Extended sequence number of the missing packet.
+        ext_seq: u64,
+        /// Its duration in RTP clock ticks.
+        ticks: u64,
+    },
+    /// The sender paused (timestamp gap without sequence gap): play `ticks` of silence.
+    Silence {
+        /// Silence length in RTP clock ticks (bounded by `max_pause`).
+        ticks: u64,
+    },
+    /// Nothing playable yet.
+    Empty,
+}
+
+/// Counters of everything the buffer did, by reason (monotonic until the buffer is dropped).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct JitterStats {
+    /// Packets handed to `insert`.
+    pub received: u64,
+    /// Packets handed out as frames.
+    pub played: u64,
+    /// Packets reported lost or skipped because their turn passed without them.
+    pub lost: u64,
+    /// Packets that arrived after their turn.
+    pub late: u64,
+    /// Packets that were already queued or played.
+    pub duplicate: u64,
+    /// Packets queued after a higher sequence number had arrived.
+    pub reordered: u64,
+    /// Queued packets evicted by the drop-oldest overflow policy.
+    pub overflow: u64,
+    /// Packets too large for a slot.
+    pub too_large: u64,
+    /// Packets of a challenger SSRC that never became the source.
+    pub foreign: u64,
+    /// Jump candidates that the next packet did not confirm.
+    pub stray: u64,
+    /// Confirmed restarts.
+    pub resets: u64,
+    /// Queued packets discarded by a restart (stale audio).
+    pub discarded: u64,
+    /// RTP ticks of silence handed out for sender pauses.
+    pub silence_ticks: u64,
+}

@@ -1,0 +1,354 @@
+//! The playout controller: when to play, and the resample ratio that holds the level at target.
+//!
+//! Input each tick: the audio actually buffered (jitter buffer depth + decoded audio waiting in the
+//! ring), the target delay, and `now`. Output: a [`PlayoutDecision`].
+//!
+//! States: **Prebuffering** until the level reaches the target; **Playing**; **Rebuffering** after
+//! an underrun, resuming once the level is back to `resume_fraction` of the target (default half:
+//! with a 3 s target playback restarts 1.5 s after audio starts flowing again, or at once when an
+//! outage ends in a burst, as after a network freeze). Resuming at half rather than the full target
+//! halves the mute, and the ratio then walks the level the rest of the way.
+//!
+//! Ratio (`output frames / input frames`, rubato's convention): it regulates a smooth level, the
+//! playout delay behind the sender's clock as seen through the fastest network path (see
+//! `JitterBuffer::playout_delay`), because the buffered amount itself jumps with every reordered
+//! or delayed packet; without it, a peak follower of the buffered amount (instant rise, 1 s
+//! release) stands in. While that level stays within `band` of the target the ratio is
+//! **exactly 1.0**, so samples pass
+//! untouched. Outside the band a correction `c` engages: the drift estimate (see
+//! [`DriftEstimator`]) plus a proportional term `gain × error` bounded by `max_walk` (0.5 %), the
+//! sum bounded by `max_correction` (1.5 %), and `c` changes at most `slew` per second. The ratio is
+//! `1 / (1 + c)`, so that the level moves as `dL/dt = drift - c`. The walking part stays well under
+//! 1 %; only a sender whose clock really is ~1 % off needs the extra, because matching that clock is
+//! the only way not to underrun. The correction is released back to exactly 1.0 once the level is
+//! within a quarter of the band and the estimated drift is below `max_walk / 10`; a larger drift
+//! keeps it engaged (releasing would only bounce the level between band edges).
+
+use std::time::Duration;
+
+use super::drift_estimator::DriftEstimator;
+
+/// Seconds to a `Duration`, saturating instead of panicking on out-of-range values.
+fn secs(v: f64) -> Duration {
+    Duration::try_from_secs_f64(v.max(0.0)).unwrap_or(Duration::MAX)
+}
+
+/// Share of the start/resume threshold that must be real buffered audio when the smooth level
+/// says go: the smooth level runs ahead of the buffer by the newest packet's extra delay.
+const REAL_FRACTION: f64 = 0.75;
+
+/// Parameters of the [`PlayoutController`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControllerConfig {
+    /// Half-width of the tolerance band around the target (default 50 ms; at most a quarter of the target).
+    pub band: Duration,
+    /// Rebuffering ends when the level reaches this fraction of the target (default 0.5).
+    pub resume_fraction: f64,
+    /// Bound of the level-walking part of the correction (default 0.005 = 0.5 %).
+    pub max_walk: f64,
+    /// Bound of the whole correction, drift included (default 0.015 = 1.5 %).
+    pub max_correction: f64,
+    /// Proportional gain: correction per second of level error (default 0.02).
+    pub gain: f64,
+    /// Largest change of the correction per second (default 0.002).
+    pub slew: f64,
+    /// Release time constant of the level's peak follower (default 1 s).
+    pub level_release: Duration,
+    /// Window of the drift estimate (default 64 s).
+    pub drift_window: Duration,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            band: Duration::from_millis(50),
+            resume_fraction: 0.5,
+            max_walk: 0.005,
+            max_correction: 0.015,
+            gain: 0.02,
+            slew: 0.002,
+            level_release: Duration::from_secs(1),
+            drift_window: Duration::from_secs(64),
+        }
+    }
+}
+
+/// Where the playout is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum PlayoutState {
+    /// Waiting for the level to reach the target before the first sample plays.
+    Prebuffering,
+    /// Playing.
+    Playing,
+    /// Waiting after an underrun for the level to come back.
+    Rebuffering,
+}
+
+/// What the controller decided for this tick.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlayoutDecision {
+    /// The current state.
+    pub state: PlayoutState,
+    /// Whether the output may consume audio (false: output silence and keep buffering).
+    pub playing: bool,
+    /// Resample ratio, output frames per input frame; exactly 1.0 while in band.
+    pub ratio: f64,
+    /// Progress of (pre/re)buffering, 0..=1 (1 while playing).
+    pub progress: f64,
+}
+
+/// A plain summary of the controller for metrics and status lines.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct PlayoutStatus {
+    /// The current state.
+    pub state: PlayoutState,
+    /// Current resample ratio.
+    pub ratio: f64,
+    /// Estimated clock drift in ppm (positive: the sender's clock runs fast).
+    pub drift_ppm: f64,
+    /// Rebuffers since the start.
+    pub rebuffers: u64,
+    /// The level the ratio control acts on, in ms.
+    pub level_ms: f64,
+    /// Target in ms as of the last tick.
+    pub target_ms: f64,
+}
+
+/// Prebuffer/play/rebuffer state machine plus the drift-correcting ratio (sans-IO).
+#[derive(Debug, Clone)]
+pub struct PlayoutController {
+    cfg: ControllerConfig,
+    state: PlayoutState,
+    correcting: bool,
+    correction: f64,
+    applied: f64,
+    level: f64,
+    control_level: f64,
+    target: f64,
+    progress: f64,
+    last_now: Option<Duration>,
+    drift: DriftEstimator,
+    rebuffers: u64,
+    draining: bool,
+}
+
+impl PlayoutController {
+    /// A controller in the prebuffering state.
+    pub fn new(cfg: ControllerConfig) -> Self {
+        Self {
+            drift: DriftEstimator::new(cfg.drift_window),
+            cfg,
+            state: PlayoutState::Prebuffering,
+            correcting: false,
+            correction: 0.0,
+            applied: 0.0,
+            level: 0.0,
+            control_level: 0.0,
+            target: 0.0,
+            progress: 0.0,
+            last_now: None,
+            rebuffers: 0,
+            draining: false,
+        }
+    }
+
+    /// Runs one control step.
+    ///
+    /// `buffered` is the audio actually there (jitter buffer depth + ring): it decides when to
+    /// start, underrun and resume. `delay` is the smooth level to regulate the ratio on
+    /// ([`JitterBuffer::playout_delay`](crate::jitter::JitterBuffer::playout_delay) + ring); with
+    /// `None` a peak follower of `buffered` stands in for it.
+    pub fn tick(
+        &mut self,
+        now: Duration,
+        buffered: Duration,
+        delay: Option<Duration>,
+        target: Duration,
+    ) -> PlayoutDecision {
+        let dt = self
+            .last_now
+            .map_or(0.0, |t| now.saturating_sub(t).as_secs_f64());
+        self.last_now = Some(self.last_now.map_or(now, |t| t.max(now)));
+        let buffered = buffered.as_secs_f64();
+        self.target = target.as_secs_f64();
+        self.follow_level(buffered, dt);
+        match self.state {
+            PlayoutState::Prebuffering | PlayoutState::Rebuffering => {
+                let threshold = if self.state == PlayoutState::Prebuffering {
+                    self.target
+                } else {
+                    self.target * self.cfg.resume_fraction.clamp(0.0, 1.0)
+                };
+                self.progress = if threshold > 0.0 {
+                    (delay.map_or(buffered, |d| d.as_secs_f64().min(buffered / REAL_FRACTION))
+                        / threshold)
+                        .clamp(0.0, 1.0)
+                } else {
+                    1.0
+                };
+                // Start on the level the ratio regulates, so that playback begins in band, but
+                // only with real audio mostly there (the smooth level also grows during a freeze).
+                let level = delay.map_or(buffered, |d| d.as_secs_f64());
+                if buffered > 0.0 && level >= threshold && buffered >= REAL_FRACTION * threshold {
+                    self.state = PlayoutState::Playing;
+                    self.level = buffered;
+                    self.progress = 1.0;
+                    self.drift.restart();
+                }
+            }
+            PlayoutState::Playing => {
+                if buffered <= 0.0 && !self.draining {
+                    self.enter_rebuffering();
+                } else {
+                    let level = delay.map_or(self.level, |d| d.as_secs_f64());
+                    self.control(now, dt, level);
+                }
+            }
+        }
+        self.decision()
+    }
+
+    /// Peak follower: rises at once, falls with the release time constant.
+    fn follow_level(&mut self, buffered: f64, dt: f64) {
+        if buffered >= self.level {
+            self.level = buffered;
+        } else {
+            let tau = self.cfg.level_release.as_secs_f64().max(1e-3);
+            self.level += (buffered - self.level) * (1.0 - (-dt / tau).exp());
+        }
+    }
+
+    fn control(&mut self, now: Duration, dt: f64, level: f64) {
+        // The uncorrected level (see DriftEstimator) integrates the correction actually applied.
+        self.applied += self.correction * dt;
+        self.drift.observe(now, level + self.applied);
+        self.control_level = level;
+        let error = level - self.target;
+        let band = self.cfg.band.as_secs_f64().min(self.target / 4.0);
+        let drift = self
+            .drift
+            .drift()
+            .clamp(-self.cfg.max_correction, self.cfg.max_correction);
+        if !self.correcting && error.abs() > band {
+            self.correcting = true;
+        } else if self.correcting
+            && error.abs() < band / 4.0
+            && drift.abs() < self.cfg.max_walk / 10.0
+        {
+            self.correcting = false;
+        }
+        if self.draining {
+            // The stream ended: the rest plays out as it is, with nothing left to regulate.
+            self.correcting = false;
+        }
+        let desired = if self.correcting {
+            let walk = (self.cfg.gain * error).clamp(-self.cfg.max_walk, self.cfg.max_walk);
+            (drift + walk).clamp(-self.cfg.max_correction, self.cfg.max_correction)
+        } else {
+            0.0
+        };
+        let step = self.cfg.slew * dt;
+        self.correction = if (desired - self.correction).abs() <= step {
+            desired
+        } else {
+            self.correction + step.copysign(desired - self.correction)
+        };
+    }
+
+    fn enter_rebuffering(&mut self) {
+        self.state = PlayoutState::Rebuffering;
+        self.rebuffers += 1;
+        self.progress = 0.0;
+        self.correction = 0.0;
+        self.correcting = false;
+        self.drift.restart();
+    }
+
+    fn decision(&self) -> PlayoutDecision {
+        PlayoutDecision {
+            state: self.state,
+            playing: self.state == PlayoutState::Playing,
+            ratio: self.ratio(),
+            progress: self.progress,
+        }
+    }
+
+    /// The output ran dry while playing: rebuffer (counted once per underrun episode).
+    pub fn underrun(&mut self) {
+        if self.state == PlayoutState::Playing {
+            self.enter_rebuffering();
+        }
+    }
+
+    /// The stream restarted and its audio was discarded: prebuffer to the resume level again
+    /// without counting a rebuffer; the drift estimate (a property of the clocks) is kept.
+    pub fn restart(&mut self) {
+        if self.state == PlayoutState::Playing {
+            self.state = PlayoutState::Rebuffering;
+            self.progress = 0.0;
+            self.correction = 0.0;
+            self.correcting = false;
+            self.drift.restart();
+        }
+    }
+
+    /// End of stream: stop regulating (the ratio returns to 1.0) and never rebuffer; the
+    /// remaining audio plays out. During prebuffering, playback starts at once.
+    pub fn set_draining(&mut self, draining: bool) {
+        self.draining = draining;
+        if draining && self.state != PlayoutState::Playing {
+            self.state = PlayoutState::Playing;
+            self.progress = 1.0;
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> PlayoutState {
+        self.state
+    }
+
+    /// The resample ratio (output/input frames): exactly 1.0 when no correction is applied.
+    pub fn ratio(&self) -> f64 {
+        if self.correction == 0.0 {
+            1.0
+        } else {
+            1.0 / (1.0 + self.correction)
+        }
+    }
+
+    /// Estimated clock drift in ppm (positive: the sender's clock runs faster than the device's).
+    pub fn drift_ppm(&self) -> f64 {
+        self.drift.drift() * 1e6
+    }
+
+    /// Rebuffers since the start.
+    pub fn rebuffers(&self) -> u64 {
+        self.rebuffers
+    }
+
+    /// Progress of (pre/re)buffering, 0..=1.
+    pub fn progress(&self) -> f64 {
+        self.progress
+    }
+
+    /// The level the ratio control last acted on (the smooth delay, or the peak-followed buffer).
+    pub fn level(&self) -> Duration {
+        secs(self.control_level)
+    }
+
+    /// A plain summary for metrics.
+    pub fn status(&self) -> PlayoutStatus {
+        PlayoutStatus {
+            state: self.state,
+            ratio: self.ratio(),
+            drift_ppm: self.drift_ppm(),
+            rebuffers: self.rebuffers,
+            level_ms: self.control_level * 1e3,
+            target_ms: self.target * 1e3,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "controller_tests.rs"]
+mod tests;

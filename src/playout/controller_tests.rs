@@ -1,0 +1,251 @@
+//! Controller tests against a small level model: a sender (with its own clock drift) whose packets
+//! arrive with jitter and outages, and a device that consumes at `1 / ratio` of source time.
+
+use super::*;
+use crate::jitter::test_rng::TestRng;
+
+const DT: f64 = 0.010;
+const PKT: f64 = 0.020;
+
+struct Model {
+    ctl: PlayoutController,
+    rng: TestRng,
+    /// Sender clock relative to the device's (0.01 = 1 % fast).
+    drift: f64,
+    /// Uniform extra network delay, seconds.
+    jitter: f64,
+    level: f64,
+    next_send: f64,
+    last_arrival: f64,
+    in_flight: std::collections::VecDeque<f64>,
+    now: f64,
+    underruns: u64,
+    /// (time, raw level, ratio, state) each tick.
+    trace: Vec<(f64, f64, f64, PlayoutState)>,
+}
+
+impl Model {
+    fn new(drift: f64, jitter: f64, seed: u64) -> Self {
+        Self {
+            ctl: PlayoutController::new(ControllerConfig::default()),
+            rng: TestRng::new(seed),
+            drift,
+            jitter,
+            level: 0.0,
+            next_send: 0.0,
+            last_arrival: 0.0,
+            in_flight: Default::default(),
+            now: 0.0,
+            underruns: 0,
+            trace: Vec::new(),
+        }
+    }
+
+    /// Advances to `until`; `outage(t)` says whether a packet sent at `t` is held (Some(release
+    /// time)) or lost (None means delivered normally, Some(None) lost).
+    fn run(&mut self, until: f64, target: f64, outage: impl Fn(f64) -> Option<Option<f64>>) {
+        while self.now < until {
+            self.now += DT;
+            while self.next_send <= self.now {
+                let sent = self.next_send;
+                self.next_send += PKT / (1.0 + self.drift);
+                let arrival = match outage(sent) {
+                    Some(None) => continue,
+                    Some(Some(release)) => release,
+                    None => sent + 0.05 + self.jitter * self.rng.unit(),
+                };
+                self.last_arrival = self.last_arrival.max(arrival);
+                self.in_flight.push_back(self.last_arrival);
+            }
+            while self.in_flight.front().is_some_and(|a| *a <= self.now) {
+                self.in_flight.pop_front();
+                self.level += PKT;
+            }
+            let d = self.ctl.tick(
+                Duration::from_secs_f64(self.now),
+                Duration::from_secs_f64(self.level.max(0.0)),
+                None,
+                Duration::from_secs_f64(target),
+            );
+            if d.playing {
+                self.level -= DT / d.ratio;
+                if self.level < 0.0 {
+                    self.level = 0.0;
+                    self.underruns += 1;
+                    self.ctl.underrun();
+                }
+            }
+            self.trace.push((self.now, self.level, d.ratio, d.state));
+        }
+    }
+
+    /// Largest raw level in each whole second after `from` (the peaks the controller holds).
+    fn peaks_after(&self, from: f64) -> Vec<f64> {
+        let mut out: Vec<f64> = Vec::new();
+        let mut sec = from.floor();
+        for (t, l, _, _) in self.trace.iter().filter(|p| p.0 >= from) {
+            if *t >= sec + 1.0 {
+                sec += 1.0;
+                out.push(0.0);
+            }
+            if let Some(last) = out.last_mut() {
+                *last = last.max(*l);
+            } else {
+                out.push(*l);
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn prebuffers_to_target_then_plays_bit_exact() {
+    let mut m = Model::new(0.0, 0.040, 1);
+    m.run(600.0, 3.0, |_| None);
+    let start = m.trace.iter().position(|p| p.3 == PlayoutState::Playing);
+    let start_t = start.map(|i| m.trace[i].0).unwrap_or(f64::MAX);
+    assert!((3.0..3.2).contains(&start_t), "started at {start_t}");
+    assert!(m.trace[..start.unwrap_or(0)]
+        .iter()
+        .all(|p| p.3 == PlayoutState::Prebuffering));
+    assert_eq!(m.underruns, 0);
+    assert!(
+        m.trace.iter().all(|p| p.2 == 1.0),
+        "ratio exactly 1.0 while in band"
+    );
+}
+
+#[test]
+fn progress_reports_prebuffering() {
+    let mut c = PlayoutController::new(ControllerConfig::default());
+    let t = Duration::from_secs(3);
+    let d = c.tick(Duration::ZERO, Duration::from_millis(1500), None, t);
+    assert_eq!((d.state, d.playing), (PlayoutState::Prebuffering, false));
+    assert!((d.progress - 0.5).abs() < 1e-9);
+    let d = c.tick(
+        Duration::from_millis(10),
+        Duration::from_millis(3000),
+        None,
+        t,
+    );
+    assert_eq!(
+        (d.state, d.playing, d.progress, d.ratio),
+        (PlayoutState::Playing, true, 1.0, 1.0)
+    );
+}
+
+#[test]
+fn freeze_rebuffers_once_and_resumes_with_the_burst() {
+    let mut m = Model::new(0.0, 0.010, 2);
+    // A 4 s freeze at 100 s: packets sent in [100, 104) are delivered in a burst at 104.05 s.
+    m.run(300.0, 3.0, |sent| {
+        (100.0..104.0).contains(&sent).then_some(Some(104.05))
+    });
+    assert_eq!(m.ctl.rebuffers(), 1);
+    let resumed = m
+        .trace
+        .iter()
+        .skip_while(|p| p.3 != PlayoutState::Rebuffering)
+        .find(|p| p.3 == PlayoutState::Playing)
+        .map_or(f64::MAX, |p| p.0);
+    assert!((104.05..104.1).contains(&resumed), "resumed at {resumed}");
+    assert_eq!(m.ctl.state(), PlayoutState::Playing);
+}
+
+#[test]
+fn blackout_resumes_at_half_the_target() {
+    let mut m = Model::new(0.0, 0.010, 3);
+    // Everything sent in [100, 106) is lost: the 3 s buffer runs dry.
+    m.run(200.0, 3.0, |sent| {
+        (100.0..106.0).contains(&sent).then_some(None)
+    });
+    assert_eq!(m.ctl.rebuffers(), 1);
+    let resumed = m
+        .trace
+        .iter()
+        .skip_while(|p| p.3 != PlayoutState::Rebuffering)
+        .find(|p| p.3 == PlayoutState::Playing)
+        .map_or(f64::MAX, |p| p.0);
+    // Flow restarts at ~106.05 s; half of the 3 s target is there 1.5 s later.
+    assert!((107.5..107.7).contains(&resumed), "resumed at {resumed}");
+}
+
+fn drift_holds_level(drift: f64, seed: u64) {
+    let mut m = Model::new(drift, 0.030, seed);
+    m.run(3600.0, 3.0, |_| None);
+    assert_eq!(m.underruns, 0, "drift {drift}");
+    let worst = m
+        .peaks_after(300.0)
+        .iter()
+        .map(|p| (p - 3.0).abs())
+        .fold(0.0, f64::max);
+    assert!(worst <= 0.100, "drift {drift}: level off target by {worst}");
+    let est = m.ctl.drift_ppm();
+    assert!(
+        (est - drift * 1e6).abs() < 0.1 * drift.abs() * 1e6 + 50.0,
+        "estimate {est} ppm"
+    );
+    let bound = 1.0 / (1.0 + ControllerConfig::default().max_correction);
+    assert!(m
+        .trace
+        .iter()
+        .all(|p| p.2 >= bound - 1e-12 && p.2 <= 1.0 / bound + 1e-12));
+}
+
+#[test]
+fn drift_plus_one_percent_for_an_hour() {
+    drift_holds_level(0.01, 4);
+}
+
+#[test]
+fn drift_minus_one_percent_for_an_hour() {
+    drift_holds_level(-0.01, 5);
+}
+
+#[test]
+fn drift_plus_minus_300_ppm_for_an_hour() {
+    drift_holds_level(300e-6, 6);
+    drift_holds_level(-300e-6, 7);
+}
+
+#[test]
+fn new_target_is_walked_to_smoothly() {
+    let mut m = Model::new(0.0, 0.020, 8);
+    m.run(100.0, 3.0, |_| None);
+    m.run(800.0, 4.0, |_| None);
+    let cfg = ControllerConfig::default();
+    for w in m.trace.windows(2) {
+        let (c0, c1) = (1.0 / w[0].2 - 1.0, 1.0 / w[1].2 - 1.0);
+        assert!((c1 - c0).abs() <= cfg.slew * DT + 1e-9, "slew-limited");
+        // Walking is bounded by 0.5 %, plus whatever (near-zero) drift the estimator measured.
+        assert!(
+            c1.abs() <= cfg.max_walk + 1e-4,
+            "walking stays within 0.5 %"
+        );
+    }
+    assert_eq!(m.underruns, 0);
+    let last = m.peaks_after(700.0);
+    assert!(last.iter().all(|p| (p - 4.0).abs() < 0.06), "{last:?}");
+    assert_eq!(m.trace.last().map(|p| p.2), Some(1.0), "back to bit-exact");
+}
+
+#[test]
+fn restart_prebuffers_without_counting_a_rebuffer() {
+    let mut c = PlayoutController::new(ControllerConfig::default());
+    let t = Duration::from_secs(3);
+    c.tick(Duration::ZERO, t, None, t);
+    assert_eq!(c.state(), PlayoutState::Playing);
+    c.restart();
+    assert_eq!(c.state(), PlayoutState::Rebuffering);
+    assert_eq!(c.rebuffers(), 0);
+    let d = c.tick(
+        Duration::from_millis(10),
+        Duration::from_millis(1600),
+        None,
+        t,
+    );
+    assert!(d.playing);
+    c.underrun();
+    c.underrun();
+    assert_eq!(c.rebuffers(), 1, "one rebuffer per underrun episode");
+}
