@@ -1,0 +1,377 @@
+//! Simulation scenarios: the network, the sender's and the device's behaviour, by name or TOML.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::network::{GilbertElliott, Impairment, Jitter, Outage, OutageKind, Spikes};
+
+/// A span of time in a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Span {
+    /// Start, in seconds of stream time.
+    pub at_s: f64,
+    /// Length in ms.
+    pub duration_ms: f64,
+}
+
+/// What the sender does besides sending packets on time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SenderBehaviour {
+    /// Sender clock error in ppm (positive: the sender's clock runs fast, it sends more audio per second).
+    pub drift_ppm: f64,
+    /// Packet duration in ms.
+    pub ptime_ms: u32,
+    /// First sequence number (None: seeded random).
+    pub initial_seq: Option<u16>,
+    /// First RTP timestamp (None: seeded random).
+    pub initial_ts: Option<u32>,
+    /// Moments the sender restarts: new random sequence and timestamp, same SSRC.
+    pub restarts_at_s: Vec<f64>,
+    /// Moments the sender switches to a new SSRC (and new sequence/timestamp).
+    pub ssrc_changes_at_s: Vec<f64>,
+    /// Silence suppression: the sender sends nothing, its timestamps keep running.
+    pub pauses: Vec<Span>,
+}
+
+impl Default for SenderBehaviour {
+    fn default() -> Self {
+        SenderBehaviour {
+            drift_ppm: 0.0,
+            ptime_ms: 20,
+            initial_seq: None,
+            initial_ts: None,
+            restarts_at_s: Vec::new(),
+            ssrc_changes_at_s: Vec::new(),
+            pauses: Vec::new(),
+        }
+    }
+}
+
+/// The virtual audio device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeviceBehaviour {
+    /// Device clock error in ppm (positive: it plays faster than nominal).
+    pub clock_ppm: f64,
+    /// Callback period in ms.
+    pub period_ms: f64,
+}
+
+impl Default for DeviceBehaviour {
+    fn default() -> Self {
+        DeviceBehaviour {
+            clock_ppm: 0.0,
+            period_ms: 10.0,
+        }
+    }
+}
+
+/// A complete scenario.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// One line saying what it models.
+    pub description: String,
+    /// Simulated length in seconds (the input loops); None plays the input once.
+    pub duration_s: Option<f64>,
+    /// The network.
+    pub network: Impairment,
+    /// The sender.
+    pub sender: SenderBehaviour,
+    /// The receiving device.
+    pub device: DeviceBehaviour,
+    /// Jitter buffer target window floor in ms (None: the player's default).
+    pub target_min_ms: Option<f64>,
+    /// Jitter buffer target window ceiling in ms (None: the player's default).
+    pub target_max_ms: Option<f64>,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            name: "custom".into(),
+            description: String::new(),
+            duration_s: None,
+            network: Impairment::default(),
+            sender: SenderBehaviour::default(),
+            device: DeviceBehaviour::default(),
+            target_min_ms: None,
+            target_max_ms: None,
+        }
+    }
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// Not a built-in name and not a readable file.
+    #[error("unknown scenario '{0}' (built-in: {names}; or a path to a .toml file)", names = BUILT_IN.join(", "))]
+    Unknown(String),
+    /// The file could not be read.
+    #[error("cannot read scenario {path}: {error}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The file is not a valid scenario.
+    #[error("invalid scenario {path}: {error}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong, with line and column.
+        error: toml::de::Error,
+    },
+}
+
+/// Names of the built-in scenarios.
+pub const BUILT_IN: &[&str] = &[
+    "clean",
+    "lan",
+    "wifi",
+    "mobile",
+    "freeze-4s",
+    "blackout-2s",
+    "reorder-heavy",
+    "duplicates",
+    "drift-plus",
+    "drift-minus",
+    "drift-plus-1pct",
+    "drift-minus-1pct",
+    "seq-wrap",
+    "ts-wrap",
+    "sender-restart",
+    "ssrc-change",
+    "dtx-pauses",
+    "overflow",
+];
+
+impl Scenario {
+    /// A built-in scenario by name, or a TOML file by path.
+    pub fn load(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+        if let Some(s) = Scenario::built_in(name_or_path) {
+            return Ok(s);
+        }
+        let path = Path::new(name_or_path);
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") && !path.exists() {
+            return Err(ScenarioError::Unknown(name_or_path.into()));
+        }
+        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
+            path: name_or_path.into(),
+            error,
+        })?;
+        Scenario::from_toml(&text).map_err(|error| ScenarioError::Parse {
+            path: name_or_path.into(),
+            error,
+        })
+    }
+
+    /// Parses a scenario from TOML text.
+    pub fn from_toml(text: &str) -> Result<Scenario, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// The built-in scenario called `name`.
+    pub fn built_in(name: &str) -> Option<Scenario> {
+        let mut s = Scenario {
+            name: name.into(),
+            ..Scenario::default()
+        };
+        let net = &mut s.network;
+        s.description = match name {
+            "clean" => "a perfect network: constant 20 ms delay".into(),
+            "lan" => {
+                net.delay_ms = 1.0;
+                net.jitter = Jitter::Normal { std_ms: 0.5 };
+                "a wired LAN: 1 ms delay, 0.5 ms normal jitter".into()
+            }
+            "wifi" => {
+                net.delay_ms = 5.0;
+                net.jitter = Jitter::Normal { std_ms: 15.0 };
+                net.spikes = Some(Spikes {
+                    every_s: 10.0,
+                    extra_ms: 200.0,
+                    duration_ms: 400.0,
+                });
+                "busy Wi-Fi: 5 ms delay, 15 ms normal jitter, 200 ms spikes every ~10 s".into()
+            }
+            "mobile" => {
+                net.delay_ms = 60.0;
+                net.jitter = Jitter::Pareto {
+                    scale_ms: 20.0,
+                    shape: 2.5,
+                };
+                net.spikes = Some(Spikes {
+                    every_s: 20.0,
+                    extra_ms: 2500.0,
+                    duration_ms: 3000.0,
+                });
+                net.burst = Some(GilbertElliott {
+                    p_good_to_bad: 0.002,
+                    p_bad_to_good: 0.3,
+                    loss_good: 0.0,
+                    loss_bad: 0.5,
+                });
+                s.duration_s = Some(120.0);
+                "cellular: 60 ms + Pareto jitter, 2.5 s delay spikes every ~20 s, bursty loss"
+                    .into()
+            }
+            "freeze-4s" => {
+                net.delay_ms = 20.0;
+                net.outages.push(Outage {
+                    at_s: 10.0,
+                    duration_ms: 4000.0,
+                    kind: OutageKind::Freeze,
+                });
+                s.duration_s = Some(30.0);
+                "the link freezes for 4 s at 10 s; queued packets then arrive in a burst".into()
+            }
+            "blackout-2s" => {
+                net.delay_ms = 20.0;
+                net.outages.push(Outage {
+                    at_s: 10.0,
+                    duration_ms: 2000.0,
+                    kind: OutageKind::Blackout,
+                });
+                s.duration_s = Some(30.0);
+                "everything sent during 2 s from 10 s is lost".into()
+            }
+            "reorder-heavy" => {
+                net.delay_ms = 20.0;
+                net.jitter = Jitter::Normal { std_ms: 10.0 };
+                net.reorder = 0.2;
+                "20 % of packets held back behind 1–3 successors".into()
+            }
+            "duplicates" => {
+                net.delay_ms = 20.0;
+                net.duplicate = 0.2;
+                "20 % of packets arrive twice".into()
+            }
+            "drift-plus" | "drift-minus" | "drift-plus-1pct" | "drift-minus-1pct" => {
+                let sign = if name.starts_with("drift-plus") {
+                    1.0
+                } else {
+                    -1.0
+                };
+                let ppm = if name.ends_with("1pct") {
+                    10_000.0
+                } else {
+                    300.0
+                };
+                net.delay_ms = 20.0;
+                s.sender.drift_ppm = sign * ppm;
+                s.duration_s = Some(600.0);
+                format!(
+                    "the sender's clock is {:+} ppm off the receiver's",
+                    sign * ppm
+                )
+            }
+            "seq-wrap" => {
+                net.delay_ms = 20.0;
+                s.sender.initial_seq = Some(65_400);
+                "the sequence number wraps 65535 → 0 after 136 packets".into()
+            }
+            "ts-wrap" => {
+                net.delay_ms = 20.0;
+                s.sender.initial_ts = Some(u32::MAX - 96_000);
+                "the RTP timestamp wraps after 2 s".into()
+            }
+            "sender-restart" => {
+                net.delay_ms = 20.0;
+                s.sender.restarts_at_s.push(4.0);
+                s.duration_s = Some(12.0);
+                "the sender restarts at 4 s with a new sequence and timestamp, same SSRC".into()
+            }
+            "ssrc-change" => {
+                net.delay_ms = 20.0;
+                s.sender.ssrc_changes_at_s.push(4.0);
+                s.duration_s = Some(12.0);
+                "the sender switches to a new SSRC at 4 s".into()
+            }
+            "dtx-pauses" => {
+                net.delay_ms = 20.0;
+                s.sender.pauses = vec![
+                    Span {
+                        at_s: 2.0,
+                        duration_ms: 1500.0,
+                    },
+                    Span {
+                        at_s: 5.0,
+                        duration_ms: 600.0,
+                    },
+                ];
+                s.duration_s = Some(10.0);
+                "silence suppression: the sender pauses 1.5 s at 2 s and 0.6 s at 5 s".into()
+            }
+            "overflow" => {
+                net.delay_ms = 20.0;
+                net.outages.push(Outage {
+                    at_s: 5.0,
+                    duration_ms: 15_000.0,
+                    kind: OutageKind::Freeze,
+                });
+                s.duration_s = Some(30.0);
+                "a 15 s freeze releases a burst larger than the buffer".into()
+            }
+            _ => return None,
+        };
+        if s.network == Impairment::default() {
+            s.network.delay_ms = 20.0;
+        }
+        Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_name_loads_and_is_described() {
+        for name in BUILT_IN {
+            let s = Scenario::load(name).unwrap();
+            assert_eq!(s.name, *name);
+            assert!(!s.description.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_toml_scenario_round_trips_and_unknown_keys_are_refused() {
+        let text = r#"
+            name = "my-link"
+            duration_s = 60
+            [network]
+            delay_ms = 40
+            loss = 0.01
+            jitter = { kind = "pareto", scale_ms = 10, shape = 2.0 }
+            outages = [{ at_s = 5, duration_ms = 1000, kind = "freeze" }]
+            [sender]
+            drift_ppm = 150
+        "#;
+        let s = Scenario::from_toml(text).unwrap();
+        assert_eq!(
+            s.network.jitter,
+            Jitter::Pareto {
+                scale_ms: 10.0,
+                shape: 2.0
+            }
+        );
+        assert_eq!(s.sender.ptime_ms, 20);
+        assert_eq!(
+            Scenario::from_toml(&toml::to_string(&s).unwrap()).unwrap(),
+            s
+        );
+        assert!(Scenario::from_toml("[network]\ndelay = 4").is_err());
+    }
+
+    #[test]
+    fn unknown_names_list_the_built_ins() {
+        let err = Scenario::load("no-such-scenario").unwrap_err().to_string();
+        assert!(err.contains("mobile") && err.contains(".toml"), "{err}");
+    }
+}
