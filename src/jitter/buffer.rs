@@ -302,6 +302,7 @@ impl JitterBuffer {
         let meta = SlotMeta {
             ext_seq,
             ext_ts,
+            rtp_ts: pkt.ts,
             marker: pkt.marker,
             payload_type: pkt.payload_type,
             arrival: pkt.arrival,

@@ -15,6 +15,8 @@
 
 use std::time::Duration;
 
+use super::trend::DelayTrend;
+
 /// Seconds to a `Duration`, saturating instead of panicking on out-of-range values.
 fn secs(v: f64) -> Duration {
     Duration::try_from_secs_f64(v.max(0.0)).unwrap_or(Duration::MAX)
@@ -91,12 +93,17 @@ impl SecondRing {
 
     /// Values of the bins within the window that ends at second `now_sec`.
     fn valid(&self, now_sec: u64) -> impl Iterator<Item = f64> + '_ {
+        self.valid_stamped(now_sec).map(|(v, _)| v)
+    }
+
+    /// (value, second) of the bins within the window that ends at second `now_sec`.
+    fn valid_stamped(&self, now_sec: u64) -> impl Iterator<Item = (f64, u64)> + '_ {
         let oldest = now_sec.saturating_sub(self.len() - 1);
         self.values
             .iter()
             .zip(&self.stamps)
             .filter(move |(_, s)| **s != u64::MAX && **s >= oldest && **s <= now_sec)
-            .map(|(v, _)| *v)
+            .map(|(v, s)| (*v, *s))
     }
 
     fn clear(&mut self) {
@@ -112,6 +119,7 @@ pub struct DelayEstimator {
     ts_ref: Option<u64>,
     latest_sec: u64,
     base: SecondRing,
+    trend: DelayTrend,
     peaks: SecondRing,
     scratch: Vec<f64>,
     last_excess: Option<f64>,
@@ -131,6 +139,7 @@ impl DelayEstimator {
             ts_ref: None,
             latest_sec: 0,
             base: SecondRing::new(base_window),
+            trend: DelayTrend::new(),
             peaks: SecondRing::new(window),
             scratch: Vec::with_capacity(window as usize),
             last_excess: None,
@@ -154,11 +163,9 @@ impl DelayEstimator {
         let sec = arrival.as_secs();
         self.latest_sec = self.latest_sec.max(sec);
         self.base.record(sec, d, f64::min);
-        let base = self
-            .base
-            .valid(self.latest_sec)
-            .fold(f64::INFINITY, f64::min)
-            .min(d);
+        self.trend.record(sec, d);
+        self.trend.update(self.latest_sec);
+        let base = self.base_at(arrival.as_secs_f64()).min(d);
         let excess = (d - base).max(0.0);
         self.last_excess = Some(excess);
         self.peaks.record(sec, excess, f64::max);
@@ -210,10 +217,7 @@ impl DelayEstimator {
     /// (the sender's clock as seen through the network); `None` without recent packets.
     pub fn expected_ts(&self, now: Duration) -> Option<u64> {
         let ts_ref = self.ts_ref?;
-        let base = self
-            .base
-            .valid(self.latest_sec.max(now.as_secs()))
-            .fold(f64::INFINITY, f64::min);
+        let base = self.base_at(now.as_secs_f64());
         if !base.is_finite() {
             return None;
         }
@@ -226,6 +230,17 @@ impl DelayEstimator {
     pub fn rebase(&mut self) {
         self.ts_ref = None;
         self.base.clear();
+        self.trend.clear();
+    }
+
+    /// The fastest-path delay at time `t` (seconds): each second's minimum carried forward along
+    /// the measured clock-drift slope, so a drifting clock does not bias it by window × drift.
+    fn base_at(&self, t: f64) -> f64 {
+        let slope = self.trend.slope();
+        self.base
+            .valid_stamped(self.latest_sec.max(t as u64))
+            .map(|(v, sec)| v + slope * (t - (sec as f64 + 0.5)).max(0.0))
+            .fold(f64::INFINITY, f64::min)
     }
 
     /// Forgets everything, the target included.

@@ -10,6 +10,7 @@ pub mod interarrival;
 mod slots;
 #[cfg(test)]
 pub(crate) mod test_rng;
+mod trend;
 mod types;
 
 pub use buffer::JitterBuffer;

@@ -24,6 +24,7 @@ pub(crate) struct Slot {
     pub state: SlotState,
     pub ext_seq: u64,
     pub ext_ts: u64,
+    pub rtp_ts: u32,
     pub marker: bool,
     pub payload_type: u8,
     pub arrival: Duration,
@@ -43,6 +44,7 @@ impl Slot {
 pub(crate) struct SlotMeta {
     pub ext_seq: u64,
     pub ext_ts: u64,
+    pub rtp_ts: u32,
     pub marker: bool,
     pub payload_type: u8,
     pub arrival: Duration,
@@ -64,6 +66,7 @@ impl SlotStore {
                 state: SlotState::Empty,
                 ext_seq: 0,
                 ext_ts: 0,
+                rtp_ts: 0,
                 marker: false,
                 payload_type: 0,
                 arrival: Duration::ZERO,
@@ -119,6 +122,7 @@ impl SlotStore {
         slot.state = SlotState::Queued;
         slot.ext_seq = meta.ext_seq;
         slot.ext_ts = meta.ext_ts;
+        slot.rtp_ts = meta.rtp_ts;
         slot.marker = meta.marker;
         slot.payload_type = meta.payload_type;
         slot.arrival = meta.arrival;

@@ -99,8 +99,10 @@ pub enum PopOutcome<'a> {
     Frame {
         /// Extended sequence number.
         ext_seq: u64,
-        /// Extended RTP timestamp.
+        /// Extended RTP timestamp (rebased at a stream restart).
         ext_ts: u64,
+        /// The packet's own 32-bit RTP timestamp.
+        rtp_ts: u32,
         /// Payload bytes (no RTP header).
         payload: &'a [u8],
         /// RTP payload type.

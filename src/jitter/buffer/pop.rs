@@ -42,8 +42,8 @@ impl JitterBuffer {
         let head = self
             .slots
             .find(next, SlotState::Queued)
-            .map(|s| (s.ext_ts, s.marker, s.payload_type, s.arrival));
-        if let Some((ext_ts, marker, payload_type, arrival)) = head {
+            .map(|s| (s.ext_ts, s.rtp_ts, s.marker, s.payload_type, s.arrival));
+        if let Some((ext_ts, rtp_ts, marker, payload_type, arrival)) = head {
             let gap = ext_ts.saturating_sub(self.cur.play_ts);
             if cad > 0 && gap > cad / 2 {
                 let silence = gap.min(self.ticks(self.cfg.max_pause));
@@ -70,6 +70,7 @@ impl JitterBuffer {
             return PopOutcome::Frame {
                 ext_seq: next,
                 ext_ts,
+                rtp_ts,
                 payload,
                 payload_type,
                 marker,
