@@ -10,6 +10,7 @@ pub mod cli;
 pub mod codec;
 pub mod jitter;
 pub mod metrics;
+pub mod net;
 pub mod output;
 pub mod player;
 pub mod playout;

@@ -103,3 +103,17 @@ fn converted_samples_keep_their_values() {
     cb.fill_converted(&mut out);
     assert_eq!(out, [0, 16384, -16384, -32768]);
 }
+
+#[test]
+fn paused_output_plays_silence_and_keeps_the_ring() {
+    let (mut cb, stats, _producer) = callback_with(PERIOD);
+    stats.set_paused(true);
+    let mut out = vec![1.0f32; PERIOD];
+    let mut out16 = vec![1i16; PERIOD];
+    let got = assert_no_alloc(|| cb.fill(&mut out) + cb.fill_converted(&mut out16));
+    assert_eq!(got, 0);
+    assert!(out.iter().all(|&s| s == 0.0) && out16.iter().all(|&s| s == 0));
+    assert_eq!((cb.available(), stats.underruns()), (PERIOD, 0));
+    stats.set_paused(false);
+    assert_eq!(assert_no_alloc(|| cb.fill(&mut out)), PERIOD);
+}

@@ -3,6 +3,9 @@
 pub mod devices;
 pub mod duration;
 pub mod play;
+pub mod relay;
+pub mod send;
+pub mod simulate;
 pub mod status;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +32,12 @@ pub enum Command {
     Play(play::PlayArgs),
     /// List audio hosts, output devices and their configurations.
     Devices(devices::DevicesArgs),
+    /// Stream a file as RTP in real time (optionally through a simulated bad network).
+    Send(send::SendArgs),
+    /// Forward UDP datagrams through a simulated bad network (a userspace netem).
+    Relay(relay::RelayArgs),
+    /// Stream a sample through a simulated network and the real receive core, in virtual time.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Runs the parsed command line.
@@ -36,5 +45,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Play(args) => play::run(args, cli.quiet),
         Command::Devices(args) => devices::run(args),
+        Command::Send(args) => send::run(args),
+        Command::Relay(args) => relay::run(args),
+        Command::Simulate(args) => simulate::run(args),
     }
 }

@@ -36,10 +36,15 @@ impl RingCallback {
 
     /// Fills `out` from the ring and the rest with silence; returns how many samples were real.
     ///
-    /// A shortfall while the stream is playing counts one underrun. Before the first sample and
-    /// after the producer finished, silence is expected and not counted.
+    /// A shortfall while the stream is playing counts one underrun. Before the first sample,
+    /// while paused and after the producer finished, silence is expected and not counted.
     pub fn fill(&mut self, out: &mut [f32]) -> usize {
         let finished = self.stats.is_finished();
+        if self.stats.paused.load(Ordering::Acquire) {
+            out.fill(0.0);
+            self.account(0, 0, finished);
+            return 0;
+        }
         let got = self.pop_into(out);
         self.account(got, out.len(), finished);
         got
@@ -51,6 +56,11 @@ impl RingCallback {
         T: Sample + FromSample<f32>,
     {
         let finished = self.stats.is_finished();
+        if self.stats.paused.load(Ordering::Acquire) {
+            out.fill(T::EQUILIBRIUM);
+            self.account(0, 0, finished);
+            return 0;
+        }
         let mut block = [0.0f32; CONVERT_BLOCK];
         let mut real = 0;
         let mut short = false;

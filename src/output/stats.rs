@@ -17,6 +17,9 @@ pub struct OutputStats {
     pub latency_ns: AtomicU64,
     /// Samples in the ring as the producer last saw it (for status displays).
     pub ring_samples: AtomicU64,
+    /// Set while the player holds playback (prebuffering, rebuffering): the callback plays
+    /// silence and leaves the ring alone, so buffered audio is not trickled out.
+    pub paused: AtomicBool,
     /// Set by the producer once it has pushed its last sample; silence after that is no underrun.
     pub finished: AtomicBool,
 }
@@ -25,6 +28,11 @@ impl OutputStats {
     /// Marks the stream complete: whatever is still in the ring is the tail.
     pub fn mark_finished(&self) {
         self.finished.store(true, Ordering::Release);
+    }
+
+    /// Holds or releases playback.
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.store(paused, Ordering::Release);
     }
 
     /// True once the producer has pushed its last sample.

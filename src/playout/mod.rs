@@ -5,9 +5,11 @@ pub mod drift;
 pub mod drift_estimator;
 #[cfg(test)]
 mod e2e_tests;
+pub mod receiver;
 
 pub use controller::{
     ControllerConfig, PlayoutController, PlayoutDecision, PlayoutState, PlayoutStatus,
 };
 pub use drift::{DriftCorrector, DriftError};
 pub use drift_estimator::DriftEstimator;
+pub use receiver::{Receiver, ReceiverConfig, ReceiverCounts, ReceiverError, Segment, Verdict};

@@ -2,4 +2,12 @@
 
 pub mod impair_spec;
 pub mod network;
+pub mod report;
+pub mod run;
 pub mod scenario;
+pub mod sender;
+
+pub use report::{Event, EventKind, SimReport, TimelinePoint};
+pub use run::{run_simulation, SimConfig, SimError, SimInput};
+pub use scenario::Scenario;
+pub mod plot;

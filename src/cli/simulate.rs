@@ -1,0 +1,125 @@
+//! `jitterplay simulate`: stream a sample through a seeded network and the real receive core in
+//! virtual time, then report (and optionally plot) what happened.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+
+use super::duration::parse_duration;
+use crate::codec::file::FileDecoder;
+use crate::output::OutputSpec;
+use crate::sim::{run_simulation, Scenario, SimConfig, SimInput};
+
+/// Arguments of `simulate`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Scenarios: clean, lan, wifi, mobile, freeze-4s, blackout-2s, reorder-heavy, duplicates,\n  drift-plus, drift-minus, drift-plus-1pct, drift-minus-1pct, seq-wrap, ts-wrap, sender-restart,\n  ssrc-change, dtx-pauses, overflow, or a TOML file (see docs/scenarios.md).\n\nExamples:\n  jitterplay simulate assets/music-48k-stereo.flac --scenario mobile --plot mobile.svg\n  jitterplay simulate assets/speech-48k-mono.flac --scenario my-link.toml --seed 7 --report out.json\n  jitterplay simulate assets/music-48k-stereo.flac --scenario freeze-4s --output wav:heard.wav"
+)]
+pub struct SimulateArgs {
+    /// The audio file to stream (16-bit sources give a bit-exact reference).
+    pub input: PathBuf,
+    /// A built-in scenario name or a scenario TOML file.
+    #[arg(short, long, default_value = "clean")]
+    pub scenario: String,
+    /// Seed of every random choice (same seed, same run).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Simulated stream length (the input loops); default: the scenario's, else the input once.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Write the full report as JSON.
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Draw buffer depth/target, packet delays and events as SVG.
+    #[arg(long, value_name = "PATH")]
+    pub plot: Option<PathBuf>,
+    /// Write what the virtual device played (wav:PATH only).
+    #[arg(long)]
+    pub output: Option<OutputSpec>,
+    /// Jitter buffer target floor (default 3s).
+    #[arg(long, value_parser = parse_duration)]
+    pub target_min: Option<Duration>,
+    /// Jitter buffer target ceiling (default 5s).
+    #[arg(long, value_parser = parse_duration)]
+    pub target_max: Option<Duration>,
+}
+
+/// Runs `simulate`.
+pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
+    let scenario = Scenario::load(&args.scenario)?;
+    let mut decoder = FileDecoder::open(&args.input)?;
+    let format = decoder.format();
+    let mut samples = Vec::new();
+    let mut chunk = Vec::new();
+    while decoder.next_chunk(&mut chunk)? {
+        samples.extend_from_slice(&chunk);
+    }
+    let input = SimInput {
+        samples,
+        rate: format.rate,
+        channels: u16::try_from(format.channels).context("too many channels")?,
+    };
+    let mut writer = match &args.output {
+        None | Some(OutputSpec::Null) => None,
+        Some(OutputSpec::Wav(path)) => {
+            let spec = hound::WavSpec {
+                channels: input.channels,
+                sample_rate: input.rate,
+                bits_per_sample: 32,
+                sample_format: hound::SampleFormat::Float,
+            };
+            Some((
+                hound::WavWriter::create(path, spec)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                path.clone(),
+            ))
+        }
+        Some(other) => anyhow::bail!(
+            "simulate plays into a virtual device; use --output wav:PATH (not {other})"
+        ),
+    };
+    let cfg = SimConfig {
+        scenario,
+        seed: args.seed,
+        duration: args.duration,
+        target_min: args.target_min,
+        target_max: args.target_max,
+    };
+    let started = Instant::now();
+    let mut write_error = None;
+    let report = run_simulation(&input, &cfg, &mut |samples| {
+        if let Some((w, _)) = writer.as_mut() {
+            for &s in samples {
+                if let Err(e) = w.write_sample(s) {
+                    write_error.get_or_insert(e);
+                }
+            }
+        }
+    })?;
+    let wall = started.elapsed();
+    if let Some(e) = write_error {
+        anyhow::bail!("cannot write the output WAV: {e}");
+    }
+    if let Some((w, path)) = writer {
+        w.finalize()
+            .with_context(|| format!("cannot finish {}", path.display()))?;
+    }
+    println!("{report}");
+    println!(
+        "  speed     {:.1} s simulated in {:.2} s wall ({:.0}× real time)",
+        report.simulated_s,
+        wall.as_secs_f64(),
+        report.simulated_s / wall.as_secs_f64().max(1e-9)
+    );
+    if let Some(path) = &args.report {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        crate::sim::plot::draw(&report, path)
+            .with_context(|| format!("cannot draw {}", path.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,457 @@
+//! The receive-side core: RTP datagrams in, output-format samples out (sans-IO).
+//!
+//! One `Receiver` serves both the live player and the simulator. The shell calls
+//! [`Receiver::on_datagram`] as packets arrive, [`Receiver::tick`] regularly with the ring's
+//! level, and [`Receiver::produce`] to top the ring up; it pauses the output while the
+//! controller says not to play, and reports output underruns with [`Receiver::underrun`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::audio::channels::ChannelMapper;
+use crate::audio::resample::{ResampleError, StreamResampler};
+use crate::codec::conceal::Concealer;
+use crate::codec::rtp_decoder::{CodecError, RtpDecoder};
+use crate::jitter::{InsertOutcome, JitterBuffer, JitterConfig, PopOutcome};
+use crate::metrics::Metrics;
+use crate::playout::{
+    ControllerConfig, DriftCorrector, DriftError, PlayoutController, PlayoutDecision, PlayoutState,
+};
+use crate::rtp::header::{RtpError, RtpHeader};
+use crate::rtp::payload::PayloadFormat;
+
+/// What the receiver is built for.
+#[derive(Debug, Clone)]
+pub struct ReceiverConfig {
+    /// The stream's payload format.
+    pub format: PayloadFormat,
+    /// The payload type carrying it (None: the first audio packet's PT is taken).
+    pub payload_type: Option<u8>,
+    /// Payload type of comfort noise (counted, not played), if any.
+    pub comfort_noise_pt: Option<u8>,
+    /// Payload type of RFC 4733 telephone events (counted, not played), if any.
+    pub telephone_event_pt: Option<u8>,
+    /// Output rate in Hz.
+    pub output_rate: u32,
+    /// Output channels.
+    pub output_channels: u16,
+    /// Jitter buffer parameters (its estimator holds the target window).
+    pub jitter: JitterConfig,
+    /// Playout controller parameters.
+    pub controller: ControllerConfig,
+    /// Record a [`Segment`] per produced piece of audio (for the simulator's bit-exact check).
+    pub trace: bool,
+}
+
+impl ReceiverConfig {
+    /// Defaults for `format` played at `output_rate`/`output_channels`.
+    pub fn new(format: PayloadFormat, output_rate: u32, output_channels: u16) -> Self {
+        let mut cfg = ReceiverConfig {
+            format,
+            payload_type: format.static_pt(),
+            comfort_noise_pt: Some(13),
+            telephone_event_pt: None,
+            output_rate,
+            output_channels,
+            jitter: JitterConfig::new(format.clock_rate()),
+            controller: ControllerConfig::default(),
+            trace: false,
+        };
+        let (min, max) = (
+            cfg.jitter.estimator.target_min,
+            cfg.jitter.estimator.target_max,
+        );
+        cfg.set_target_window(min, max);
+        cfg
+    }
+}
+
+impl ReceiverConfig {
+    /// Sets the target window, and bounds the buffer a second above its ceiling: a burst after
+    /// a long outage then keeps only its newest audio (counted as overflow) instead of playing
+    /// many seconds late for minutes.
+    pub fn set_target_window(&mut self, min: Duration, max: Duration) {
+        let max = max.max(min);
+        self.jitter.estimator.target_min = min;
+        self.jitter.estimator.target_max = max;
+        self.jitter.max_depth = max + MAX_DEPTH_MARGIN;
+    }
+}
+
+/// How far above the target ceiling the buffer may fill before the oldest audio is dropped.
+pub const MAX_DEPTH_MARGIN: Duration = Duration::from_secs(1);
+
+/// Why the receiver could not be built or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    /// The payload decoder could not be built.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The drift corrector failed.
+    #[error(transparent)]
+    Drift(#[from] DriftError),
+    /// Rate conversion to the output failed.
+    #[error(transparent)]
+    Resample(#[from] ResampleError),
+}
+
+/// What happened to one datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The jitter buffer took it (or refused it, as the outcome says).
+    Buffered(InsertOutcome),
+    /// Not a valid RTP packet.
+    Malformed(RtpError),
+    /// Comfort noise: counted; the following timestamp gap plays as silence.
+    ComfortNoise,
+    /// A telephone event: counted, not played.
+    TelephoneEvent,
+    /// A payload type this stream does not carry.
+    UnexpectedPayloadType(u8),
+}
+
+/// Counts of what never reached the jitter buffer or the decoder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReceiverCounts {
+    /// Datagrams that were not valid RTP.
+    pub malformed: u64,
+    /// Packets of another payload type.
+    pub unexpected_pt: u64,
+    /// Comfort noise packets.
+    pub comfort_noise: u64,
+    /// Telephone event packets.
+    pub telephone_events: u64,
+    /// Payloads the decoder rejected (concealed instead).
+    pub decode_errors: u64,
+}
+
+/// One piece of produced audio and where it came from (recorded when tracing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// SSRC and RTP timestamp of the packet it decodes, or None for concealment and silence.
+    pub source: Option<(u32, u32)>,
+    /// Samples appended to the output for it (0 while they sit in the drift corrector).
+    pub out_len: usize,
+    /// Frames the packet decoded to, before drift correction and conversion.
+    pub frames: usize,
+}
+
+/// The receive pipeline's core state.
+pub struct Receiver {
+    cfg: ReceiverConfig,
+    buffer: JitterBuffer,
+    controller: PlayoutController,
+    decoder: RtpDecoder,
+    pipeline: Option<Pipeline>,
+    metrics: Arc<Metrics>,
+    counts: ReceiverCounts,
+    decoded: Vec<f32>,
+    started: bool,
+    finished: bool,
+    segments: Vec<Segment>,
+}
+
+/// Conversion from the decoder's rate/channels to the output's, built once both are known.
+struct Pipeline {
+    rate: u32,
+    channels: usize,
+    concealer: Concealer,
+    drift: DriftCorrector,
+    mapper: ChannelMapper,
+    resampler: Option<StreamResampler>,
+    corrected: Vec<f32>,
+    mapped: Vec<f32>,
+    flushed: bool,
+}
+
+impl Receiver {
+    /// Builds the receiver and its decoder.
+    pub fn new(cfg: ReceiverConfig) -> Result<Self, ReceiverError> {
+        let decoder = RtpDecoder::new(&cfg.format)?;
+        let mut receiver = Receiver {
+            buffer: JitterBuffer::new(cfg.jitter.clone()),
+            controller: PlayoutController::new(cfg.controller.clone()),
+            decoder,
+            pipeline: None,
+            metrics: Arc::new(Metrics::new()),
+            counts: ReceiverCounts::default(),
+            decoded: Vec::with_capacity(8192),
+            started: false,
+            finished: false,
+            segments: Vec::new(),
+            cfg,
+        };
+        if let (Some(rate), Some(channels)) = (receiver.decoder.rate(), receiver.decoder.channels())
+        {
+            receiver.pipeline = Some(Pipeline::new(rate, channels, &receiver.cfg)?);
+        }
+        Ok(receiver)
+    }
+
+    /// The shared metrics the shell reads.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Counts of datagrams that never reached the buffer.
+    pub fn counts(&self) -> ReceiverCounts {
+        self.counts
+    }
+
+    /// The jitter buffer (read-only: stats, estimator, depth).
+    pub fn buffer(&self) -> &JitterBuffer {
+        &self.buffer
+    }
+
+    /// The playout controller (read-only: state, drift, rebuffers).
+    pub fn controller(&self) -> &PlayoutController {
+        &self.controller
+    }
+
+    /// Takes one datagram that arrived at `arrival`.
+    pub fn on_datagram(&mut self, datagram: &[u8], arrival: Duration) -> Verdict {
+        let header = match RtpHeader::parse(datagram) {
+            Ok(h) => h,
+            Err(e) => {
+                self.counts.malformed += 1;
+                self.metrics.add_malformed(1);
+                return Verdict::Malformed(e);
+            }
+        };
+        let pt = header.payload_type;
+        if Some(pt) == self.cfg.comfort_noise_pt && Some(pt) != self.cfg.payload_type {
+            self.counts.comfort_noise += 1;
+            return Verdict::ComfortNoise;
+        }
+        if Some(pt) == self.cfg.telephone_event_pt {
+            self.counts.telephone_events += 1;
+            return Verdict::TelephoneEvent;
+        }
+        match self.cfg.payload_type {
+            Some(expected) if expected != pt => {
+                self.counts.unexpected_pt += 1;
+                self.metrics.add_foreign(1);
+                return Verdict::UnexpectedPayloadType(pt);
+            }
+            None => self.cfg.payload_type = Some(pt),
+            Some(_) => {}
+        }
+        let outcome = self
+            .buffer
+            .insert(&header, header.payload(datagram), arrival);
+        if let InsertOutcome::Reset(_) = outcome {
+            // A new stream: the old one's decoder state, drift and concealment do not carry over.
+            self.controller.restart();
+            self.decoder.reset();
+            if let Some(p) = self.pipeline.as_mut() {
+                p.drift.reset();
+                p.concealer.reset();
+            }
+        }
+        Verdict::Buffered(outcome)
+    }
+
+    /// Runs the controller for `now` with `ring` of audio waiting in the output ring.
+    pub fn tick(&mut self, now: Duration, ring: Duration) -> PlayoutDecision {
+        let staged = self.staged();
+        let target = self.buffer.update_target(now);
+        let buffered = self.buffer.depth() + ring + staged;
+        let delay = self.buffer.playout_delay(now).map(|d| d + ring + staged);
+        let decision = self.controller.tick(now, buffered, delay, target);
+        if decision.state != PlayoutState::Prebuffering {
+            self.started = true;
+        }
+        if let Some(p) = self.pipeline.as_mut() {
+            // The controller bounds the ratio; a refusal here would be a bug, not bad input.
+            let _ = p.drift.set_ratio(decision.ratio);
+        }
+        self.metrics.publish_jitter(self.buffer.stats());
+        self.metrics.publish_buffer(
+            buffered,
+            target,
+            self.buffer.message_age(now),
+            self.buffer.last_flush_latency(),
+            self.buffer.interarrival_jitter(),
+        );
+        self.metrics.publish_playout(&self.controller.status());
+        decision
+    }
+
+    /// Tells the controller the output ran dry.
+    pub fn underrun(&mut self) {
+        self.controller.underrun();
+        self.metrics.add_underrun();
+    }
+
+    /// No more packets will come: play out everything buffered.
+    pub fn finish(&mut self) {
+        self.finished = true;
+        self.started = true;
+        self.buffer.set_draining(true);
+        self.controller.set_draining(true);
+    }
+
+    /// True once finished and nothing is left to produce.
+    pub fn is_drained(&self) -> bool {
+        self.finished && self.buffer.is_empty() && self.staged().is_zero()
+    }
+
+    /// Appends about `want` of output-format audio to `out` (less if the buffer runs dry).
+    pub fn produce(
+        &mut self,
+        now: Duration,
+        want: Duration,
+        out: &mut Vec<f32>,
+    ) -> Result<usize, ReceiverError> {
+        let start = out.len();
+        if !self.started {
+            return Ok(0);
+        }
+        let want_samples = (want.as_secs_f64() * f64::from(self.cfg.output_rate)) as usize
+            * usize::from(self.cfg.output_channels);
+        while out.len() - start < want_samples {
+            let source = match self.next_decoded(now)? {
+                Some(source) => source,
+                None => break,
+            };
+            let Some(p) = self.pipeline.as_mut() else {
+                continue;
+            };
+            let frames = self.decoded.len() / p.channels;
+            let before = out.len();
+            p.convert(&self.decoded, out)?;
+            if self.cfg.trace {
+                self.segments.push(Segment {
+                    source,
+                    out_len: out.len() - before,
+                    frames,
+                });
+            }
+        }
+        if self.finished && self.buffer.is_empty() {
+            if let Some(p) = self.pipeline.as_mut() {
+                p.finish(out)?;
+            }
+        }
+        Ok(out.len() - start)
+    }
+
+    /// Moves the recorded segments into `into` (tracing only).
+    pub fn drain_segments(&mut self, into: &mut Vec<Segment>) {
+        into.append(&mut self.segments);
+    }
+
+    /// Pops the next item and leaves its audio (decoder rate and channels) in `self.decoded`.
+    /// Returns the packet's (SSRC, timestamp) for real audio; `None` from the outer Option when
+    /// the buffer has nothing to give.
+    fn next_decoded(&mut self, now: Duration) -> Result<Option<Option<(u32, u32)>>, ReceiverError> {
+        self.decoded.clear();
+        let ssrc = self.buffer.ssrc().unwrap_or(0);
+        let clock_rate = u64::from(self.buffer.clock_rate());
+        let (source, lost_ticks, silence_ticks) = match self.buffer.pop(now) {
+            PopOutcome::Empty => return Ok(None),
+            PopOutcome::Frame {
+                payload, rtp_ts, ..
+            } => match self.decoder.decode(payload, &mut self.decoded) {
+                Ok(_) => (Some((ssrc, rtp_ts)), 0, 0),
+                Err(e) => {
+                    tracing::debug!(error = %e, "undecodable payload concealed");
+                    self.counts.decode_errors += 1;
+                    self.decoded.clear();
+                    (None, self.buffer.packet_ticks().unwrap_or(0), 0)
+                }
+            },
+            PopOutcome::Lost { ticks, .. } => {
+                self.decoder.note_loss();
+                (None, ticks, 0)
+            }
+            PopOutcome::Silence { ticks } => (None, 0, ticks),
+        };
+        if self.pipeline.is_none() {
+            if let (Some(rate), Some(channels)) = (self.decoder.rate(), self.decoder.channels()) {
+                self.pipeline = Some(Pipeline::new(rate, channels, &self.cfg)?);
+            }
+        }
+        let Some(p) = self.pipeline.as_mut() else {
+            // Nothing decoded yet (MPEG audio before its first frame): nothing to conceal with.
+            return Ok(Some(None));
+        };
+        let to_frames = |ticks: u64| (ticks * u64::from(p.rate) / clock_rate.max(1)) as usize;
+        if source.is_some() {
+            p.concealer.process_decoded(&mut self.decoded);
+        } else if lost_ticks > 0 {
+            let frames = to_frames(lost_ticks);
+            p.concealer.conceal(frames, &mut self.decoded);
+            self.metrics
+                .add_concealed(Duration::from_secs_f64(frames as f64 / f64::from(p.rate)));
+        } else {
+            self.decoded
+                .resize(to_frames(silence_ticks) * p.channels, 0.0);
+        }
+        Ok(Some(source))
+    }
+
+    fn staged(&self) -> Duration {
+        match &self.pipeline {
+            Some(p) => Duration::from_secs_f64(p.drift.staged_frames() as f64 / f64::from(p.rate)),
+            None => Duration::ZERO,
+        }
+    }
+}
+
+impl Pipeline {
+    fn new(rate: u32, channels: u16, cfg: &ReceiverConfig) -> Result<Self, ReceiverError> {
+        let ch = usize::from(channels);
+        let out_ch = usize::from(cfg.output_channels);
+        Ok(Pipeline {
+            rate,
+            channels: ch,
+            concealer: Concealer::new(rate, channels),
+            drift: DriftCorrector::new(ch)?,
+            mapper: ChannelMapper::new(ch, out_ch),
+            resampler: if rate != cfg.output_rate {
+                Some(StreamResampler::new(rate, cfg.output_rate, out_ch)?)
+            } else {
+                None
+            },
+            corrected: Vec::with_capacity(8192),
+            mapped: Vec::with_capacity(8192),
+            flushed: false,
+        })
+    }
+
+    /// decoded → drift correction → channel map → rate conversion → `out`.
+    fn convert(&mut self, decoded: &[f32], out: &mut Vec<f32>) -> Result<(), ReceiverError> {
+        self.corrected.clear();
+        self.drift.process(decoded, &mut self.corrected)?;
+        self.emit(out)
+    }
+
+    fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), ReceiverError> {
+        if std::mem::replace(&mut self.flushed, true) {
+            return Ok(());
+        }
+        self.corrected.clear();
+        self.drift.flush(&mut self.corrected);
+        self.emit(out)?;
+        if let Some(r) = self.resampler.as_mut() {
+            r.finish(out)?;
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, out: &mut Vec<f32>) -> Result<(), ReceiverError> {
+        let mapped: &[f32] = if self.mapper.is_identity() {
+            &self.corrected
+        } else {
+            self.mapped.clear();
+            self.mapper.map_into(&self.corrected, &mut self.mapped);
+            &self.mapped
+        };
+        match self.resampler.as_mut() {
+            Some(r) => r.process(mapped, out)?,
+            None => out.extend_from_slice(mapped),
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,245 @@
+//! Scenario tests: the real receive core under seeded network conditions in virtual time,
+//! with the thresholds the jitter-buffer issue asks for.
+
+use std::path::Path;
+use std::time::Duration;
+
+use jitterplay::codec::file::FileDecoder;
+use jitterplay::sim::network::{Outage, OutageKind};
+use jitterplay::sim::{run_simulation, EventKind, Scenario, SimConfig, SimInput, SimReport};
+
+fn input(name: &str) -> SimInput {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets")
+        .join(name);
+    let mut decoder = FileDecoder::open(&path).expect("asset");
+    let format = decoder.format();
+    let (mut samples, mut chunk) = (Vec::new(), Vec::new());
+    while decoder.next_chunk(&mut chunk).expect("decode") {
+        samples.extend_from_slice(&chunk);
+    }
+    SimInput {
+        samples,
+        rate: format.rate,
+        channels: format.channels as u16,
+    }
+}
+
+fn simulate(scenario: Scenario, seed: u64, duration: Option<Duration>) -> SimReport {
+    let cfg = SimConfig {
+        scenario,
+        seed,
+        duration,
+        target_min: None,
+        target_max: None,
+    };
+    run_simulation(&input("music-48k-stereo.flac"), &cfg, &mut |_| {}).expect("simulation runs")
+}
+
+fn named(name: &str) -> Scenario {
+    Scenario::built_in(name).expect("built-in scenario")
+}
+
+#[test]
+fn benign_networks_deliver_everything_bit_exact() {
+    for name in [
+        "clean",
+        "lan",
+        "wifi",
+        "reorder-heavy",
+        "duplicates",
+        "seq-wrap",
+        "ts-wrap",
+    ] {
+        for seed in [1, 2] {
+            let r = simulate(named(name), seed, Some(Duration::from_secs(20)));
+            assert_eq!(r.bit_exact_frames, r.frames_sent, "{name}/{seed}: {r}");
+            assert_eq!(r.metrics.rebuffers, 0, "{name}/{seed}: {r}");
+            assert_eq!(r.metrics.late, 0, "{name}/{seed}: {r}");
+            assert_eq!(r.metrics.underruns, 0, "{name}/{seed}: {r}");
+            assert_eq!(r.out_of_order_frames, 0, "{name}/{seed}");
+            assert!(r.drained);
+        }
+    }
+}
+
+#[test]
+fn duplicates_and_reordering_are_counted_as_injected() {
+    let r = simulate(named("duplicates"), 3, Some(Duration::from_secs(20)));
+    assert_eq!(r.metrics.duplicate, r.network.duplicated, "{r}");
+    assert_eq!(r.metrics.played, r.packets_sent);
+    let r = simulate(named("reorder-heavy"), 3, Some(Duration::from_secs(20)));
+    assert!(r.network.reordered > 0);
+    assert!(
+        r.metrics.reordered > 0 && r.metrics.reordered <= r.network.reordered * 3,
+        "{r}"
+    );
+    assert_eq!(r.metrics.played, r.packets_sent);
+}
+
+#[test]
+fn one_percent_drift_for_an_hour_never_underruns_and_holds_the_level() {
+    for name in ["drift-plus-1pct", "drift-minus-1pct"] {
+        let r = simulate(named(name), 1, Some(Duration::from_secs(3600)));
+        assert_eq!(r.metrics.underruns, 0, "{name}: {r}");
+        assert_eq!(r.metrics.rebuffers, 0, "{name}: {r}");
+        assert!(
+            r.level_error_max_ms <= 100.0,
+            "{name}: level off target by {} ms",
+            r.level_error_max_ms
+        );
+        let err = (r.estimated_drift_ppm - r.true_drift_ppm).abs();
+        assert!(
+            err < 0.1 * r.true_drift_ppm.abs(),
+            "{name}: drift {} vs {}",
+            r.estimated_drift_ppm,
+            r.true_drift_ppm
+        );
+    }
+}
+
+#[test]
+fn small_drift_is_estimated_and_absorbed() {
+    for name in ["drift-plus", "drift-minus"] {
+        let r = simulate(named(name), 1, None);
+        assert_eq!(r.metrics.underruns, 0, "{name}: {r}");
+        assert!(
+            (r.estimated_drift_ppm - r.true_drift_ppm).abs() < 30.0,
+            "{name}: {r}"
+        );
+        assert!(r.level_error_max_ms <= 100.0, "{name}: {r}");
+    }
+}
+
+#[test]
+fn a_four_second_freeze_rebuffers_exactly_once_and_recovers() {
+    let r = simulate(named("freeze-4s"), 1, None);
+    assert_eq!(r.metrics.rebuffers, 1, "{r}");
+    assert_eq!(r.count(EventKind::Rebuffer), 1);
+    assert_eq!(
+        r.metrics.lost + r.metrics.late,
+        0,
+        "a freeze delays, it loses nothing: {r}"
+    );
+    assert_eq!(r.metrics.played, r.packets_sent);
+    assert!(r.drained);
+    // Recovery: after the burst, playback runs to the end without another underrun.
+    let after = r
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Underrun && e.t > 20.0)
+        .count();
+    assert_eq!(after, 0, "{r}");
+}
+
+#[test]
+fn a_blackout_is_concealed_not_rebuffered() {
+    let r = simulate(named("blackout-2s"), 1, None);
+    assert_eq!(r.metrics.rebuffers, 0, "{r}");
+    assert_eq!(r.metrics.lost, r.network.dropped, "{r}");
+    assert!((r.metrics.concealed_ms - 2000.0).abs() < 50.0, "{r}");
+}
+
+#[test]
+fn restarts_reset_once_and_never_play_stale_audio() {
+    for name in ["sender-restart", "ssrc-change"] {
+        let r = simulate(named(name), 1, None);
+        assert_eq!(r.metrics.resets, 1, "{name}: {r}");
+        assert_eq!(
+            r.out_of_order_frames, 0,
+            "{name}: stale audio played after the new stream"
+        );
+        assert_eq!(
+            r.metrics.played + r.metrics.discarded,
+            r.packets_sent,
+            "{name}: {r}"
+        );
+        // No long mute: the new stream resumes at half the target, well before a full prebuffer.
+        let rebuffers = r.metrics.rebuffers;
+        assert!(rebuffers <= 1, "{name}: {r}");
+    }
+}
+
+#[test]
+fn mobile_network_keeps_late_loss_under_a_tenth_of_a_percent() {
+    for seed in [1, 2, 3] {
+        let r = simulate(named("mobile"), seed, None);
+        assert!(
+            r.late_share <= 0.001,
+            "seed {seed}: late {} of {}: {r}",
+            r.metrics.late,
+            r.packets_sent
+        );
+        assert!(r.drained);
+    }
+}
+
+#[test]
+fn a_burst_larger_than_the_buffer_is_bounded_and_counted() {
+    let r = simulate(named("overflow"), 1, None);
+    assert!(r.metrics.overflow > 0, "{r}");
+    assert!(
+        r.metrics.max_buffer_depth_ms <= 6100.0,
+        "buffer grew to {} ms",
+        r.metrics.max_buffer_depth_ms
+    );
+    assert_eq!(r.metrics.played + r.metrics.overflow, r.packets_sent, "{r}");
+}
+
+#[test]
+fn the_target_sits_at_the_floor_on_a_calm_network() {
+    let r = simulate(named("lan"), 1, Some(Duration::from_secs(60)));
+    assert!(
+        r.timeline
+            .iter()
+            .all(|p| (p.target_ms - 3000.0).abs() < 1.0),
+        "{r}"
+    );
+}
+
+#[test]
+fn the_target_rises_fast_with_multi_second_spikes_and_decays_slowly() {
+    let mut s = named("lan");
+    s.network.outages.push(Outage {
+        at_s: 10.0,
+        duration_ms: 4200.0,
+        kind: OutageKind::Freeze,
+    });
+    let r = simulate(s, 1, Some(Duration::from_secs(240)));
+    let target_at = |t: f64| {
+        r.timeline
+            .iter()
+            .find(|p| p.t >= t)
+            .map(|p| p.target_ms)
+            .unwrap_or(0.0)
+    };
+    let peak = r.timeline.iter().map(|p| p.target_ms).fold(0.0, f64::max);
+    assert!(peak >= 4500.0, "target peaked at {peak} ms");
+    // Rises within a second of the burst landing.
+    assert!(
+        target_at(15.0) >= 4500.0,
+        "target at 15 s: {}",
+        target_at(15.0)
+    );
+    // Still high half a minute after calm returned, back at the floor two minutes later.
+    assert!(
+        target_at(45.0) > 4000.0,
+        "decayed too fast: {}",
+        target_at(45.0)
+    );
+    assert!(
+        target_at(220.0) < 3100.0,
+        "never decayed: {}",
+        target_at(220.0)
+    );
+}
+
+#[test]
+fn the_same_seed_gives_the_same_report() {
+    let a = simulate(named("mobile"), 9, Some(Duration::from_secs(30)));
+    let b = simulate(named("mobile"), 9, Some(Duration::from_secs(30)));
+    assert_eq!(
+        serde_json::to_string(&a).unwrap(),
+        serde_json::to_string(&b).unwrap()
+    );
+}
