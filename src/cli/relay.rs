@@ -1,0 +1,74 @@
+//! `jitterplay relay`: forward UDP datagrams through a simulated bad network (a userspace netem).
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::duration::parse_duration;
+use super::send::{ctrl_c, runtime};
+use crate::net::impair::QueueLimits;
+use crate::net::relay::{Relay, RelayConfig};
+use crate::sim::impair_spec::ImpairSpec;
+
+/// Arguments of `relay`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  jitterplay relay --listen 127.0.0.1:6004 --to 127.0.0.1:5004 --impair \"delay=40ms,jitter=20ms,loss=2%,reorder=5%,seed=7\"
+  ffmpeg -re -i tone.wav -c:a pcm_s16be -payload_type 96 -f rtp rtp://127.0.0.1:6004   # sender, into the relay
+  jitterplay play rtp://127.0.0.1:5004 --format l16/48000/2                            # receiver, behind it
+
+Any datagrams are forwarded, RTP or not; only the one port (ffmpeg's RTCP on port+1 is not relayed).
+The first stdout line names the addresses; the last says what the relay did.")]
+pub struct RelayArgs {
+    /// Listen on ADDR:PORT (port 0 picks a free one; a multicast address joins the group).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: String,
+    /// Forward to HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub to: String,
+    /// The network to simulate: delay=40ms,jitter=20ms,loss=2%,burst=4,reorder=5%,dup=1%,seed=7 (default: perfect).
+    #[arg(long, value_name = "SPEC")]
+    pub impair: Option<ImpairSpec>,
+    /// Stop receiving after this long, forward what is held, exit.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Stop after this long without a datagram (counted from the start too), forward what is held, exit.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Most datagrams held at once; more are dropped and counted as overflow (64 MiB also bounds it).
+    #[arg(long, value_name = "N", default_value_t = QueueLimits::default().max_datagrams)]
+    pub max_queue: usize,
+    /// Multicast TTL (IPv6: hop limit) of forwarded datagrams; unicast TTL for a unicast destination.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=255))]
+    pub ttl: Option<u32>,
+}
+
+/// An impairment that changes nothing: the relay then only forwards.
+fn perfect_network() -> ImpairSpec {
+    ImpairSpec {
+        impairment: Default::default(),
+        drift_ppm: 0.0,
+        seed: 1,
+    }
+}
+
+/// Runs `relay`, printing the addresses first and a summary line at the end to stdout.
+pub fn run(args: RelayArgs) -> anyhow::Result<()> {
+    let relay = Relay::bind(RelayConfig {
+        listen: args.listen,
+        to: args.to,
+        impair: args.impair.unwrap_or_else(perfect_network),
+        duration: args.duration,
+        idle_timeout: args.idle_timeout,
+        limits: QueueLimits {
+            max_datagrams: args.max_queue,
+            ..QueueLimits::default()
+        },
+        ttl: args.ttl,
+    })?;
+    println!("relaying {} -> {}", relay.local_addr(), relay.destination());
+    let runtime = runtime()?;
+    let report = runtime.block_on(relay.run(ctrl_c()))?;
+    println!("{report}");
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! `jitterplay send`: stream a file as RTP in real time, optionally through a simulated bad network.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::duration::parse_duration;
+use crate::net::file_source::{FormatRequest, Passes};
+use crate::net::sender::{SendConfig, Sender};
+use crate::rtp::packetize::DEFAULT_MAX_PAYLOAD;
+use crate::sim::impair_spec::ImpairSpec;
+
+/// Arguments of `send`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  jitterplay send assets/speech-48k-mono.wav --to 127.0.0.1:5004 --sdp-out stream.sdp
+  jitterplay send music.flac --to 239.1.2.3:5004 --ttl 4 --format l16/48000/2 --loop
+  jitterplay send speech.wav --to 127.0.0.1:5004 --format pcmu --impair \"delay=40ms,jitter=20ms,loss=2%,reorder=5%,seed=7\"
+  jitterplay send speech.mp3 --to [::1]:5004 --format mpa --duration 30s
+
+Receive it with `jitterplay play stream.sdp`, `ffmpeg -protocol_whitelist file,udp,rtp -i stream.sdp`
+or GStreamer. The summary line on stdout says what was sent and what the impairment did.")]
+pub struct SendArgs {
+    /// The audio file to stream (any format `play` reads; an .mp3/.mp2 file for --format mpa).
+    pub input: PathBuf,
+    /// Destination HOST:PORT: unicast or multicast, IPv4 or IPv6 (in brackets, as in the examples).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub to: String,
+    /// Payload format: l16[/RATE[/CHANNELS]], l24[/RATE[/CHANNELS]], pcmu, pcma or mpa (default: l16 as the file is).
+    #[arg(short, long, value_name = "FORMAT", default_value = "l16")]
+    pub format: FormatRequest,
+    /// Packet time of PCM formats (shortened if a packet would not fit --max-payload).
+    #[arg(long, value_name = "DURATION", default_value = "20ms", value_parser = parse_duration)]
+    pub ptime: Duration,
+    /// RTP payload type (default: the format's static type, else 96).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=127))]
+    pub pt: Option<u8>,
+    /// SSRC, decimal or 0x-hex (default: random).
+    #[arg(long, value_parser = parse_u32)]
+    pub ssrc: Option<u32>,
+    /// First sequence number (default: random, so wrap-around gets exercised).
+    #[arg(long)]
+    pub seq: Option<u16>,
+    /// First RTP timestamp (default: random).
+    #[arg(long, value_parser = parse_u32)]
+    pub ts: Option<u32>,
+    /// Play the input again and again (--loop), or N times in all (--loop=N); timestamps continue.
+    #[arg(long = "loop", value_name = "N", num_args = 0..=1, require_equals = true,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub repeat: Option<Option<u32>>,
+    /// Write an SDP describing the stream to FILE (for ffmpeg, GStreamer, `jitterplay play`).
+    #[arg(long, value_name = "FILE")]
+    pub sdp_out: Option<PathBuf>,
+    /// Multicast TTL (IPv6: hop limit); for a unicast destination, the unicast TTL.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=255))]
+    pub ttl: Option<u32>,
+    /// Stop after this long (e.g. 30s, 1m30s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Simulate a bad network: delay=40ms,jitter=20ms,loss=2%,burst=4,reorder=5%,dup=1%,drift=300ppm,seed=7.
+    #[arg(long, value_name = "SPEC")]
+    pub impair: Option<ImpairSpec>,
+    /// Largest RTP payload in bytes (default fits a 1500-byte Ethernet MTU).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_PAYLOAD)]
+    pub max_payload: usize,
+}
+
+/// Parses a decimal or `0x` hexadecimal 32-bit number.
+fn parse_u32(s: &str) -> Result<u32, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| format!("invalid number '{s}': expected 0..=4294967295 or 0x hex"))
+}
+
+/// Resolves when Ctrl-C arrives; never, if the handler cannot be installed.
+pub(crate) async fn ctrl_c() {
+    if let Err(error) = tokio::signal::ctrl_c().await {
+        tracing::warn!(%error, "cannot catch Ctrl-C; stop with --duration or by killing the process");
+        std::future::pending::<()>().await;
+    }
+}
+
+/// A single-threaded tokio runtime for one network command.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the network runtime")
+}
+
+/// Runs `send`, printing a summary line to stdout at the end.
+pub fn run(args: SendArgs) -> anyhow::Result<()> {
+    let passes = match args.repeat {
+        None => Passes::Once,
+        Some(None) => Passes::Forever,
+        Some(Some(n)) => Passes::Times(n),
+    };
+    let config = SendConfig {
+        format: args.format,
+        ptime: args.ptime,
+        max_payload: args.max_payload,
+        pt: args.pt,
+        ssrc: args.ssrc,
+        seq: args.seq,
+        timestamp: args.ts,
+        passes,
+        duration: args.duration,
+        ttl: args.ttl,
+        impair: args.impair,
+        ..SendConfig::new(args.input, args.to)
+    };
+    let sender = Sender::open(config)?;
+    if let Some(path) = &args.sdp_out {
+        std::fs::write(path, sender.sdp())
+            .with_context(|| format!("cannot write the SDP to {}", path.display()))?;
+    }
+    tracing::info!(
+        to = %sender.destination(),
+        format = %sender.format(),
+        pt = sender.payload_type(),
+        ssrc = format_args!("{:#010x}", sender.ssrc()),
+        ptime = ?sender.ptime(),
+        "sending"
+    );
+    let runtime = runtime()?;
+    let report = runtime.block_on(sender.run(ctrl_c()))?;
+    println!("{report}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_in_decimal_or_hex() {
+        assert_eq!(parse_u32("0xDEADBEEF"), Ok(0xDEAD_BEEF));
+        assert_eq!(parse_u32("42"), Ok(42));
+        assert!(parse_u32("0x1_0000_0000").is_err());
+        assert!(parse_u32("-1").is_err());
+    }
+}

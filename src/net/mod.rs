@@ -1,0 +1,13 @@
+//! The network shell: UDP sockets, real-time RTP sending with pacing and impairment, the relay.
+//!
+//! Everything that decides lives in the sans-IO core; these modules only wire it to sockets,
+//! timers and signals. [`impair`] and [`pacing`] take time as an argument and are unit-tested
+//! without a clock; [`sender`] and [`relay`] are the tokio loops around them.
+
+pub mod file_source;
+pub mod impair;
+pub mod pacing;
+pub mod relay;
+pub mod rtp_writer;
+pub mod sender;
+pub mod socket;

@@ -1,0 +1,168 @@
+//! Helpers for the loopback network tests: receiving until a process exits, summary lines, and
+//! waiting on a peer's UDP socket through /proc (bound, drained) instead of sleeping.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::UdpSocket;
+use std::process::{Child, Output};
+use std::time::{Duration, Instant};
+
+/// How long the socket stays quiet, after the sender exited, before the test stops reading.
+pub const DRAIN: Duration = Duration::from_millis(300);
+
+/// A datagram as the test received it.
+pub struct Arrival {
+    /// When it was read.
+    pub at: Instant,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A receiving socket on an ephemeral loopback port.
+pub fn receiver() -> UdpSocket {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind receiver");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("read timeout");
+    socket
+}
+
+/// Reads datagrams until `child` exits, then until the socket is quiet for [`DRAIN`].
+pub fn receive_until_exit(socket: &UdpSocket, mut child: Child) -> (Vec<Arrival>, Output) {
+    let mut arrivals = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    let mut exited_quiet_since: Option<Instant> = None;
+    loop {
+        match socket.recv_from(&mut buf) {
+            Ok((len, _)) => {
+                arrivals.push(Arrival {
+                    at: Instant::now(),
+                    bytes: buf[..len].to_vec(),
+                });
+                if exited_quiet_since.is_some() {
+                    exited_quiet_since = Some(Instant::now());
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                match exited_quiet_since {
+                    Some(since) if since.elapsed() >= DRAIN => break,
+                    Some(_) => {}
+                    None => {
+                        if child.try_wait().expect("try_wait").is_some() {
+                            exited_quiet_since = Some(Instant::now());
+                        }
+                    }
+                }
+            }
+            Err(e) => panic!("receive failed: {e}"),
+        }
+    }
+    let output = child.wait_with_output().expect("collect output");
+    (arrivals, output)
+}
+
+/// The `key=value` fields of the last stdout line, checking the process succeeded.
+pub fn summary(output: &Output) -> HashMap<String, String> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "failed: {}\nstdout: {stdout}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    last.split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// A numeric summary field.
+pub fn count(summary: &HashMap<String, String>, key: &str) -> u64 {
+    summary
+        .get(key)
+        .unwrap_or_else(|| panic!("no {key} in {summary:?}"))
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a number in {summary:?}"))
+}
+
+/// A port that was free a moment ago (for peers that cannot report the port they bound).
+pub fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("ephemeral port")
+        .port()
+}
+
+/// The receive queue (bytes) of every UDP socket bound to `port`, from /proc/net/udp{,6}.
+fn udp_rx_queues(port: u16) -> Vec<u64> {
+    let mut queues = Vec::new();
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(queues_field)) = (fields.get(1), fields.get(4)) else {
+                continue;
+            };
+            let bound = local
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            let rx = queues_field
+                .split_once(':')
+                .and_then(|(_, rx)| u64::from_str_radix(rx, 16).ok());
+            if let (Some(p), Some(rx)) = (bound, rx) {
+                if p == port {
+                    queues.push(rx);
+                }
+            }
+        }
+    }
+    queues
+}
+
+/// Polls until `ok` holds for the sockets on `port`, failing after `limit`.
+fn wait_for_port(port: u16, what: &str, limit: Duration, ok: impl Fn(&[u64]) -> bool) {
+    let start = Instant::now();
+    while !ok(&udp_rx_queues(port)) {
+        assert!(
+            start.elapsed() < limit,
+            "port {port}: {what} within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until some process has bound UDP `port` (a receiver we cannot ask directly).
+pub fn wait_until_bound(port: u16) {
+    wait_for_port(port, "bound", Duration::from_secs(20), |q| !q.is_empty());
+}
+
+/// Waits until the sockets on `port` have read everything queued for them.
+pub fn wait_until_drained(port: u16) {
+    wait_for_port(port, "drained", Duration::from_secs(20), |q| {
+        q.iter().all(|&rx| rx == 0)
+    });
+}
+
+/// Asks a child to finish as after Ctrl-C (ffmpeg finalizes its output, gst-launch -e sends EOS).
+pub fn interrupt(child: &Child) {
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: kill(2) with a valid signal number has no memory-safety preconditions.
+    let rc = unsafe { libc::kill(pid, libc::SIGINT) };
+    assert_eq!(rc, 0, "kill -INT {pid}");
+}
+
+/// The big-endian 16-bit encoding of samples read by `read_wav` from a 16-bit file.
+pub fn l16_bytes(samples: &[f32]) -> Vec<u8> {
+    samples
+        .iter()
+        .flat_map(|&s| ((s * 32_768.0).round() as i16).to_be_bytes())
+        .collect()
+}
