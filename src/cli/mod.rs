@@ -1,5 +1,6 @@
 //! Command-line commands, one file each; this is the only place that uses `anyhow`.
 
+pub mod demo;
 pub mod devices;
 pub mod duration;
 pub mod play;
@@ -28,8 +29,10 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Play an audio file.
+    /// Play an audio file, an rtp:// stream or an SDP-described stream.
     Play(play::PlayArgs),
+    /// Stream a bundled sample over loopback through a bad network and play it: start here.
+    Demo(demo::DemoArgs),
     /// List audio hosts, output devices and their configurations.
     Devices(devices::DevicesArgs),
     /// Stream a file as RTP in real time (optionally through a simulated bad network).
@@ -44,6 +47,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Play(args) => play::run(args, cli.quiet),
+        Command::Demo(args) => demo::run(args, cli.quiet),
         Command::Devices(args) => devices::run(args),
         Command::Send(args) => send::run(args),
         Command::Relay(args) => relay::run(args),

@@ -1,21 +1,32 @@
-//! `jitterplay play`: play a file to a device, a WAV file or nowhere.
+//! `jitterplay play`: a file, an `rtp://` stream or an SDP-described stream, to a device, a WAV
+//! file or nowhere.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
 
+use super::duration::parse_duration;
 use super::status::{clock, StatusLine};
+use crate::net::rtp_url::RtpUrl;
 use crate::output::OutputSpec;
+use crate::player::rtp::{play_rtp, LiveStatus, RtpPlayOptions};
+use crate::player::stream_format::StreamHint;
 use crate::player::{play_file, FilePlayOptions};
+use crate::rtp::payload::PayloadFormat;
+use crate::rtp::sdp::parse_sdp;
 
 /// Arguments of `play`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  jitterplay play assets/music-48k-stereo.flac\n  jitterplay play speech.mp3 --output wav:out.wav --fast\n  jitterplay play song.ogg --output device:pulse --device-rate 48000"
+    after_help = "Examples:\n  jitterplay play assets/music-48k-stereo.flac\n  jitterplay play speech.mp3 --output wav:out.wav --fast\n  jitterplay play rtp://@:5004 --format l16/48000/2\n  jitterplay play stream.sdp --stats-json stats.jsonl\n  jitterplay play rtp://10.0.0.7@239.1.2.3:5004 --target-min 200ms --target-max 1s --idle-timeout 5s"
 )]
 pub struct PlayArgs {
-    /// The input: an audio file (WAV, FLAC, MP3, Ogg/Vorbis, AAC/M4A, AIFF, CAF, MKV...).
-    pub input: PathBuf,
+    /// A file (WAV, FLAC, MP3, Ogg/Vorbis, AAC/M4A, AIFF, CAF, MKV), rtp://[SOURCE@]ADDR:PORT, or an .sdp file.
+    pub input: String,
     /// Where to play: default, device:NAME, wav:PATH or null.
     #[arg(short, long, default_value = "default")]
     pub output: OutputSpec,
@@ -25,13 +36,106 @@ pub struct PlayArgs {
     /// Ask the device for callbacks of this many frames.
     #[arg(long, value_name = "FRAMES")]
     pub buffer_frames: Option<u32>,
-    /// Run wav:/null outputs as fast as possible instead of in real time.
+    /// Files only: run wav:/null outputs as fast as possible instead of in real time.
     #[arg(long)]
     pub fast: bool,
+    /// RTP: the payload format, name[/rate[/channels]] (l16/48000/2, l24/48000/2, pcmu, pcma, mpa).
+    #[arg(long)]
+    pub format: Option<PayloadFormat>,
+    /// RTP: the payload type carrying it (default: the format's static type, else the first seen).
+    #[arg(long)]
+    pub pt: Option<u8>,
+    /// RTP: jitter buffer target floor.
+    #[arg(long, value_parser = parse_duration, default_value = "3s")]
+    pub target_min: Duration,
+    /// RTP: jitter buffer target ceiling.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub target_max: Duration,
+    /// RTP: no packets for this long ends the stream (what is buffered still plays).
+    #[arg(long, value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
+    /// RTP: stop after this long.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// RTP: a JSON line of every metric each second, and a final summary, to PATH or - (stdout).
+    #[arg(long, value_name = "PATH|-")]
+    pub stats_json: Option<String>,
+    /// RTP: socket receive buffer (SO_RCVBUF) to ask for, in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub recv_buffer: Option<usize>,
+    /// RTP: packets per second accepted from the sender (flood protection).
+    #[arg(long, default_value_t = crate::net::receive::DEFAULT_RATE_CAP)]
+    pub rate_cap: u32,
 }
+
+/// Set by Ctrl-C; players stop at their next step.
+static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Runs `play`.
 pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Release));
+    if args.input.starts_with("rtp://") {
+        let url: RtpUrl = args.input.parse()?;
+        let hint = StreamHint {
+            format: args.format,
+            payload_type: args.pt.or(args.format.and_then(|f| f.static_pt())),
+            telephone_event_pt: None,
+        };
+        return play_live(&url, hint, &args, quiet);
+    }
+    let path = Path::new(&args.input);
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("sdp"))
+    {
+        let text =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let sdp = parse_sdp(&text).with_context(|| format!("{}", path.display()))?;
+        let (pt, format) = sdp
+            .primary()
+            .context("the SDP offers no audio format jitterplay decodes")?;
+        let url = url_from_sdp(&sdp);
+        let telephone_event_pt = sdp
+            .payloads
+            .iter()
+            .find(|p| {
+                p.rtpmap
+                    .as_deref()
+                    .is_some_and(|r| r.to_ascii_lowercase().starts_with("telephone-event"))
+            })
+            .map(|p| p.pt);
+        let hint = StreamHint {
+            format: Some(args.format.unwrap_or(format)),
+            payload_type: Some(args.pt.unwrap_or(pt)),
+            telephone_event_pt,
+        };
+        return play_live(&url, hint, &args, quiet);
+    }
+    play_local(path, &args, quiet)
+}
+
+fn url_from_sdp(sdp: &crate::rtp::sdp::SdpStream) -> RtpUrl {
+    let addr = sdp.connection.addr;
+    let source = sdp
+        .source_filter
+        .as_ref()
+        .filter(|f| f.include)
+        .and_then(|f| f.sources.first().copied());
+    let bind_ip = if addr.is_multicast() {
+        addr
+    } else if addr.is_ipv6() {
+        std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+    } else {
+        std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)
+    };
+    RtpUrl {
+        bind: std::net::SocketAddr::new(bind_ip, sdp.port),
+        group: addr.is_multicast().then_some(addr),
+        source,
+    }
+}
+
+fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     let options = FilePlayOptions {
         output: args.output.clone(),
         device_rate: args.device_rate,
@@ -40,7 +144,7 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
         ..FilePlayOptions::default()
     };
     let status = StatusLine::new(quiet);
-    let result = play_file(&args.input, &options, &mut |p| {
+    let result = play_file(path, &options, &mut |p| {
         let total = p.duration.map(clock).unwrap_or_else(|| "?".into());
         status.set(format!(
             "{} / {}  ring {:>3.0}%  underruns {}",
@@ -61,4 +165,107 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
     }
     tracing::info!(?report, "playback finished");
     Ok(())
+}
+
+fn play_live(url: &RtpUrl, hint: StreamHint, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
+    let options = RtpPlayOptions {
+        output: args.output.clone(),
+        device_rate: args.device_rate,
+        buffer_frames: args.buffer_frames,
+        target_min: args.target_min,
+        target_max: args.target_max.max(args.target_min),
+        idle_timeout: args.idle_timeout,
+        duration: args.duration,
+        recv_buffer: args.recv_buffer,
+        rate_cap: args.rate_cap,
+        hint,
+    };
+    let mut stats_out: Option<Box<dyn Write>> = match args.stats_json.as_deref() {
+        None => None,
+        Some("-") => Some(Box::new(std::io::stdout())),
+        Some(path) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot write {path}"))?,
+        ))),
+    };
+    let status = StatusLine::new(quiet || args.stats_json.as_deref() == Some("-"));
+    let mut next_line = 0.0;
+    let mut write_error = None;
+    let result = play_rtp(url, &options, &STOP, &mut |s| {
+        status.set(live_line(s, url));
+        if let Some(out) = stats_out.as_mut() {
+            if s.t >= next_line {
+                next_line = s.t.floor() + 1.0;
+                if let Err(e) = serde_json::to_writer(&mut *out, s)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| writeln!(out))
+                {
+                    write_error.get_or_insert(e);
+                }
+            }
+        }
+    });
+    status.finish();
+    let last = result?;
+    if let Some(out) = stats_out.as_mut() {
+        #[derive(serde::Serialize)]
+        struct Final<'a> {
+            r#final: bool,
+            #[serde(flatten)]
+            status: &'a LiveStatus,
+        }
+        serde_json::to_writer(
+            &mut *out,
+            &Final {
+                r#final: true,
+                status: &last,
+            },
+        )?;
+        writeln!(out)?;
+        out.flush()?;
+    }
+    if let Some(e) = write_error {
+        anyhow::bail!("cannot write stats: {e}");
+    }
+    if !quiet {
+        let m = &last.metrics;
+        eprintln!(
+            "received {} played {} lost {} late {} duplicate {} reordered {} concealed {:.0} ms underruns {} rebuffers {} jitter {:.1} ms drift {:+.0} ppm",
+            m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.concealed_ms, m.underruns, m.rebuffers, m.jitter_ms, m.drift_ppm
+        );
+    }
+    Ok(())
+}
+
+fn live_line(s: &LiveStatus, url: &RtpUrl) -> String {
+    let m = &s.metrics;
+    let head = match s.state {
+        "waiting" => return format!("waiting for RTP on {}", url.bind),
+        "prebuffering" | "rebuffering" => {
+            let filled = (s.progress * 20.0).round() as usize;
+            format!(
+                "{} {:>3.0}% [{}{}]",
+                s.state,
+                s.progress * 100.0,
+                "#".repeat(filled.min(20)),
+                ".".repeat(20 - filled.min(20))
+            )
+        }
+        other => other.to_string(),
+    };
+    let loss = if m.received > 0 {
+        100.0 * m.lost as f64 / (m.played + m.lost).max(1) as f64
+    } else {
+        0.0
+    };
+    format!(
+        "{head}  buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%  late {}  drift {:+.0} ppm  {}  from {}",
+        m.depth_ms,
+        m.target_ms,
+        m.jitter_ms,
+        loss,
+        m.late,
+        m.drift_ppm,
+        s.format.as_deref().unwrap_or("?"),
+        s.source.as_deref().unwrap_or("?")
+    )
 }

@@ -4,10 +4,14 @@
 //! timers and signals. [`impair`] and [`pacing`] take time as an argument and are unit-tested
 //! without a clock; [`sender`] and [`relay`] are the tokio loops around them.
 
+pub mod datagram_queue;
 pub mod file_source;
 pub mod impair;
+pub mod kernel_drops;
 pub mod pacing;
+pub mod receive;
 pub mod relay;
+pub mod rtp_url;
 pub mod rtp_writer;
 pub mod sender;
 pub mod socket;

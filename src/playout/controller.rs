@@ -221,7 +221,10 @@ impl PlayoutController {
     fn control(&mut self, now: Duration, dt: f64, level: f64) {
         // The uncorrected level (see DriftEstimator) integrates the correction actually applied.
         self.applied += self.correction * dt;
-        self.drift.observe(now, level + self.applied);
+        if !self.draining {
+            // While the stream plays out its tail the level falls by design: that is no drift.
+            self.drift.observe(now, level + self.applied);
+        }
         self.control_level = level;
         let error = level - self.target;
         let band = self.cfg.band.as_secs_f64().min(self.target / 4.0);
@@ -296,6 +299,11 @@ impl PlayoutController {
     /// remaining audio plays out. During prebuffering, playback starts at once.
     pub fn set_draining(&mut self, draining: bool) {
         self.draining = draining;
+        if draining && self.state == PlayoutState::Rebuffering && self.progress == 0.0 {
+            // Nothing came back since the output ran dry and now the stream has ended: that
+            // silence was the end of the stream, not a rebuffer.
+            self.rebuffers = self.rebuffers.saturating_sub(1);
+        }
         if draining && self.state != PlayoutState::Playing {
             self.state = PlayoutState::Playing;
             self.progress = 1.0;

@@ -1,0 +1,100 @@
+//! A bounded, lock-free queue of datagrams from the network task to the decoder thread.
+//!
+//! Records live back to back in one preallocated byte ring (`len u16, arrival ns u64, bytes`),
+//! so neither side allocates or locks, and the network task never waits: when the queue is full
+//! the datagram is dropped and counted.
+
+use std::time::Duration;
+
+use ringbuf::traits::{Consumer, Observer, Producer, Split};
+use ringbuf::{HeapCons, HeapProd, HeapRb};
+
+const HEADER: usize = 10;
+
+/// The network task's end.
+pub struct DatagramSender {
+    ring: HeapProd<u8>,
+    record: Vec<u8>,
+}
+
+/// The decoder thread's end.
+pub struct DatagramReceiver {
+    ring: HeapCons<u8>,
+}
+
+/// A queue holding up to `bytes` of datagrams (plus 10 bytes of header each).
+pub fn datagram_queue(bytes: usize) -> (DatagramSender, DatagramReceiver) {
+    let (p, c) = HeapRb::<u8>::new(bytes.max(4096)).split();
+    let record = Vec::with_capacity(HEADER + usize::from(u16::MAX));
+    (
+        DatagramSender { ring: p, record },
+        DatagramReceiver { ring: c },
+    )
+}
+
+impl DatagramSender {
+    /// Queues `datagram` stamped with `arrival`; false (nothing queued) when it does not fit.
+    pub fn push(&mut self, datagram: &[u8], arrival: Duration) -> bool {
+        let Ok(len) = u16::try_from(datagram.len()) else {
+            return false;
+        };
+        if self.ring.vacant_len() < HEADER + datagram.len() {
+            return false;
+        }
+        let nanos = u64::try_from(arrival.as_nanos()).unwrap_or(u64::MAX);
+        // One push per record: the write index moves once, so the consumer sees all or nothing.
+        self.record.clear();
+        self.record.extend_from_slice(&len.to_le_bytes());
+        self.record.extend_from_slice(&nanos.to_le_bytes());
+        self.record.extend_from_slice(datagram);
+        self.ring.push_slice(&self.record);
+        true
+    }
+}
+
+impl DatagramReceiver {
+    /// Takes the next datagram into `buf` (resized to fit) with its arrival time.
+    pub fn pop(&mut self, buf: &mut Vec<u8>) -> Option<Duration> {
+        if self.ring.occupied_len() < HEADER {
+            return None;
+        }
+        let mut header = [0u8; HEADER];
+        self.ring.pop_slice(&mut header);
+        let len = usize::from(u16::from_le_bytes([header[0], header[1]]));
+        let mut nanos = [0u8; 8];
+        nanos.copy_from_slice(&header[2..]);
+        buf.resize(len, 0);
+        // Records are pushed whole, so the payload is here once its header is.
+        let got = self.ring.pop_slice(buf);
+        debug_assert_eq!(got, len);
+        buf.truncate(got);
+        Some(Duration::from_nanos(u64::from_le_bytes(nanos)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datagrams_come_out_whole_in_order_with_their_times() {
+        let (mut tx, mut rx) = datagram_queue(4096);
+        assert!(tx.push(b"first", Duration::from_millis(1)));
+        assert!(tx.push(&[7u8; 1200], Duration::from_millis(2)));
+        let mut buf = Vec::new();
+        assert_eq!(rx.pop(&mut buf), Some(Duration::from_millis(1)));
+        assert_eq!(buf, b"first");
+        assert_eq!(rx.pop(&mut buf), Some(Duration::from_millis(2)));
+        assert_eq!(buf, vec![7u8; 1200]);
+        assert_eq!(rx.pop(&mut buf), None);
+    }
+
+    #[test]
+    fn a_full_queue_refuses_instead_of_blocking() {
+        let (mut tx, _rx) = datagram_queue(4096);
+        let accepted = (0..10)
+            .filter(|_| tx.push(&[0u8; 1000], Duration::ZERO))
+            .count();
+        assert_eq!(accepted, 4);
+    }
+}

@@ -1,0 +1,289 @@
+//! The network task of the live player: receive RTP over UDP, stamp arrival, filter, queue.
+//!
+//! It decides only what a socket must: which sender is accepted (the first valid one, unless
+//! the URL names one), what is too large, and what exceeds the packet-rate cap. Everything else
+//! is the receive core's job on the decoder thread, reached through a lock-free queue, so this
+//! task never waits on the decoder.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::datagram_queue::DatagramSender;
+use super::rtp_url::RtpUrl;
+
+/// Largest datagram accepted; anything longer is not an audio RTP packet we can buffer.
+pub const MAX_DATAGRAM: usize = 1500;
+/// Default cap on packets per second from the accepted sender (far above any audio stream,
+/// low enough that a flood cannot eat the decoder thread).
+pub const DEFAULT_RATE_CAP: u32 = 10_000;
+
+/// Why receiving could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// A socket operation failed.
+    #[error("cannot {what} {addr}: {error}")]
+    Socket {
+        /// What was attempted.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// What the operating system said.
+        error: std::io::Error,
+    },
+}
+
+/// Counters of the network task, read without locks by status and stats views.
+#[derive(Debug, Default)]
+pub struct NetStats {
+    /// Datagrams received.
+    pub datagrams: AtomicU64,
+    /// Bytes received.
+    pub bytes: AtomicU64,
+    /// Datagrams from a sender other than the accepted one.
+    pub foreign: AtomicU64,
+    /// Datagrams longer than [`MAX_DATAGRAM`].
+    pub oversize: AtomicU64,
+    /// Datagrams over the packet-rate cap.
+    pub rate_limited: AtomicU64,
+    /// Datagrams dropped because the decoder's queue was full.
+    pub queue_full: AtomicU64,
+    /// The kernel's own drop count for the socket (receive buffer overflow).
+    pub kernel_drops: AtomicU64,
+    /// Receive buffer size the kernel granted, in bytes.
+    pub recv_buffer: AtomicU64,
+    /// The accepted sender, once one is.
+    pub source: OnceLock<SocketAddr>,
+}
+
+/// A serialisable copy of [`NetStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NetSnapshot {
+    /// Datagrams received.
+    pub datagrams: u64,
+    /// Bytes received.
+    pub bytes: u64,
+    /// From other senders.
+    pub foreign: u64,
+    /// Too long.
+    pub oversize: u64,
+    /// Over the rate cap.
+    pub rate_limited: u64,
+    /// Decoder queue full.
+    pub queue_full: u64,
+    /// Kernel drops.
+    pub kernel_drops: u64,
+    /// Granted SO_RCVBUF.
+    pub recv_buffer: u64,
+}
+
+impl NetStats {
+    /// Copies the counters out.
+    pub fn snapshot(&self) -> NetSnapshot {
+        NetSnapshot {
+            datagrams: self.datagrams.load(Relaxed),
+            bytes: self.bytes.load(Relaxed),
+            foreign: self.foreign.load(Relaxed),
+            oversize: self.oversize.load(Relaxed),
+            rate_limited: self.rate_limited.load(Relaxed),
+            queue_full: self.queue_full.load(Relaxed),
+            kernel_drops: self.kernel_drops.load(Relaxed),
+            recv_buffer: self.recv_buffer.load(Relaxed),
+        }
+    }
+}
+
+/// Binds the socket an `rtp://` URL describes: reuse for multicast, SO_RCVBUF if asked, group
+/// join (source-specific when a source is named). Returns it non-blocking.
+pub fn bind(
+    url: &RtpUrl,
+    recv_buffer: Option<usize>,
+    stats: &NetStats,
+) -> Result<std::net::UdpSocket, ReceiveError> {
+    let addr = url.bind;
+    let err = |what| move |error| ReceiveError::Socket { what, addr, error };
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(err("open a socket for"))?;
+    if url.group.is_some() {
+        socket.set_reuse_address(true).map_err(err("configure"))?;
+    }
+    if let Some(size) = recv_buffer {
+        socket
+            .set_recv_buffer_size(size)
+            .map_err(err("set the receive buffer of"))?;
+    }
+    // Linux doubles the value for bookkeeping and caps it at net.core.rmem_max: report what it gave.
+    let granted = socket.recv_buffer_size().unwrap_or(0);
+    stats.recv_buffer.store(granted as u64, Relaxed);
+    if recv_buffer.is_some_and(|asked| granted < asked) {
+        tracing::warn!(
+            asked = recv_buffer,
+            granted,
+            "the kernel granted a smaller receive buffer (see net.core.rmem_max)"
+        );
+    }
+    socket.bind(&addr.into()).map_err(err("bind"))?;
+    match (url.group, url.source) {
+        (Some(IpAddr::V4(group)), Some(IpAddr::V4(source))) => {
+            socket.join_ssm_v4(&source, &group, &std::net::Ipv4Addr::UNSPECIFIED)
+        }
+        (Some(IpAddr::V4(group)), _) => {
+            socket.join_multicast_v4(&group, &std::net::Ipv4Addr::UNSPECIFIED)
+        }
+        (Some(IpAddr::V6(group)), _) => socket.join_multicast_v6(&group, 0),
+        (None, _) => Ok(()),
+    }
+    .map_err(err("join the multicast group"))?;
+    socket.set_nonblocking(true).map_err(err("configure"))?;
+    Ok(socket.into())
+}
+
+/// Receives until `stop` resolves, stamping each datagram with its arrival since `origin`.
+pub async fn receive(
+    socket: tokio::net::UdpSocket,
+    url: RtpUrl,
+    rate_cap: u32,
+    origin: Instant,
+    mut queue: DatagramSender,
+    stats: Arc<NetStats>,
+    stop: impl Future<Output = ()>,
+) {
+    let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+    let mut buf = vec![0u8; 65_536];
+    let mut bucket = TokenBucket::new(rate_cap);
+    let mut drops_poll = tokio::time::interval(Duration::from_secs(1));
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = drops_poll.tick() => {
+                if let Some(drops) = super::kernel_drops::udp_drops(port) {
+                    stats.kernel_drops.store(drops, Relaxed);
+                }
+            }
+            got = socket.recv_from(&mut buf) => {
+                let Ok((len, from)) = got else { continue };
+                // Stamp first: queueing below must not count as network delay.
+                let arrival = origin.elapsed();
+                stats.datagrams.fetch_add(1, Relaxed);
+                stats.bytes.fetch_add(len as u64, Relaxed);
+                let datagram = &buf[..len];
+                if len > MAX_DATAGRAM {
+                    stats.oversize.fetch_add(1, Relaxed);
+                } else if !accept(&url, &stats, from, datagram) {
+                    stats.foreign.fetch_add(1, Relaxed);
+                } else if !bucket.take(arrival) {
+                    stats.rate_limited.fetch_add(1, Relaxed);
+                } else if !queue.push(datagram, arrival) {
+                    stats.queue_full.fetch_add(1, Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// The first sender of something that looks like RTP is locked in, unless the URL names one.
+fn accept(url: &RtpUrl, stats: &NetStats, from: SocketAddr, datagram: &[u8]) -> bool {
+    if let Some(source) = url.source {
+        if from.ip() != source {
+            return false;
+        }
+    }
+    match stats.source.get() {
+        Some(locked) => *locked == from,
+        None => {
+            let looks_like_rtp = datagram.len() >= 12 && datagram[0] >> 6 == 2;
+            if looks_like_rtp {
+                let _ = stats.source.set(from);
+                tracing::info!(%from, "sender locked");
+            }
+            // Non-RTP junk before any sender is locked still reaches the core, which counts it
+            // as malformed.
+            true
+        }
+    }
+}
+
+/// Packets per second with a one-second burst allowance.
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    last: Duration,
+}
+
+impl TokenBucket {
+    fn new(rate: u32) -> Self {
+        let rate = f64::from(rate.max(1));
+        TokenBucket {
+            rate,
+            tokens: rate,
+            last: Duration::ZERO,
+        }
+    }
+
+    fn take(&mut self, now: Duration) -> bool {
+        let dt = now.saturating_sub(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + dt * self.rate).min(self.rate);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_rtp_sender_is_locked_and_others_refused() {
+        let url: RtpUrl = "rtp://@:5004".parse().unwrap();
+        let stats = NetStats::default();
+        let a: SocketAddr = "10.0.0.1:4000".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:4000".parse().unwrap();
+        let rtp = [0x80u8; 12];
+        assert!(
+            accept(&url, &stats, a, b"junk"),
+            "junk reaches the core to be counted"
+        );
+        assert!(accept(&url, &stats, a, &rtp));
+        assert!(!accept(&url, &stats, b, &rtp));
+        assert!(accept(&url, &stats, a, &rtp));
+    }
+
+    #[test]
+    fn a_named_source_is_the_only_one_accepted() {
+        let url: RtpUrl = "rtp://10.0.0.2@0.0.0.0:5004".parse().unwrap();
+        let stats = NetStats::default();
+        assert!(!accept(
+            &url,
+            &stats,
+            "10.0.0.1:4000".parse().unwrap(),
+            &[0x80; 12]
+        ));
+        assert!(accept(
+            &url,
+            &stats,
+            "10.0.0.2:4000".parse().unwrap(),
+            &[0x80; 12]
+        ));
+    }
+
+    #[test]
+    fn the_rate_cap_allows_a_burst_then_the_rate() {
+        let mut bucket = TokenBucket::new(100);
+        let burst = (0..150).filter(|_| bucket.take(Duration::ZERO)).count();
+        assert_eq!(burst, 100);
+        let next_second = (0..150)
+            .filter(|i| bucket.take(Duration::from_millis(1000 + i * 5)))
+            .count();
+        assert!((95..=105).contains(&next_second), "{next_second}");
+    }
+}

@@ -1,0 +1,340 @@
+//! Live RTP playback: network task → datagram queue → decoder thread (receive core) → ring → sink.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ringbuf::traits::{Observer, Producer};
+
+use super::file::PlayError;
+use super::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
+use crate::metrics::MetricsSnapshot;
+use crate::net::datagram_queue::{datagram_queue, DatagramReceiver};
+use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
+use crate::net::rtp_url::RtpUrl;
+use crate::output::ring::{audio_ring, wait_drained, RingProducer};
+use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
+use crate::playout::{PlayoutState, Receiver, ReceiverConfig, ReceiverCounts, ReceiverError};
+
+/// How often the decoder thread wakes up.
+const WAKE: Duration = Duration::from_millis(5);
+/// Datagram queue size between the network task and the decoder thread.
+const QUEUE_BYTES: usize = 4 << 20;
+/// How often progress is reported.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// Options of live playback.
+#[derive(Debug, Clone)]
+pub struct RtpPlayOptions {
+    /// Where the audio goes.
+    pub output: OutputSpec,
+    /// Device rate override.
+    pub device_rate: Option<u32>,
+    /// Device callback size override.
+    pub buffer_frames: Option<u32>,
+    /// Target window floor.
+    pub target_min: Duration,
+    /// Target window ceiling.
+    pub target_max: Duration,
+    /// No packets for this long ends the stream (drained, exit 0).
+    pub idle_timeout: Option<Duration>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// SO_RCVBUF to ask for.
+    pub recv_buffer: Option<usize>,
+    /// Packets-per-second cap for the accepted sender.
+    pub rate_cap: u32,
+    /// What the stream carries, as far as known.
+    pub hint: StreamHint,
+}
+
+impl Default for RtpPlayOptions {
+    fn default() -> Self {
+        RtpPlayOptions {
+            output: OutputSpec::Default,
+            device_rate: None,
+            buffer_frames: None,
+            target_min: Duration::from_secs(3),
+            target_max: Duration::from_secs(5),
+            idle_timeout: None,
+            duration: None,
+            recv_buffer: None,
+            rate_cap: DEFAULT_RATE_CAP,
+            hint: StreamHint::default(),
+        }
+    }
+}
+
+/// Where playback stands, for status lines and stats.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveStatus {
+    /// Seconds since start.
+    pub t: f64,
+    /// waiting, prebuffering, playing, rebuffering, draining.
+    pub state: &'static str,
+    /// Prebuffer/rebuffer progress 0..=1.
+    pub progress: f64,
+    /// The accepted sender.
+    pub source: Option<String>,
+    /// The stream's format.
+    pub format: Option<String>,
+    /// The receive core's metrics.
+    pub metrics: MetricsSnapshot,
+    /// Packets that never reached the jitter buffer.
+    pub receiver: ReceiverCounts,
+    /// The network task's counters.
+    pub net: NetSnapshot,
+}
+
+/// Why live playback failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// The socket could not be set up.
+    #[error(transparent)]
+    Receive(#[from] ReceiveError),
+    /// The stream's format could not be decided.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// The receive core failed.
+    #[error(transparent)]
+    Receiver(#[from] ReceiverError),
+    /// The sink failed.
+    #[error(transparent)]
+    Play(#[from] PlayError),
+    /// The runtime could not start.
+    #[error("cannot start the network task: {0}")]
+    Runtime(String),
+}
+
+/// Plays the stream at `url` until idle, `--duration` or `stop`; reports status every 100 ms.
+pub fn play_rtp(
+    url: &RtpUrl,
+    options: &RtpPlayOptions,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(&LiveStatus),
+) -> Result<LiveStatus, LiveError> {
+    let origin = Instant::now();
+    let net_stats = Arc::new(NetStats::default());
+    let socket = receive::bind(url, options.recv_buffer, &net_stats)?;
+    let (tx, mut rx) = datagram_queue(QUEUE_BYTES);
+    let net_stop = Arc::new(tokio::sync::Notify::new());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| LiveError::Runtime(e.to_string()))?;
+    let net = {
+        let (url, stats, stop) = (url.clone(), Arc::clone(&net_stats), Arc::clone(&net_stop));
+        let rate_cap = options.rate_cap;
+        std::thread::Builder::new()
+            .name("jitterplay-net".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match tokio::net::UdpSocket::from_std(socket) {
+                        Ok(socket) => {
+                            receive::receive(
+                                socket,
+                                url,
+                                rate_cap,
+                                origin,
+                                tx,
+                                stats,
+                                stop.notified(),
+                            )
+                            .await
+                        }
+                        Err(e) => tracing::error!(error = %e, "cannot register the socket"),
+                    }
+                })
+            })
+            .map_err(|e| LiveError::Runtime(e.to_string()))?
+    };
+    let result = decode_loop(options, origin, &mut rx, &net_stats, stop, progress);
+    net_stop.notify_one();
+    let _ = net.join();
+    result
+}
+
+/// The live parts built once the first packet settles the format.
+struct Playing {
+    receiver: Receiver,
+    format: StreamFormat,
+    sink: Option<Sink>,
+    callback: Option<RingCallback>,
+    producer: RingProducer,
+    out_stats: Arc<OutputStats>,
+    rate: u32,
+    channels: usize,
+    high_water: Duration,
+    underruns_seen: u64,
+}
+
+fn decode_loop(
+    options: &RtpPlayOptions,
+    origin: Instant,
+    rx: &mut DatagramReceiver,
+    net_stats: &NetStats,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(&LiveStatus),
+) -> Result<LiveStatus, LiveError> {
+    let mut datagram = Vec::with_capacity(2048);
+    let mut produced = Vec::with_capacity(16_384);
+    let mut live: Option<Playing> = None;
+    let mut last_packet = Duration::ZERO;
+    let mut next_progress = Duration::ZERO;
+    let mut finishing = false;
+    loop {
+        let now = origin.elapsed();
+        while let Some(arrival) = rx.pop(&mut datagram) {
+            last_packet = arrival;
+            if live.is_none() {
+                if let Some(format) = resolve(&options.hint, &datagram)? {
+                    live = Some(start(format, options)?);
+                }
+            }
+            if let Some(p) = live.as_mut() {
+                p.receiver.on_datagram(&datagram, arrival);
+            }
+        }
+        let idle = options
+            .idle_timeout
+            .is_some_and(|t| now.saturating_sub(last_packet) >= t);
+        let out_of_time = options.duration.is_some_and(|d| now >= d);
+        let stopped = stop.load(Ordering::Acquire);
+        if (idle || out_of_time || stopped) && !finishing {
+            finishing = true;
+            match live.as_mut() {
+                // Idle: the sender is done, so everything buffered still plays. Stop and
+                // --duration end now.
+                Some(p) if idle && !out_of_time && !stopped => p.receiver.finish(),
+                Some(p) => return finish(p, now, net_stats, false),
+                None => return Ok(status(None, now, net_stats, "stopped")),
+            }
+        }
+        if let Some(p) = live.as_mut() {
+            step(p, now, &mut produced)?;
+            if finishing && p.receiver.is_drained() {
+                return finish(p, now, net_stats, true);
+            }
+        }
+        if now >= next_progress {
+            progress(&status(live.as_ref(), now, net_stats, ""));
+            next_progress = now + PROGRESS_EVERY;
+        }
+        std::thread::sleep(WAKE);
+    }
+}
+
+fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, LiveError> {
+    let request = Request {
+        rate: format.rate,
+        channels: format.channels,
+        device_rate: options.device_rate,
+        buffer_frames: options.buffer_frames,
+    };
+    let sink = Sink::open(&options.output, &request, false).map_err(PlayError::from)?;
+    let out = sink.format();
+    let mut cfg = ReceiverConfig::new(format.format, out.rate, out.channels);
+    cfg.payload_type = Some(format.payload_type);
+    cfg.telephone_event_pt = options.hint.telephone_event_pt;
+    cfg.set_target_window(options.target_min, options.target_max);
+    let receiver = Receiver::new(cfg)?;
+    // The ring stays a few device periods ahead: the jitter buffer does the real buffering.
+    let period = Duration::from_secs_f64(f64::from(out.period_frames) / f64::from(out.rate));
+    let high_water = (period * 3).max(Duration::from_millis(60));
+    let (producer, consumer) = audio_ring(high_water * 2, out.rate, usize::from(out.channels));
+    let out_stats = Arc::new(OutputStats::default());
+    out_stats.set_paused(true);
+    tracing::info!(?format, ?out, "stream format settled");
+    Ok(Playing {
+        receiver,
+        format,
+        sink: Some(sink),
+        callback: Some(RingCallback::new(consumer, Arc::clone(&out_stats))),
+        producer,
+        out_stats,
+        rate: out.rate,
+        channels: usize::from(out.channels),
+        high_water,
+        underruns_seen: 0,
+    })
+}
+
+/// One decoder-thread step: control, top up the ring, start the sink when playback begins.
+fn step(p: &mut Playing, now: Duration, produced: &mut Vec<f32>) -> Result<(), LiveError> {
+    let ring = Duration::from_secs_f64(
+        p.producer.occupied_len() as f64 / p.channels as f64 / f64::from(p.rate),
+    );
+    let decision = p.receiver.tick(now, ring);
+    p.out_stats.set_paused(!decision.playing);
+    if ring < p.high_water {
+        produced.clear();
+        p.receiver.produce(now, p.high_water - ring, produced)?;
+        let pushed = p.producer.push_slice(produced);
+        if pushed < produced.len() {
+            tracing::warn!(lost = produced.len() - pushed, "output ring full");
+        }
+    }
+    if decision.playing {
+        if let (Some(sink), Some(callback)) = (p.sink.as_mut(), p.callback.take()) {
+            // Opening the device only now keeps a WAV free of the prebuffering silence.
+            sink.start(callback, Arc::clone(&p.out_stats))
+                .map_err(PlayError::from)?;
+        }
+    }
+    let underruns = p.out_stats.underruns();
+    for _ in p.underruns_seen..underruns {
+        p.receiver.underrun();
+    }
+    p.underruns_seen = underruns;
+    Ok(())
+}
+
+fn finish(
+    p: &mut Playing,
+    now: Duration,
+    net: &NetStats,
+    drain: bool,
+) -> Result<LiveStatus, LiveError> {
+    p.out_stats.mark_finished();
+    p.out_stats.set_paused(false);
+    if let Some(callback) = p.callback.take() {
+        // Playback never started (the stream ended while prebuffering): play what there is.
+        if let Some(sink) = p.sink.as_mut() {
+            sink.start(callback, Arc::clone(&p.out_stats))
+                .map_err(PlayError::from)?;
+        }
+    }
+    if drain {
+        wait_drained(&p.producer, WAKE, &|| false);
+    }
+    if let Some(sink) = p.sink.take() {
+        sink.finish().map_err(PlayError::from)?;
+    }
+    Ok(status(Some(p), now, net, "finished"))
+}
+
+fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static str) -> LiveStatus {
+    let (state, progress) = match p {
+        None => ("waiting", 0.0),
+        Some(p) => {
+            let c = p.receiver.controller();
+            match c.state() {
+                PlayoutState::Prebuffering => ("prebuffering", c.progress()),
+                PlayoutState::Rebuffering => ("rebuffering", c.progress()),
+                PlayoutState::Playing => ("playing", 1.0),
+            }
+        }
+    };
+    LiveStatus {
+        t: now.as_secs_f64(),
+        state: if forced.is_empty() { state } else { forced },
+        progress,
+        source: net.source.get().map(|s| s.to_string()),
+        format: p.map(|p| p.format.format.to_string()),
+        metrics: p
+            .map(|p| p.receiver.metrics().snapshot())
+            .unwrap_or_default(),
+        receiver: p.map(|p| p.receiver.counts()).unwrap_or_default(),
+        net: net.snapshot(),
+    }
+}
