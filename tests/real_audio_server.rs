@@ -103,75 +103,67 @@ impl PulseServer {
     }
 }
 
-#[test]
-fn default_output_really_plays_the_sample() {
-    if !(require_tool("pulseaudio") && require_tool("parecord")) {
-        return;
+impl PulseServer {
+    /// Records the null sink's monitor while `play` runs (with this server's environment) and
+    /// returns the recording.
+    fn record(&mut self, dir: &Path, play: &mut Command) -> Vec<f32> {
+        // An idle null sink sleeps with a 2 s latency; a low-latency reader attached for a while
+        // keeps it awake so playback does not stall at its start (see ENV-RECIPES.md).
+        let mut keeper = self.command("pacat");
+        keeper.args(["-r", "--latency-msec=10", "-d", "nullsink.monitor"]);
+        self.spawn(&mut keeper);
+        std::thread::sleep(Duration::from_millis(2500));
+        let recording = dir.join("recording.wav");
+        let mut recorder = self
+            .command("parecord")
+            .args([
+                "--latency-msec=10",
+                "-d",
+                "nullsink.monitor",
+                "--file-format=wav",
+                "--rate=48000",
+                "--channels=2",
+                "--format=s16le",
+            ])
+            .arg(&recording)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start parecord");
+        std::thread::sleep(Duration::from_millis(500));
+        let played = play
+            .env("HOME", &self.home)
+            .env("XDG_RUNTIME_DIR", &self.runtime)
+            .env_remove("PULSE_SERVER")
+            .output()
+            .expect("run jitterplay");
+        std::thread::sleep(Duration::from_millis(500));
+        // SIGINT lets parecord finish the WAV header.
+        let _ = Command::new("kill")
+            .args(["-INT", &recorder.id().to_string()])
+            .status();
+        let _ = recorder.wait();
+        assert!(
+            played.status.success(),
+            "play failed: {}",
+            String::from_utf8_lossy(&played.stderr)
+        );
+        let (recorded, rate, channels) = read_wav(&recording);
+        assert_eq!((rate, channels), (48_000, 2));
+        recorded
     }
-    let dir = scratch("real_audio_server");
-    let sample = asset("music-48k-stereo.flac");
-    let reference_wav = dir.join("reference.wav");
-    run_ok(
-        jitterplay()
-            .args(["play", "--quiet", "--fast", "--output"])
-            .arg(format!("wav:{}", reference_wav.display()))
-            .arg(&sample),
-    );
-    let (reference, _, _) = read_wav(&reference_wav);
+}
 
-    let mut server = PulseServer::start(&dir);
-    // An idle null sink sleeps with a 2 s latency; a low-latency reader attached for a while
-    // keeps it awake so playback does not stall at its start (see ENV-RECIPES.md).
-    let mut keeper = server.command("pacat");
-    keeper.args(["-r", "--latency-msec=10", "-d", "nullsink.monitor"]);
-    server.spawn(&mut keeper);
-    std::thread::sleep(Duration::from_millis(2500));
-    let recording = dir.join("recording.wav");
-    let mut recorder = server
-        .command("parecord")
-        .args([
-            "--latency-msec=10",
-            "-d",
-            "nullsink.monitor",
-            "--file-format=wav",
-            "--rate=48000",
-            "--channels=2",
-            "--format=s16le",
-        ])
-        .arg(&recording)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start parecord");
-    std::thread::sleep(Duration::from_millis(500));
-    let played = server
-        .command(env!("CARGO_BIN_EXE_jitterplay"))
-        .args(["play", "--quiet", "--output", "default"])
-        .arg(&sample)
-        .output()
-        .expect("run jitterplay");
-    std::thread::sleep(Duration::from_millis(500));
-    // SIGINT lets parecord finish the WAV header.
-    let _ = Command::new("kill")
-        .args(["-INT", &recorder.id().to_string()])
-        .status();
-    let _ = recorder.wait();
-    assert!(
-        played.status.success(),
-        "play failed: {}",
-        String::from_utf8_lossy(&played.stderr)
-    );
-
-    let (recorded, rate, channels) = read_wav(&recording);
-    assert_eq!((rate, channels), (48_000, 2));
+/// Checks that `recorded` holds `reference` (stereo, 48 kHz): same content, right speed, no gaps.
+fn assert_recording_is(reference: &[f32], recorded: &[f32]) {
     let threshold = 0.01;
-    let src_start = onset(&reference, 2, threshold).expect("reference has sound");
+    let src_start = onset(reference, 2, threshold).expect("reference has sound");
     let rec_start =
-        onset(&recorded, 2, threshold).expect("the recording is silent: nothing was played");
+        onset(recorded, 2, threshold).expect("the recording is silent: nothing was played");
     // Coarse alignment by onset, refined by correlation over ±20 ms.
     let coarse = rec_start as isize - src_start as isize;
     assert!(coarse >= 0, "recording starts before the source?");
-    let (fine, score) = best_lag(&reference, &recorded[coarse as usize * 2..], 2, 960);
+    let (fine, score) = best_lag(reference, &recorded[coarse as usize * 2..], 2, 960);
     let lag = (coarse + fine) as usize;
     assert!(score > 0.999, "content differs: correlation {score}");
     let frames = reference.len() / 2;
@@ -186,7 +178,7 @@ fn default_output_really_plays_the_sample() {
             .rposition(|f| f[0].abs() > threshold)
             .unwrap_or(0)
     };
-    let src_span = (last(&reference) - src_start) as f64;
+    let src_span = (last(reference) - src_start) as f64;
     let rec_span = (last(&recorded[..(lag + frames) * 2]) - rec_start) as f64;
     assert!(
         (rec_span / src_span - 1.0).abs() < 0.01,
@@ -214,4 +206,59 @@ fn default_output_really_plays_the_sample() {
             2 + i * 10
         );
     }
+}
+
+fn reference(dir: &Path, sample: &Path) -> Vec<f32> {
+    let reference_wav = dir.join("reference.wav");
+    run_ok(
+        jitterplay()
+            .args(["play", "--quiet", "--fast", "--output"])
+            .arg(format!("wav:{}", reference_wav.display()))
+            .arg(sample),
+    );
+    read_wav(&reference_wav).0
+}
+
+#[test]
+fn default_output_really_plays_the_sample() {
+    if !(require_tool("pulseaudio") && require_tool("parecord")) {
+        return;
+    }
+    let dir = scratch("real_audio_server");
+    let sample = asset("music-48k-stereo.flac");
+    let reference = reference(&dir, &sample);
+    let mut server = PulseServer::start(&dir);
+    let mut play = Command::new(env!("CARGO_BIN_EXE_jitterplay"));
+    play.args(["play", "--quiet", "--output", "default"])
+        .arg(&sample);
+    let recorded = server.record(&dir, &mut play);
+    assert_recording_is(&reference, &recorded);
+}
+
+#[test]
+fn a_live_jittery_rtp_stream_really_plays() {
+    if !(require_tool("pulseaudio") && require_tool("parecord")) {
+        return;
+    }
+    let dir = scratch("real_audio_server_live");
+    let sample = asset("music-48k-stereo.flac");
+    let reference = reference(&dir, &sample);
+    let mut server = PulseServer::start(&dir);
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("free port")
+        .port();
+    // The player runs through a shell so the sender starts once it is listening: the player
+    // binds immediately, and the sender's first packets are simply buffered.
+    let mut play = Command::new("sh");
+    play.arg("-c").arg(format!(
+        "{bin} play --quiet rtp://127.0.0.1:{port} --format l16/48000/2 --target-min 300ms --target-max 1s --idle-timeout 1s --output default & P=$!; \
+         until grep -q \":$(printf %04X {port}) \" /proc/net/udp; do sleep 0.05; done; \
+         {bin} send {sample} --to 127.0.0.1:{port} --impair 'delay=20ms,jitter=15ms,reorder=5%,dup=3%,seed=11' >/dev/null || exit 1; \
+         wait $P",
+        bin = env!("CARGO_BIN_EXE_jitterplay"),
+        sample = sample.display(),
+    ));
+    let recorded = server.record(&dir, &mut play);
+    assert_recording_is(&reference, &recorded);
 }
