@@ -6,6 +6,7 @@
 //! - the shell ([`output`], [`cli`]) wires the core to devices, files and threads.
 
 pub mod audio;
+pub mod capture;
 pub mod cli;
 pub mod codec;
 pub mod jitter;

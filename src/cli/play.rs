@@ -111,6 +111,36 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
         };
         return play_live(&url, hint, &args, quiet);
     }
+    if crate::capture::is_capture_path(path) {
+        let stream = crate::capture::read_stream(path, args.pt, args.format)?;
+        let first = stream
+            .packets
+            .first()
+            .map(|p| p.bytes.as_slice())
+            .unwrap_or(&[]);
+        let pt = args.pt.or_else(|| {
+            crate::rtp::header::RtpHeader::parse(first)
+                .ok()
+                .map(|h| h.payload_type)
+        });
+        tracing::info!(packets = stream.packets.len(), skipped = stream.skipped, source = ?stream.source, "replaying capture");
+        let hint = StreamHint {
+            format: args.format,
+            payload_type: pt,
+            telephone_event_pt: None,
+        };
+        let url = RtpUrl {
+            bind: stream
+                .destination
+                .unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
+            group: None,
+            source: stream.source.map(|s| s.ip()),
+        };
+        let options = live_options(&args, hint);
+        return report_live(&url, &args, quiet, |progress| {
+            crate::player::rtp::play_capture(stream, &options, &STOP, progress)
+        });
+    }
     play_local(path, &args, quiet)
 }
 
@@ -168,7 +198,14 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
 }
 
 fn play_live(url: &RtpUrl, hint: StreamHint, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
-    let options = RtpPlayOptions {
+    let options = live_options(args, hint);
+    report_live(url, args, quiet, |progress| {
+        play_rtp(url, &options, &STOP, progress)
+    })
+}
+
+fn live_options(args: &PlayArgs, hint: StreamHint) -> RtpPlayOptions {
+    RtpPlayOptions {
         output: args.output.clone(),
         device_rate: args.device_rate,
         buffer_frames: args.buffer_frames,
@@ -179,7 +216,16 @@ fn play_live(url: &RtpUrl, hint: StreamHint, args: &PlayArgs, quiet: bool) -> an
         recv_buffer: args.recv_buffer,
         rate_cap: args.rate_cap,
         hint,
-    };
+    }
+}
+
+/// Runs a live player with the status line and --stats-json, then prints the summary.
+fn report_live(
+    url: &RtpUrl,
+    args: &PlayArgs,
+    quiet: bool,
+    play: impl FnOnce(&mut dyn FnMut(&LiveStatus)) -> Result<LiveStatus, crate::player::rtp::LiveError>,
+) -> anyhow::Result<()> {
     let mut stats_out: Option<Box<dyn Write>> = match args.stats_json.as_deref() {
         None => None,
         Some("-") => Some(Box::new(std::io::stdout())),
@@ -190,7 +236,7 @@ fn play_live(url: &RtpUrl, hint: StreamHint, args: &PlayArgs, quiet: bool) -> an
     let status = StatusLine::new(quiet || args.stats_json.as_deref() == Some("-"));
     let mut next_line = 0.0;
     let mut write_error = None;
-    let result = play_rtp(url, &options, &STOP, &mut |s| {
+    let result = play(&mut |s| {
         status.set(live_line(s, url));
         if let Some(out) = stats_out.as_mut() {
             if s.t >= next_line {

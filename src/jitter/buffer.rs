@@ -303,6 +303,7 @@ impl JitterBuffer {
             ext_seq,
             ext_ts,
             rtp_ts: pkt.ts,
+            rtp_seq: pkt.seq,
             marker: pkt.marker,
             payload_type: pkt.payload_type,
             arrival: pkt.arrival,

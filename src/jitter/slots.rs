@@ -25,6 +25,7 @@ pub(crate) struct Slot {
     pub ext_seq: u64,
     pub ext_ts: u64,
     pub rtp_ts: u32,
+    pub rtp_seq: u16,
     pub marker: bool,
     pub payload_type: u8,
     pub arrival: Duration,
@@ -45,6 +46,7 @@ pub(crate) struct SlotMeta {
     pub ext_seq: u64,
     pub ext_ts: u64,
     pub rtp_ts: u32,
+    pub rtp_seq: u16,
     pub marker: bool,
     pub payload_type: u8,
     pub arrival: Duration,
@@ -67,6 +69,7 @@ impl SlotStore {
                 ext_seq: 0,
                 ext_ts: 0,
                 rtp_ts: 0,
+                rtp_seq: 0,
                 marker: false,
                 payload_type: 0,
                 arrival: Duration::ZERO,
@@ -123,6 +126,7 @@ impl SlotStore {
         slot.ext_seq = meta.ext_seq;
         slot.ext_ts = meta.ext_ts;
         slot.rtp_ts = meta.rtp_ts;
+        slot.rtp_seq = meta.rtp_seq;
         slot.marker = meta.marker;
         slot.payload_type = meta.payload_type;
         slot.arrival = meta.arrival;

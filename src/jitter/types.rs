@@ -103,6 +103,8 @@ pub enum PopOutcome<'a> {
         ext_ts: u64,
         /// The packet's own 32-bit RTP timestamp.
         rtp_ts: u32,
+        /// The packet's own 16-bit sequence number.
+        rtp_seq: u16,
         /// Payload bytes (no RTP header).
         payload: &'a [u8],
         /// RTP payload type.

@@ -53,6 +53,11 @@ impl DatagramSender {
 }
 
 impl DatagramReceiver {
+    /// True when no datagram is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.ring.is_empty()
+    }
+
     /// Takes the next datagram into `buf` (resized to fit) with its arrival time.
     pub fn pop(&mut self, buf: &mut Vec<u8>) -> Option<Duration> {
         if self.ring.occupied_len() < HEADER {

@@ -8,6 +8,7 @@ use ringbuf::traits::{Observer, Producer};
 
 use super::file::PlayError;
 use super::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
+use crate::capture::CapturedStream;
 use crate::metrics::MetricsSnapshot;
 use crate::net::datagram_queue::{datagram_queue, DatagramReceiver};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
@@ -148,9 +149,64 @@ pub fn play_rtp(
             })
             .map_err(|e| LiveError::Runtime(e.to_string()))?
     };
-    let result = decode_loop(options, origin, &mut rx, &net_stats, stop, progress);
+    let result = decode_loop(options, origin, &mut rx, &net_stats, stop, None, progress);
     net_stop.notify_one();
     let _ = net.join();
+    result
+}
+
+/// Replays a captured stream with its original timing through the same decoder loop; the end of
+/// the capture ends the stream (what is buffered still plays).
+pub fn play_capture(
+    stream: CapturedStream,
+    options: &RtpPlayOptions,
+    stop: &AtomicBool,
+    progress: &mut dyn FnMut(&LiveStatus),
+) -> Result<LiveStatus, LiveError> {
+    let origin = Instant::now();
+    let net_stats = Arc::new(NetStats::default());
+    if let Some(source) = stream.source {
+        let _ = net_stats.source.set(source);
+    }
+    let (mut tx, mut rx) = datagram_queue(QUEUE_BYTES);
+    let done = Arc::new(AtomicBool::new(false));
+    let quit = Arc::new(AtomicBool::new(false));
+    let replay = {
+        let (stats, done, quit) = (Arc::clone(&net_stats), Arc::clone(&done), Arc::clone(&quit));
+        std::thread::Builder::new()
+            .name("jitterplay-replay".into())
+            .spawn(move || {
+                for packet in &stream.packets {
+                    while let Some(wait) = packet.at.checked_sub(origin.elapsed()) {
+                        if quit.load(Ordering::Acquire) {
+                            return;
+                        }
+                        std::thread::sleep(wait.min(Duration::from_millis(50)));
+                    }
+                    stats.datagrams.fetch_add(1, Ordering::Relaxed);
+                    stats
+                        .bytes
+                        .fetch_add(packet.bytes.len() as u64, Ordering::Relaxed);
+                    // The capture's own arrival time, not the replay's: its jitter is the point.
+                    if !tx.push(&packet.bytes, packet.at) {
+                        stats.queue_full.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                done.store(true, Ordering::Release);
+            })
+            .map_err(|e| LiveError::Runtime(e.to_string()))?
+    };
+    let result = decode_loop(
+        options,
+        origin,
+        &mut rx,
+        &net_stats,
+        stop,
+        Some(&done),
+        progress,
+    );
+    quit.store(true, Ordering::Release);
+    let _ = replay.join();
     result
 }
 
@@ -166,6 +222,15 @@ struct Playing {
     channels: usize,
     high_water: Duration,
     underruns_seen: u64,
+    pending: Vec<f32>,
+    pending_at: usize,
+}
+
+impl Playing {
+    /// True when the core has nothing left and everything produced is in the ring.
+    fn drained(&self) -> bool {
+        self.receiver.is_drained() && self.pending_at >= self.pending.len()
+    }
 }
 
 fn decode_loop(
@@ -174,10 +239,10 @@ fn decode_loop(
     rx: &mut DatagramReceiver,
     net_stats: &NetStats,
     stop: &AtomicBool,
+    source_done: Option<&AtomicBool>,
     progress: &mut dyn FnMut(&LiveStatus),
 ) -> Result<LiveStatus, LiveError> {
     let mut datagram = Vec::with_capacity(2048);
-    let mut produced = Vec::with_capacity(16_384);
     let mut live: Option<Playing> = None;
     let mut last_packet = Duration::ZERO;
     let mut next_progress = Duration::ZERO;
@@ -195,9 +260,11 @@ fn decode_loop(
                 p.receiver.on_datagram(&datagram, arrival);
             }
         }
+        // The end of a replayed capture counts as the sender going quiet.
         let idle = options
             .idle_timeout
-            .is_some_and(|t| now.saturating_sub(last_packet) >= t);
+            .is_some_and(|t| now.saturating_sub(last_packet) >= t)
+            || source_done.is_some_and(|d| d.load(Ordering::Acquire) && rx.is_empty());
         let out_of_time = options.duration.is_some_and(|d| now >= d);
         let stopped = stop.load(Ordering::Acquire);
         if (idle || out_of_time || stopped) && !finishing {
@@ -211,8 +278,8 @@ fn decode_loop(
             }
         }
         if let Some(p) = live.as_mut() {
-            step(p, now, &mut produced)?;
-            if finishing && p.receiver.is_drained() {
+            step(p, now)?;
+            if finishing && p.drained() {
                 return finish(p, now, net_stats, true);
             }
         }
@@ -256,23 +323,29 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
         channels: usize::from(out.channels),
         high_water,
         underruns_seen: 0,
+        pending: Vec::with_capacity(16_384),
+        pending_at: 0,
     })
 }
 
 /// One decoder-thread step: control, top up the ring, start the sink when playback begins.
-fn step(p: &mut Playing, now: Duration, produced: &mut Vec<f32>) -> Result<(), LiveError> {
+fn step(p: &mut Playing, now: Duration) -> Result<(), LiveError> {
+    // Audio the ring could not take last time goes first: a long concealment or pause can
+    // produce more than the ring holds, and none of it may be dropped.
+    if p.pending_at < p.pending.len() {
+        p.pending_at += p.producer.push_slice(&p.pending[p.pending_at..]);
+    }
+    let backlog = p.pending.len() - p.pending_at;
     let ring = Duration::from_secs_f64(
-        p.producer.occupied_len() as f64 / p.channels as f64 / f64::from(p.rate),
+        (p.producer.occupied_len() + backlog) as f64 / p.channels as f64 / f64::from(p.rate),
     );
     let decision = p.receiver.tick(now, ring);
     p.out_stats.set_paused(!decision.playing);
-    if ring < p.high_water {
-        produced.clear();
-        p.receiver.produce(now, p.high_water - ring, produced)?;
-        let pushed = p.producer.push_slice(produced);
-        if pushed < produced.len() {
-            tracing::warn!(lost = produced.len() - pushed, "output ring full");
-        }
+    if backlog == 0 && ring < p.high_water {
+        p.pending.clear();
+        p.receiver
+            .produce(now, p.high_water - ring, &mut p.pending)?;
+        p.pending_at = p.producer.push_slice(&p.pending);
     }
     if decision.playing {
         if let (Some(sink), Some(callback)) = (p.sink.as_mut(), p.callback.take()) {
@@ -310,6 +383,8 @@ fn finish(
     if let Some(sink) = p.sink.take() {
         sink.finish().map_err(PlayError::from)?;
     }
+    // Publish the final counts (the last step popped after its tick published).
+    p.receiver.tick(now, Duration::ZERO);
     Ok(status(Some(p), now, net, "finished"))
 }
 

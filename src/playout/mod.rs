@@ -6,6 +6,8 @@ pub mod drift_estimator;
 #[cfg(test)]
 mod e2e_tests;
 pub mod receiver;
+#[cfg(test)]
+mod receiver_tests;
 
 pub use controller::{
     ControllerConfig, PlayoutController, PlayoutDecision, PlayoutState, PlayoutStatus,

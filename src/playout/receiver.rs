@@ -123,6 +123,44 @@ pub struct ReceiverCounts {
     pub telephone_events: u64,
     /// Payloads the decoder rejected (concealed instead).
     pub decode_errors: u64,
+    /// Gaps in the audio where a non-audio packet (comfort noise, event, other payload type)
+    /// took the sequence number: played as silence, not counted as lost.
+    pub non_audio_gaps: u64,
+}
+
+/// The RTP sequence number of extended number `ext`, from a played frame's pair (the buffer's
+/// extension is rebased at restarts, so only differences carry over).
+fn raw_seq(frame: Option<(u64, u16)>, ext: u64) -> Option<u16> {
+    let (frame_ext, frame_raw) = frame?;
+    Some(frame_raw.wrapping_add(ext.wrapping_sub(frame_ext) as u16))
+}
+
+/// The sequence numbers of recent non-audio packets, so their gaps are not taken for losses.
+#[derive(Debug, Clone)]
+struct NonAudioSeqs {
+    seqs: [u16; 256],
+    len: usize,
+    next: usize,
+}
+
+impl NonAudioSeqs {
+    fn new() -> Self {
+        NonAudioSeqs {
+            seqs: [0; 256],
+            len: 0,
+            next: 0,
+        }
+    }
+
+    fn note(&mut self, seq: u16) {
+        self.seqs[self.next] = seq;
+        self.next = (self.next + 1) % self.seqs.len();
+        self.len = (self.len + 1).min(self.seqs.len());
+    }
+
+    fn contains(&self, seq: u16) -> bool {
+        self.seqs[..self.len].contains(&seq)
+    }
 }
 
 /// One piece of produced audio and where it came from (recorded when tracing).
@@ -145,6 +183,9 @@ pub struct Receiver {
     pipeline: Option<Pipeline>,
     metrics: Arc<Metrics>,
     counts: ReceiverCounts,
+    non_audio: NonAudioSeqs,
+    /// (extended, RTP) sequence number of the last frame played, to map losses back to RTP numbers.
+    last_frame_seq: Option<(u64, u16)>,
     decoded: Vec<f32>,
     started: bool,
     finished: bool,
@@ -175,6 +216,8 @@ impl Receiver {
             pipeline: None,
             metrics: Arc::new(Metrics::new()),
             counts: ReceiverCounts::default(),
+            non_audio: NonAudioSeqs::new(),
+            last_frame_seq: None,
             decoded: Vec::with_capacity(8192),
             started: false,
             finished: false,
@@ -221,16 +264,19 @@ impl Receiver {
         let pt = header.payload_type;
         if Some(pt) == self.cfg.comfort_noise_pt && Some(pt) != self.cfg.payload_type {
             self.counts.comfort_noise += 1;
+            self.non_audio.note(header.sequence);
             return Verdict::ComfortNoise;
         }
         if Some(pt) == self.cfg.telephone_event_pt {
             self.counts.telephone_events += 1;
+            self.non_audio.note(header.sequence);
             return Verdict::TelephoneEvent;
         }
         match self.cfg.payload_type {
             Some(expected) if expected != pt => {
                 self.counts.unexpected_pt += 1;
                 self.metrics.add_foreign(1);
+                self.non_audio.note(header.sequence);
                 return Verdict::UnexpectedPayloadType(pt);
             }
             None => self.cfg.payload_type = Some(pt),
@@ -265,7 +311,11 @@ impl Receiver {
             // The controller bounds the ratio; a refusal here would be a bug, not bad input.
             let _ = p.drift.set_ratio(decision.ratio);
         }
-        self.metrics.publish_jitter(self.buffer.stats());
+        // Sequence numbers used by comfort noise, events or other payload types are gaps in the
+        // audio, not losses.
+        let mut stats = *self.buffer.stats();
+        stats.lost = stats.lost.saturating_sub(self.counts.non_audio_gaps);
+        self.metrics.publish_jitter(&stats);
         self.metrics.publish_buffer(
             buffered,
             target,
@@ -351,16 +401,30 @@ impl Receiver {
         let (source, lost_ticks, silence_ticks) = match self.buffer.pop(now) {
             PopOutcome::Empty => return Ok(None),
             PopOutcome::Frame {
-                payload, rtp_ts, ..
-            } => match self.decoder.decode(payload, &mut self.decoded) {
-                Ok(_) => (Some((ssrc, rtp_ts)), 0, 0),
-                Err(e) => {
-                    tracing::debug!(error = %e, "undecodable payload concealed");
-                    self.counts.decode_errors += 1;
-                    self.decoded.clear();
-                    (None, self.buffer.packet_ticks().unwrap_or(0), 0)
+                payload,
+                rtp_ts,
+                rtp_seq,
+                ext_seq,
+                ..
+            } => {
+                self.last_frame_seq = Some((ext_seq, rtp_seq));
+                match self.decoder.decode(payload, &mut self.decoded) {
+                    Ok(_) => (Some((ssrc, rtp_ts)), 0, 0),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "undecodable payload concealed");
+                        self.counts.decode_errors += 1;
+                        self.decoded.clear();
+                        (None, self.buffer.packet_ticks().unwrap_or(0), 0)
+                    }
                 }
-            },
+            }
+            PopOutcome::Lost { ext_seq, ticks }
+                if raw_seq(self.last_frame_seq, ext_seq)
+                    .is_some_and(|s| self.non_audio.contains(s)) =>
+            {
+                self.counts.non_audio_gaps += 1;
+                (None, 0, ticks)
+            }
             PopOutcome::Lost { ticks, .. } => {
                 self.decoder.note_loss();
                 (None, ticks, 0)

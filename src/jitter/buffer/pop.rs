@@ -39,11 +39,17 @@ impl JitterBuffer {
         }
         let cad = self.cadence.ticks();
         let next = self.cur.next_seq;
-        let head = self
-            .slots
-            .find(next, SlotState::Queued)
-            .map(|s| (s.ext_ts, s.rtp_ts, s.marker, s.payload_type, s.arrival));
-        if let Some((ext_ts, rtp_ts, marker, payload_type, arrival)) = head {
+        let head = self.slots.find(next, SlotState::Queued).map(|s| {
+            (
+                s.ext_ts,
+                s.rtp_ts,
+                s.rtp_seq,
+                s.marker,
+                s.payload_type,
+                s.arrival,
+            )
+        });
+        if let Some((ext_ts, rtp_ts, rtp_seq, marker, payload_type, arrival)) = head {
             let gap = ext_ts.saturating_sub(self.cur.play_ts);
             if cad > 0 && gap > cad / 2 {
                 let silence = gap.min(self.ticks(self.cfg.max_pause));
@@ -71,6 +77,7 @@ impl JitterBuffer {
                 ext_seq: next,
                 ext_ts,
                 rtp_ts,
+                rtp_seq,
                 payload,
                 payload_type,
                 marker,
