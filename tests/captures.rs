@@ -15,7 +15,9 @@ fn final_stats(path: &Path) -> serde_json::Value {
 }
 
 fn data(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 #[test]
@@ -25,7 +27,15 @@ fn a_real_jittery_pcma_call_replays_without_loss() {
     let stats = dir.join("stats.jsonl");
     run_ok(
         jitterplay()
-            .args(["play", "--quiet", "--target-min", "200ms", "--target-max", "1s", "--output"])
+            .args([
+                "play",
+                "--quiet",
+                "--target-min",
+                "200ms",
+                "--target-max",
+                "1s",
+                "--output",
+            ])
             .arg(format!("wav:{}", wav.display()))
             .arg("--stats-json")
             .arg(&stats)
@@ -46,8 +56,15 @@ fn a_real_jittery_pcma_call_replays_without_loss() {
     // Every packet's 20 ms of 8 kHz audio is in the output, which starts at the first sample.
     let (samples, rate, channels) = read_wav(&wav);
     assert_eq!((rate, channels), (8000, 1));
-    assert!(samples.len() >= received as usize * 160, "{} samples for {received} packets", samples.len());
-    assert!(samples.iter().any(|s| s.abs() > 0.01), "the call is not silent");
+    assert!(
+        samples.len() >= received as usize * 160,
+        "{} samples for {received} packets",
+        samples.len()
+    );
+    assert!(
+        samples.iter().any(|s| s.abs() > 0.01),
+        "the call is not silent"
+    );
 }
 
 #[test]
@@ -56,7 +73,17 @@ fn an_rtpdump_file_replays() {
     let stats = dir.join("stats.jsonl");
     run_ok(
         jitterplay()
-            .args(["play", "--quiet", "--target-min", "100ms", "--target-max", "300ms", "--output", "null", "--stats-json"])
+            .args([
+                "play",
+                "--quiet",
+                "--target-min",
+                "100ms",
+                "--target-max",
+                "300ms",
+                "--output",
+                "null",
+                "--stats-json",
+            ])
             .arg(&stats)
             .arg(data("bark.rtp")),
     );
@@ -71,8 +98,15 @@ fn a_file_that_is_not_a_capture_is_refused_clearly() {
     let dir = scratch("capture_bad");
     let path = dir.join("junk.pcap");
     std::fs::write(&path, b"this is not a capture at all").unwrap();
-    let out = jitterplay().args(["play", "--output", "null"]).arg(&path).output().unwrap();
+    let out = jitterplay()
+        .args(["play", "--output", "null"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("not a readable pcap, pcapng or rtpdump file"), "{err}");
+    assert!(
+        err.contains("not a readable pcap, pcapng or rtpdump file"),
+        "{err}"
+    );
 }

@@ -37,7 +37,8 @@ fn play(packets: &[Vec<u8>]) -> (Receiver, Vec<f32>) {
         let decision = rx.tick(now, Duration::from_secs_f64(ring / 8000.0));
         if ring < 320.0 {
             let before = out.len();
-            rx.produce(now, Duration::from_millis(40), &mut out).expect("produce");
+            rx.produce(now, Duration::from_millis(40), &mut out)
+                .expect("produce");
             ring += (out.len() - before) as f64;
         }
         if decision.playing {
@@ -73,20 +74,31 @@ fn telephone_events_and_comfort_noise_are_gaps_of_silence_not_losses() {
     assert_eq!(m.played, 50);
     // Timing holds: 50 packets of audio plus 13 packets of silence.
     assert_eq!(out.len(), 63 * 160);
-    let silent = out.chunks(160).filter(|c| c.iter().all(|&s| s == 0.0)).count();
+    let silent = out
+        .chunks(160)
+        .filter(|c| c.iter().all(|&s| s == 0.0))
+        .count();
     assert_eq!(silent, 13);
 }
 
 #[test]
 fn garbage_is_counted_and_changes_nothing() {
-    let good: Vec<Vec<u8>> = (0..30u16).map(|i| pcmu(0, i, 160 * u32::from(i), 0x55)).collect();
+    let good: Vec<Vec<u8>> = (0..30u16)
+        .map(|i| pcmu(0, i, 160 * u32::from(i), 0x55))
+        .collect();
     let mut cfg = ReceiverConfig::new(PayloadFormat::Pcmu, 8000, 1);
     cfg.set_target_window(Duration::from_millis(100), Duration::from_millis(300));
     let mut rx = Receiver::new(cfg).expect("receiver");
     for junk in [&b""[..], b"\x80", &[0u8; 12], &[0x80, 0, 0][..]] {
-        assert!(matches!(rx.on_datagram(junk, Duration::ZERO), Verdict::Malformed(_)));
+        assert!(matches!(
+            rx.on_datagram(junk, Duration::ZERO),
+            Verdict::Malformed(_)
+        ));
     }
-    assert!(matches!(rx.on_datagram(&pcmu(8, 1, 0, 0), Duration::ZERO), Verdict::UnexpectedPayloadType(8)));
+    assert!(matches!(
+        rx.on_datagram(&pcmu(8, 1, 0, 0), Duration::ZERO),
+        Verdict::UnexpectedPayloadType(8)
+    ));
     assert_eq!(rx.counts().malformed, 4);
     let (clean, clean_out) = play(&good);
     assert_eq!(clean.metrics().snapshot().played, 30);

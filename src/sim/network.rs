@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// Random variation added to the base delay of each packet.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Jitter {
     /// No variation.
     #[default]
@@ -33,6 +33,7 @@ pub enum Jitter {
 
 /// Bursty loss: the Gilbert–Elliott two-state model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 pub struct GilbertElliott {
     /// Chance per packet of moving from the good to the bad state.
     pub p_good_to_bad: f64,
@@ -46,6 +47,7 @@ pub struct GilbertElliott {
 
 /// Delay spikes: at random moments the delay climbs by `extra_ms` and drains back over `duration_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Spikes {
     /// Mean time between spikes in seconds (exponentially distributed).
     pub every_s: f64,
@@ -67,6 +69,7 @@ pub enum OutageKind {
 
 /// A scheduled outage.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Outage {
     /// Start, in seconds of stream time.
     pub at_s: f64,

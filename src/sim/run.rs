@@ -133,7 +133,6 @@ pub fn run_simulation(
     let mut order = 0u64;
     let mut produced: Vec<f32> = Vec::new();
     let mut segments: Vec<Segment> = Vec::new();
-    let mut expected: Vec<f32> = Vec::new();
     let mut latencies: Vec<f32> = Vec::new();
     let mut last_played_sent = Duration::ZERO;
     let mut last_underruns = 0;
@@ -176,7 +175,7 @@ pub fn run_simulation(
                     report
                         .delays
                         .push((p.sent.as_secs_f32(), (a - p.sent).as_secs_f32() * 1000.0));
-                    in_air.push(Reverse((a, order, p.bytes.clone())));
+                    in_air.push(Reverse((a, order, sender.copy_of(&p.bytes))));
                     order += 1;
                     in_air.push(Reverse((b, order, p.bytes)));
                 }
@@ -188,7 +187,9 @@ pub fn run_simulation(
             let Some(Reverse((at, _, bytes))) = in_air.pop() else {
                 break;
             };
-            match receiver.on_datagram(&bytes, at) {
+            let verdict = receiver.on_datagram(&bytes, at);
+            sender.recycle(bytes);
+            match verdict {
                 Verdict::Buffered(InsertOutcome::Late) => report.events.push(Event {
                     t: at.as_secs_f64(),
                     kind: EventKind::Late,
@@ -227,11 +228,12 @@ pub fn run_simulation(
                     last_played_sent = last_played_sent.max(info.sent);
                     let plays_at = now + ring + frame_time(pos / channels);
                     latencies.push((plays_at.saturating_sub(info.sent)).as_secs_f32() * 1000.0);
-                    if seg.out_len == info.frames * channels && seg.frames == info.frames {
-                        sender.source_frames(info.source_frame, info.frames, &mut expected);
-                        if produced.get(pos..pos + seg.out_len) == Some(&expected[..]) {
-                            report.bit_exact_frames += info.frames as u64;
-                        }
+                    let exact = seg.frames == info.frames
+                        && produced.get(pos..pos + seg.out_len).is_some_and(|out| {
+                            sender.matches_source(info.source_frame, info.frames, out)
+                        });
+                    if exact {
+                        report.bit_exact_frames += info.frames as u64;
                     }
                 }
                 pos += seg.out_len;

@@ -8,6 +8,7 @@ use super::network::{GilbertElliott, Impairment, Jitter, Outage, OutageKind, Spi
 
 /// A span of time in a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Span {
     /// Start, in seconds of stream time.
     pub at_s: f64,

@@ -1,4 +1,9 @@
 //! The simulated sender: a looping source cut into RTP packets on the sender's own clock.
+//!
+//! The source is encoded to L16 once, when the sender is built (the encoding is per sample and
+//! stateless, so a packet's payload is a slice of it), and datagrams are written into buffers
+//! the simulation hands back with [`SimSender::recycle`]: an hour-long run allocates nothing per
+//! packet once the pool has grown to the number of packets in flight.
 
 use std::time::Duration;
 
@@ -13,12 +18,15 @@ use crate::rtp::payload::PayloadFormat;
 /// The payload type the simulator sends L16 on.
 pub const SIM_PT: u8 = 96;
 
+/// Length of the fixed RTP header the sender writes (no CSRCs, no extension).
+const RTP_HEADER_LEN: usize = 12;
+
 /// A packet as it leaves the sender.
 #[derive(Debug, Clone)]
 pub struct SentPacket {
     /// When it was sent (true time).
     pub sent: Duration,
-    /// The datagram.
+    /// The datagram (hand it back with [`SimSender::recycle`] when done).
     pub bytes: Vec<u8>,
     /// SSRC and RTP timestamp, to recognise its audio at the output.
     pub key: (u32, u32),
@@ -42,9 +50,13 @@ pub enum SenderError {
 /// Cuts a looping source into packets, applying the scenario's sender behaviour.
 pub struct SimSender {
     source: Vec<f32>,
+    /// `source` as L16 payload bytes, frame for frame.
+    encoded: Vec<u8>,
     channels: usize,
+    /// Whole frames in `source`.
+    source_len: u64,
     rate: u32,
-    packetizer: PcmPacketizer,
+    frames_per_packet: usize,
     behaviour: SenderBehaviour,
     rng: ChaCha8Rng,
     total_frames: u64,
@@ -56,8 +68,7 @@ pub struct SimSender {
     marker_next: bool,
     next_restart: usize,
     next_ssrc_change: usize,
-    scratch: Vec<f32>,
-    payload: Vec<u8>,
+    pool: Vec<Vec<u8>>,
 }
 
 impl SimSender {
@@ -70,6 +81,9 @@ impl SimSender {
         behaviour: SenderBehaviour,
         seed: u64,
     ) -> Result<Self, SenderError> {
+        let ch = usize::from(channels.max(1));
+        let mut source = source;
+        source.truncate(source.len() - source.len() % ch);
         if source.is_empty() {
             return Err(SenderError::Empty);
         }
@@ -77,15 +91,21 @@ impl SimSender {
         let ptime = Duration::from_millis(u64::from(behaviour.ptime_ms.max(1)));
         let packetizer = PcmPacketizer::new(&format, ptime, DEFAULT_MAX_PAYLOAD)
             .map_err(|e| SenderError::Packetize(e.to_string()))?;
+        let mut encoded = Vec::with_capacity(source.len() * 2);
+        packetizer
+            .encode(&source, &mut encoded)
+            .map_err(|e| SenderError::Packetize(e.to_string()))?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005e_4de5);
         let seq = behaviour.initial_seq.unwrap_or_else(|| rng.random());
         let ts_base = behaviour.initial_ts.unwrap_or_else(|| rng.random());
         let ssrc = rng.random();
         Ok(SimSender {
+            source_len: (source.len() / ch) as u64,
             source,
-            channels: usize::from(channels),
+            encoded,
+            channels: ch,
             rate,
-            packetizer,
+            frames_per_packet: packetizer.frames_per_packet(),
             behaviour,
             rng,
             total_frames,
@@ -97,30 +117,60 @@ impl SimSender {
             marker_next: true,
             next_restart: 0,
             next_ssrc_change: 0,
-            scratch: Vec::new(),
-            payload: Vec::new(),
+            pool: Vec::new(),
         })
     }
 
     /// Frames per packet.
     pub fn frames_per_packet(&self) -> usize {
-        self.packetizer.frames_per_packet()
+        self.frames_per_packet
+    }
+
+    /// The pieces of the looped source covering frames `[start, start + frames)`, as ranges of
+    /// frame indices into one loop of the source (at most a few: one per loop boundary crossed).
+    fn runs(&self, start: u64, frames: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+        let len = self.source_len;
+        let mut at = start;
+        let end = start + frames as u64;
+        std::iter::from_fn(move || {
+            if at >= end {
+                return None;
+            }
+            let from = at % len;
+            let n = (len - from).min(end - at);
+            at += n;
+            Some(from as usize..(from + n) as usize)
+        })
     }
 
     /// Source frames `[start, start + frames)` of the looped source, interleaved, into `out`.
     pub fn source_frames(&self, start: u64, frames: usize, out: &mut Vec<f32>) {
         out.clear();
-        let len = (self.source.len() / self.channels) as u64;
-        for f in start..start + frames as u64 {
-            let at = ((f % len) as usize) * self.channels;
-            out.extend_from_slice(&self.source[at..at + self.channels]);
+        for run in self.runs(start, frames) {
+            out.extend_from_slice(&self.source[run.start * self.channels..run.end * self.channels]);
         }
+    }
+
+    /// True if `samples` (interleaved) equal source frames `[start, start + frames)` exactly.
+    pub fn matches_source(&self, start: u64, frames: usize, samples: &[f32]) -> bool {
+        if samples.len() != frames * self.channels {
+            return false;
+        }
+        let mut pos = 0;
+        self.runs(start, frames).all(|run| {
+            let want = &self.source[run.start * self.channels..run.end * self.channels];
+            let got = &samples[pos..pos + want.len()];
+            pos += want.len();
+            // Without early exit: the comparison vectorises (same meaning as `==` on slices).
+            got.iter()
+                .zip(want)
+                .fold(true, |same, (g, w)| same & (g == w))
+        })
     }
 
     /// The send time of the next packet, or None when the stream is over.
     pub fn next_send_time(&self) -> Option<Duration> {
-        let fpp = self.frames_per_packet() as u64;
-        let frame = self.index * fpp;
+        let frame = self.index * self.frames_per_packet as u64;
         if frame >= self.total_frames {
             return None;
         }
@@ -131,11 +181,24 @@ impl SimSender {
         ))
     }
 
+    /// Gives a datagram buffer back for reuse by later packets.
+    pub fn recycle(&mut self, mut bytes: Vec<u8>) {
+        bytes.clear();
+        self.pool.push(bytes);
+    }
+
+    /// A pooled copy of `bytes` (for the network's duplicates).
+    pub fn copy_of(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut copy = self.pool.pop().unwrap_or_default();
+        copy.extend_from_slice(bytes);
+        copy
+    }
+
     /// The next packet (None when the stream is over); packets in a pause are skipped silently.
     pub fn next_packet(&mut self) -> Option<SentPacket> {
         loop {
             let sent = self.next_send_time()?;
-            let fpp = self.frames_per_packet();
+            let fpp = self.frames_per_packet;
             let frame = self.index * fpp as u64;
             let stream_s = frame as f64 / f64::from(self.rate);
             self.apply_restarts(stream_s);
@@ -153,23 +216,24 @@ impl SimSender {
                 continue;
             }
             let frames = fpp.min((self.total_frames - frame) as usize);
-            let mut scratch = std::mem::take(&mut self.scratch);
-            self.source_frames(frame, frames, &mut scratch);
-            self.payload.clear();
-            let encoded = self.packetizer.encode(&scratch, &mut self.payload);
-            self.scratch = scratch;
-            if encoded.is_err() {
-                return None;
-            }
-            let bytes = RtpPacketBuilder::new()
+            let mut header = [0u8; RTP_HEADER_LEN];
+            RtpPacketBuilder::new()
                 .payload_type(SIM_PT)
                 .ssrc(self.ssrc)
                 .sequence(Seq::from(self.seq))
                 .timestamp(ts)
                 .marked(std::mem::replace(&mut self.marker_next, false))
-                .payload(&self.payload)
-                .build()
+                .build_into(&mut header)
                 .ok()?;
+            let mut bytes = self.pool.pop().unwrap_or_default();
+            bytes.reserve(RTP_HEADER_LEN + frames * self.channels * 2);
+            bytes.extend_from_slice(&header);
+            let frame_bytes = self.channels * 2;
+            for run in self.runs(frame, frames) {
+                bytes.extend_from_slice(
+                    &self.encoded[run.start * frame_bytes..run.end * frame_bytes],
+                );
+            }
             self.seq = self.seq.wrapping_add(1);
             return Some(SentPacket {
                 sent,
@@ -202,5 +266,84 @@ impl SimSender {
         self.ts_base = self.rng.random();
         self.base_index = self.index;
         self.marker_next = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A short source (1000 stereo frames) so that packets of 365 frames cross the loop point.
+    fn sender(total_frames: u64) -> SimSender {
+        let source: Vec<f32> = (0..2000)
+            .map(|i| ((i * 37) % 2001) as f32 / 2048.0 - 0.5)
+            .collect();
+        let behaviour = SenderBehaviour {
+            initial_seq: Some(65_534),
+            ..SenderBehaviour::default()
+        };
+        SimSender::new(source, 48_000, 2, total_frames, behaviour, 9).unwrap()
+    }
+
+    #[test]
+    fn packets_match_the_packetizer_and_builder_byte_for_byte() {
+        let mut s = sender(5_000);
+        let format = PayloadFormat::L16 {
+            rate: 48_000,
+            channels: 2,
+        };
+        let packetizer =
+            PcmPacketizer::new(&format, Duration::from_millis(20), DEFAULT_MAX_PAYLOAD).unwrap();
+        let (mut samples, mut payload) = (Vec::new(), Vec::new());
+        let mut count = 0;
+        while let Some(p) = s.next_packet() {
+            s.source_frames(p.source_frame, p.frames, &mut samples);
+            packetizer.encode(&samples, &mut payload).unwrap();
+            let (ssrc, ts) = p.key;
+            let expected = RtpPacketBuilder::new()
+                .payload_type(SIM_PT)
+                .ssrc(ssrc)
+                .sequence(Seq::from(65_534u16.wrapping_add(count)))
+                .timestamp(ts)
+                .marked(count == 0)
+                .payload(&payload)
+                .build()
+                .unwrap();
+            assert_eq!(p.bytes, expected, "packet {count}");
+            assert!(s.matches_source(p.source_frame, p.frames, &samples));
+            s.recycle(p.bytes);
+            count += 1;
+        }
+        // 5000 frames in packets of 365: 13 full ones and a last one of 255 frames.
+        assert_eq!(count, 14);
+    }
+
+    #[test]
+    fn source_frames_loop_and_mismatches_are_seen() {
+        let s = sender(10_000);
+        let mut out = Vec::new();
+        s.source_frames(990, 20, &mut out);
+        assert_eq!(out.len(), 40);
+        assert_eq!(out[20..24], s.source[0..4]);
+        assert!(s.matches_source(990, 20, &out));
+        assert!(
+            s.matches_source(1990, 20, &out),
+            "one loop later is the same audio"
+        );
+        out[25] += 1.0 / 32_768.0;
+        assert!(!s.matches_source(990, 20, &out));
+        assert!(!s.matches_source(990, 19, &out), "length must match");
+    }
+
+    #[test]
+    fn recycled_buffers_are_reused() {
+        let mut s = sender(10_000);
+        let first = s.next_packet().unwrap();
+        let ptr = first.bytes.as_ptr();
+        s.recycle(first.bytes);
+        let second = s.next_packet().unwrap();
+        assert_eq!(second.bytes.as_ptr(), ptr);
+        let copy = s.copy_of(&second.bytes);
+        assert_eq!(copy, second.bytes);
     }
 }
