@@ -35,6 +35,9 @@ pub struct JitterConfig {
     pub starve_grace: Duration,
     /// What a confirmed restart does to queued audio.
     pub reset_policy: ResetPolicy,
+    /// Payload bytes per RTP clock tick, for formats where a packet's length gives its duration
+    /// (PCM); packets of varying size then play back to back. None: the cadence is used.
+    pub bytes_per_tick: Option<usize>,
     /// The delay estimator's parameters (target window and its dynamics).
     pub estimator: EstimatorConfig,
 }
@@ -51,6 +54,7 @@ impl JitterConfig {
             max_ts_skew: Duration::from_secs(10),
             starve_grace: Duration::from_millis(60),
             reset_policy: ResetPolicy::default(),
+            bytes_per_tick: None,
             estimator: EstimatorConfig::default(),
         }
     }

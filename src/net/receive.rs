@@ -196,8 +196,9 @@ fn accept(url: &RtpUrl, stats: &NetStats, from: SocketAddr, datagram: &[u8]) -> 
     match stats.source.get() {
         Some(locked) => *locked == from,
         None => {
-            let looks_like_rtp = datagram.len() >= 12 && datagram[0] >> 6 == 2;
-            if looks_like_rtp {
+            // Only a packet that fully parses may lock the sender: one stray datagram must not
+            // lock out the real stream.
+            if crate::rtp::header::RtpHeader::parse(datagram).is_ok() {
                 let _ = stats.source.set(from);
                 tracing::info!(%from, "sender locked");
             }
@@ -280,9 +281,14 @@ mod tests {
     fn the_rate_cap_allows_a_burst_then_the_rate() {
         let mut bucket = TokenBucket::new(100);
         let burst = (0..150).filter(|_| bucket.take(Duration::ZERO)).count();
-        assert_eq!(burst, 100, "a full bucket lets a second's worth through at once");
+        assert_eq!(
+            burst, 100,
+            "a full bucket lets a second's worth through at once"
+        );
         // A flood at 500 packets/s for 2 s: only the refill rate of 100/s gets through.
-        let flood = (1..=1000).filter(|i| bucket.take(Duration::from_millis(2 * i))).count();
+        let flood = (1..=1000)
+            .filter(|i| bucket.take(Duration::from_millis(2 * i)))
+            .count();
         assert!((198..=202).contains(&flood), "{flood}");
     }
 }

@@ -16,6 +16,7 @@ use crate::net::rtp_url::RtpUrl;
 use crate::output::ring::{audio_ring, wait_drained, RingProducer};
 use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
 use crate::playout::{PlayoutState, Receiver, ReceiverConfig, ReceiverCounts, ReceiverError};
+use crate::rtp::header::RtpHeader;
 
 /// How often the decoder thread wakes up.
 const WAKE: Duration = Duration::from_millis(5);
@@ -247,13 +248,20 @@ fn decode_loop(
     let mut last_packet = Duration::ZERO;
     let mut next_progress = Duration::ZERO;
     let mut finishing = false;
+    let mut early_malformed = 0u64;
     loop {
         let now = origin.elapsed();
         while let Some(arrival) = rx.pop(&mut datagram) {
             last_packet = arrival;
             if live.is_none() {
-                if let Some(format) = resolve(&options.hint, &datagram)? {
-                    live = Some(start(format, options)?);
+                match resolve(&options.hint, &datagram)? {
+                    Some(format) => {
+                        let mut p = start(format, options)?;
+                        p.receiver.count_malformed(early_malformed);
+                        live = Some(p);
+                    }
+                    None if RtpHeader::parse(&datagram).is_err() => early_malformed += 1,
+                    None => {}
                 }
             }
             if let Some(p) = live.as_mut() {
@@ -300,14 +308,16 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
     };
     let sink = Sink::open(&options.output, &request, false).map_err(PlayError::from)?;
     let out = sink.format();
+    // The ring stays a few device periods ahead: the jitter buffer does the real buffering.
+    let period = Duration::from_secs_f64(f64::from(out.period_frames) / f64::from(out.rate));
+    let high_water = (period * 3).max(Duration::from_millis(60));
     let mut cfg = ReceiverConfig::new(format.format, out.rate, out.channels);
     cfg.payload_type = Some(format.payload_type);
     cfg.telephone_event_pt = options.hint.telephone_event_pt;
     cfg.set_target_window(options.target_min, options.target_max);
+    // The level the controller holds includes the output ring, so the target's margin must too.
+    cfg.jitter.estimator.margin += high_water;
     let receiver = Receiver::new(cfg)?;
-    // The ring stays a few device periods ahead: the jitter buffer does the real buffering.
-    let period = Duration::from_secs_f64(f64::from(out.period_frames) / f64::from(out.rate));
-    let high_water = (period * 3).max(Duration::from_millis(60));
     let (producer, consumer) = audio_ring(high_water * 2, out.rate, usize::from(out.channels));
     let out_stats = Arc::new(OutputStats::default());
     out_stats.set_paused(true);

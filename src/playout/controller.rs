@@ -130,6 +130,8 @@ pub struct PlayoutController {
     drift: DriftEstimator,
     rebuffers: u64,
     draining: bool,
+    /// Smallest band: the level is only known to within a packet, so the band must hold one.
+    min_band: f64,
 }
 
 impl PlayoutController {
@@ -149,6 +151,7 @@ impl PlayoutController {
             last_now: None,
             rebuffers: 0,
             draining: false,
+            min_band: 0.0,
         }
     }
 
@@ -227,7 +230,12 @@ impl PlayoutController {
         }
         self.control_level = level;
         let error = level - self.target;
-        let band = self.cfg.band.as_secs_f64().min(self.target / 4.0);
+        let band = self
+            .cfg
+            .band
+            .as_secs_f64()
+            .min(self.target / 4.0)
+            .max(self.min_band);
         let drift = self
             .drift
             .drift()
@@ -308,6 +316,12 @@ impl PlayoutController {
             self.state = PlayoutState::Playing;
             self.progress = 1.0;
         }
+    }
+
+    /// Widens the tolerance band to at least `band` (e.g. one packet of a stream with long
+    /// packets), so packet-sized steps of the level do not engage resampling.
+    pub fn set_min_band(&mut self, band: Duration) {
+        self.min_band = band.as_secs_f64();
     }
 
     /// The current state.

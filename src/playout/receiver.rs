@@ -53,7 +53,13 @@ impl ReceiverConfig {
             telephone_event_pt: None,
             output_rate,
             output_channels,
-            jitter: JitterConfig::new(format.clock_rate()),
+            jitter: JitterConfig {
+                // PCM formats tick at their sample rate, so bytes per frame are bytes per tick.
+                bytes_per_tick: format
+                    .bytes_per_frame()
+                    .filter(|_| format.sample_rate() == Some(format.clock_rate())),
+                ..JitterConfig::new(format.clock_rate())
+            },
             controller: ControllerConfig::default(),
             trace: false,
         };
@@ -186,6 +192,8 @@ pub struct Receiver {
     non_audio: NonAudioSeqs,
     /// (extended, RTP) sequence number of the last frame played, to map losses back to RTP numbers.
     last_frame_seq: Option<(u64, u16)>,
+    /// Fraction of a frame (in tick × rate units) left over from converting gaps to frames.
+    tick_remainder: i128,
     decoded: Vec<f32>,
     started: bool,
     finished: bool,
@@ -218,6 +226,7 @@ impl Receiver {
             counts: ReceiverCounts::default(),
             non_audio: NonAudioSeqs::new(),
             last_frame_seq: None,
+            tick_remainder: 0,
             decoded: Vec::with_capacity(8192),
             started: false,
             finished: false,
@@ -303,6 +312,11 @@ impl Receiver {
         let target = self.buffer.update_target(now);
         let buffered = self.buffer.depth() + ring + staged;
         let delay = self.buffer.playout_delay(now).map(|d| d + ring + staged);
+        if let Some(ticks) = self.buffer.packet_ticks() {
+            let packet =
+                Duration::from_secs_f64(ticks as f64 / f64::from(self.buffer.clock_rate().max(1)));
+            self.controller.set_min_band(packet);
+        }
         let decision = self.controller.tick(now, buffered, delay, target);
         if decision.state != PlayoutState::Prebuffering {
             self.started = true;
@@ -325,6 +339,12 @@ impl Receiver {
         );
         self.metrics.publish_playout(&self.controller.status());
         decision
+    }
+
+    /// Counts datagrams the shell found malformed before this receiver existed.
+    pub fn count_malformed(&mut self, n: u64) {
+        self.counts.malformed += n;
+        self.metrics.add_malformed(n);
     }
 
     /// Tells the controller the output ran dry.
@@ -440,7 +460,17 @@ impl Receiver {
             // Nothing decoded yet (MPEG audio before its first frame): nothing to conceal with.
             return Ok(Some(None));
         };
-        let to_frames = |ticks: u64| (ticks * u64::from(p.rate) / clock_rate.max(1)) as usize;
+        // RTP ticks to frames, carrying the remainder: an MPEG audio frame is 2351.02 ticks of
+        // 90 kHz, and truncating every concealed frame would slip the timeline a sample each time.
+        let remainder = &mut self.tick_remainder;
+        let mut to_frames = |ticks: u64| {
+            let clock = clock_rate.max(1) as i128;
+            let total = i128::from(ticks) * i128::from(p.rate) + *remainder;
+            // Round to the nearest frame and carry the (signed) rest into the next gap.
+            let frames = ((total + clock / 2) / clock).max(0);
+            *remainder = total - frames * clock;
+            frames as usize
+        };
         if source.is_some() {
             p.concealer.process_decoded(&mut self.decoded);
         } else if lost_ticks > 0 {

@@ -111,6 +111,8 @@ pub fn run_simulation(
         .or(scenario.target_max_ms.map(ms))
         .unwrap_or(est.target_max);
     rcfg.set_target_window(min, max);
+    // The level the controller holds includes the output ring, so the target's margin must too.
+    rcfg.jitter.estimator.margin += RING_HIGH_WATER;
     let mut receiver = Receiver::new(rcfg)?;
 
     let (mut producer, consumer) = audio_ring(Duration::from_millis(200), input.rate, channels);

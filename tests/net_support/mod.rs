@@ -166,3 +166,145 @@ pub fn l16_bytes(samples: &[f32]) -> Vec<u8> {
         .flat_map(|&s| ((s * 32_768.0).round() as i16).to_be_bytes())
         .collect()
 }
+
+// ---- The live player (`jitterplay play rtp://…` / `.sdp`), for tests/live_rtp.rs and
+// ---- tests/interop_receive.rs.
+
+/// A running `jitterplay play` writing `out.wav` (and its stdout and stderr) into a directory.
+pub struct Player {
+    child: Child,
+    started: Instant,
+    /// The WAV it writes.
+    pub wav: std::path::PathBuf,
+    stdout: std::path::PathBuf,
+    stderr: std::path::PathBuf,
+}
+
+/// How a [`Player`] ended.
+pub struct Played {
+    /// Its exit status.
+    pub status: std::process::ExitStatus,
+    /// From spawning to exit.
+    pub elapsed: Duration,
+    /// Everything it printed to stdout.
+    pub stdout: String,
+    /// Everything it printed to stderr.
+    pub stderr: String,
+}
+
+/// Starts `jitterplay play INPUT --output wav:DIR/out.wav --quiet ARGS…`; stdout and stderr go to
+/// files in `dir` (no pipe can fill up and stall it).
+pub fn spawn_player(dir: &std::path::Path, input: &str, args: &[&str]) -> Player {
+    let wav = dir.join("out.wav");
+    let stdout = dir.join("play.stdout");
+    let stderr = dir.join("play.stderr");
+    let file = |p: &std::path::Path| std::fs::File::create(p).expect("create output file");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_jitterplay"))
+        .args(["play", input, "--quiet", "--output"])
+        .arg(format!("wav:{}", wav.display()))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(file(&stdout))
+        .stderr(file(&stderr))
+        .spawn()
+        .expect("spawn jitterplay play");
+    Player {
+        child,
+        started: Instant::now(),
+        wav,
+        stdout,
+        stderr,
+    }
+}
+
+impl Player {
+    /// What it printed to stdout so far (Rust flushes stdout at every line).
+    pub fn stdout_so_far(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// Waits until a stdout line satisfies `ok`, failing after `limit` or if the player exits.
+    pub fn wait_for_line(&mut self, what: &str, limit: Duration, ok: impl Fn(&str) -> bool) {
+        let start = Instant::now();
+        loop {
+            if self.stdout_so_far().lines().any(&ok) {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                panic!(
+                    "player exited ({status}) before {what}; stderr: {}",
+                    std::fs::read_to_string(&self.stderr).unwrap_or_default()
+                );
+            }
+            assert!(start.elapsed() < limit, "no {what} within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for it to exit; after `limit` it is killed and the test fails.
+    pub fn wait(mut self, limit: Duration) -> Played {
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if self.started.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "jitterplay play still running after {limit:?}; stderr: {}",
+                    std::fs::read_to_string(&self.stderr).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Played {
+            status,
+            elapsed: self.started.elapsed(),
+            stdout: std::fs::read_to_string(&self.stdout).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&self.stderr).unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for Player {
+    /// A test that fails half-way does not leave a player bound to its port.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Played {
+    /// Checks it exited 0.
+    pub fn assert_success(&self) {
+        assert!(
+            self.status.success(),
+            "jitterplay play failed: {}\nstderr: {}",
+            self.status,
+            self.stderr
+        );
+    }
+}
+
+/// The final line (`"final":true`) of `--stats-json` output, parsed.
+pub fn final_stats(jsonl: &str) -> serde_json::Value {
+    let last = jsonl
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_else(|| panic!("no stats lines in {jsonl:?}"));
+    let value: serde_json::Value =
+        serde_json::from_str(last).unwrap_or_else(|e| panic!("stats line {last:?}: {e}"));
+    assert_eq!(value["final"], true, "last stats line is not final: {last}");
+    value
+}
+
+/// A counter of a stats line by JSON pointer, e.g. `/metrics/lost`.
+pub fn stat(stats: &serde_json::Value, pointer: &str) -> f64 {
+    stats
+        .pointer(pointer)
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or_else(|| panic!("no number at {pointer} in {stats}"))
+}

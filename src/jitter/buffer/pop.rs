@@ -39,8 +39,10 @@ impl JitterBuffer {
         }
         let cad = self.cadence.ticks();
         let next = self.cur.next_seq;
+        let bytes_per_tick = self.cfg.bytes_per_tick.filter(|&b| b > 0);
         let head = self.slots.find(next, SlotState::Queued).map(|s| {
             (
+                bytes_per_tick.map_or(0, |b| (s.payload().len() / b) as u64),
                 s.ext_ts,
                 s.rtp_ts,
                 s.rtp_seq,
@@ -49,7 +51,7 @@ impl JitterBuffer {
                 s.arrival,
             )
         });
-        if let Some((ext_ts, rtp_ts, rtp_seq, marker, payload_type, arrival)) = head {
+        if let Some((own_ticks, ext_ts, rtp_ts, rtp_seq, marker, payload_type, arrival)) = head {
             let gap = ext_ts.saturating_sub(self.cur.play_ts);
             if cad > 0 && gap > cad / 2 {
                 let silence = gap.min(self.ticks(self.cfg.max_pause));
@@ -61,7 +63,11 @@ impl JitterBuffer {
             self.slots.set_state(next, SlotState::Played);
             self.cur.queued = self.cur.queued.saturating_sub(1);
             self.cur.next_seq += 1;
-            self.cur.play_ts = if cad > 0 {
+            self.cur.play_ts = if own_ticks > 0 {
+                // The packet's own length: senders that vary packet sizes (GStreamer's
+                // max-ptime splitting) play back to back, with no silence between.
+                ext_ts + own_ticks
+            } else if cad > 0 {
                 ext_ts + cad
             } else {
                 // Packet duration unknown yet: the next packet's timestamp is the best guess.
