@@ -22,6 +22,9 @@ use crate::rtp::payload::PayloadFormat;
 const RING_HIGH_WATER: Duration = Duration::from_millis(40);
 /// How often the timeline is sampled.
 const TIMELINE_STEP: Duration = Duration::from_millis(100);
+/// Longer than a packet stays between sending and playout in any built-in scenario (freeze +
+/// buffer ceiling); a custom scenario freezing longer would undercount its bit-exact frames.
+const IN_FLIGHT_HORIZON: Duration = Duration::from_secs(120);
 /// Stop even if not drained this long after the sender's last packet.
 const DRAIN_LIMIT: Duration = Duration::from_secs(120);
 
@@ -131,6 +134,7 @@ pub fn run_simulation(
     let mut report = SimReport::new(scenario, cfg.seed, duration);
     let mut in_air: BinaryHeap<Reverse<(Duration, u64, Vec<u8>)>> = BinaryHeap::new();
     let mut in_flight: HashMap<(u32, u32), InFlight> = HashMap::new();
+    let mut next_prune = IN_FLIGHT_HORIZON;
     let mut next_packet: Option<SentPacket> = sender.next_packet();
     let mut order = 0u64;
     let mut produced: Vec<f32> = Vec::new();
@@ -278,6 +282,13 @@ pub fn run_simulation(
                 kind: EventKind::Reset,
             });
             last_resets = resets;
+        }
+        if now >= next_prune {
+            // Packets lost, evicted or discarded never come out: forget them once no buffer
+            // could still hold them, so memory stays bounded over hour-long runs.
+            let horizon = now.saturating_sub(IN_FLIGHT_HORIZON);
+            in_flight.retain(|_, info| info.sent >= horizon);
+            next_prune = now + IN_FLIGHT_HORIZON;
         }
         if now >= next_sample {
             let m = receiver.metrics().snapshot();
