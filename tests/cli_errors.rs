@@ -169,24 +169,3 @@ fn unwritable_wav_path_is_reported() {
         .unwrap();
     assert_fails_with(&out, 1, "cannot write /nonexistent-dir/out.wav");
 }
-
-#[test]
-fn unsupported_device_rate_is_refused_for_devices_only() {
-    // wav: takes any rate; it is resampled to it.
-    let dir = scratch("rate");
-    let wav = dir.join("r.wav");
-    run_ok(
-        jitterplay()
-            .args([
-                "play",
-                "--quiet",
-                "--fast",
-                "--device-rate",
-                "22050",
-                "--output",
-            ])
-            .arg(format!("wav:{}", wav.display()))
-            .arg(asset("speech-48k-mono.wav")),
-    );
-    assert_eq!(read_wav(&wav).1, 22_050);
-}

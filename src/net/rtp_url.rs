@@ -1,6 +1,6 @@
 //! `rtp://[SOURCE@]ADDR:PORT`: where to listen, which group to join, which sender to accept.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::str::FromStr;
 
 /// A parsed `rtp://` input.
@@ -73,18 +73,6 @@ impl FromStr for RtpUrl {
             group,
             source,
         })
-    }
-}
-
-impl RtpUrl {
-    /// True for `rtp://[::]…` style IPv6 listeners.
-    pub fn is_ipv6(&self) -> bool {
-        self.bind.is_ipv6()
-    }
-
-    /// The IPv6 wildcard equivalent, for callers that want dual-stack listening.
-    pub fn unspecified_v6(port: u16) -> SocketAddr {
-        SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port)
     }
 }
 
