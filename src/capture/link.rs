@@ -1,6 +1,17 @@
-//! Digging UDP datagrams out of captured link-layer frames (Ethernet, VLAN, Linux cooked, raw IP).
+//! Digging UDP datagrams out of captured link-layer frames (Ethernet with VLAN tags, Linux
+//! cooked v1/v2, BSD loopback, raw IP; IPv4 and IPv6), reassembling IP fragments.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use etherparse::defrag::IpDefragPool;
+use etherparse::{EtherType, IpNumber, NetSlice, SlicedPacket, TransportSlice, UdpSlice};
+
+/// How long fragments of an incomplete datagram are kept waiting for the rest.
+const FRAGMENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reassembly buffers kept at once; beyond this the oldest are abandoned (bounded memory).
+const MAX_PENDING_DATAGRAMS: usize = 256;
 
 /// The link layer of a capture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,135 +22,244 @@ pub enum Link {
     LinuxSll,
     /// Linux "cooked" capture v2 (20-byte header).
     LinuxSll2,
-    /// BSD loopback (4-byte address family).
+    /// BSD loopback (4-byte address family in either byte order).
     Null,
     /// Raw IPv4 or IPv6.
     RawIp,
 }
 
-/// A UDP datagram found in a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UdpDatagram<'a> {
+/// A UDP datagram found in a frame (or reassembled from several).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdpDatagram {
     /// Sender.
     pub src: SocketAddr,
     /// Receiver.
     pub dst: SocketAddr,
     /// UDP payload.
-    pub payload: &'a [u8],
+    pub payload: Vec<u8>,
 }
 
-/// The UDP datagram in `frame`, if it carries one (unfragmented IPv4 or IPv6 without extension headers).
-pub fn udp_in_frame(link: Link, frame: &[u8]) -> Option<UdpDatagram<'_>> {
-    let (ethertype, ip) = match link {
-        Link::Ethernet => {
-            let mut ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
-            let mut at = 14;
-            while ethertype == 0x8100 || ethertype == 0x88A8 {
-                ethertype = u16::from_be_bytes([*frame.get(at + 2)?, *frame.get(at + 3)?]);
-                at += 4;
-            }
-            (Some(ethertype), frame.get(at..)?)
+/// What one frame held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameContent {
+    /// A whole UDP datagram (possibly completing a fragmented one).
+    Udp(UdpDatagram),
+    /// A fragment of an IP datagram still incomplete.
+    Fragment,
+    /// Something else (TCP, ARP, ICMP, another link protocol).
+    Other,
+    /// Bytes that do not parse as their link type says (cut short by the snap length, or broken).
+    Malformed,
+}
+
+/// Counts of what the extractor saw besides whole datagrams.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FrameCounts {
+    /// Frames that carried something other than UDP.
+    pub other: u64,
+    /// Frames that did not parse.
+    pub malformed: u64,
+    /// IP fragments of UDP datagrams.
+    pub fragments: u64,
+    /// UDP datagrams rebuilt from IP fragments.
+    pub reassembled: u64,
+    /// Fragmented datagrams that never completed (or could not be rebuilt).
+    pub incomplete: u64,
+}
+
+/// A fragmented datagram being rebuilt: addresses and IPv4 identification (0 for IPv6).
+type FragmentKey = (IpAddr, IpAddr, u16);
+
+/// Turns frames into UDP datagrams, rebuilding fragmented ones.
+#[derive(Debug)]
+pub struct UdpExtractor {
+    pool: IpDefragPool<Duration, ()>,
+    /// The datagrams the pool is rebuilding and when each last got a fragment (the pool cannot
+    /// say how many it holds, and they must be counted when abandoned).
+    pending: HashMap<FragmentKey, Duration>,
+    counts: FrameCounts,
+}
+
+impl Default for UdpExtractor {
+    fn default() -> Self {
+        UdpExtractor {
+            pool: IpDefragPool::new(),
+            pending: HashMap::new(),
+            counts: FrameCounts::default(),
         }
-        Link::LinuxSll => (
-            Some(u16::from_be_bytes([*frame.get(14)?, *frame.get(15)?])),
-            frame.get(16..)?,
-        ),
-        Link::LinuxSll2 => (
-            Some(u16::from_be_bytes([*frame.first()?, *frame.get(1)?])),
-            frame.get(20..)?,
-        ),
-        Link::Null => (None, frame.get(4..)?),
-        Link::RawIp => (None, frame),
+    }
+}
+
+impl UdpExtractor {
+    /// Reads the frame captured at `at` on `link`.
+    pub fn frame(&mut self, link: Link, at: Duration, frame: &[u8]) -> FrameContent {
+        let content = match slice(link, frame) {
+            Some(Ok(packet)) => self.content(&packet, at),
+            Some(Err(())) => FrameContent::Malformed,
+            None => FrameContent::Other,
+        };
+        match content {
+            FrameContent::Other => self.counts.other += 1,
+            FrameContent::Malformed => self.counts.malformed += 1,
+            _ => {}
+        }
+        content
+    }
+
+    /// What was counted so far; datagrams still waiting for fragments count as incomplete.
+    pub fn counts(&self) -> FrameCounts {
+        FrameCounts {
+            incomplete: self.counts.incomplete + self.pending.len() as u64,
+            ..self.counts
+        }
+    }
+
+    fn content(&mut self, packet: &SlicedPacket<'_>, at: Duration) -> FrameContent {
+        let Some(net) = packet.net.as_ref() else {
+            return FrameContent::Other;
+        };
+        let (src, dst, id) = match net {
+            NetSlice::Ipv4(v4) => (
+                IpAddr::V4(v4.header().source_addr()),
+                IpAddr::V4(v4.header().destination_addr()),
+                v4.header().identification(),
+            ),
+            NetSlice::Ipv6(v6) => (
+                IpAddr::V6(v6.header().source_addr()),
+                IpAddr::V6(v6.header().destination_addr()),
+                0,
+            ),
+            NetSlice::Arp(_) => return FrameContent::Other,
+        };
+        let Some(ip_payload) = net.ip_payload_ref() else {
+            return FrameContent::Other;
+        };
+        if ip_payload.ip_number != IpNumber::UDP {
+            return FrameContent::Other;
+        }
+        if !ip_payload.fragmented {
+            return match &packet.transport {
+                Some(TransportSlice::Udp(udp)) => FrameContent::Udp(datagram(src, dst, udp)),
+                _ => FrameContent::Malformed,
+            };
+        }
+        self.counts.fragments += 1;
+        self.expire(at);
+        let key = (src, dst, id);
+        match self.pool.process_sliced_packet(packet, at, ()) {
+            Ok(None) => {
+                self.pending.insert(key, at);
+                FrameContent::Fragment
+            }
+            Ok(Some(whole)) => {
+                self.pending.remove(&key);
+                self.counts.reassembled += 1;
+                match UdpSlice::from_slice(&whole.payload) {
+                    Ok(udp) => FrameContent::Udp(datagram(src, dst, &udp)),
+                    Err(_) => FrameContent::Malformed,
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "IP fragment could not be reassembled");
+                if self.pending.remove(&key).is_none() {
+                    self.counts.incomplete += 1;
+                }
+                FrameContent::Fragment
+            }
+        }
+    }
+
+    /// Abandons datagrams whose fragments stopped arriving, so memory stays bounded.
+    fn expire(&mut self, now: Duration) {
+        // Under a flood of fragments only the newest half of the allowance survives.
+        let flood_cutoff = (self.pending.len() >= MAX_PENDING_DATAGRAMS).then(|| {
+            let mut times: Vec<Duration> = self.pending.values().copied().collect();
+            times.sort_unstable();
+            times[times.len() - MAX_PENDING_DATAGRAMS / 2]
+        });
+        let keep = |last: &Duration| {
+            now.saturating_sub(*last) < FRAGMENT_TIMEOUT && flood_cutoff.is_none_or(|c| *last >= c)
+        };
+        let before = self.pending.len();
+        self.pending.retain(|_, last| keep(last));
+        self.counts.incomplete += (before - self.pending.len()) as u64;
+        self.pool.retain(keep);
+    }
+}
+
+fn datagram(src: IpAddr, dst: IpAddr, udp: &UdpSlice<'_>) -> UdpDatagram {
+    UdpDatagram {
+        src: SocketAddr::new(src, udp.source_port()),
+        dst: SocketAddr::new(dst, udp.destination_port()),
+        payload: udp.payload().to_vec(),
+    }
+}
+
+/// Slices `frame` from its link layer down; `None` when the link carries something that is not IP.
+fn slice(link: Link, frame: &[u8]) -> Option<Result<SlicedPacket<'_>, ()>> {
+    let sliced = match link {
+        Link::Ethernet => SlicedPacket::from_ethernet(frame),
+        Link::LinuxSll => SlicedPacket::from_linux_sll(frame),
+        Link::LinuxSll2 => {
+            // etherparse has no SLL2: its 20-byte header starts with the protocol's ether type.
+            let ether_type = u16::from_be_bytes([*frame.first()?, *frame.get(1)?]);
+            SlicedPacket::from_ether_type(EtherType(ether_type), frame.get(20..)?)
+        }
+        Link::Null => SlicedPacket::from_ip(frame.get(4..)?),
+        Link::RawIp => SlicedPacket::from_ip(frame),
     };
-    match (ethertype, ip.first()? >> 4) {
-        (Some(0x0800) | None, 4) => udp_in_ipv4(ip),
-        (Some(0x86DD) | None, 6) => udp_in_ipv6(ip),
-        _ => None,
-    }
-}
-
-fn udp_in_ipv4(ip: &[u8]) -> Option<UdpDatagram<'_>> {
-    let ihl = usize::from(ip.first()? & 0x0F) * 4;
-    let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
-    let flags_offset = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]);
-    // Fragments (more-fragments set, or a non-zero offset) carry no whole UDP datagram.
-    if flags_offset & 0x3FFF != 0 || *ip.get(9)? != 17 || ihl < 20 {
-        return None;
-    }
-    let src = IpAddr::V4(Ipv4Addr::new(
-        *ip.get(12)?,
-        *ip.get(13)?,
-        *ip.get(14)?,
-        *ip.get(15)?,
-    ));
-    let dst = IpAddr::V4(Ipv4Addr::new(
-        *ip.get(16)?,
-        *ip.get(17)?,
-        *ip.get(18)?,
-        *ip.get(19)?,
-    ));
-    udp(src, dst, ip.get(ihl..total.min(ip.len()))?)
-}
-
-fn udp_in_ipv6(ip: &[u8]) -> Option<UdpDatagram<'_>> {
-    if *ip.get(6)? != 17 {
-        return None;
-    }
-    let addr = |at: usize| -> Option<IpAddr> {
-        let bytes: [u8; 16] = ip.get(at..at + 16)?.try_into().ok()?;
-        Some(IpAddr::V6(Ipv6Addr::from(bytes)))
-    };
-    let len = usize::from(u16::from_be_bytes([*ip.get(4)?, *ip.get(5)?]));
-    udp(addr(8)?, addr(24)?, ip.get(40..(40 + len).min(ip.len()))?)
-}
-
-fn udp(src: IpAddr, dst: IpAddr, seg: &[u8]) -> Option<UdpDatagram<'_>> {
-    let sport = u16::from_be_bytes([*seg.first()?, *seg.get(1)?]);
-    let dport = u16::from_be_bytes([*seg.get(2)?, *seg.get(3)?]);
-    let len = usize::from(u16::from_be_bytes([*seg.get(4)?, *seg.get(5)?]));
-    let payload = seg.get(8..len.clamp(8, seg.len()))?;
-    Some(UdpDatagram {
-        src: SocketAddr::new(src, sport),
-        dst: SocketAddr::new(dst, dport),
-        payload,
-    })
+    Some(sliced.map_err(|_| ()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use etherparse::PacketBuilder;
 
-    fn ipv4_udp(payload: &[u8]) -> Vec<u8> {
-        let total = (20 + 8 + payload.len()) as u16;
-        let mut ip = vec![
-            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-        ];
-        ip[2..4].copy_from_slice(&total.to_be_bytes());
-        ip.extend_from_slice(&5004u16.to_be_bytes());
-        ip.extend_from_slice(&6000u16.to_be_bytes());
-        ip.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-        ip.extend_from_slice(&[0, 0]);
-        ip.extend_from_slice(payload);
-        ip
+    fn udp_frame(payload: &[u8]) -> Vec<u8> {
+        let builder = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .single_vlan(5.try_into().unwrap())
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .udp(5004, 6000);
+        let mut frame = Vec::new();
+        builder.write(&mut frame, payload).unwrap();
+        frame
+    }
+
+    fn udp_of(content: FrameContent) -> UdpDatagram {
+        match content {
+            FrameContent::Udp(d) => d,
+            other => panic!("not UDP: {other:?}"),
+        }
     }
 
     #[test]
     fn finds_udp_under_every_link_type() {
-        let ip = ipv4_udp(b"rtp!");
-        let mut eth = vec![0u8; 12];
-        eth.extend_from_slice(&[0x81, 0x00, 0, 5, 0x08, 0x00]);
-        eth.extend_from_slice(&ip);
+        let eth = udp_frame(b"rtp!");
+        // Ethernet (14) + VLAN tag (4) ahead of the IP header.
+        let ip = eth[18..].to_vec();
         let mut sll = vec![0u8; 14];
+        sll[0..2].copy_from_slice(&0u16.to_be_bytes());
+        sll[2..4].copy_from_slice(&1u16.to_be_bytes());
+        sll[4..6].copy_from_slice(&6u16.to_be_bytes());
         sll.extend_from_slice(&[0x08, 0x00]);
         sll.extend_from_slice(&ip);
+        let mut sll2 = vec![0x08, 0x00];
+        sll2.extend_from_slice(&[0u8; 18]);
+        sll2.extend_from_slice(&ip);
+        let mut null = 2u32.to_le_bytes().to_vec();
+        null.extend_from_slice(&ip);
+        let mut x = UdpExtractor::default();
         for (link, frame) in [
             (Link::Ethernet, &eth),
             (Link::LinuxSll, &sll),
+            (Link::LinuxSll2, &sll2),
+            (Link::Null, &null),
             (Link::RawIp, &ip),
         ] {
-            let d = udp_in_frame(link, frame).unwrap();
+            let d = udp_of(x.frame(link, Duration::ZERO, frame));
             assert_eq!(
-                (d.src.port(), d.dst.port(), d.payload),
+                (d.src.port(), d.dst.port(), d.payload.as_slice()),
                 (5004, 6000, &b"rtp!"[..]),
                 "{link:?}"
             );
@@ -147,13 +267,85 @@ mod tests {
     }
 
     #[test]
-    fn fragments_and_other_protocols_are_skipped() {
-        let mut frag = ipv4_udp(b"x");
-        frag[6] = 0x20; // more fragments
-        assert_eq!(udp_in_frame(Link::RawIp, &frag), None);
-        let mut tcp = ipv4_udp(b"x");
-        tcp[9] = 6;
-        assert_eq!(udp_in_frame(Link::RawIp, &tcp), None);
-        assert_eq!(udp_in_frame(Link::Ethernet, &[0u8; 5]), None);
+    fn ipv6_udp_is_found() {
+        let builder = PacketBuilder::ipv6([1; 16], [2; 16], 64).udp(7000, 7002);
+        let mut ip = Vec::new();
+        builder.write(&mut ip, b"v6").unwrap();
+        let d = udp_of(UdpExtractor::default().frame(Link::RawIp, Duration::ZERO, &ip));
+        assert!(d.src.is_ipv6());
+        assert_eq!((d.dst.port(), d.payload.as_slice()), (7002, &b"v6"[..]));
+    }
+
+    /// An IPv4 datagram carrying `udp` (header + payload) split into two fragments.
+    fn fragments(udp: &[u8], id: u16) -> [Vec<u8>; 2] {
+        let split = 16; // a multiple of 8 bytes
+        let part = |offset: usize, data: &[u8], more: bool| {
+            let total = (20 + data.len()) as u16;
+            let flags = (if more { 0x2000u16 } else { 0 }) | (offset / 8) as u16;
+            let mut ip = vec![0x45, 0];
+            ip.extend_from_slice(&total.to_be_bytes());
+            ip.extend_from_slice(&id.to_be_bytes());
+            ip.extend_from_slice(&flags.to_be_bytes());
+            ip.extend_from_slice(&[64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+            ip.extend_from_slice(data);
+            ip
+        };
+        [
+            part(0, &udp[..split], true),
+            part(split, &udp[split..], false),
+        ]
+    }
+
+    #[test]
+    fn fragments_are_reassembled_and_incomplete_ones_counted() {
+        let payload: Vec<u8> = (0..40).collect();
+        let mut udp = Vec::new();
+        udp.extend_from_slice(&5004u16.to_be_bytes());
+        udp.extend_from_slice(&6000u16.to_be_bytes());
+        udp.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        udp.extend_from_slice(&[0, 0]);
+        udp.extend_from_slice(&payload);
+        let [a, b] = fragments(&udp, 1);
+        let mut x = UdpExtractor::default();
+        assert_eq!(
+            x.frame(Link::RawIp, Duration::ZERO, &a),
+            FrameContent::Fragment
+        );
+        let d = udp_of(x.frame(Link::RawIp, Duration::from_millis(1), &b));
+        assert_eq!(d.payload, payload);
+        // A first fragment whose rest never comes is dropped after the timeout.
+        let [lonely, _] = fragments(&udp, 2);
+        assert_eq!(
+            x.frame(Link::RawIp, Duration::from_secs(1), &lonely),
+            FrameContent::Fragment
+        );
+        let [a3, _] = fragments(&udp, 3);
+        x.frame(Link::RawIp, Duration::from_secs(30), &a3);
+        let counts = x.counts();
+        assert_eq!((counts.fragments, counts.reassembled), (4, 1));
+        // The lonely one timed out; the last one still waits when the capture ends.
+        assert_eq!(counts.incomplete, 2, "{counts:?}");
+    }
+
+    #[test]
+    fn other_protocols_and_garbage_are_told_apart() {
+        let builder = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(1, 2, 0, 1000);
+        let mut tcp = Vec::new();
+        builder.write(&mut tcp, b"x").unwrap();
+        let mut x = UdpExtractor::default();
+        assert_eq!(
+            x.frame(Link::Ethernet, Duration::ZERO, &tcp),
+            FrameContent::Other
+        );
+        let mut cut = udp_frame(b"payload");
+        cut.truncate(30);
+        assert_eq!(
+            x.frame(Link::Ethernet, Duration::ZERO, &cut),
+            FrameContent::Malformed
+        );
+        assert_eq!(x.counts().other, 1);
+        assert_eq!(x.counts().malformed, 1);
     }
 }

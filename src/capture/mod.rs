@@ -1,25 +1,24 @@
-//! Packet captures as input: pcap, pcapng and rtpdump files, reduced to the RTP audio stream
-//! they carry, with each packet's original arrival time (relative to the first).
+//! Packet captures as input: pcap, pcapng and rtpdump files read into their UDP datagrams,
+//! the RTP streams in them listed and measured, and one chosen to replay with its captured
+//! arrival times.
 
 pub mod link;
+pub mod reader;
+pub mod rtcp;
 pub mod rtpdump;
+pub mod select;
+pub mod sip;
+pub mod stats;
+pub mod streams;
+pub mod table;
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::io::BufReader;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use pcap_file::pcap::PcapReader;
-use pcap_file::pcapng::{Block, PcapNgReader};
-use pcap_file::DataLink;
+pub use reader::{read_capture, Capture, CaptureKind, Datagram, Truncation};
+pub use select::{select, CapturedPacket, CapturedStream, Selector};
+pub use streams::{analyse, RtpStream, StreamKind, StreamsReport};
 
-use crate::rtp::header::RtpHeader;
-use crate::rtp::payload::PayloadFormat;
-use link::{udp_in_frame, Link};
-
-/// Why a capture could not be read.
+/// Why a capture could not be read or played.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     /// The file could not be read.
@@ -30,180 +29,68 @@ pub enum CaptureError {
         /// Why.
         error: std::io::Error,
     },
-    /// Not a capture format we read, or broken.
-    #[error("{path}: not a readable pcap, pcapng or rtpdump file ({reason})")]
+    /// The file is not a capture at all.
+    #[error("{path}: not a capture (no pcap, pcapng or rtpdump header)")]
+    NotCapture {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file starts like a capture but its header is broken.
+    #[error("{path}: broken capture header ({reason})")]
     Format {
         /// The file.
         path: PathBuf,
         /// What the reader said.
         reason: String,
     },
-    /// No RTP audio stream was found.
-    #[error("{path}: no RTP audio stream found ({udp} UDP datagrams; give --format/--pt if the payload type is dynamic)")]
-    NoStream {
+    /// No RTP stream in the capture.
+    #[error("{path}: no RTP streams found ({udp} UDP datagrams)")]
+    NoStreams {
         /// The file.
         path: PathBuf,
         /// UDP datagrams seen.
-        udp: usize,
+        udp: u64,
     },
-}
-
-/// One captured datagram of the selected stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CapturedPacket {
-    /// Arrival time relative to the stream's first packet.
-    pub at: Duration,
-    /// The RTP packet.
-    pub bytes: Vec<u8>,
-}
-
-/// The stream selected from a capture.
-#[derive(Debug, Clone)]
-pub struct CapturedStream {
-    /// Sender, when the capture says (rtpdump files do not).
-    pub source: Option<SocketAddr>,
-    /// Receiver, when the capture says.
-    pub destination: Option<SocketAddr>,
-    /// Its packets in capture order.
-    pub packets: Vec<CapturedPacket>,
-    /// Frames that were not whole UDP datagrams, or records that were broken.
-    pub skipped: u64,
-}
-
-/// Reads `path` and selects the RTP flow with the most packets of `pt` (if given) or of a
-/// payload type whose format is known (static, or `format` given).
-pub fn read_stream(
-    path: &Path,
-    pt: Option<u8>,
-    format: Option<PayloadFormat>,
-) -> Result<CapturedStream, CaptureError> {
-    let bytes = std::fs::read(path).map_err(|error| CaptureError::Io {
-        path: path.to_owned(),
-        error,
-    })?;
-    let (datagrams, skipped) = if rtpdump::is_rtpdump(&bytes) {
-        let (packets, malformed) = rtpdump::parse(&bytes).ok_or_else(|| CaptureError::Format {
-            path: path.to_owned(),
-            reason: "broken rtpdump header".into(),
-        })?;
-        (
-            packets
-                .into_iter()
-                .map(|p| (p.offset, None, None, p.packet))
-                .collect::<Vec<_>>(),
-            malformed,
-        )
-    } else {
-        udp_datagrams(path)?
-    };
-    let udp = datagrams.len();
-    let wanted = |data: &[u8]| -> bool {
-        RtpHeader::parse(data).is_ok_and(|h| match pt {
-            Some(pt) => h.payload_type == pt,
-            None => {
-                format.is_some()
-                    || PayloadFormat::from_static_pt(h.payload_type).is_some_and(|f| f.is_audio())
-            }
-        })
-    };
-    let mut flows: HashMap<(Option<SocketAddr>, Option<SocketAddr>), usize> = HashMap::new();
-    for (_, src, dst, data) in &datagrams {
-        if wanted(data) {
-            *flows.entry((*src, *dst)).or_default() += 1;
-        }
-    }
-    let Some((&flow, _)) = flows
-        .iter()
-        .max_by_key(|(flow, n)| (**n, format!("{flow:?}")))
-    else {
-        return Err(CaptureError::NoStream {
-            path: path.to_owned(),
-            udp,
-        });
-    };
-    let mut first = None;
-    let packets = datagrams
-        .into_iter()
-        .filter(|(_, src, dst, _)| (*src, *dst) == flow)
-        .map(|(t, _, _, bytes)| {
-            let t0 = *first.get_or_insert(t);
-            CapturedPacket {
-                at: t.saturating_sub(t0),
-                bytes,
-            }
-        })
-        .collect();
-    Ok(CapturedStream {
-        source: flow.0,
-        destination: flow.1,
-        packets,
-        skipped,
-    })
-}
-
-type Datagram = (Duration, Option<SocketAddr>, Option<SocketAddr>, Vec<u8>);
-
-fn udp_datagrams(path: &Path) -> Result<(Vec<Datagram>, u64), CaptureError> {
-    let open = || {
-        File::open(path)
-            .map(BufReader::new)
-            .map_err(|error| CaptureError::Io {
-                path: path.to_owned(),
-                error,
-            })
-    };
-    let format_error = |reason: String| CaptureError::Format {
-        path: path.to_owned(),
-        reason,
-    };
-    let mut out = Vec::new();
-    let mut skipped = 0;
-    let mut take = |link: Option<Link>, t: Duration, data: &[u8]| match link
-        .and_then(|l| udp_in_frame(l, data))
-    {
-        Some(d) => out.push((t, Some(d.src), Some(d.dst), d.payload.to_vec())),
-        None => skipped += 1,
-    };
-    match PcapReader::new(open()?) {
-        Ok(mut reader) => {
-            let link = link_of(reader.header().datalink);
-            while let Some(packet) = reader.next_packet() {
-                match packet {
-                    Ok(p) => take(link, p.timestamp, &p.data),
-                    // A truncated last record is common in captures cut short: keep what came before.
-                    Err(_) => break,
-                }
-            }
-        }
-        Err(pcap_error) => {
-            let mut reader = PcapNgReader::new(open()?)
-                .map_err(|e| format_error(format!("{pcap_error}; {e}")))?;
-            let mut links: Vec<Option<Link>> = Vec::new();
-            while let Some(block) = reader.next_block() {
-                let Ok(block) = block else { break };
-                match block {
-                    Block::InterfaceDescription(idb) => links.push(link_of(idb.linktype)),
-                    Block::EnhancedPacket(epb) => {
-                        let link = links.get(epb.interface_id as usize).copied().flatten();
-                        take(link, epb.timestamp, &epb.data);
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-    Ok((out, skipped))
-}
-
-fn link_of(datalink: DataLink) -> Option<Link> {
-    Some(match datalink {
-        DataLink::ETHERNET => Link::Ethernet,
-        DataLink::LINUX_SLL => Link::LinuxSll,
-        DataLink::LINUX_SLL2 => Link::LinuxSll2,
-        DataLink::NULL | DataLink::LOOP => Link::Null,
-        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => Link::RawIp,
-        _ => return None,
-    })
+    /// Several audio streams and no choice.
+    #[error("the capture holds {count} audio streams; choose one with --stream N or --ssrc 0x…:\n{table}")]
+    Ambiguous {
+        /// How many.
+        count: usize,
+        /// The stream list.
+        table: String,
+    },
+    /// The chosen stream does not exist.
+    #[error("no {wanted} in the capture; its streams are:\n{table}")]
+    NoSuchStream {
+        /// What was asked for.
+        wanted: String,
+        /// The stream list.
+        table: String,
+    },
+    /// The stream's codec is not one jitterplay decodes.
+    #[error("stream {stream} is {codec}, which jitterplay does not decode (it plays L16, L24, PCMU, PCMA and MPA)")]
+    Unsupported {
+        /// Its index.
+        stream: usize,
+        /// Its codec.
+        codec: String,
+    },
+    /// A dynamic payload type with no SDP in the capture.
+    #[error("stream {stream} uses dynamic payload type {pt} and the capture has no SDP naming it: give --format (e.g. --format l16/48000/2)")]
+    UnknownDynamic {
+        /// Its index.
+        stream: usize,
+        /// The payload type.
+        pt: u8,
+    },
+    /// The chosen stream carries no audio.
+    #[error("stream {stream} carries only {codec}, no audio")]
+    NotAudio {
+        /// Its index.
+        stream: usize,
+        /// What it carries.
+        codec: String,
+    },
 }
 
 /// True if `path` looks like a capture by its extension.
@@ -215,4 +102,16 @@ pub fn is_capture_path(path: &Path) -> bool {
             .as_deref(),
         Some("pcap" | "pcapng" | "cap" | "rtp" | "rtpdump")
     )
+}
+
+/// Reads `path`, lists its streams and chooses one to play.
+pub fn open_stream(
+    path: &Path,
+    selector: Selector,
+    format: Option<crate::rtp::payload::PayloadFormat>,
+) -> Result<(CapturedStream, StreamsReport), CaptureError> {
+    let capture = read_capture(path)?;
+    let report = analyse(&capture);
+    let stream = select(path, &capture, &report, selector, format)?;
+    Ok((stream, report))
 }

@@ -1,5 +1,6 @@
 //! Command-line commands, one file each; this is the only place that uses `anyhow`.
 
+pub mod capture_play;
 pub mod demo;
 pub mod devices;
 pub mod duration;
@@ -8,6 +9,7 @@ pub mod relay;
 pub mod send;
 pub mod simulate;
 pub mod status;
+pub mod streams;
 
 use clap::{Parser, Subcommand};
 
@@ -29,8 +31,10 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Play an audio file, an rtp:// stream or an SDP-described stream.
+    /// Play an audio file, an rtp:// stream, an SDP-described stream or a captured stream.
     Play(play::PlayArgs),
+    /// List the RTP streams of a capture (pcap, pcapng, rtpdump) with loss, jitter and skew.
+    Streams(streams::StreamsArgs),
     /// Stream a bundled sample over loopback through a bad network and play it: start here.
     Demo(demo::DemoArgs),
     /// List audio hosts, output devices and their configurations.
@@ -39,7 +43,8 @@ pub enum Command {
     Send(send::SendArgs),
     /// Forward UDP datagrams through a simulated bad network (a userspace netem).
     Relay(relay::RelayArgs),
-    /// Stream a sample through a simulated network and the real receive core, in virtual time.
+    /// Stream a sample through a simulated network (or a capture's arrival times) and the real
+    /// receive core, in virtual time.
     Simulate(simulate::SimulateArgs),
 }
 
@@ -49,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Play(args) => play::run(args, cli.quiet),
         Command::Demo(args) => demo::run(args, cli.quiet),
         Command::Devices(args) => devices::run(args),
+        Command::Streams(args) => streams::run(args),
         Command::Send(args) => send::run(args),
         Command::Relay(args) => relay::run(args),
         Command::Simulate(args) => simulate::run(args),

@@ -22,10 +22,11 @@ use crate::rtp::sdp::parse_sdp;
 /// Arguments of `play`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  jitterplay play assets/music-48k-stereo.flac\n  jitterplay play speech.mp3 --output wav:out.wav --fast\n  jitterplay play rtp://@:5004 --format l16/48000/2\n  jitterplay play stream.sdp --stats-json stats.jsonl\n  jitterplay play rtp://10.0.0.7@239.1.2.3:5004 --target-min 200ms --target-max 1s --idle-timeout 5s"
+    after_help = "Examples:\n  jitterplay play assets/music-48k-stereo.flac\n  jitterplay play speech.mp3 --output wav:out.wav --fast\n  jitterplay play rtp://@:5004 --format l16/48000/2\n  jitterplay play stream.sdp --stats-json stats.jsonl\n  jitterplay play rtp://10.0.0.7@239.1.2.3:5004 --target-min 200ms --target-max 1s --idle-timeout 5s\n  jitterplay play call.pcap --stream 2 --output wav:heard.wav --fast"
 )]
 pub struct PlayArgs {
-    /// A file (WAV, FLAC, MP3, Ogg/Vorbis, AAC/M4A, AIFF, CAF, MKV), rtp://[SOURCE@]ADDR:PORT, or an .sdp file.
+    /// A file (WAV, FLAC, MP3, Ogg/Vorbis, AAC/M4A, AIFF, CAF, MKV), rtp://[SOURCE@]ADDR:PORT, an
+    /// .sdp file, or a capture (.pcap, .pcapng, rtpdump .rtp) replayed with its arrival times.
     pub input: String,
     /// Where to play: default, device:NAME, wav:PATH or null.
     #[arg(short, long, default_value = "default")]
@@ -36,9 +37,15 @@ pub struct PlayArgs {
     /// Ask the device for callbacks of this many frames.
     #[arg(long, value_name = "FRAMES")]
     pub buffer_frames: Option<u32>,
-    /// Files only: run wav:/null outputs as fast as possible instead of in real time.
+    /// Files and captures: run wav:/null outputs as fast as possible instead of in real time.
     #[arg(long)]
     pub fast: bool,
+    /// Captures: play stream N of `jitterplay streams FILE`.
+    #[arg(long, value_name = "N", conflicts_with = "ssrc")]
+    pub stream: Option<usize>,
+    /// Captures: play the stream with this SSRC (0x1234abcd or decimal).
+    #[arg(long, value_name = "SSRC", value_parser = parse_ssrc)]
+    pub ssrc: Option<u32>,
     /// RTP: the payload format, name[/rate[/channels]] (l16/48000/2, l24/48000/2, pcmu, pcma, mpa).
     #[arg(long)]
     pub format: Option<PayloadFormat>,
@@ -66,6 +73,15 @@ pub struct PlayArgs {
     /// RTP: packets per second accepted from the sender (flood protection).
     #[arg(long, default_value_t = crate::net::receive::DEFAULT_RATE_CAP)]
     pub rate_cap: u32,
+}
+
+/// Reads an SSRC in hex (`0x…`) or decimal.
+pub fn parse_ssrc(text: &str) -> Result<u32, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|_| format!("not an SSRC: {text:?} (write 0x1234abcd or a decimal number)"))
 }
 
 /// Set by Ctrl-C; players stop at their next step.
@@ -112,34 +128,7 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
         return play_live(&url, hint, &args, quiet);
     }
     if crate::capture::is_capture_path(path) {
-        let stream = crate::capture::read_stream(path, args.pt, args.format)?;
-        let first = stream
-            .packets
-            .first()
-            .map(|p| p.bytes.as_slice())
-            .unwrap_or(&[]);
-        let pt = args.pt.or_else(|| {
-            crate::rtp::header::RtpHeader::parse(first)
-                .ok()
-                .map(|h| h.payload_type)
-        });
-        tracing::info!(packets = stream.packets.len(), skipped = stream.skipped, source = ?stream.source, "replaying capture");
-        let hint = StreamHint {
-            format: args.format,
-            payload_type: pt,
-            telephone_event_pt: None,
-        };
-        let url = RtpUrl {
-            bind: stream
-                .destination
-                .unwrap_or_else(|| ([0, 0, 0, 0], 0).into()),
-            group: None,
-            source: stream.source.map(|s| s.ip()),
-        };
-        let options = live_options(&args, hint);
-        return report_live(&url, &args, quiet, |progress| {
-            crate::player::rtp::play_capture(stream, &options, &STOP, progress)
-        });
+        return super::capture_play::run(path, &args, quiet);
     }
     play_local(path, &args, quiet)
 }
@@ -219,6 +208,17 @@ fn live_options(args: &PlayArgs, hint: StreamHint) -> RtpPlayOptions {
     }
 }
 
+/// Opens --stats-json's destination.
+pub fn stats_writer(arg: Option<&str>) -> anyhow::Result<Option<Box<dyn Write>>> {
+    Ok(match arg {
+        None => None,
+        Some("-") => Some(Box::new(std::io::stdout())),
+        Some(path) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("cannot write {path}"))?,
+        ))),
+    })
+}
+
 /// Runs a live player with the status line and --stats-json, then prints the summary.
 fn report_live(
     url: &RtpUrl,
@@ -226,13 +226,7 @@ fn report_live(
     quiet: bool,
     play: impl FnOnce(&mut dyn FnMut(&LiveStatus)) -> Result<LiveStatus, crate::player::rtp::LiveError>,
 ) -> anyhow::Result<()> {
-    let mut stats_out: Option<Box<dyn Write>> = match args.stats_json.as_deref() {
-        None => None,
-        Some("-") => Some(Box::new(std::io::stdout())),
-        Some(path) => Some(Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot write {path}"))?,
-        ))),
-    };
+    let mut stats_out = stats_writer(args.stats_json.as_deref())?;
     let status = StatusLine::new(quiet || args.stats_json.as_deref() == Some("-"));
     let mut next_line = 0.0;
     let mut write_error = None;

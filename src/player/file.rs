@@ -1,4 +1,5 @@
-//! Offline file playback: decoder thread → channel map → resample → ring → sink.
+//! Offline playback: decoder thread (a file, or a capture replayed in virtual time) → channel
+//! map → resample → ring → sink.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use ringbuf::traits::Observer;
 
+use super::source::AudioSource;
 use crate::audio::channels::ChannelMapper;
 use crate::audio::resample::{ResampleError, StreamResampler};
 use crate::codec::file::{FileDecoder, FileError};
@@ -90,6 +92,9 @@ pub enum PlayError {
     /// The decoder thread died.
     #[error("the decoder thread failed: {0}")]
     Thread(String),
+    /// A replayed capture's receive core failed.
+    #[error(transparent)]
+    Replay(#[from] crate::sim::SimError),
 }
 
 /// Plays `path` to the end, draining the tail, reporting progress every 100 ms.
@@ -99,6 +104,16 @@ pub fn play_file(
     progress: &mut dyn FnMut(PlayProgress),
 ) -> Result<FilePlayReport, PlayError> {
     let decoder = FileDecoder::open(path)?;
+    tracing::info!("playing {}", path.display());
+    play_source(Box::new(decoder), options, progress)
+}
+
+/// Plays `decoder` to the end through the offline pipeline, draining the tail.
+pub fn play_source(
+    decoder: Box<dyn AudioSource>,
+    options: &FilePlayOptions,
+    progress: &mut dyn FnMut(PlayProgress),
+) -> Result<FilePlayReport, PlayError> {
     let input = decoder.format();
     let duration = decoder.duration();
     let request = Request {
@@ -109,7 +124,7 @@ pub fn play_file(
     };
     let mut sink = Sink::open(&options.output, &request, options.fast)?;
     let out = sink.format();
-    tracing::info!(?input, ?out, "playing {}", path.display());
+    tracing::info!(?input, ?out, "output opened");
     let mapper = ChannelMapper::new(input.channels, usize::from(out.channels));
     let resampler = if out.rate != input.rate {
         Some(StreamResampler::new(
@@ -197,7 +212,7 @@ struct DecoderDone {
 
 /// The decoder thread's state: decode, convert, push.
 struct DecoderThread {
-    decoder: FileDecoder,
+    decoder: Box<dyn AudioSource>,
     mapper: ChannelMapper,
     resampler: Option<StreamResampler>,
     producer: RingProducer,

@@ -1,7 +1,9 @@
 //! Playback pipelines: the decoder thread that feeds the ring, and the wiring around a sink.
 
+pub mod capture;
 pub mod file;
 pub mod rtp;
+pub mod source;
 pub mod stream_format;
 
-pub use file::{play_file, FilePlayOptions, FilePlayReport, PlayError, PlayProgress};
+pub use file::{play_file, play_source, FilePlayOptions, FilePlayReport, PlayError, PlayProgress};

@@ -8,7 +8,6 @@ use ringbuf::traits::{Observer, Producer};
 
 use super::file::PlayError;
 use super::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
-use crate::capture::CapturedStream;
 use crate::metrics::MetricsSnapshot;
 use crate::net::datagram_queue::{datagram_queue, DatagramReceiver};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
@@ -150,64 +149,9 @@ pub fn play_rtp(
             })
             .map_err(|e| LiveError::Runtime(e.to_string()))?
     };
-    let result = decode_loop(options, origin, &mut rx, &net_stats, stop, None, progress);
+    let result = decode_loop(options, origin, &mut rx, &net_stats, stop, progress);
     net_stop.notify_one();
     let _ = net.join();
-    result
-}
-
-/// Replays a captured stream with its original timing through the same decoder loop; the end of
-/// the capture ends the stream (what is buffered still plays).
-pub fn play_capture(
-    stream: CapturedStream,
-    options: &RtpPlayOptions,
-    stop: &AtomicBool,
-    progress: &mut dyn FnMut(&LiveStatus),
-) -> Result<LiveStatus, LiveError> {
-    let origin = Instant::now();
-    let net_stats = Arc::new(NetStats::default());
-    if let Some(source) = stream.source {
-        let _ = net_stats.source.set(source);
-    }
-    let (mut tx, mut rx) = datagram_queue(QUEUE_BYTES);
-    let done = Arc::new(AtomicBool::new(false));
-    let quit = Arc::new(AtomicBool::new(false));
-    let replay = {
-        let (stats, done, quit) = (Arc::clone(&net_stats), Arc::clone(&done), Arc::clone(&quit));
-        std::thread::Builder::new()
-            .name("jitterplay-replay".into())
-            .spawn(move || {
-                for packet in &stream.packets {
-                    while let Some(wait) = packet.at.checked_sub(origin.elapsed()) {
-                        if quit.load(Ordering::Acquire) {
-                            return;
-                        }
-                        std::thread::sleep(wait.min(Duration::from_millis(50)));
-                    }
-                    stats.datagrams.fetch_add(1, Ordering::Relaxed);
-                    stats
-                        .bytes
-                        .fetch_add(packet.bytes.len() as u64, Ordering::Relaxed);
-                    // The capture's own arrival time, not the replay's: its jitter is the point.
-                    if !tx.push(&packet.bytes, packet.at) {
-                        stats.queue_full.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                done.store(true, Ordering::Release);
-            })
-            .map_err(|e| LiveError::Runtime(e.to_string()))?
-    };
-    let result = decode_loop(
-        options,
-        origin,
-        &mut rx,
-        &net_stats,
-        stop,
-        Some(&done),
-        progress,
-    );
-    quit.store(true, Ordering::Release);
-    let _ = replay.join();
     result
 }
 
@@ -240,7 +184,6 @@ fn decode_loop(
     rx: &mut DatagramReceiver,
     net_stats: &NetStats,
     stop: &AtomicBool,
-    source_done: Option<&AtomicBool>,
     progress: &mut dyn FnMut(&LiveStatus),
 ) -> Result<LiveStatus, LiveError> {
     let mut datagram = Vec::with_capacity(2048);
@@ -268,11 +211,9 @@ fn decode_loop(
                 p.receiver.on_datagram(&datagram, arrival);
             }
         }
-        // The end of a replayed capture counts as the sender going quiet.
         let idle = options
             .idle_timeout
-            .is_some_and(|t| now.saturating_sub(last_packet) >= t)
-            || source_done.is_some_and(|d| d.load(Ordering::Acquire) && rx.is_empty());
+            .is_some_and(|t| now.saturating_sub(last_packet) >= t);
         let out_of_time = options.duration.is_some_and(|d| now >= d);
         let stopped = stop.load(Ordering::Acquire);
         if (idle || out_of_time || stopped) && !finishing {

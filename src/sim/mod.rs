@@ -1,5 +1,7 @@
 //! Deterministic jitter simulation: a seeded network model and a virtual audio device (sans-IO).
 
+pub mod capture_feed;
+pub mod engine;
 pub mod impair_spec;
 pub mod network;
 pub mod report;

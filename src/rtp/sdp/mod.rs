@@ -182,6 +182,40 @@ pub fn parse_sdp(text: &[u8]) -> Result<SdpStream, SdpError> {
     }
 }
 
+/// One `m=audio` line of a session description, whatever its formats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdpAudioMedia {
+    /// Where the media goes (`c=` of the media, else of the session), if given.
+    pub connection: Option<IpAddr>,
+    /// The media's port.
+    pub port: u16,
+    /// Its payload types in `m=` order.
+    pub payloads: Vec<SdpPayload>,
+}
+
+/// Every RTP audio `m=` line of `text`, decodable or not (to name what a captured call carried).
+pub fn audio_media(text: &[u8]) -> Result<Vec<SdpAudioMedia>, SdpError> {
+    let session = Session::parse(text).map_err(|e| SdpError::Syntax(e.to_string()))?;
+    session
+        .medias
+        .iter()
+        .filter(|m| is_rtp_audio(m))
+        .map(|media| {
+            let connection = media
+                .connections
+                .first()
+                .or(session.connection.as_ref())
+                .and_then(|c| connection_address(c).ok())
+                .map(|c| c.addr);
+            Ok(SdpAudioMedia {
+                connection,
+                port: media.port,
+                payloads: payloads(media)?,
+            })
+        })
+        .collect()
+}
+
 /// An audio `m=` line with an RTP transport this player can receive (not SRTP) and a live port.
 fn is_rtp_audio(media: &Media) -> bool {
     let proto = media.proto.to_ascii_uppercase();

@@ -1,0 +1,304 @@
+//! Reading a capture file (libpcap, pcapng or rtpdump) into the UDP datagrams it holds, each
+//! with its capture time; a capture cut short yields what it has and says where it ended.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use pcap_file::pcap::PcapReader;
+use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+use pcap_file::pcapng::{Block, PcapNgReader};
+use pcap_file::DataLink;
+use serde::Serialize;
+
+use super::link::{FrameContent, FrameCounts, Link, UdpExtractor};
+use super::rtpdump;
+use super::CaptureError;
+
+/// Which file format a capture is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaptureKind {
+    /// Classic libpcap.
+    Pcap,
+    /// pcapng.
+    PcapNg,
+    /// rtptools' rtpdump (`#!rtpplay1.0`).
+    RtpDump,
+}
+
+/// One UDP datagram of a capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// Capture time relative to the capture's first record.
+    pub at: Duration,
+    /// Sender, when the capture says (rtpdump files do not).
+    pub src: Option<SocketAddr>,
+    /// Receiver, when the capture says.
+    pub dst: Option<SocketAddr>,
+    /// The UDP payload.
+    pub payload: Vec<u8>,
+    /// True when an rtpdump file marks the record as RTCP.
+    pub rtcp_hint: bool,
+}
+
+/// Where a capture cut short ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Truncation {
+    /// Records read whole before the break.
+    pub records: u64,
+    /// Capture time of the last whole record, in seconds.
+    pub at_s: f64,
+    /// What the reader found.
+    pub reason: String,
+}
+
+/// Everything read from a capture.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    /// The file format.
+    pub kind: CaptureKind,
+    /// Records (frames) read.
+    pub records: u64,
+    /// The UDP datagrams, in capture order.
+    pub datagrams: Vec<Datagram>,
+    /// What the frames held besides whole UDP datagrams.
+    pub frames: FrameCounts,
+    /// Frames on link types jitterplay does not read.
+    pub unsupported_link: u64,
+    /// Set when the file ends in the middle of a record or block.
+    pub truncated: Option<Truncation>,
+}
+
+/// Reads the capture at `path`.
+pub fn read_capture(path: &Path) -> Result<Capture, CaptureError> {
+    let io = |error| CaptureError::Io {
+        path: path.to_owned(),
+        error,
+    };
+    let mut magic = [0u8; 9];
+    let n = File::open(path)
+        .and_then(|mut f| read_up_to(&mut f, &mut magic))
+        .map_err(io)?;
+    let magic = &magic[..n];
+    let not_capture = || CaptureError::NotCapture {
+        path: path.to_owned(),
+    };
+    if rtpdump::is_rtpdump(magic) {
+        let bytes = std::fs::read(path).map_err(io)?;
+        return read_rtpdump(&bytes).ok_or_else(not_capture);
+    }
+    let reader = || File::open(path).map(BufReader::new).map_err(io);
+    let format = |e: pcap_file::PcapError| CaptureError::Format {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    match magic.get(..4) {
+        Some([0xA1, 0xB2, 0xC3, 0xD4] | [0xD4, 0xC3, 0xB2, 0xA1])
+        | Some([0xA1, 0xB2, 0x3C, 0x4D] | [0x4D, 0x3C, 0xB2, 0xA1]) => {
+            read_pcap(PcapReader::new(reader()?).map_err(format)?)
+        }
+        Some([0x0A, 0x0D, 0x0D, 0x0A]) => {
+            read_pcapng(PcapNgReader::new(reader()?).map_err(format)?)
+        }
+        _ => Err(not_capture()),
+    }
+}
+
+fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Collects datagrams, with times relative to the first record.
+struct Collector {
+    capture: Capture,
+    extractor: UdpExtractor,
+    first: Option<Duration>,
+    last: Duration,
+}
+
+impl Collector {
+    fn new(kind: CaptureKind) -> Self {
+        Collector {
+            capture: Capture {
+                kind,
+                records: 0,
+                datagrams: Vec::new(),
+                frames: FrameCounts::default(),
+                unsupported_link: 0,
+                truncated: None,
+            },
+            extractor: UdpExtractor::default(),
+            first: None,
+            last: Duration::ZERO,
+        }
+    }
+
+    fn frame(&mut self, link: Option<Link>, timestamp: Duration, data: &[u8]) {
+        self.capture.records += 1;
+        let first = *self.first.get_or_insert(timestamp);
+        // Captures can step backwards (clock changes, merged files): keep them, never below zero.
+        let at = timestamp.saturating_sub(first);
+        self.last = at;
+        let Some(link) = link else {
+            self.capture.unsupported_link += 1;
+            return;
+        };
+        if let FrameContent::Udp(d) = self.extractor.frame(link, at, data) {
+            self.capture.datagrams.push(Datagram {
+                at,
+                src: Some(d.src),
+                dst: Some(d.dst),
+                payload: d.payload,
+                rtcp_hint: false,
+            });
+        }
+    }
+
+    fn truncated(&mut self, reason: String) {
+        self.capture.truncated = Some(Truncation {
+            records: self.capture.records,
+            at_s: self.last.as_secs_f64(),
+            reason,
+        });
+    }
+
+    fn finish(mut self) -> Capture {
+        self.capture.frames = self.extractor.counts();
+        self.capture
+    }
+}
+
+fn read_pcap<R: Read>(mut reader: PcapReader<R>) -> Result<Capture, CaptureError> {
+    let mut c = Collector::new(CaptureKind::Pcap);
+    let link = link_of(reader.header().datalink);
+    while let Some(packet) = reader.next_packet() {
+        match packet {
+            Ok(p) => c.frame(link, p.timestamp, &p.data),
+            Err(e) => {
+                c.truncated(e.to_string());
+                break;
+            }
+        }
+    }
+    Ok(c.finish())
+}
+
+/// One pcapng interface: its link type and timestamp unit.
+#[derive(Debug, Clone, Copy)]
+struct Interface {
+    link: Option<Link>,
+    ticks_per_second: f64,
+}
+
+fn read_pcapng<R: Read>(mut reader: PcapNgReader<R>) -> Result<Capture, CaptureError> {
+    let mut c = Collector::new(CaptureKind::PcapNg);
+    let mut interfaces: Vec<Interface> = Vec::new();
+    let mut last_time = Duration::ZERO;
+    while let Some(block) = reader.next_block() {
+        let block = match block {
+            Ok(b) => b,
+            Err(e) => {
+                c.truncated(e.to_string());
+                break;
+            }
+        };
+        match block {
+            Block::SectionHeader(_) => interfaces.clear(),
+            Block::InterfaceDescription(idb) => {
+                let resolution = idb.options.iter().find_map(|o| match o {
+                    InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
+                    _ => None,
+                });
+                interfaces.push(Interface {
+                    link: link_of(idb.linktype),
+                    ticks_per_second: ticks_per_second(resolution.unwrap_or(6)),
+                });
+            }
+            Block::EnhancedPacket(epb) => {
+                let Some(iface) = interfaces.get(epb.interface_id as usize).copied() else {
+                    c.capture.records += 1;
+                    c.capture.unsupported_link += 1;
+                    continue;
+                };
+                // pcap-file hands over the raw timestamp count as nanoseconds; the interface
+                // says what one tick really is (microseconds unless if_tsresol says otherwise).
+                let ticks = epb.timestamp.as_nanos() as f64;
+                last_time = Duration::from_secs_f64(ticks / iface.ticks_per_second);
+                c.frame(iface.link, last_time, &epb.data);
+            }
+            Block::SimplePacket(spb) => {
+                // No timestamp: it shares the previous packet's time.
+                let link = interfaces.first().and_then(|i| i.link);
+                c.frame(link, last_time, &spb.data);
+            }
+            _ => {}
+        }
+    }
+    Ok(c.finish())
+}
+
+/// Ticks per second of a pcapng `if_tsresol` value.
+fn ticks_per_second(resolution: u8) -> f64 {
+    let exponent = i32::from(resolution & 0x7F);
+    if resolution & 0x80 == 0 {
+        10f64.powi(exponent)
+    } else {
+        2f64.powi(exponent)
+    }
+}
+
+fn read_rtpdump(bytes: &[u8]) -> Option<Capture> {
+    let dump = rtpdump::parse(bytes)?;
+    let mut capture = Collector::new(CaptureKind::RtpDump).finish();
+    capture.records = dump.records.len() as u64;
+    capture.datagrams = dump
+        .records
+        .into_iter()
+        .map(|r| Datagram {
+            at: r.offset,
+            src: None,
+            dst: dump.destination,
+            payload: r.packet,
+            rtcp_hint: r.rtcp,
+        })
+        .collect();
+    capture.truncated = dump.truncated_after.map(|records| Truncation {
+        records,
+        at_s: capture.datagrams.last().map_or(0.0, |d| d.at.as_secs_f64()),
+        reason: "record runs past the end of the file".into(),
+    });
+    Some(capture)
+}
+
+fn link_of(datalink: DataLink) -> Option<Link> {
+    Some(match datalink {
+        DataLink::ETHERNET => Link::Ethernet,
+        DataLink::LINUX_SLL => Link::LinuxSll,
+        DataLink::LINUX_SLL2 => Link::LinuxSll2,
+        DataLink::NULL | DataLink::LOOP => Link::Null,
+        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => Link::RawIp,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcapng_timestamp_resolutions() {
+        assert_eq!(ticks_per_second(6), 1e6);
+        assert_eq!(ticks_per_second(9), 1e9);
+        assert_eq!(ticks_per_second(0x80 | 10), 1024.0);
+    }
+}

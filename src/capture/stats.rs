@@ -1,0 +1,254 @@
+//! Per-stream RTP statistics as Wireshark's RTP stream analysis defines them: loss from the
+//! sequence range, duplicates, out-of-order packets, largest arrival gap, RFC 3550 interarrival
+//! jitter, and the sender clock's skew against the capture clock.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::rtp::seq::{SeqExtender, TsExtender};
+
+/// Sequence and timing statistics of one stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct StreamStats {
+    /// Packets captured (duplicates included).
+    pub packets: u64,
+    /// Packets the sequence range implies (highest − lowest + 1).
+    pub expected: u64,
+    /// Sequence numbers never captured.
+    pub lost: u64,
+    /// Packets whose sequence number had been captured before.
+    pub duplicated: u64,
+    /// Packets arriving after one with a higher sequence number.
+    pub out_of_order: u64,
+    /// Seconds from the first to the last packet.
+    pub duration_s: f64,
+    /// Capture time of the first packet, seconds from the capture's start.
+    pub start_s: f64,
+    /// Largest gap between consecutive arrivals, ms.
+    pub max_delta_ms: f64,
+    /// Where (seconds from the capture's start) that gap ended.
+    pub max_delta_at_s: f64,
+    /// RFC 3550 interarrival jitter at the end, ms (None without a clock rate).
+    pub jitter_ms: Option<f64>,
+    /// Mean of the running jitter over the stream, ms.
+    pub mean_jitter_ms: Option<f64>,
+    /// Largest running jitter, ms.
+    pub max_jitter_ms: Option<f64>,
+    /// How early the last packet arrived against where the first packet and the RTP clock put
+    /// it, ms (Wireshark's sign: positive is early, a sender clock running fast or delay shrinking).
+    pub skew_ms: Option<f64>,
+    /// How much faster the sender's media clock runs than the capture's clock, ppm, from a
+    /// least-squares fit of arrival time on RTP time (network delay trends show up here too).
+    pub skew_ppm: Option<f64>,
+}
+
+/// Accumulates [`StreamStats`] packet by packet in capture order.
+#[derive(Debug)]
+pub struct StatsBuilder {
+    seq: SeqExtender,
+    seen: HashSet<u64>,
+    lowest: Option<u64>,
+    stats: StreamStats,
+    first_at: Option<Duration>,
+    last_at: Duration,
+    clock: Option<Clock>,
+}
+
+/// Timing of packets that carry the stream's media clock.
+#[derive(Debug)]
+struct Clock {
+    rate: f64,
+    ts: TsExtender,
+    /// (arrival s, RTP time s) of the first and previous timed packets.
+    first: Option<(f64, f64)>,
+    prev: Option<(f64, f64)>,
+    jitter: f64,
+    jitter_sum: f64,
+    jitter_max: f64,
+    timed: u64,
+    // Sums for the least-squares fit of arrival against RTP time, relative to the first packet.
+    n: f64,
+    sx: f64,
+    sy: f64,
+    sxx: f64,
+    sxy: f64,
+}
+
+impl StatsBuilder {
+    /// A builder; `clock_rate` enables jitter and skew (the media's RTP clock).
+    pub fn new(clock_rate: Option<u32>) -> Self {
+        StatsBuilder {
+            seq: SeqExtender::new(),
+            seen: HashSet::new(),
+            lowest: None,
+            stats: StreamStats::default(),
+            first_at: None,
+            last_at: Duration::ZERO,
+            clock: clock_rate.filter(|&r| r > 0).map(|r| Clock {
+                rate: f64::from(r),
+                ts: TsExtender::new(),
+                first: None,
+                prev: None,
+                jitter: 0.0,
+                jitter_sum: 0.0,
+                jitter_max: 0.0,
+                timed: 0,
+                n: 0.0,
+                sx: 0.0,
+                sy: 0.0,
+                sxx: 0.0,
+                sxy: 0.0,
+            }),
+        }
+    }
+
+    /// Adds a packet captured at `at`; `timed` says whether its timestamp is on the media clock
+    /// (telephone events and comfort noise reuse timestamps and are left out of jitter and skew).
+    pub fn add(&mut self, at: Duration, seq: u16, timestamp: u32, timed: bool) {
+        let s = &mut self.stats;
+        s.packets += 1;
+        if let Some(prev) = self.first_at.map(|_| self.last_at) {
+            let delta = at.saturating_sub(prev).as_secs_f64() * 1000.0;
+            if delta > s.max_delta_ms {
+                s.max_delta_ms = delta;
+                s.max_delta_at_s = at.as_secs_f64();
+            }
+        }
+        self.first_at.get_or_insert(at);
+        self.last_at = at;
+        let highest = self.seq.highest();
+        let ext = self.seq.extend(seq);
+        if !self.seen.insert(ext) {
+            s.duplicated += 1;
+        } else if highest.is_some_and(|h| ext < h) {
+            s.out_of_order += 1;
+        }
+        self.lowest = Some(self.lowest.map_or(ext, |l| l.min(ext)));
+        if let (true, Some(c)) = (timed, self.clock.as_mut()) {
+            c.add(at.as_secs_f64(), timestamp);
+        }
+    }
+
+    /// The statistics so far.
+    pub fn finish(&self) -> StreamStats {
+        let mut s = self.stats;
+        if let (Some(low), Some(high)) = (self.lowest, self.seq.highest()) {
+            s.expected = high - low + 1;
+            s.lost = s.expected.saturating_sub(self.seen.len() as u64);
+        }
+        let first = self.first_at.unwrap_or_default();
+        s.start_s = first.as_secs_f64();
+        s.duration_s = (self.last_at.saturating_sub(first)).as_secs_f64();
+        if let Some(c) = self.clock.as_ref().filter(|c| c.timed > 0) {
+            s.jitter_ms = Some(c.jitter * 1000.0);
+            s.mean_jitter_ms = Some(c.jitter_sum / c.timed as f64 * 1000.0);
+            s.max_jitter_ms = Some(c.jitter_max * 1000.0);
+            if let (Some((a0, r0)), Some((a1, r1))) = (c.first, c.prev) {
+                s.skew_ms = Some(((r1 - r0) - (a1 - a0)) * 1000.0);
+            }
+            s.skew_ppm = c
+                .slope()
+                .filter(|&slope| slope > 0.0)
+                .map(|slope| (1.0 / slope - 1.0) * 1e6);
+        }
+        s
+    }
+}
+
+impl Clock {
+    fn add(&mut self, arrival: f64, timestamp: u32) {
+        let rtp = self.ts.extend(timestamp) as f64 / self.rate;
+        if let Some((pa, pr)) = self.prev {
+            let d = (arrival - pa) - (rtp - pr);
+            self.jitter += (d.abs() - self.jitter) / 16.0;
+        }
+        self.prev = Some((arrival, rtp));
+        let (a0, r0) = *self.first.get_or_insert((arrival, rtp));
+        self.timed += 1;
+        self.jitter_sum += self.jitter;
+        self.jitter_max = self.jitter_max.max(self.jitter);
+        let (x, y) = (rtp - r0, arrival - a0);
+        self.n += 1.0;
+        self.sx += x;
+        self.sy += y;
+        self.sxx += x * x;
+        self.sxy += x * y;
+    }
+
+    /// Seconds of capture time per second of RTP time; needs a second of spread to say anything.
+    fn slope(&self) -> Option<f64> {
+        let var = self.sxx - self.sx * self.sx / self.n;
+        let spread = var / self.n;
+        (self.n >= 3.0 && spread > 1.0).then(|| (self.sxy - self.sx * self.sy / self.n) / var)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn counts_loss_duplicates_and_reordering_across_a_wrap() {
+        let mut b = StatsBuilder::new(Some(8000));
+        // 65534, 65535, (0 lost), 2, 1 (late), 2 (duplicate), 3
+        for (i, seq) in [65534u16, 65535, 2, 1, 2, 3].into_iter().enumerate() {
+            b.add(
+                ms(20 * i as u64),
+                seq,
+                160 * u32::from(seq.wrapping_add(2)),
+                true,
+            );
+        }
+        let s = b.finish();
+        assert_eq!(
+            (s.packets, s.expected, s.lost, s.duplicated, s.out_of_order),
+            (6, 6, 1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn perfect_timing_has_no_jitter_and_a_steady_gap() {
+        let mut b = StatsBuilder::new(Some(8000));
+        for i in 0..500u16 {
+            b.add(ms(u64::from(i) * 20), i, u32::from(i) * 160, true);
+        }
+        let s = b.finish();
+        assert!(s.jitter_ms.unwrap() < 1e-6, "{s:?}");
+        assert!((s.max_delta_ms - 20.0).abs() < 1e-9);
+        assert!(s.skew_ppm.unwrap().abs() < 1e-3, "{s:?}");
+        assert!((s.duration_s - 9.98).abs() < 1e-9);
+    }
+
+    #[test]
+    fn alternating_delay_gives_the_rfc3550_jitter() {
+        // Every other packet 10 ms late: |D| = 10 ms on every step, so J converges to 10 ms.
+        let mut b = StatsBuilder::new(Some(8000));
+        for i in 0..400u64 {
+            let late = if i % 2 == 1 { 10 } else { 0 };
+            b.add(ms(i * 20 + late), i as u16, i as u32 * 160, true);
+        }
+        let s = b.finish();
+        assert!((s.jitter_ms.unwrap() - 10.0).abs() < 0.01, "{s:?}");
+        assert!((s.max_delta_ms - 30.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_fast_sender_clock_shows_as_skew() {
+        // The sender's 8 kHz clock runs 1000 ppm fast: packets arrive slightly early.
+        let mut b = StatsBuilder::new(Some(8000));
+        for i in 0..3000u64 {
+            let arrival = Duration::from_secs_f64(i as f64 * 0.02 / 1.001);
+            b.add(arrival, i as u16, i as u32 * 160, true);
+        }
+        let s = b.finish();
+        assert!((s.skew_ppm.unwrap() - 1000.0).abs() < 0.5, "{s:?}");
+        // 60 s of stream arrive 60 ms early.
+        assert!((s.skew_ms.unwrap() - 59.9).abs() < 0.2, "{s:?}");
+    }
+}

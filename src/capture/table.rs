@@ -1,0 +1,130 @@
+//! The stream list as text, for `jitterplay streams` and for errors that ask the user to choose.
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+
+use super::streams::{RtpStream, StreamKind, StreamsReport};
+
+/// One line per stream with Wireshark's columns, under a header line.
+pub fn stream_table(streams: &[RtpStream]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>3}  {:<45}  {:<10}  {:>3}  {:<26}  {:>6}  {:>11}  {:>4}  {:>4}  {:>8}  {:>7}  {:>11}  {:>9}",
+        "#", "source -> destination", "SSRC", "PT", "codec", "pkts", "lost", "dup", "ooo",
+        "duration", "max Δ", "jitter mean/max", "skew"
+    );
+    for s in streams {
+        let st = &s.stats;
+        let route = format!("{} -> {}", endpoint(s.src), endpoint(s.dst));
+        let lost_pct = if st.expected > 0 {
+            100.0 * st.lost as f64 / st.expected as f64
+        } else {
+            0.0
+        };
+        let jitter = match (st.mean_jitter_ms, st.max_jitter_ms) {
+            (Some(mean), Some(max)) => format!("{mean:.1}/{max:.1} ms"),
+            _ => "-".into(),
+        };
+        let skew = st
+            .skew_ppm
+            .map_or_else(|| "-".into(), |p| format!("{p:+.0} ppm"));
+        let _ = writeln!(
+            out,
+            "{:>3}  {:<45}  0x{:08X}  {:>3}  {:<26}  {:>6}  {:>4} {:>5.1}%  {:>4}  {:>4}  {:>7.2}s  {:>4.0} ms  {:>11}  {:>9}",
+            s.index,
+            route,
+            s.ssrc,
+            s.pt,
+            codec_column(s),
+            st.packets,
+            st.lost,
+            lost_pct,
+            st.duplicated,
+            st.out_of_order,
+            st.duration_s,
+            st.max_delta_ms,
+            jitter,
+            skew
+        );
+        for p in s.payloads.iter().filter(|p| p.pt != s.pt) {
+            let events = if p.role == super::streams::PayloadRole::TelephoneEvent {
+                format!(" ({} events)", s.telephone_events)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "     + PT {} {}: {} packets{events}",
+                p.pt, p.name, p.packets
+            );
+        }
+    }
+    out
+}
+
+/// The whole report: capture summary, streams, RTCP.
+pub fn report_text(r: &StreamsReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:?} capture: {} records, {} UDP datagrams ({} other UDP, {} SIP messages, {} SDP bodies)",
+        r.kind, r.records, r.udp, r.other_udp, r.sip_messages, r.sdp_bodies
+    );
+    let f = &r.frames;
+    if f.other + f.malformed + f.fragments + r.unsupported_link > 0 {
+        let _ = writeln!(
+            out,
+            "frames: {} not UDP, {} malformed, {} unsupported link type, {} IP fragments ({} datagrams reassembled, {} incomplete)",
+            f.other, f.malformed, r.unsupported_link, f.fragments, f.reassembled, f.incomplete
+        );
+    }
+    if let Some(t) = &r.truncated {
+        let _ = writeln!(
+            out,
+            "capture cut short after record {} (at {:.3} s): {}",
+            t.records, t.at_s, t.reason
+        );
+    }
+    if r.streams.is_empty() {
+        let _ = writeln!(out, "no RTP streams");
+    } else {
+        out.push_str(&stream_table(&r.streams));
+    }
+    for flow in &r.rtcp {
+        let ssrcs: Vec<String> = flow
+            .counts
+            .ssrcs
+            .iter()
+            .map(|s| format!("0x{s:08X}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "RTCP {} -> {}: {} packets ({}) from {}",
+            endpoint(flow.src),
+            endpoint(flow.dst),
+            flow.counts.datagrams,
+            flow.counts.summary(),
+            if ssrcs.is_empty() {
+                "-".into()
+            } else {
+                ssrcs.join(" ")
+            }
+        );
+    }
+    out
+}
+
+fn codec_column(s: &RtpStream) -> String {
+    match s.kind {
+        StreamKind::Audio => s.codec.clone(),
+        StreamKind::UnsupportedAudio => format!("{} (unsupported)", s.codec),
+        StreamKind::TelephoneEvents => format!("{} only", s.codec),
+        StreamKind::ComfortNoise => format!("{} only", s.codec),
+        StreamKind::Unknown => format!("{} (no SDP)", s.codec),
+    }
+}
+
+fn endpoint(a: Option<SocketAddr>) -> String {
+    a.map_or_else(|| "?".into(), |a| a.to_string())
+}

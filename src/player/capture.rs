@@ -1,0 +1,91 @@
+//! Playing a captured stream: the capture's arrival times drive the receive core in virtual
+//! time (the same loop as the simulator), and what its virtual device plays goes through the
+//! offline pipeline to a real device in real time, or to a WAV file.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::file::{play_source, FilePlayOptions, FilePlayReport, PlayError, PlayProgress};
+use super::source::AudioSource;
+use crate::capture::CapturedStream;
+use crate::codec::file::StreamFormat;
+use crate::sim::capture_feed::{capture_replay, CaptureReplay};
+use crate::sim::{SimConfig, SimReport};
+
+/// Device periods handed over per chunk.
+const PERIODS_PER_CHUNK: usize = 5;
+
+/// The replay as an [`AudioSource`]: what the virtual device played, from the first sample
+/// that came out of the jitter buffer (the prebuffering silence is not part of the stream).
+struct CaptureSource {
+    replay: Option<CaptureReplay>,
+    format: StreamFormat,
+    duration: Duration,
+    started: bool,
+    report: Arc<Mutex<Option<SimReport>>>,
+}
+
+impl AudioSource for CaptureSource {
+    fn format(&self) -> StreamFormat {
+        self.format
+    }
+
+    fn duration(&self) -> Option<Duration> {
+        Some(self.duration)
+    }
+
+    fn next_chunk(&mut self, out: &mut Vec<f32>) -> Result<bool, PlayError> {
+        out.clear();
+        let Some(replay) = self.replay.as_mut() else {
+            return Ok(false);
+        };
+        let mut periods = 0;
+        while periods < PERIODS_PER_CHUNK {
+            let period = replay.step().map_err(crate::sim::SimError::from)?;
+            let Some(period) = period else {
+                if let Some(replay) = self.replay.take() {
+                    let (report, _) = replay.finish();
+                    if let Ok(mut slot) = self.report.lock() {
+                        *slot = Some(report);
+                    }
+                }
+                break;
+            };
+            self.started |= period.from_ring > 0;
+            if self.started {
+                out.extend_from_slice(period.samples);
+                periods += 1;
+            }
+        }
+        Ok(!out.is_empty() || self.replay.is_some())
+    }
+}
+
+/// Replays `stream` with its captured timing to `options.output`; returns what the output did
+/// and what the receive core measured.
+pub fn play_capture(
+    stream: &CapturedStream,
+    cfg: &SimConfig,
+    options: &FilePlayOptions,
+    progress: &mut dyn FnMut(PlayProgress),
+) -> Result<(FilePlayReport, SimReport), PlayError> {
+    let (replay, format) = capture_replay(stream, cfg)?;
+    let report = Arc::new(Mutex::new(None));
+    let source = CaptureSource {
+        replay: Some(replay),
+        format: StreamFormat {
+            rate: format.rate,
+            channels: usize::from(format.channels),
+        },
+        duration: Duration::from_secs_f64(stream.info.stats.duration_s),
+        started: false,
+        report: Arc::clone(&report),
+    };
+    let played = play_source(Box::new(source), options, progress)?;
+    let report = report
+        .lock()
+        .ok()
+        .and_then(|mut r| r.take())
+        .ok_or_else(|| PlayError::Thread("the replay ended without a report".into()))?;
+    Ok((played, report))
+}

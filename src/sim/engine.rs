@@ -1,0 +1,329 @@
+//! The virtual-time playout loop shared by simulations and capture replays: packets arrive
+//! from a feed, go through the real receive core, the ring and the real output callback, one
+//! virtual device period per step.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ringbuf::traits::{Observer, Producer};
+
+use super::report::{Event, EventKind, SimReport, TimelinePoint};
+use super::scenario::DeviceBehaviour;
+use crate::jitter::InsertOutcome;
+use crate::output::ring::{audio_ring, RingProducer};
+use crate::output::{OutputStats, RingCallback};
+use crate::playout::{Receiver, ReceiverConfig, ReceiverError, Segment, Verdict};
+
+/// How much audio the decoder side keeps in the ring.
+pub const RING_HIGH_WATER: Duration = Duration::from_millis(40);
+/// How often the timeline is sampled.
+const TIMELINE_STEP: Duration = Duration::from_millis(100);
+/// Longer than a packet stays between sending and playout in any built-in scenario (freeze +
+/// buffer ceiling); feeds may forget what they know of older packets.
+const IN_FLIGHT_HORIZON: Duration = Duration::from_secs(120);
+/// Stop even if not drained this long after the last packet arrived.
+const DRAIN_LIMIT: Duration = Duration::from_secs(120);
+
+/// A packet handed to the receiver.
+#[derive(Debug)]
+pub struct Arrival {
+    /// When it arrives.
+    pub at: Duration,
+    /// The datagram.
+    pub bytes: Vec<u8>,
+}
+
+/// What a feed knows of a packet when its audio comes out.
+#[derive(Debug, Clone, Copy)]
+pub struct Played {
+    /// When it was sent (or, for captures, estimated from its RTP timestamp).
+    pub sent: Duration,
+    /// Whether its audio came out identical to the source.
+    pub exact: bool,
+}
+
+/// Where the virtual receiver's packets come from: a simulated sender and network, or a capture.
+pub trait PacketFeed {
+    /// Appends every packet arriving by `now` to `out`, in arrival order, noting network events
+    /// in `report`.
+    fn deliver(&mut self, now: Duration, report: &mut SimReport, out: &mut Vec<Arrival>);
+    /// True once nothing more will arrive.
+    fn exhausted(&self) -> bool;
+    /// Takes a datagram back after the receiver has read it.
+    fn recycle(&mut self, _bytes: Vec<u8>) {}
+    /// The packet with (SSRC, RTP timestamp) `key` produced `samples` (`frames` frames).
+    fn played(&mut self, key: (u32, u32), frames: usize, samples: &[f32]) -> Option<Played>;
+    /// Packets sent before `horizon` can no longer play: forget them.
+    fn forget_before(&mut self, _horizon: Duration) {}
+}
+
+/// One virtual device period.
+#[derive(Debug)]
+pub struct Period<'a> {
+    /// What the device played (shorter than a period only at the very end).
+    pub samples: &'a [f32],
+    /// How many of them came from the ring (the rest is silence: prebuffering, rebuffering).
+    pub from_ring: usize,
+}
+
+/// The loop's state.
+pub struct VirtualPlayout<F> {
+    feed: F,
+    receiver: Receiver,
+    producer: RingProducer,
+    callback: RingCallback,
+    stats: Arc<OutputStats>,
+    channels: usize,
+    rate: u32,
+    period: Duration,
+    device_buf: Vec<f32>,
+    report: SimReport,
+    arrivals: Vec<Arrival>,
+    produced: Vec<f32>,
+    segments: Vec<Segment>,
+    latencies: Vec<f32>,
+    last_played_sent: Duration,
+    last_underruns: u64,
+    last_rebuffers: u64,
+    last_resets: u64,
+    next_sample: Duration,
+    next_prune: Duration,
+    finished_at: Option<Duration>,
+    now: Duration,
+    done: bool,
+}
+
+impl<F: PacketFeed> VirtualPlayout<F> {
+    /// A loop playing `feed` through a receiver built from `cfg` into a virtual device at the
+    /// receiver's output rate and channels.
+    pub fn new(
+        mut cfg: ReceiverConfig,
+        device: &DeviceBehaviour,
+        report: SimReport,
+        feed: F,
+    ) -> Result<Self, ReceiverError> {
+        let (rate, channels) = (cfg.output_rate, usize::from(cfg.output_channels));
+        cfg.trace = true;
+        // The level the controller holds includes the output ring, so the target's margin must too.
+        cfg.jitter.estimator.margin += RING_HIGH_WATER;
+        let receiver = Receiver::new(cfg)?;
+        let (producer, consumer) = audio_ring(Duration::from_millis(200), rate, channels);
+        let stats = Arc::new(OutputStats::default());
+        let callback = RingCallback::new(consumer, Arc::clone(&stats));
+        stats.set_paused(true);
+        let period_frames = ((device.period_ms / 1000.0) * f64::from(rate))
+            .round()
+            .max(1.0) as usize;
+        let period = Duration::from_secs_f64(
+            period_frames as f64 / f64::from(rate) / (1.0 + device.clock_ppm * 1e-6),
+        );
+        Ok(VirtualPlayout {
+            feed,
+            receiver,
+            producer,
+            callback,
+            stats,
+            channels,
+            rate,
+            period,
+            device_buf: vec![0.0; period_frames * channels],
+            report,
+            arrivals: Vec::new(),
+            produced: Vec::new(),
+            segments: Vec::new(),
+            latencies: Vec::new(),
+            last_played_sent: Duration::ZERO,
+            last_underruns: 0,
+            last_rebuffers: 0,
+            last_resets: 0,
+            next_sample: Duration::ZERO,
+            next_prune: IN_FLIGHT_HORIZON,
+            finished_at: None,
+            now: Duration::ZERO,
+            done: false,
+        })
+    }
+
+    /// The receive core.
+    pub fn receiver(&self) -> &Receiver {
+        &self.receiver
+    }
+
+    /// Virtual time now.
+    pub fn now(&self) -> Duration {
+        self.now
+    }
+
+    /// Runs one device period; `None` once everything has played.
+    pub fn step(&mut self) -> Result<Option<Period<'_>>, ReceiverError> {
+        if self.done {
+            return Ok(None);
+        }
+        let now = self.now;
+        self.arrive(now);
+        if self.finished_at.is_none() && self.feed.exhausted() {
+            self.report.estimated_drift_ppm = self.receiver.controller().drift_ppm();
+            self.receiver.finish();
+            self.finished_at = Some(now);
+        }
+        self.top_up(now)?;
+        if self.finished_at.is_some() && self.receiver.is_drained() {
+            // Everything is in the ring: what the device finds missing from now on is the end.
+            self.stats.mark_finished();
+        }
+        // The virtual device pulls one period through the real callback.
+        let from_ring = self.callback.fill(&mut self.device_buf);
+        let keep = if self.stats.is_finished() {
+            from_ring
+        } else {
+            self.device_buf.len()
+        };
+        self.note_events(now);
+        if self.stats.is_finished() && from_ring < self.device_buf.len() {
+            self.done = true;
+        }
+        if self.finished_at.is_some_and(|f| now > f + DRAIN_LIMIT) {
+            self.report.drained = false;
+            self.done = true;
+        }
+        self.now += self.period;
+        Ok(Some(Period {
+            samples: &self.device_buf[..keep],
+            from_ring,
+        }))
+    }
+
+    /// Runs to the end, handing every period to `on_output`, and returns the report.
+    pub fn run(
+        mut self,
+        on_output: &mut dyn FnMut(&[f32]),
+    ) -> Result<(SimReport, F), ReceiverError> {
+        while let Some(p) = self.step()? {
+            on_output(p.samples);
+        }
+        Ok(self.finish())
+    }
+
+    /// The report of the run so far (call after the last step), and the feed.
+    pub fn finish(mut self) -> (SimReport, F) {
+        let now = self.now.saturating_sub(self.period);
+        self.report.metrics = self.receiver.metrics().snapshot();
+        self.report.receiver = self.receiver.counts();
+        let end = self.finished_at.unwrap_or(now);
+        self.report.finish(&mut self.latencies, now, end);
+        (self.report, self.feed)
+    }
+
+    fn arrive(&mut self, now: Duration) {
+        self.feed.deliver(now, &mut self.report, &mut self.arrivals);
+        for Arrival { at, bytes } in self.arrivals.drain(..) {
+            let verdict = self.receiver.on_datagram(&bytes, at);
+            self.feed.recycle(bytes);
+            let kind = match verdict {
+                Verdict::Buffered(InsertOutcome::Late) => EventKind::Late,
+                Verdict::Buffered(InsertOutcome::Overflow { .. }) => EventKind::Overflow,
+                _ => continue,
+            };
+            self.report.events.push(Event {
+                t: at.as_secs_f64(),
+                kind,
+            });
+        }
+    }
+
+    /// Control, then top the ring up.
+    fn top_up(&mut self, now: Duration) -> Result<(), ReceiverError> {
+        let channels = self.channels;
+        let rate = f64::from(self.rate);
+        let frame_time = |frames: usize| Duration::from_secs_f64(frames as f64 / rate);
+        let ring = frame_time(self.producer.occupied_len() / channels);
+        let decision = self.receiver.tick(now, ring);
+        self.stats.set_paused(!decision.playing);
+        if ring < RING_HIGH_WATER {
+            self.produced.clear();
+            self.receiver
+                .produce(now, RING_HIGH_WATER - ring, &mut self.produced)?;
+            let pushed = self.producer.push_slice(&self.produced);
+            if pushed < self.produced.len() {
+                self.report.ring_overflow_samples += (self.produced.len() - pushed) as u64;
+            }
+            self.receiver.drain_segments(&mut self.segments);
+            let mut pos = 0;
+            for seg in self.segments.drain(..) {
+                let out = self.produced.get(pos..pos + seg.out_len).unwrap_or(&[]);
+                if let Some(info) = seg
+                    .source
+                    .and_then(|key| self.feed.played(key, seg.frames, out))
+                {
+                    if info.sent < self.last_played_sent {
+                        self.report.out_of_order_frames += seg.frames as u64;
+                    }
+                    self.last_played_sent = self.last_played_sent.max(info.sent);
+                    let plays_at = now + ring + frame_time(pos / channels);
+                    self.latencies
+                        .push(plays_at.saturating_sub(info.sent).as_secs_f32() * 1000.0);
+                    if info.exact {
+                        self.report.bit_exact_frames += seg.frames as u64;
+                    }
+                }
+                pos += seg.out_len;
+            }
+        }
+        if self.timeline_due(now) {
+            let m = self.receiver.metrics().snapshot();
+            self.report.timeline.push(TimelinePoint {
+                t: now.as_secs_f64(),
+                depth_ms: m.depth_ms,
+                target_ms: m.target_ms,
+                playing: decision.playing,
+                ratio: decision.ratio,
+                drift_ppm: m.drift_ppm,
+            });
+        }
+        Ok(())
+    }
+
+    fn timeline_due(&mut self, now: Duration) -> bool {
+        let due = now >= self.next_sample;
+        if due {
+            self.next_sample += TIMELINE_STEP;
+        }
+        due
+    }
+
+    fn note_events(&mut self, now: Duration) {
+        let t = now.as_secs_f64();
+        let underruns = self.stats.underruns();
+        for _ in self.last_underruns..underruns {
+            self.receiver.underrun();
+            self.report.events.push(Event {
+                t,
+                kind: EventKind::Underrun,
+            });
+        }
+        self.last_underruns = underruns;
+        let rebuffers = self.receiver.controller().rebuffers();
+        if rebuffers > self.last_rebuffers {
+            self.report.events.push(Event {
+                t,
+                kind: EventKind::Rebuffer,
+            });
+            self.last_rebuffers = rebuffers;
+        }
+        let resets = self.receiver.buffer().stats().resets;
+        if resets > self.last_resets {
+            self.report.events.push(Event {
+                t,
+                kind: EventKind::Reset,
+            });
+            self.last_resets = resets;
+        }
+        if now >= self.next_prune {
+            // Packets lost, evicted or discarded never come out: forget them once no buffer
+            // could still hold them, so memory stays bounded over hour-long runs.
+            self.feed
+                .forget_before(now.saturating_sub(IN_FLIGHT_HORIZON));
+            self.next_prune = now + IN_FLIGHT_HORIZON;
+        }
+    }
+}
