@@ -261,11 +261,12 @@ fn read_rtpdump(bytes: &[u8]) -> Option<Capture> {
     let dump = rtpdump::parse(bytes)?;
     let mut capture = Collector::new(CaptureKind::RtpDump).finish();
     capture.records = dump.records.len() as u64;
+    let t0 = dump.records.first().map_or(Duration::ZERO, |r| r.offset);
     capture.datagrams = dump
         .records
         .into_iter()
         .map(|r| Datagram {
-            at: r.offset,
+            at: r.offset.saturating_sub(t0),
             src: None,
             dst: dump.destination,
             payload: r.packet,

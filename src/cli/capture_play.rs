@@ -81,6 +81,7 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         device_rate: args.device_rate,
         buffer_frames: args.buffer_frames,
         fast: args.fast,
+        interrupt: Some(&super::play::STOP),
         ..FilePlayOptions::default()
     };
     let mut stats_out = stats_writer(args.stats_json.as_deref())?;

@@ -85,7 +85,7 @@ pub fn parse_ssrc(text: &str) -> Result<u32, String> {
 }
 
 /// Set by Ctrl-C; players stop at their next step.
-static STOP: AtomicBool = AtomicBool::new(false);
+pub static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Runs `play`.
 pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
@@ -160,6 +160,7 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         device_rate: args.device_rate,
         buffer_frames: args.buffer_frames,
         fast: args.fast,
+        interrupt: Some(&STOP),
         ..FilePlayOptions::default()
     };
     let status = StatusLine::new(quiet);

@@ -10,19 +10,30 @@ use clap::Args;
 use super::duration::parse_duration;
 use crate::codec::file::FileDecoder;
 use crate::output::OutputSpec;
+use crate::sim::capture_feed::capture_replay;
 use crate::sim::{run_simulation, Scenario, SimConfig, SimInput};
 
 /// Arguments of `simulate`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Scenarios: clean, lan, wifi, mobile, freeze-4s, blackout-2s, reorder-heavy, duplicates,\n  drift-plus, drift-minus, drift-plus-1pct, drift-minus-1pct, seq-wrap, ts-wrap, sender-restart,\n  ssrc-change, dtx-pauses, overflow, or a TOML file (see docs/scenarios.md).\n\nExamples:\n  jitterplay simulate assets/music-48k-stereo.flac --scenario mobile --plot mobile.svg\n  jitterplay simulate assets/speech-48k-mono.flac --scenario my-link.toml --seed 7 --report out.json\n  jitterplay simulate assets/music-48k-stereo.flac --scenario freeze-4s --output wav:heard.wav"
+    after_help = "Scenarios: clean, lan, wifi, mobile, freeze-4s, blackout-2s, reorder-heavy, duplicates,\n  drift-plus, drift-minus, drift-plus-1pct, drift-minus-1pct, seq-wrap, ts-wrap, sender-restart,\n  ssrc-change, dtx-pauses, overflow, or a TOML file (see docs/scenarios.md).\n\nExamples:\n  jitterplay simulate assets/music-48k-stereo.flac --scenario mobile --plot mobile.svg\n  jitterplay simulate assets/speech-48k-mono.flac --scenario my-link.toml --seed 7 --report out.json\n  jitterplay simulate assets/music-48k-stereo.flac --scenario freeze-4s --output wav:heard.wav\n  jitterplay simulate call.pcap --stream 1 --target-min 60ms --plot call.svg"
 )]
 pub struct SimulateArgs {
-    /// The audio file to stream (16-bit sources give a bit-exact reference).
+    /// The audio file to stream (16-bit sources give a bit-exact reference), or a capture
+    /// (.pcap, .pcapng, rtpdump) whose arrival times are the network.
     pub input: PathBuf,
-    /// A built-in scenario name or a scenario TOML file.
-    #[arg(short, long, default_value = "clean")]
-    pub scenario: String,
+    /// A built-in scenario name or a scenario TOML file (default: clean; not for captures).
+    #[arg(short, long)]
+    pub scenario: Option<String>,
+    /// Captures: simulate stream N of `jitterplay streams FILE`.
+    #[arg(long, value_name = "N", conflicts_with = "ssrc")]
+    pub stream: Option<usize>,
+    /// Captures: simulate the stream with this SSRC.
+    #[arg(long, value_name = "SSRC", value_parser = super::play::parse_ssrc)]
+    pub ssrc: Option<u32>,
+    /// Captures: the payload format of a dynamic payload type the capture's SDP does not name.
+    #[arg(long)]
+    pub format: Option<crate::rtp::payload::PayloadFormat>,
     /// Seed of every random choice (same seed, same run).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -48,7 +59,16 @@ pub struct SimulateArgs {
 
 /// Runs `simulate`.
 pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
-    let scenario = Scenario::load(&args.scenario)?;
+    if crate::capture::is_capture_path(&args.input) {
+        return run_capture(args);
+    }
+    if args.stream.is_some() || args.ssrc.is_some() || args.format.is_some() {
+        anyhow::bail!(
+            "--stream, --ssrc and --format apply to captures; {} is an audio file",
+            args.input.display()
+        );
+    }
+    let scenario = Scenario::load(args.scenario.as_deref().unwrap_or("clean"))?;
     let mut decoder = FileDecoder::open(&args.input)?;
     let format = decoder.format();
     let mut samples = Vec::new();
@@ -61,12 +81,57 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         rate: format.rate,
         channels: u16::try_from(format.channels).context("too many channels")?,
     };
-    let mut writer = match &args.output {
+    let mut writer = output_writer(args.output.as_ref(), input.rate, input.channels)?;
+    let cfg = SimConfig {
+        scenario,
+        seed: args.seed,
+        duration: args.duration,
+        target_min: args.target_min,
+        target_max: args.target_max,
+    };
+    let started = Instant::now();
+    let mut write_error = None;
+    let report = run_simulation(&input, &cfg, &mut |samples| {
+        write_samples(&mut writer, samples, &mut write_error)
+    })?;
+    finish(args, report, started, writer, write_error)
+}
+
+/// Simulates a captured stream: its arrival times are the network.
+fn run_capture(args: SimulateArgs) -> anyhow::Result<()> {
+    if args.scenario.is_some() || args.duration.is_some() {
+        anyhow::bail!(
+            "a capture is its own network and length: --scenario and --duration do not apply to {}",
+            args.input.display()
+        );
+    }
+    let selector = super::capture_play::selector(args.stream, args.ssrc);
+    let (stream, _) = super::capture_play::open(&args.input, selector, args.format)?;
+    let cfg = SimConfig {
+        scenario: super::capture_play::capture_scenario(&args.input, &stream),
+        seed: args.seed,
+        duration: None,
+        target_min: args.target_min,
+        target_max: args.target_max,
+    };
+    let started = Instant::now();
+    let (replay, format) = capture_replay(&stream, &cfg)?;
+    let mut writer = output_writer(args.output.as_ref(), format.rate, format.channels)?;
+    let mut write_error = None;
+    let (report, _) =
+        replay.run(&mut |samples| write_samples(&mut writer, samples, &mut write_error))?;
+    finish(args, report, started, writer, write_error)
+}
+
+type Writer = Option<(hound::WavWriter<std::io::BufWriter<std::fs::File>>, PathBuf)>;
+
+fn output_writer(output: Option<&OutputSpec>, rate: u32, channels: u16) -> anyhow::Result<Writer> {
+    Ok(match output {
         None | Some(OutputSpec::Null) => None,
         Some(OutputSpec::Wav(path)) => {
             let spec = hound::WavSpec {
-                channels: input.channels,
-                sample_rate: input.rate,
+                channels,
+                sample_rate: rate,
                 bits_per_sample: 32,
                 sample_format: hound::SampleFormat::Float,
             };
@@ -79,25 +144,26 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         Some(other) => anyhow::bail!(
             "simulate plays into a virtual device; use --output wav:PATH (not {other})"
         ),
-    };
-    let cfg = SimConfig {
-        scenario,
-        seed: args.seed,
-        duration: args.duration,
-        target_min: args.target_min,
-        target_max: args.target_max,
-    };
-    let started = Instant::now();
-    let mut write_error = None;
-    let report = run_simulation(&input, &cfg, &mut |samples| {
-        if let Some((w, _)) = writer.as_mut() {
-            for &s in samples {
-                if let Err(e) = w.write_sample(s) {
-                    write_error.get_or_insert(e);
-                }
+    })
+}
+
+fn write_samples(writer: &mut Writer, samples: &[f32], error: &mut Option<hound::Error>) {
+    if let Some((w, _)) = writer.as_mut() {
+        for &s in samples {
+            if let Err(e) = w.write_sample(s) {
+                error.get_or_insert(e);
             }
         }
-    })?;
+    }
+}
+
+fn finish(
+    args: SimulateArgs,
+    report: crate::sim::SimReport,
+    started: Instant,
+    writer: Writer,
+    write_error: Option<hound::Error>,
+) -> anyhow::Result<()> {
     let wall = started.elapsed();
     if let Some(e) = write_error {
         anyhow::bail!("cannot write the output WAV: {e}");

@@ -43,12 +43,7 @@ impl AudioSource for CaptureSource {
         while periods < PERIODS_PER_CHUNK {
             let period = replay.step().map_err(crate::sim::SimError::from)?;
             let Some(period) = period else {
-                if let Some(replay) = self.replay.take() {
-                    let (report, _) = replay.finish();
-                    if let Ok(mut slot) = self.report.lock() {
-                        *slot = Some(report);
-                    }
-                }
+                self.publish();
                 break;
             };
             self.started |= period.from_ring > 0;
@@ -58,6 +53,24 @@ impl AudioSource for CaptureSource {
             }
         }
         Ok(!out.is_empty() || self.replay.is_some())
+    }
+}
+
+impl CaptureSource {
+    /// Hands the report over (at the end, or early when playback is interrupted).
+    fn publish(&mut self) {
+        if let Some(replay) = self.replay.take() {
+            let (report, _) = replay.finish();
+            if let Ok(mut slot) = self.report.lock() {
+                *slot = Some(report);
+            }
+        }
+    }
+}
+
+impl Drop for CaptureSource {
+    fn drop(&mut self) {
+        self.publish();
     }
 }
 

@@ -33,6 +33,8 @@ pub struct FilePlayOptions {
     pub fast: bool,
     /// Audio held in the ring between decoder thread and callback.
     pub ring: Duration,
+    /// Set (by Ctrl-C) to stop playback at once, without draining.
+    pub interrupt: Option<&'static AtomicBool>,
 }
 
 impl Default for FilePlayOptions {
@@ -43,6 +45,7 @@ impl Default for FilePlayOptions {
             buffer_frames: None,
             fast: false,
             ring: Duration::from_millis(200),
+            interrupt: None,
         }
     }
 }
@@ -179,8 +182,12 @@ pub fn play_source(
             underruns: stats.underruns(),
         })
     };
+    let interrupted = || options.interrupt.is_some_and(|i| i.load(Ordering::Acquire));
     while !thread.is_finished() {
         std::thread::sleep(PROGRESS_INTERVAL);
+        if interrupted() {
+            stop.store(true, Ordering::Release);
+        }
         report(stats.ring_samples.load(Ordering::Relaxed) as usize);
     }
     let DecoderDone {
@@ -190,7 +197,7 @@ pub fn play_source(
     } = thread
         .join()
         .map_err(|_| PlayError::Thread("panicked".into()))??;
-    wait_drained(&producer, PROGRESS_INTERVAL / 4, &|| false);
+    wait_drained(&producer, PROGRESS_INTERVAL / 4, &interrupted);
     sink.finish()?;
     report(0);
     Ok(FilePlayReport {

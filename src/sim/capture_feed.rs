@@ -131,6 +131,7 @@ pub fn capture_replay(
     cfg.set_target_window(&mut rcfg);
     let duration = Duration::from_secs_f64(info.stats.duration_s);
     let mut report = SimReport::new(&cfg.scenario, cfg.seed, duration);
+    report.captured = true;
     report.delays = delays;
     report.network.dropped = info.stats.lost;
     report.network.duplicated = info.stats.duplicated;

@@ -65,6 +65,9 @@ pub struct SimReport {
     pub seed: u64,
     /// Stream length sent, in seconds.
     pub duration_s: f64,
+    /// True when the packets came from a capture: there is no source to compare the output
+    /// with (bit-exactness is not measured) and the true drift is unknown.
+    pub captured: bool,
     /// Virtual time the run took until everything played, in seconds.
     pub simulated_s: f64,
     /// Whether everything received was played out before the run ended.
@@ -116,6 +119,7 @@ impl SimReport {
             description: scenario.description.clone(),
             seed,
             duration_s: duration.as_secs_f64(),
+            captured: false,
             simulated_s: 0.0,
             drained: true,
             packets_sent: 0,
@@ -183,40 +187,70 @@ impl fmt::Display for SimReport {
             "scenario {} (seed {}): {}",
             self.scenario, self.seed, self.description
         )?;
-        writeln!(
-            f,
-            "  sent      {} packets, {:.1} s of audio; network dropped {}, duplicated {}, reordered {}, froze {}",
-            self.packets_sent,
-            self.duration_s,
-            self.network.dropped,
-            self.network.duplicated,
-            self.network.reordered,
-            self.network.frozen
-        )?;
+        if self.captured {
+            writeln!(
+                f,
+                "  captured  {} packets, {:.1} s; the capture shows lost {}, duplicated {}, out of order {}",
+                self.packets_sent,
+                self.duration_s,
+                self.network.dropped,
+                self.network.duplicated,
+                self.network.reordered
+            )?;
+        } else {
+            writeln!(
+                f,
+                "  sent      {} packets, {:.1} s of audio; network dropped {}, duplicated {}, reordered {}, froze {}",
+                self.packets_sent,
+                self.duration_s,
+                self.network.dropped,
+                self.network.duplicated,
+                self.network.reordered,
+                self.network.frozen
+            )?;
+        }
         writeln!(
             f,
             "  received  {} (played {}, lost {}, late {}, duplicate {}, reordered {}, overflow {}, malformed {}, foreign {})",
             m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.overflow, m.malformed, m.foreign
         )?;
+        let exact = if self.captured {
+            "bit-exact n/a (no source)".to_string()
+        } else {
+            format!("{:.3} % bit-exact", self.bit_exact_share * 100.0)
+        };
         writeln!(
             f,
-            "  output    {:.3} % bit-exact, concealed {:.0} ms, underruns {}, rebuffers {}, resets {}{}",
-            self.bit_exact_share * 100.0,
+            "  output    {exact}, concealed {:.0} ms, underruns {}, rebuffers {}, resets {}{}",
             m.concealed_ms,
             m.underruns,
             m.rebuffers,
             m.resets,
-            if self.drained { "" } else { ", NOT fully drained" }
+            if self.drained {
+                ""
+            } else {
+                ", NOT fully drained"
+            }
         )?;
+        let latency_from = if self.captured {
+            " above the fastest packet"
+        } else {
+            ""
+        };
         writeln!(
             f,
-            "  latency   mean {:.0} ms, p95 {:.0} ms; target {:.0} ms, max depth {:.0} ms, level error ≤ {:.0} ms (2nd half)",
+            "  latency{latency_from}   mean {:.0} ms, p95 {:.0} ms; target {:.0} ms, max depth {:.0} ms, level error ≤ {:.0} ms (2nd half)",
             self.latency_mean_ms, self.latency_p95_ms, m.target_ms, m.max_buffer_depth_ms, self.level_error_max_ms
         )?;
+        let true_drift = if self.captured {
+            "true unknown".to_string()
+        } else {
+            format!("true {:+.0} ppm", self.true_drift_ppm)
+        };
         write!(
             f,
-            "  drift     true {:+.0} ppm, estimated {:+.0} ppm, ratio {:.6}; jitter (RFC 3550) {:.1} ms",
-            self.true_drift_ppm, self.estimated_drift_ppm, m.ratio, m.jitter_ms
+            "  drift     {true_drift}, estimated {:+.0} ppm, ratio {:.6}; jitter (RFC 3550) {:.1} ms",
+            self.estimated_drift_ppm, m.ratio, m.jitter_ms
         )
     }
 }
