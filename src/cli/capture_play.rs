@@ -103,7 +103,11 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     }
     if !quiet {
         summary(&report);
+        if played.underruns > 0 {
+            eprintln!("output device underruns {}", played.underruns);
+        }
     }
+    tracing::info!(?played, "capture playback finished");
     Ok(())
 }
 

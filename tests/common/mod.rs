@@ -99,7 +99,10 @@ pub fn best_lag(
     let c: Vec<f32> = candidate.iter().step_by(channels).copied().collect();
     let window = r.len().min(c.len()).min(24_000);
     let mut best = (0isize, f64::MIN);
-    for lag in -max_lag..=max_lag {
+    // Nearest lags first, and only a clearly better score moves away: periodic content (a tone)
+    // correlates equally well one period off, and the onset alignment is then the right one.
+    let lags = (0..=max_lag).flat_map(|l| if l == 0 { vec![0] } else { vec![-l, l] });
+    for lag in lags {
         let mut dot = 0.0f64;
         let (mut er, mut ec) = (0.0f64, 0.0f64);
         for (i, &a) in r.iter().enumerate().take(window) {
@@ -113,7 +116,7 @@ pub fn best_lag(
             ec += b * b;
         }
         let score = dot / (er.sqrt() * ec.sqrt()).max(1e-12);
-        if score > best.1 {
+        if score > best.1 + 1e-6 {
             best = (lag, score);
         }
     }
