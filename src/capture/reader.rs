@@ -197,7 +197,37 @@ fn read_pcap<R: Read>(mut reader: PcapReader<R>) -> Result<Capture, CaptureError
 #[derive(Debug, Clone, Copy)]
 struct Interface {
     link: Option<Link>,
-    ticks_per_second: f64,
+    resolution: TsResolution,
+}
+
+/// A pcapng `if_tsresol`: ticks are 10^-n or 2^-n seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TsResolution {
+    Decimal(u32),
+    Binary(u32),
+}
+
+impl TsResolution {
+    fn from_option(value: u8) -> Self {
+        let exponent = u32::from(value & 0x7F);
+        if value & 0x80 == 0 {
+            TsResolution::Decimal(exponent)
+        } else {
+            TsResolution::Binary(exponent)
+        }
+    }
+
+    /// The time of `ticks`, in integer arithmetic: an f64 of seconds since 1970 would lose
+    /// a quarter of a microsecond.
+    fn duration(self, ticks: u128) -> Duration {
+        let per_second: u128 = match self {
+            TsResolution::Decimal(n) => 10u128.checked_pow(n.min(30)).unwrap_or(1),
+            TsResolution::Binary(n) => 1u128 << n.min(100),
+        };
+        let secs = ticks / per_second;
+        let nanos = (ticks % per_second) * 1_000_000_000 / per_second;
+        Duration::new(u64::try_from(secs).unwrap_or(u64::MAX), nanos as u32)
+    }
 }
 
 fn read_pcapng<R: Read>(mut reader: PcapNgReader<R>) -> Result<Capture, CaptureError> {
@@ -221,7 +251,7 @@ fn read_pcapng<R: Read>(mut reader: PcapNgReader<R>) -> Result<Capture, CaptureE
                 });
                 interfaces.push(Interface {
                     link: link_of(idb.linktype),
-                    ticks_per_second: ticks_per_second(resolution.unwrap_or(6)),
+                    resolution: TsResolution::from_option(resolution.unwrap_or(6)),
                 });
             }
             Block::EnhancedPacket(epb) => {
@@ -232,8 +262,7 @@ fn read_pcapng<R: Read>(mut reader: PcapNgReader<R>) -> Result<Capture, CaptureE
                 };
                 // pcap-file hands over the raw timestamp count as nanoseconds; the interface
                 // says what one tick really is (microseconds unless if_tsresol says otherwise).
-                let ticks = epb.timestamp.as_nanos() as f64;
-                last_time = Duration::from_secs_f64(ticks / iface.ticks_per_second);
+                last_time = iface.resolution.duration(epb.timestamp.as_nanos());
                 c.frame(iface.link, last_time, &epb.data);
             }
             Block::SimplePacket(spb) => {
@@ -245,16 +274,6 @@ fn read_pcapng<R: Read>(mut reader: PcapNgReader<R>) -> Result<Capture, CaptureE
         }
     }
     Ok(c.finish())
-}
-
-/// Ticks per second of a pcapng `if_tsresol` value.
-fn ticks_per_second(resolution: u8) -> f64 {
-    let exponent = i32::from(resolution & 0x7F);
-    if resolution & 0x80 == 0 {
-        10f64.powi(exponent)
-    } else {
-        2f64.powi(exponent)
-    }
 }
 
 fn read_rtpdump(bytes: &[u8]) -> Option<Capture> {
@@ -297,9 +316,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pcapng_timestamp_resolutions() {
-        assert_eq!(ticks_per_second(6), 1e6);
-        assert_eq!(ticks_per_second(9), 1e9);
-        assert_eq!(ticks_per_second(0x80 | 10), 1024.0);
+    fn pcapng_timestamp_resolutions_are_exact() {
+        let micros = TsResolution::from_option(6);
+        assert_eq!(
+            micros.duration(1_700_000_000_250_001),
+            Duration::new(1_700_000_000, 250_001_000)
+        );
+        let nanos = TsResolution::from_option(9);
+        assert_eq!(
+            nanos.duration(1_700_000_000_000_000_007),
+            Duration::new(1_700_000_000, 7)
+        );
+        let binary = TsResolution::from_option(0x80 | 10);
+        assert_eq!(
+            binary.duration(1024 * 3 + 512),
+            Duration::new(3, 500_000_000)
+        );
     }
 }

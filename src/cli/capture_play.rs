@@ -68,6 +68,18 @@ pub fn capture_scenario(path: &Path, stream: &CapturedStream) -> Scenario {
 
 /// Runs `play` on a capture.
 pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
+    let live_only = [
+        ("--pt", args.pt.is_some()),
+        ("--idle-timeout", args.idle_timeout.is_some()),
+        ("--duration", args.duration.is_some()),
+        ("--recv-buffer", args.recv_buffer.is_some()),
+    ];
+    if let Some((flag, _)) = live_only.iter().find(|(_, given)| *given) {
+        anyhow::bail!(
+            "{flag} applies to live streams; for a capture choose the stream with --stream N or --ssrc (see `jitterplay streams {}`)",
+            path.display()
+        );
+    }
     let (stream, _) = open(path, selector(args.stream, args.ssrc), args.format)?;
     let cfg = SimConfig {
         scenario: capture_scenario(path, &stream),
@@ -98,6 +110,15 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     });
     status.finish();
     let (played, report) = result?;
+    let m = &report.metrics;
+    if m.played == 0 {
+        tracing::warn!(
+            received = m.received,
+            malformed = m.malformed,
+            foreign = m.foreign,
+            "nothing of the stream could be played"
+        );
+    }
     if let Some(out) = stats_out.as_mut() {
         write_final(out, &stream, &report, played.frames_played)?;
     }

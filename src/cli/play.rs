@@ -130,6 +130,9 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
     if crate::capture::is_capture_path(path) {
         return super::capture_play::run(path, &args, quiet);
     }
+    if args.stream.is_some() || args.ssrc.is_some() {
+        anyhow::bail!("--stream and --ssrc choose a stream of a capture (.pcap, .pcapng, .rtp)");
+    }
     play_local(path, &args, quiet)
 }
 
