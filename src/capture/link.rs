@@ -46,6 +46,9 @@ pub enum FrameContent {
     Udp(UdpDatagram),
     /// A fragment of an IP datagram still incomplete.
     Fragment,
+    /// A TCP segment's payload that starts like a SIP message (signalling over TCP names the
+    /// payload types of the call's streams too); counted as "other".
+    SipOverTcp(UdpDatagram),
     /// Something else (TCP, ARP, ICMP, another link protocol).
     Other,
     /// Bytes that do not parse as their link type says (cut short by the snap length, or broken).
@@ -99,7 +102,7 @@ impl UdpExtractor {
             None => FrameContent::Other,
         };
         match content {
-            FrameContent::Other => self.counts.other += 1,
+            FrameContent::Other | FrameContent::SipOverTcp(_) => self.counts.other += 1,
             FrameContent::Malformed => self.counts.malformed += 1,
             _ => {}
         }
@@ -134,6 +137,16 @@ impl UdpExtractor {
         let Some(ip_payload) = net.ip_payload_ref() else {
             return FrameContent::Other;
         };
+        if let Some(TransportSlice::Tcp(tcp)) = &packet.transport {
+            let payload = tcp.payload();
+            if super::sip::is_sip(payload) {
+                return FrameContent::SipOverTcp(UdpDatagram {
+                    src: SocketAddr::new(src, tcp.source_port()),
+                    dst: SocketAddr::new(dst, tcp.destination_port()),
+                    payload: payload.to_vec(),
+                });
+            }
+        }
         if ip_payload.ip_number != IpNumber::UDP {
             return FrameContent::Other;
         }
@@ -345,7 +358,17 @@ mod tests {
             x.frame(Link::Ethernet, Duration::ZERO, &cut),
             FrameContent::Malformed
         );
-        assert_eq!(x.counts().other, 1);
+        let mut sip = Vec::new();
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(5060, 5060, 0, 1000)
+            .write(&mut sip, b"SIP/2.0 200 OK\r\n\r\n")
+            .unwrap();
+        assert!(matches!(
+            x.frame(Link::Ethernet, Duration::ZERO, &sip),
+            FrameContent::SipOverTcp(d) if d.src.port() == 5060
+        ));
+        assert_eq!(x.counts().other, 2);
         assert_eq!(x.counts().malformed, 1);
     }
 }

@@ -64,6 +64,8 @@ pub struct Capture {
     pub records: u64,
     /// The UDP datagrams, in capture order.
     pub datagrams: Vec<Datagram>,
+    /// TCP segments that start like SIP messages (their SDP names payload types).
+    pub sip_over_tcp: Vec<Datagram>,
     /// What the frames held besides whole UDP datagrams.
     pub frames: FrameCounts,
     /// Frames on link types jitterplay does not read.
@@ -133,6 +135,7 @@ impl Collector {
                 kind,
                 records: 0,
                 datagrams: Vec::new(),
+                sip_over_tcp: Vec::new(),
                 frames: FrameCounts::default(),
                 unsupported_link: 0,
                 truncated: None,
@@ -153,15 +156,18 @@ impl Collector {
             self.capture.unsupported_link += 1;
             return;
         };
-        if let FrameContent::Udp(d) = self.extractor.frame(link, at, data) {
-            self.capture.datagrams.push(Datagram {
-                at,
-                src: Some(d.src),
-                dst: Some(d.dst),
-                payload: d.payload,
-                rtcp_hint: false,
-            });
-        }
+        let (list, d) = match self.extractor.frame(link, at, data) {
+            FrameContent::Udp(d) => (&mut self.capture.datagrams, d),
+            FrameContent::SipOverTcp(d) => (&mut self.capture.sip_over_tcp, d),
+            _ => return,
+        };
+        list.push(Datagram {
+            at,
+            src: Some(d.src),
+            dst: Some(d.dst),
+            payload: d.payload,
+            rtcp_hint: false,
+        });
     }
 
     fn truncated(&mut self, reason: String) {

@@ -19,8 +19,8 @@ pub struct SignalledPayloads {
 }
 
 impl SignalledPayloads {
-    /// Scans the capture's UDP datagrams for SIP messages carrying SDP.
-    pub fn scan(datagrams: &[Datagram]) -> Self {
+    /// Scans a capture's UDP datagrams and TCP SIP segments for SIP messages carrying SDP.
+    pub fn scan<'a>(datagrams: impl IntoIterator<Item = &'a Datagram>) -> Self {
         let mut found = SignalledPayloads::default();
         for d in datagrams {
             if !is_sip(&d.payload) {
@@ -73,7 +73,7 @@ impl SignalledPayloads {
 }
 
 /// A SIP request line (`INVITE sip:… SIP/2.0`) or status line (`SIP/2.0 200 OK`).
-fn is_sip(payload: &[u8]) -> bool {
+pub fn is_sip(payload: &[u8]) -> bool {
     let line_end = payload
         .windows(2)
         .position(|w| w == b"\r\n")
@@ -116,6 +116,8 @@ mod tests {
             datagram("10.0.0.1:5060", invite),
             datagram("10.0.0.1:5060", b"\x80\x00 not sip"),
         ]);
+        assert!(is_sip(b"SIP/2.0 200 OK\r\n"));
+        assert!(!is_sip(b"HTTP/1.1 200 OK\r\n"));
         assert_eq!((found.sip_messages, found.sdp_bodies), (1, 1));
         let src = Some("10.0.0.1:4000".parse().unwrap());
         let dst = Some("10.0.0.2:6000".parse().unwrap());

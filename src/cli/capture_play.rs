@@ -98,14 +98,24 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     };
     let mut stats_out = stats_writer(args.stats_json.as_deref())?;
     let status = StatusLine::new(quiet || args.stats_json.as_deref() == Some("-"));
-    let result = play_capture(&stream, &cfg, &options, &mut |p| {
+    let result = play_capture(&stream, &cfg, &options, &mut |p, m| {
+        let state = if m.received == 0 || p.position.is_zero() {
+            "prebuffering"
+        } else {
+            "playing"
+        };
         status.set(format!(
-            "{} / {}  capture stream {} ({})  underruns {}",
+            "{} / {}  {state}  buffer {:.0}/{:.0} ms  jitter {:.1} ms  lost {}  late {}  concealed {:.0} ms  stream {} {}",
             clock(p.position),
             p.duration.map(clock).unwrap_or_else(|| "?".into()),
+            m.depth_ms,
+            m.target_ms,
+            m.jitter_ms,
+            m.lost,
+            m.late,
+            m.concealed_ms,
             stream.info.index,
             stream.info.codec,
-            p.underruns
         ));
     });
     status.finish();

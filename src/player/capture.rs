@@ -9,6 +9,7 @@ use super::file::{play_source, FilePlayOptions, FilePlayReport, PlayError, PlayP
 use super::source::AudioSource;
 use crate::capture::CapturedStream;
 use crate::codec::file::StreamFormat;
+use crate::metrics::MetricsSnapshot;
 use crate::sim::capture_feed::{capture_replay, CaptureReplay};
 use crate::sim::{SimConfig, SimReport};
 
@@ -75,14 +76,15 @@ impl Drop for CaptureSource {
 }
 
 /// Replays `stream` with its captured timing to `options.output`; returns what the output did
-/// and what the receive core measured.
+/// and what the receive core measured. `progress` also gets the receive core's metrics now.
 pub fn play_capture(
     stream: &CapturedStream,
     cfg: &SimConfig,
     options: &FilePlayOptions,
-    progress: &mut dyn FnMut(PlayProgress),
+    progress: &mut dyn FnMut(PlayProgress, &MetricsSnapshot),
 ) -> Result<(FilePlayReport, SimReport), PlayError> {
     let (replay, format) = capture_replay(stream, cfg)?;
+    let metrics = Arc::clone(replay.receiver().metrics());
     let report = Arc::new(Mutex::new(None));
     let source = CaptureSource {
         replay: Some(replay),
@@ -94,7 +96,9 @@ pub fn play_capture(
         started: false,
         report: Arc::clone(&report),
     };
-    let played = play_source(Box::new(source), options, progress)?;
+    let played = play_source(Box::new(source), options, &mut |p| {
+        progress(p, &metrics.snapshot())
+    })?;
     let report = report
         .lock()
         .ok()
