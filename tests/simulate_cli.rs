@@ -18,6 +18,7 @@ const REPORT_FIELDS: &[&str] = &[
     "description",
     "seed",
     "duration_s",
+    "captured",
     "simulated_s",
     "drained",
     "packets_sent",
