@@ -3,6 +3,7 @@
 //! arrival times.
 
 pub mod link;
+pub mod naming;
 pub mod reader;
 pub mod rtcp;
 pub mod rtpdump;
