@@ -9,6 +9,7 @@ mod synthetic;
 use serde_json::{json, Value};
 use synthetic::*;
 
+/// The reference expansion agrees with the G.711 table (so a decoder bug cannot hide in it).
 #[test]
 fn reference_ulaw_expansion_matches_g711() {
     // Codes and values from ITU-T G.711 table 2a: 0xFF and 0x7F are the two zeros, 0x80 and

@@ -94,8 +94,6 @@ pub fn ulaw_to_linear(code: u8) -> i16 {
     (if u & 0x80 != 0 { -magnitude } else { magnitude }) as i16
 }
 
-/// The reference expansion agrees with the G.711 table (so a decoder bug cannot hide in it).
-
 /// The float a decoder outputs for a 16-bit sample.
 pub fn to_f32(sample: i16) -> f32 {
     f32::from(sample) / 32768.0
