@@ -256,8 +256,7 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
     cfg.payload_type = Some(format.payload_type);
     cfg.telephone_event_pt = options.hint.telephone_event_pt;
     cfg.set_target_window(options.target_min, options.target_max);
-    // The level the controller holds includes the output ring, so the target's margin must too.
-    cfg.jitter.estimator.margin += high_water;
+    cfg.add_output_ring(high_water);
     let receiver = Receiver::new(cfg)?;
     let (producer, consumer) = audio_ring(high_water * 2, out.rate, usize::from(out.channels));
     let out_stats = Arc::new(OutputStats::default());

@@ -42,8 +42,13 @@ const REAL_FRACTION: f64 = 0.75;
 pub struct ControllerConfig {
     /// Half-width of the tolerance band around the target (default 50 ms; at most a quarter of the target).
     pub band: Duration,
-    /// Rebuffering ends when the level reaches this fraction of the target (default 0.5).
+    /// Rebuffering ends when the level reaches this fraction of the target (default 0.5) above
+    /// `resume_floor`.
     pub resume_fraction: f64,
+    /// The part of the target that is the output ring rather than network jitter (default 0):
+    /// rebuffering resumes at `resume_floor + resume_fraction × (target − resume_floor)`, so a
+    /// refilled ring alone cannot end a rebuffer when the target is small.
+    pub resume_floor: Duration,
     /// Bound of the level-walking part of the correction (default 0.005 = 0.5 %).
     pub max_walk: f64,
     /// Bound of the whole correction, drift included (default 0.015 = 1.5 %).
@@ -63,6 +68,7 @@ impl Default for ControllerConfig {
         Self {
             band: Duration::from_millis(50),
             resume_fraction: 0.5,
+            resume_floor: Duration::ZERO,
             max_walk: 0.005,
             max_correction: 0.015,
             gain: 0.02,
@@ -180,7 +186,8 @@ impl PlayoutController {
                 let threshold = if self.state == PlayoutState::Prebuffering {
                     self.target
                 } else {
-                    self.target * self.cfg.resume_fraction.clamp(0.0, 1.0)
+                    let floor = self.cfg.resume_floor.as_secs_f64().min(self.target);
+                    floor + (self.target - floor) * self.cfg.resume_fraction.clamp(0.0, 1.0)
                 };
                 self.progress = if threshold > 0.0 {
                     (delay.map_or(buffered, |d| d.as_secs_f64().min(buffered / REAL_FRACTION))

@@ -24,6 +24,10 @@ use thiserror::Error;
 /// Chunk sizes tried, largest (longest crossfade) first.
 pub const CHUNKS: [usize; 6] = [1024, 128, 96, 64, 48, 32];
 
+/// Longest chunk in time: what a chunk stages is audio the output cannot have yet, so at low
+/// rates (1024 frames are 128 ms at 8 kHz) the long chunks would starve a small buffer.
+pub const MAX_CHUNK_TIME_S: f64 = 0.025;
+
 /// Why the drift corrector could not do its job.
 #[derive(Debug, Error)]
 pub enum DriftError {
@@ -69,6 +73,8 @@ pub struct DriftCorrector {
     slip: Slip<f32>,
     channels: usize,
     chunk: usize,
+    /// Largest chunk allowed (see [`MAX_CHUNK_TIME_S`]).
+    max_chunk: usize,
     ratio: f64,
     stage: Vec<f32>,
     staged: usize,
@@ -89,15 +95,26 @@ impl std::fmt::Debug for DriftCorrector {
 impl DriftCorrector {
     /// A corrector for `channels`-channel interleaved audio, starting at ratio 1.0.
     pub fn new(channels: usize) -> Result<Self, DriftError> {
+        Self::with_max_chunk(channels, CHUNKS[0])
+    }
+
+    /// A corrector for audio at `rate` Hz: chunks stage at most [`MAX_CHUNK_TIME_S`] of it.
+    pub fn for_rate(channels: usize, rate: u32) -> Result<Self, DriftError> {
+        Self::with_max_chunk(channels, (f64::from(rate) * MAX_CHUNK_TIME_S) as usize)
+    }
+
+    fn with_max_chunk(channels: usize, max_chunk: usize) -> Result<Self, DriftError> {
         if channels == 0 {
             return Err(DriftError::NoChannels);
         }
+        let max_chunk_allowed = max_chunk.max(CHUNKS[CHUNKS.len() - 1]);
         let max_chunk = CHUNKS[0];
         let slip = Slip::<f32>::new(max_chunk, channels, FixedAsync::Input)?;
         Ok(Self {
             slip,
             channels,
             chunk: max_chunk,
+            max_chunk: max_chunk_allowed,
             ratio: 1.0,
             stage: vec![0.0; max_chunk * channels],
             staged: 0,
@@ -123,7 +140,7 @@ impl DriftCorrector {
             // Passthrough does not call Slip; its accumulated sub-frame error is simply kept.
             return self.slip.set_resample_ratio(1.0, false).map_err(Into::into);
         }
-        for chunk in CHUNKS {
+        for chunk in CHUNKS.into_iter().filter(|&c| c <= self.max_chunk) {
             if self.slip.set_chunk_size(chunk).is_ok()
                 && self.slip.set_resample_ratio(ratio, false).is_ok()
             {

@@ -153,3 +153,23 @@ fn errors_are_reported() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn low_rates_stage_at_most_25_ms() {
+    // 1024-frame chunks would hold back 128 ms of 8 kHz audio, starving a small buffer.
+    let mut dc = DriftCorrector::for_rate(1, 8000).unwrap();
+    dc.set_ratio(1.003).unwrap();
+    let mut out = Vec::new();
+    let mut most = 0;
+    for _ in 0..200 {
+        dc.process(&[0.25; 160], &mut out).unwrap();
+        most = most.max(dc.staged_frames());
+    }
+    assert!(most <= 200, "staged {most} frames at 8 kHz");
+    assert!(most > 0, "a correcting corrector stages part of a chunk");
+    let frames = out.len() as f64;
+    assert!(
+        (frames / 32_000.0 - 1.003).abs() < 0.001,
+        "ratio applied: {frames}"
+    );
+}

@@ -84,6 +84,16 @@ impl ReceiverConfig {
     }
 }
 
+impl ReceiverConfig {
+    /// Accounts for `ring` of decoded audio held between the receiver and the device: the
+    /// level the controller holds includes it, so the target's margin must too, and a rebuffer
+    /// must not end on a refilled ring alone.
+    pub fn add_output_ring(&mut self, ring: Duration) {
+        self.jitter.estimator.margin += ring;
+        self.controller.resume_floor = ring;
+    }
+}
+
 /// How far above the target ceiling the buffer may fill before the oldest audio is dropped.
 pub const MAX_DEPTH_MARGIN: Duration = Duration::from_secs(1);
 
@@ -501,7 +511,7 @@ impl Pipeline {
             rate,
             channels: ch,
             concealer: Concealer::new(rate, channels),
-            drift: DriftCorrector::new(ch)?,
+            drift: DriftCorrector::for_rate(ch, rate)?,
             mapper: ChannelMapper::new(ch, out_ch),
             resampler: if rate != cfg.output_rate {
                 Some(StreamResampler::new(rate, cfg.output_rate, out_ch)?)

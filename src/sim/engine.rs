@@ -104,8 +104,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
     ) -> Result<Self, ReceiverError> {
         let (rate, channels) = (cfg.output_rate, usize::from(cfg.output_channels));
         cfg.trace = true;
-        // The level the controller holds includes the output ring, so the target's margin must too.
-        cfg.jitter.estimator.margin += RING_HIGH_WATER;
+        cfg.add_output_ring(RING_HIGH_WATER);
         let receiver = Receiver::new(cfg)?;
         let (producer, consumer) = audio_ring(Duration::from_millis(200), rate, channels);
         let stats = Arc::new(OutputStats::default());
