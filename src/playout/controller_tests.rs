@@ -249,3 +249,22 @@ fn restart_prebuffers_without_counting_a_rebuffer() {
     c.underrun();
     assert_eq!(c.rebuffers(), 1, "one rebuffer per underrun episode");
 }
+
+#[test]
+fn a_refilled_output_ring_alone_does_not_end_a_rebuffer() {
+    let ring = Duration::from_millis(40);
+    let target = Duration::from_millis(80);
+    let ms = Duration::from_millis;
+    let mut c = PlayoutController::new(ControllerConfig {
+        resume_floor: ring,
+        ..ControllerConfig::default()
+    });
+    assert!(c.tick(ms(0), target, Some(target), target).playing);
+    c.underrun();
+    // Half the target is all ring: still rebuffering.
+    let d = c.tick(ms(10), ring, Some(ring), target);
+    assert_eq!(d.state, PlayoutState::Rebuffering);
+    // Ring plus half the network part (20 ms): resume.
+    let d = c.tick(ms(20), ms(60), Some(ms(60)), target);
+    assert!(d.playing, "{d:?}");
+}
