@@ -246,6 +246,18 @@ fn every_g711_stream_plays_equal_to_an_independent_decode() {
         );
         let s = final_stats(&stats);
         let m = &s["metrics"];
+        // Progress lines before the final one: metrics at increasing output times.
+        let text = std::fs::read_to_string(&stats).unwrap();
+        let times: Vec<f64> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("JSON line"))
+            .filter(|v| v["final"] != true)
+            .map(|v| {
+                assert!(v["metrics"]["received"].is_u64(), "{v}");
+                v["t"].as_f64().expect("t")
+            })
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "{file}: {times:?}");
         let (want, audio_packets) = reference(&data(file), ssrc, &dir);
         let label = format!("{file} SSRC {ssrc:#x}");
         assert_eq!(

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use super::play::{stats_writer, PlayArgs};
 use super::status::{clock, StatusLine};
@@ -98,12 +99,31 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     };
     let mut stats_out = stats_writer(args.stats_json.as_deref())?;
     let status = StatusLine::new(quiet || args.stats_json.as_deref() == Some("-"));
+    let format = stream.format.to_string();
+    let mut next_line = Duration::ZERO;
+    let mut write_error = None;
     let result = play_capture(&stream, &cfg, &options, &mut |p, m| {
         let state = if m.received == 0 || p.position.is_zero() {
             "prebuffering"
         } else {
             "playing"
         };
+        // One line per second of output, as for a live stream (the final line follows).
+        if let Some(out) = stats_out.as_mut().filter(|_| p.position >= next_line) {
+            next_line = Duration::from_secs(p.position.as_secs() + 1);
+            let line = serde_json::json!({
+                "t": p.position.as_secs_f64(),
+                "state": state,
+                "format": format,
+                "metrics": m,
+            });
+            if let Err(e) = serde_json::to_writer(&mut *out, &line)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+            {
+                write_error.get_or_insert(e);
+            }
+        }
         status.set(format!(
             "{} / {}  {state}  buffer {:.0}/{:.0} ms  jitter {:.1} ms  lost {}  late {}  concealed {:.0} ms  stream {} {}",
             clock(p.position),
@@ -120,6 +140,9 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     });
     status.finish();
     let (played, report) = result?;
+    if let Some(e) = write_error {
+        anyhow::bail!("cannot write stats: {e}");
+    }
     let m = &report.metrics;
     if m.played == 0 {
         tracing::warn!(
