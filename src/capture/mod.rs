@@ -13,6 +13,9 @@ pub mod stats;
 pub mod streams;
 pub mod table;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 use std::path::{Path, PathBuf};
 
 pub use reader::{read_capture, Capture, CaptureKind, Datagram, Truncation};

@@ -227,12 +227,20 @@ impl TsResolution {
     /// a quarter of a microsecond.
     fn duration(self, ticks: u128) -> Duration {
         let per_second: u128 = match self {
-            TsResolution::Decimal(n) => 10u128.checked_pow(n.min(30)).unwrap_or(1),
-            TsResolution::Binary(n) => 1u128 << n.min(100),
+            TsResolution::Decimal(n) => 10u128.pow(n.min(38)),
+            TsResolution::Binary(n) => 1u128 << n.min(127),
         };
         let secs = ticks / per_second;
-        let nanos = (ticks % per_second) * 1_000_000_000 / per_second;
-        Duration::new(u64::try_from(secs).unwrap_or(u64::MAX), nanos as u32)
+        let rem = ticks % per_second;
+        // Sub-nanosecond resolutions (a file may claim any) would overflow the exact product.
+        let nanos = rem.checked_mul(1_000_000_000).map_or_else(
+            || (rem as f64 / per_second as f64 * 1e9) as u128,
+            |n| n / per_second,
+        );
+        Duration::new(
+            u64::try_from(secs).unwrap_or(u64::MAX),
+            nanos.min(999_999_999) as u32,
+        )
     }
 }
 
