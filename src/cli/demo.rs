@@ -15,7 +15,7 @@ use crate::net::rtp_url::RtpUrl;
 use crate::net::sender::{SendConfig, Sender};
 use crate::output::{OutputError, OutputSpec, Request, Sink};
 use crate::player::rtp::{play_rtp, RtpPlayOptions};
-use crate::player::stream_format::StreamHint;
+use crate::rtp::stream_format::StreamHint;
 use crate::sim::impair_spec::ImpairSpec;
 
 /// The network the demo streams through.

@@ -14,10 +14,10 @@ use super::status::{clock, StatusLine};
 use crate::net::rtp_url::RtpUrl;
 use crate::output::OutputSpec;
 use crate::player::rtp::{play_rtp, LiveStatus, RtpPlayOptions};
-use crate::player::stream_format::StreamHint;
 use crate::player::{play_file, FilePlayOptions};
 use crate::rtp::payload::PayloadFormat;
 use crate::rtp::sdp::parse_sdp;
+use crate::rtp::stream_format::StreamHint;
 
 /// Arguments of `play`.
 #[derive(Debug, Args)]

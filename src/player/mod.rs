@@ -4,6 +4,5 @@ pub mod capture;
 pub mod file;
 pub mod rtp;
 pub mod source;
-pub mod stream_format;
 
 pub use file::{play_file, play_source, FilePlayOptions, FilePlayReport, PlayError, PlayProgress};

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use ringbuf::traits::{Observer, Producer};
 
 use super::file::PlayError;
-use super::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
 use crate::metrics::MetricsSnapshot;
 use crate::net::datagram_queue::{datagram_queue, DatagramReceiver};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
@@ -16,6 +15,7 @@ use crate::output::ring::{audio_ring, wait_drained, RingProducer};
 use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
 use crate::playout::{PlayoutState, Receiver, ReceiverConfig, ReceiverCounts, ReceiverError};
 use crate::rtp::header::RtpHeader;
+use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
 
 /// How often the decoder thread wakes up.
 const WAKE: Duration = Duration::from_millis(5);

@@ -1,4 +1,5 @@
-//! RTP: packet parsing and validation, sequence/timestamp extension, payload formats, SDP.
+//! RTP: packet parsing and validation, sequence/timestamp extension, payload formats, SDP, and
+//! deciding a stream's format from what is known and its first packet.
 pub mod header;
 pub mod mpa;
 pub mod packetize;
@@ -6,3 +7,4 @@ pub mod payload;
 pub mod sdp;
 pub mod seq;
 pub mod source;
+pub mod stream_format;

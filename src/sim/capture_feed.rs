@@ -9,10 +9,10 @@ use super::engine::{Arrival, PacketFeed, Played, VirtualPlayout};
 use super::report::SimReport;
 use super::run::{SimConfig, SimError};
 use crate::capture::CapturedStream;
-use crate::player::stream_format::{resolve, StreamFormat, StreamHint};
 use crate::playout::ReceiverConfig;
 use crate::rtp::header::RtpHeader;
 use crate::rtp::seq::TsExtender;
+use crate::rtp::stream_format::{resolve, StreamFormat, StreamHint};
 
 /// The capture's packets in arrival order.
 pub struct CaptureFeed {
