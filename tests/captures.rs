@@ -412,3 +412,38 @@ fn simulate_uses_the_capture_as_the_network() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("its own network"));
 }
+
+#[test]
+fn one_stream_is_analysed_packet_by_packet() {
+    let out = run_ok(
+        jitterplay()
+            .args(["streams", "--json", "--stream", "1"])
+            .arg(data("ulaw-2013785496.pcap")),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v["packets"].as_array().unwrap();
+    assert_eq!(rows.len(), 974);
+    let events = rows
+        .iter()
+        .filter(|r| r["status"].as_str().unwrap().contains("telephone event"))
+        .count();
+    assert_eq!(events, 120);
+    assert!(
+        rows.iter().all(|r| r["sequence"] == "in-order"),
+        "no sequence errors in this capture"
+    );
+    // The running jitter of the last media packet is the stream's final RFC 3550 jitter.
+    let last_media = rows.iter().rev().find(|r| r["pt"] == 0).unwrap();
+    let final_jitter = v["stream"]["stats"]["jitter_ms"].as_f64().unwrap();
+    assert!((last_media["jitter_ms"].as_f64().unwrap() - final_jitter).abs() < 1e-9);
+
+    // A stream jitterplay cannot play can still be analysed.
+    let out = run_ok(
+        jitterplay()
+            .args(["streams", "--json", "--ssrc", "0x043EEE04"])
+            .arg(data("sip-rtp-opus.pcap")),
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["packets"].as_array().unwrap().len(), 425);
+    assert_eq!(v["stream"]["codec"], "opus/48000/2");
+}

@@ -2,6 +2,7 @@
 //! the RTP streams in them listed and measured, and one chosen to replay with its captured
 //! arrival times.
 
+pub mod analysis;
 pub mod link;
 pub mod naming;
 pub mod reader;

@@ -44,6 +44,36 @@ pub struct StreamStats {
     pub skew_ppm: Option<f64>,
 }
 
+/// Where a packet's sequence number falls against those before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeqStatus {
+    /// The first packet, or the one after the highest so far.
+    InOrder,
+    /// Ahead of the highest + 1: the packets between are missing (so far).
+    Gap {
+        /// The sequence number that was expected.
+        expected: u16,
+    },
+    /// Below the highest so far and not seen before.
+    OutOfOrder,
+    /// Seen before.
+    Duplicate,
+}
+
+/// What one packet added to the statistics: Wireshark's per-packet analysis columns.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct PacketNote {
+    /// Time since the stream's previous packet, ms.
+    pub delta_ms: f64,
+    /// The running RFC 3550 jitter after it, ms (media packets with a known clock).
+    pub jitter_ms: Option<f64>,
+    /// How early it arrived against the first packet and the RTP clock, ms.
+    pub skew_ms: Option<f64>,
+    /// Its place in the sequence.
+    pub seq: SeqStatus,
+}
+
 /// Accumulates [`StreamStats`] packet by packet in capture order.
 #[derive(Debug)]
 pub struct StatsBuilder {
@@ -106,13 +136,14 @@ impl StatsBuilder {
 
     /// Adds a packet captured at `at`; `timed` says whether its timestamp is on the media clock
     /// (telephone events and comfort noise reuse timestamps and are left out of jitter and skew).
-    pub fn add(&mut self, at: Duration, seq: u16, timestamp: u32, timed: bool) {
+    pub fn add(&mut self, at: Duration, seq: u16, timestamp: u32, timed: bool) -> PacketNote {
         let s = &mut self.stats;
         s.packets += 1;
+        let mut delta_ms = 0.0;
         if let Some(prev) = self.first_at.map(|_| self.last_at) {
-            let delta = at.saturating_sub(prev).as_secs_f64() * 1000.0;
-            if delta > s.max_delta_ms {
-                s.max_delta_ms = delta;
+            delta_ms = at.saturating_sub(prev).as_secs_f64() * 1000.0;
+            if delta_ms > s.max_delta_ms {
+                s.max_delta_ms = delta_ms;
                 s.max_delta_at_s = at.as_secs_f64();
             }
         }
@@ -120,14 +151,31 @@ impl StatsBuilder {
         self.last_at = at;
         let highest = self.seq.highest();
         let ext = self.seq.extend(seq);
-        if !self.seen.insert(ext) {
+        let status = if !self.seen.insert(ext) {
             s.duplicated += 1;
-        } else if highest.is_some_and(|h| ext < h) {
-            s.out_of_order += 1;
-        }
+            SeqStatus::Duplicate
+        } else {
+            match highest {
+                Some(h) if ext < h => {
+                    s.out_of_order += 1;
+                    SeqStatus::OutOfOrder
+                }
+                Some(h) if ext > h + 1 => SeqStatus::Gap {
+                    expected: (h + 1) as u16,
+                },
+                _ => SeqStatus::InOrder,
+            }
+        };
         self.lowest = Some(self.lowest.map_or(ext, |l| l.min(ext)));
-        if let (true, Some(c)) = (timed, self.clock.as_mut()) {
-            c.add(at.as_secs_f64(), timestamp);
+        let timing = match (timed, self.clock.as_mut()) {
+            (true, Some(c)) => Some(c.add(at.as_secs_f64(), timestamp)),
+            _ => None,
+        };
+        PacketNote {
+            delta_ms,
+            jitter_ms: timing.map(|(j, _)| j * 1000.0),
+            skew_ms: timing.map(|(_, k)| k * 1000.0),
+            seq: status,
         }
     }
 
@@ -158,7 +206,8 @@ impl StatsBuilder {
 }
 
 impl Clock {
-    fn add(&mut self, arrival: f64, timestamp: u32) {
+    /// Adds a timed packet; returns the running jitter and its skew (how early), seconds.
+    fn add(&mut self, arrival: f64, timestamp: u32) -> (f64, f64) {
         let rtp = self.ts.extend(timestamp) as f64 / self.rate;
         if let Some((pa, pr)) = self.prev {
             let d = (arrival - pa) - (rtp - pr);
@@ -175,6 +224,7 @@ impl Clock {
         self.sy += y;
         self.sxx += x * x;
         self.sxy += x * y;
+        (self.jitter, x - y)
     }
 
     /// Seconds of capture time per second of RTP time; needs a second of spread to say anything.
@@ -209,6 +259,22 @@ mod tests {
         assert_eq!(
             (s.packets, s.expected, s.lost, s.duplicated, s.out_of_order),
             (6, 6, 1, 1, 1)
+        );
+        let mut b = StatsBuilder::new(Some(8000));
+        let notes: Vec<SeqStatus> = [65534u16, 65535, 2, 1, 2, 3]
+            .into_iter()
+            .map(|seq| b.add(ms(0), seq, 0, false).seq)
+            .collect();
+        assert_eq!(
+            notes,
+            [
+                SeqStatus::InOrder,
+                SeqStatus::InOrder,
+                SeqStatus::Gap { expected: 0 },
+                SeqStatus::OutOfOrder,
+                SeqStatus::Duplicate,
+                SeqStatus::InOrder
+            ]
         );
     }
 

@@ -1,33 +1,64 @@
-//! `jitterplay streams`: the RTP streams of a capture, like Wireshark's "RTP Streams" dialog.
+//! `jitterplay streams`: the RTP streams of a capture, like Wireshark's "RTP Streams" dialog,
+//! and with `--stream`/`--ssrc` one stream's per-packet analysis ("RTP Stream Analysis").
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::capture::table::report_text;
-use crate::capture::{analyse, read_capture};
+use crate::capture::analysis::{analyse_packets, packet_table};
+use crate::capture::table::{report_text, stream_table};
+use crate::capture::{analyse, read_capture, select, CaptureError};
 
 /// Arguments of `streams`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Columns: lost = sequence numbers never captured (share of the expected range); dup = repeated\n  sequence numbers; ooo = packets after a higher sequence number; max Δ = largest gap between arrivals;\n  jitter = RFC 3550 interarrival jitter (mean/max of the running value); skew = sender clock against\n  the capture clock (least-squares fit of arrival time on RTP time).\n\nExamples:\n  jitterplay streams call.pcap\n  jitterplay streams call.pcapng --json | jq '.streams[] | {index, ssrc, codec}'\n  jitterplay play call.pcap --stream 2"
+    after_help = "Columns: lost = sequence numbers never captured (share of the expected range); dup = repeated\n  sequence numbers; ooo = packets after a higher sequence number; max Δ = largest gap between arrivals;\n  jitter = RFC 3550 interarrival jitter (mean/max of the running value); skew = how much faster the\n  sender's clock runs than the capture's (least-squares fit of arrival time on RTP time; over a few\n  seconds, network delay trends show up in it too).\n\nWith --stream or --ssrc, a row per packet: delta since the previous packet, running jitter, skew\n  (how early against the first packet and the RTP clock) and what was wrong (sequence errors,\n  payload type changes, telephone events, marker).\n\nExamples:\n  jitterplay streams call.pcap\n  jitterplay streams call.pcapng --json | jq '.streams[] | {index, ssrc, codec}'\n  jitterplay streams call.pcap --stream 2\n  jitterplay play call.pcap --stream 2"
 )]
 pub struct StreamsArgs {
     /// A capture: .pcap, .pcapng or rtpdump.
     pub input: PathBuf,
-    /// Print the whole analysis as JSON instead of a table.
+    /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Analyse stream N packet by packet.
+    #[arg(long, value_name = "N", conflicts_with = "ssrc")]
+    pub stream: Option<usize>,
+    /// Analyse the stream with this SSRC packet by packet.
+    #[arg(long, value_name = "SSRC", value_parser = super::play::parse_ssrc)]
+    pub ssrc: Option<u32>,
 }
 
 /// Runs `streams`.
 pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
     let capture = read_capture(&args.input)?;
     let report = analyse(&capture);
+    if args.stream.is_none() && args.ssrc.is_none() {
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        } else {
+            print!("{}", report_text(&report));
+        }
+        return Ok(());
+    }
+    let selector = super::capture_play::selector(args.stream, args.ssrc);
+    // Any stream may be analysed, playable or not: only "which one" can fail here.
+    let chosen = match select(&args.input, &capture, &report, selector, None) {
+        Ok(s) => s.info,
+        Err(
+            CaptureError::Unsupported { stream, .. }
+            | CaptureError::UnknownDynamic { stream, .. }
+            | CaptureError::NotAudio { stream, .. },
+        ) => report.streams[stream - 1].clone(),
+        Err(e) => return Err(e.into()),
+    };
+    let rows = analyse_packets(&capture, &chosen);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let out = serde_json::json!({ "stream": chosen, "packets": rows });
+        println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        print!("{}", report_text(&report));
+        print!("{}", stream_table(std::slice::from_ref(&chosen)));
+        println!();
+        print!("{}", packet_table(&rows));
     }
     Ok(())
 }
