@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use super::play::{stats_writer, PlayArgs};
+use super::play::{json_line, metrics_summary, stats_writer, PlayArgs};
 use super::status::{clock, StatusLine};
 use crate::capture::{open_stream, CapturedStream, Selector, StreamsReport};
 use crate::player::capture::play_capture;
@@ -117,10 +117,7 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
                 "format": format,
                 "metrics": m,
             });
-            if let Err(e) = serde_json::to_writer(&mut *out, &line)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out))
-            {
+            if let Err(e) = json_line(out, &line) {
                 write_error.get_or_insert(e);
             }
         }
@@ -185,17 +182,16 @@ fn write_final(
         "latency_mean_ms": report.latency_mean_ms,
         "latency_p95_ms": report.latency_p95_ms,
     });
-    serde_json::to_writer(&mut *out, &line)?;
-    writeln!(out)?;
+    json_line(out, &line)?;
     out.flush()?;
     Ok(())
 }
 
 /// One line of what the receive core did with the capture.
 pub fn summary(report: &SimReport) {
-    let m = &report.metrics;
     eprintln!(
-        "received {} played {} lost {} late {} duplicate {} reordered {} concealed {:.0} ms underruns {} rebuffers {} jitter {:.1} ms latency {:.0} ms above the fastest packet",
-        m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.concealed_ms, m.underruns, m.rebuffers, m.jitter_ms, report.latency_mean_ms
+        "{} latency {:.0} ms above the fastest packet",
+        metrics_summary(&report.metrics),
+        report.latency_mean_ms
     );
 }

@@ -239,10 +239,7 @@ fn report_live(
         if let Some(out) = stats_out.as_mut() {
             if s.t >= next_line {
                 next_line = s.t.floor() + 1.0;
-                if let Err(e) = serde_json::to_writer(&mut *out, s)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| writeln!(out))
-                {
+                if let Err(e) = json_line(out, s) {
                     write_error.get_or_insert(e);
                 }
             }
@@ -272,12 +269,23 @@ fn report_live(
     }
     if !quiet {
         let m = &last.metrics;
-        eprintln!(
-            "received {} played {} lost {} late {} duplicate {} reordered {} concealed {:.0} ms underruns {} rebuffers {} jitter {:.1} ms drift {:+.0} ppm",
-            m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.concealed_ms, m.underruns, m.rebuffers, m.jitter_ms, m.drift_ppm
-        );
+        eprintln!("{} drift {:+.0} ppm", metrics_summary(m), m.drift_ppm);
     }
     Ok(())
+}
+
+/// Writes `value` as one JSON line.
+pub fn json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::from)?;
+    writeln!(out)
+}
+
+/// The counters every player prints when it ends.
+pub fn metrics_summary(m: &crate::metrics::MetricsSnapshot) -> String {
+    format!(
+        "received {} played {} lost {} late {} duplicate {} reordered {} concealed {:.0} ms underruns {} rebuffers {} jitter {:.1} ms",
+        m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.concealed_ms, m.underruns, m.rebuffers, m.jitter_ms
+    )
 }
 
 fn live_line(s: &LiveStatus, url: &RtpUrl) -> String {
