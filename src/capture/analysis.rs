@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::reader::Capture;
 use super::stats::{SeqStatus, StatsBuilder};
-use super::streams::{PayloadRole, RtpStream};
+use super::streams::RtpStream;
 use crate::rtp::header::RtpHeader;
 
 /// One packet of the stream.
@@ -38,11 +38,7 @@ pub struct PacketRow {
 /// The per-packet analysis of `stream`, in capture order.
 pub fn analyse_packets(capture: &Capture, stream: &RtpStream) -> Vec<PacketRow> {
     let clock = stream.main_payload().and_then(|p| p.clock_rate);
-    let event_pt = stream
-        .payloads
-        .iter()
-        .find(|p| p.role == PayloadRole::TelephoneEvent)
-        .map(|p| p.pt);
+    let event_pt = stream.telephone_event_pt();
     let mut stats = StatsBuilder::new(clock);
     let mut previous_pt = None;
     let mut rows = Vec::new();

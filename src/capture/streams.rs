@@ -115,10 +115,7 @@ impl RtpStream {
 
     /// The telephone-event payload type, if the stream carries one.
     pub fn telephone_event_pt(&self) -> Option<u8> {
-        self.payloads
-            .iter()
-            .find(|p| p.role == PayloadRole::TelephoneEvent)
-            .map(|p| p.pt)
+        telephone_event_pt(&self.payloads)
     }
 
     /// True if `d` is one of this stream's packets.
@@ -278,18 +275,15 @@ fn describe(
     };
     let (pt, codec) = (main.pt, main.name.clone());
     let mut stats = StatsBuilder::new(main.clock_rate);
-    let mut event_starts = Vec::new();
-    let event_pt = payloads
-        .iter()
-        .find(|p| p.role == PayloadRole::TelephoneEvent)
-        .map(|p| p.pt);
+    let mut event_starts = std::collections::HashSet::new();
+    let event_pt = telephone_event_pt(&payloads);
     for d in packets() {
         let Ok(h) = RtpHeader::parse(&d.payload) else {
             continue;
         };
         stats.add(d.at, h.sequence, h.timestamp, h.payload_type == pt);
-        if Some(h.payload_type) == event_pt && !event_starts.contains(&h.timestamp) {
-            event_starts.push(h.timestamp);
+        if Some(h.payload_type) == event_pt {
+            event_starts.insert(h.timestamp);
         }
     }
     RtpStream {
@@ -304,6 +298,13 @@ fn describe(
         telephone_events: event_starts.len() as u64,
         stats: stats.finish(),
     }
+}
+
+fn telephone_event_pt(payloads: &[PayloadUse]) -> Option<u8> {
+    payloads
+        .iter()
+        .find(|p| p.role == PayloadRole::TelephoneEvent)
+        .map(|p| p.pt)
 }
 
 #[cfg(test)]
