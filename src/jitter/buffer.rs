@@ -1,22 +1,27 @@
-//! The jitter buffer: bounded, preallocated packet storage keyed by extended sequence number.
+//! The jitter buffer: bounded packet storage keyed by extended sequence number, with payload
+//! bytes in a fixed byte budget.
 //!
 //! `insert` (network side) validates the source (RFC 3550 A.1 via [`SourceTracker`]), extends
-//! sequence numbers and timestamps, detects restarts, and stores the payload in a preallocated
-//! slot; `pop` (decoder side, in `pop.rs`) hands packets out in sequence order. Rules:
+//! sequence numbers and timestamps, handles discontinuities, and stores the payload; `pop`
+//! (decoder side, in `pop.rs`) hands packets out in sequence order. Rules:
 //! - **Probation**: the first source's packets are queued tentatively but nothing plays until two
-//!   arrive in sequence; a different SSRC before that replaces them (counted `foreign`).
-//! - **Restarts** (new SSRC from the locked sender, a sequence jump, a timestamp jump) must be
-//!   confirmed by the next packet following the candidate, which is held in one spare slot
-//!   meanwhile; then the stream restarts per [`ResetPolicy`] (one reset counted). An
-//!   unconfirmed candidate is dropped (`foreign` for an SSRC, `stray` for a jump).
-//! - A packet A.1 calls a jump but whose sequence number and timestamp fall inside what the buffer
-//!   already knows is a very late or reordered packet (A.1's 100-packet misorder limit is far
-//!   smaller than a multi-second buffer), and is handled as one.
-//! - **Late**: behind the play position, and not played before. **Duplicate**: queued or played.
-//! - **Overflow, drop-oldest**: a packet beyond the slot window, or a queue longer than
-//!   `max_depth`, evicts the oldest queued packets. Latency stays bounded and the newest audio,
-//!   the part a live listener still needs, is kept; rejecting new packets instead would make every
-//!   later packet late as well.
+//!   arrive in sequence, or four that agree (a stream reordered from its first packet); a
+//!   different SSRC before that replaces them (counted `foreign`).
+//! - **Late is late**: a packet whose audio has already played (behind the play position, by
+//!   sequence number and timestamp alike, however far, across wraps) is counted `late` and
+//!   dropped; it changes nothing else, not even the delay estimate (no target could have saved
+//!   it). A packet A.1 calls a jump but whose numbers fall inside what the buffer knows is
+//!   handled as the late or reordered packet it is.
+//! - **Restarts** (new SSRC from the locked sender, a sequence jump, a timestamp jump) need
+//!   evidence: a few held packets of the new numbering that agree (see `candidates.rs`); a
+//!   packet of the current numbering meanwhile cancels them (counted `foreign`, `late` or
+//!   `stray`). A confirmed restart discards nothing: the old stream's buffered audio plays out
+//!   and the new stream follows it (see `restart.rs`), counted once in `resets`.
+//! - **Duplicate**: queued or played.
+//! - **Overflow, drop-oldest**: a packet beyond the slot window, a queue longer than
+//!   `max_depth`, or payload bytes beyond the byte budget evict the oldest queued packets.
+//!   Latency stays bounded and the newest audio, the part a live listener still needs, is kept;
+//!   rejecting new packets instead would make every later packet late as well.
 //! - **Starvation**: once `pop` found nothing queued, the packets missing at the play position had
 //!   their turn while nothing played. When audio comes back, `pop` waits `starve_grace` after the
 //!   first arrival (a burst after a network freeze arrives slightly reordered), then skips to the
@@ -25,6 +30,7 @@
 //!   missing, so a rebuffering controller does not resume on audio `pop` will not hand out yet;
 //!   the decoder should keep calling `pop` while rebuffering.
 
+mod candidates;
 mod pop;
 #[cfg(test)]
 mod proptests;
@@ -36,11 +42,12 @@ use std::time::Duration;
 
 use super::estimator::DelayEstimator;
 use super::interarrival::InterarrivalJitter;
-use super::slots::{HeldPacket, SlotMeta, SlotState, SlotStore};
+use super::slots::{SlotMeta, SlotState, SlotStore, StoreError, MAX_PAYLOAD};
 use super::types::{InsertOutcome, JitterConfig, JitterStats, ResetReason};
 use crate::rtp::header::RtpHeader;
 use crate::rtp::seq::{SeqExtender, TsExtender};
 use crate::rtp::source::{SeqCheck, SourceTracker, SourceVerdict};
+use candidates::Candidates;
 
 /// Lowest extended sequence number a stream starts at, leaving room for packets reordered before it.
 const SEQ_BASE: u64 = 1 << 16;
@@ -84,6 +91,8 @@ impl Cadence {
 struct Highest {
     seq: u64,
     ts: u64,
+    rtp_seq: u16,
+    rtp_ts: u32,
     arrival: Duration,
 }
 
@@ -101,6 +110,9 @@ struct Cursor {
     queued: usize,
     newest_end_ts: u64,
     highest: Option<Highest>,
+    /// Sequence numbers `[from, to)` left unused between an old stream and the new one after a
+    /// restart: skipped without counting losses; the first frame from `from` on is a new stream.
+    boundary: Option<(u64, u64)>,
 }
 
 /// A bounded jitter buffer for one RTP stream (sans-IO: arrival and playout times are arguments).
@@ -108,8 +120,8 @@ struct Cursor {
 pub struct JitterBuffer {
     cfg: JitterConfig,
     slots: SlotStore,
-    held: HeldPacket,
-    held_reason: Option<ResetReason>,
+    cands: Candidates,
+    held_bytes: Vec<u8>,
     tracker: SourceTracker,
     seq_ext: SeqExtender,
     ts_ext: TsExtender,
@@ -124,6 +136,7 @@ pub struct JitterBuffer {
 /// The fields of a packet that storage needs, whichever slot it comes from.
 #[derive(Debug, Clone, Copy)]
 struct Incoming {
+    ssrc: u32,
     seq: u16,
     ts: u32,
     marker: bool,
@@ -134,6 +147,7 @@ struct Incoming {
 impl Incoming {
     fn new(hdr: &RtpHeader, arrival: Duration) -> Self {
         Self {
+            ssrc: hdr.ssrc,
             seq: hdr.sequence,
             ts: hdr.timestamp,
             marker: hdr.marker,
@@ -146,10 +160,10 @@ impl Incoming {
 impl JitterBuffer {
     /// Builds a buffer, allocating all of its packet storage now.
     pub fn new(cfg: JitterConfig) -> Self {
-        let slots = SlotStore::new(cfg.capacity, cfg.max_payload);
+        let slots = SlotStore::new(cfg.capacity, cfg.max_bytes);
         Self {
-            held: HeldPacket::new(cfg.max_payload),
-            held_reason: None,
+            cands: Candidates::default(),
+            held_bytes: Vec::new(),
             tracker: SourceTracker::new(),
             seq_ext: SeqExtender::new(),
             ts_ext: TsExtender::new(),
@@ -172,57 +186,95 @@ impl JitterBuffer {
     /// Offers one received packet (header, payload bytes, arrival time) and says what became of it.
     pub fn insert(&mut self, hdr: &RtpHeader, payload: &[u8], arrival: Duration) -> InsertOutcome {
         self.stats.received += 1;
-        if payload.len() > self.slots.max_payload() {
+        if payload.len() > MAX_PAYLOAD.min(self.cfg.max_bytes.max(1)) {
             self.stats.too_large += 1;
             return InsertOutcome::TooLarge;
         }
-        let pkt = Incoming::new(hdr, arrival);
+        // A.1 state before this packet: a late packet must not move it.
+        let before = self.tracker.clone();
         match self.tracker.check(hdr.ssrc, hdr.sequence) {
             SourceVerdict::Fresh => {
-                self.drop_held();
+                self.drop_candidates();
                 self.start_tentative();
-                self.queue(pkt, payload)
+                let outcome = self.queue(Incoming::new(hdr, arrival), payload);
+                self.confirm_if_agreeing();
+                outcome
             }
-            SourceVerdict::Challenger => self.hold(hdr, payload, arrival, ResetReason::NewSsrc),
-            SourceVerdict::Switched => self.restart(ResetReason::NewSsrc, hdr, payload, arrival),
-            SourceVerdict::Current(check) => self.insert_current(check, hdr, payload, arrival),
+            SourceVerdict::Challenger => {
+                self.consider(hdr, payload, arrival, ResetReason::NewSsrc, false)
+            }
+            SourceVerdict::Switched => {
+                self.consider(hdr, payload, arrival, ResetReason::NewSsrc, true)
+            }
+            SourceVerdict::Current(check) => {
+                self.insert_current(check, before, hdr, payload, arrival)
+            }
         }
     }
 
     fn insert_current(
         &mut self,
         check: SeqCheck,
+        before: SourceTracker,
         hdr: &RtpHeader,
         payload: &[u8],
         arrival: Duration,
     ) -> InsertOutcome {
         let pkt = Incoming::new(hdr, arrival);
         match check {
-            SeqCheck::Probation => self.queue(pkt, payload),
+            SeqCheck::Probation => {
+                let outcome = self.queue(pkt, payload);
+                self.confirm_if_agreeing();
+                outcome
+            }
             SeqCheck::Validated => {
                 self.cur.confirmed = true;
                 self.queue(pkt, payload)
             }
             SeqCheck::InOrder => {
-                if self.held_reason == Some(ResetReason::TsJump) && self.confirms_held(hdr) {
-                    return self.restart(ResetReason::TsJump, hdr, payload, arrival);
+                if self.cands.reason() == Some(ResetReason::TsJump) && self.agrees_with_held(hdr) {
+                    return self.consider(hdr, payload, arrival, ResetReason::TsJump, false);
                 }
-                self.drop_held();
+                self.drop_candidates();
                 if self.is_ts_jump(hdr, arrival) {
-                    return self.hold(hdr, payload, arrival, ResetReason::TsJump);
+                    return self.consider(hdr, payload, arrival, ResetReason::TsJump, false);
                 }
                 self.queue(pkt, payload)
             }
             SeqCheck::Behind => {
-                self.drop_held();
+                self.drop_candidates();
                 self.queue(pkt, payload)
             }
             SeqCheck::JumpCandidate | SeqCheck::Resynced if self.in_known_window(hdr) => {
-                self.drop_held();
+                self.tracker = before;
                 self.queue(pkt, payload)
             }
-            SeqCheck::JumpCandidate => self.hold(hdr, payload, arrival, ResetReason::SeqJump),
-            SeqCheck::Resynced => self.restart(ResetReason::SeqJump, hdr, payload, arrival),
+            SeqCheck::JumpCandidate | SeqCheck::Resynced if self.is_from_played_past(hdr) => {
+                self.tracker = before;
+                self.stats.late += 1;
+                InsertOutcome::Late
+            }
+            SeqCheck::JumpCandidate => {
+                self.consider(hdr, payload, arrival, ResetReason::SeqJump, false)
+            }
+            SeqCheck::Resynced => self.consider(hdr, payload, arrival, ResetReason::SeqJump, true),
+        }
+    }
+
+    /// A first source whose packets never came two in sequence (reordered from the start) is
+    /// still accepted once four of them agree on one numbering.
+    fn confirm_if_agreeing(&mut self) {
+        if self.cur.confirmed || self.cur.queued < 4 {
+            return;
+        }
+        let (Some(h), Some(first)) = (self.cur.highest, self.first_queued()) else {
+            return;
+        };
+        if h.seq - first < 32 {
+            self.cur.confirmed = true;
+            if let Some(ssrc) = self.tracker.current_ssrc() {
+                self.tracker.adopt(ssrc, h.rtp_seq);
+            }
         }
     }
 
@@ -271,8 +323,8 @@ impl JitterBuffer {
             let span_ok = self.cur.next_seq - ext_seq < cap
                 && self.cur.highest.is_none_or(|h| h.seq - ext_seq < cap);
             if self.cur.popped || !span_ok {
-                // Its delay still tells the estimator that the target was too small.
-                self.estimator.observe(ext_ts, pkt.arrival);
+                // No target within the window could have saved it, so it tells the delay
+                // estimator nothing: a late packet changes nothing but the `late` count.
                 return if self.slots.find(ext_seq, SlotState::Played).is_some() {
                     self.stats.duplicate += 1;
                     InsertOutcome::Duplicate
@@ -300,6 +352,7 @@ impl JitterBuffer {
             evicted += self.advance_to(ext_seq + 1 - cap);
         }
         let meta = SlotMeta {
+            ssrc: pkt.ssrc,
             ext_seq,
             ext_ts,
             rtp_ts: pkt.ts,
@@ -308,9 +361,27 @@ impl JitterBuffer {
             payload_type: pkt.payload_type,
             arrival: pkt.arrival,
         };
-        if !self.slots.store(meta, payload) {
-            self.stats.too_large += 1;
-            return InsertOutcome::TooLarge;
+        loop {
+            match self.slots.store(meta, payload) {
+                Ok(()) => break,
+                Err(StoreError::NoRoom) => {
+                    // The byte budget is full: drop-oldest, as for any overflow.
+                    match self.first_queued() {
+                        Some(first) if first < ext_seq => evicted += self.advance_to(first + 1),
+                        _ if self.cands.len() > 0 => self.drop_candidates(),
+                        _ => {
+                            self.stats.overflow += 1;
+                            return InsertOutcome::Overflow {
+                                evicted: u32::try_from(evicted).unwrap_or(u32::MAX),
+                            };
+                        }
+                    }
+                }
+                Err(StoreError::TooLarge) => {
+                    self.stats.too_large += 1;
+                    return InsertOutcome::TooLarge;
+                }
+            }
         }
         self.cur.queued += 1;
         let reordered = self.cur.highest.is_some_and(|h| ext_seq < h.seq);
@@ -326,6 +397,8 @@ impl JitterBuffer {
                 self.cur.highest = Some(Highest {
                     seq: ext_seq,
                     ts: ext_ts,
+                    rtp_seq: pkt.seq,
+                    rtp_ts: pkt.ts,
                     arrival: pkt.arrival,
                 });
             }
@@ -368,10 +441,34 @@ impl JitterBuffer {
         }
         self.cur.queued = self.cur.queued.saturating_sub(evicted as usize);
         self.stats.overflow += evicted;
-        self.stats.lost += (target - start) - evicted;
+        self.stats.lost += self.missing(start, target) - evicted.min(self.missing(start, target));
         self.cur.next_seq = target;
         self.cur.popped = true;
         evicted
+    }
+
+    /// Sequence numbers in `[from, to)` that are not the unused gap between two streams.
+    fn missing(&self, from: u64, to: u64) -> u64 {
+        let all = to.saturating_sub(from);
+        let gap = self
+            .cur
+            .boundary
+            .map_or(0, |(a, b)| b.min(to).saturating_sub(a.max(from)));
+        all - gap.min(all)
+    }
+
+    fn agrees_with_held(&self, hdr: &RtpHeader) -> bool {
+        self.cands.agrees(
+            hdr.ssrc,
+            hdr.sequence,
+            hdr.timestamp,
+            self.max_ticks_per_seq(),
+        )
+    }
+
+    /// At most 100 ms of audio per sequence step: anything looser is not one stream.
+    fn max_ticks_per_seq(&self) -> u64 {
+        u64::from(self.cfg.clock_rate / 10).max(1)
     }
 
     /// The lowest queued extended sequence number.
@@ -387,8 +484,8 @@ impl JitterBuffer {
     /// estimator's network history; the next packet starts over with probation.
     pub fn clear(&mut self) {
         let (base_seq, base_ts) = self.next_base();
+        self.drop_candidates();
         self.stats.discarded += self.slots.discard_queued();
-        self.held_reason = None;
         self.tracker.reset();
         self.begin_stream(base_seq, base_ts);
     }

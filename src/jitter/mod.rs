@@ -7,6 +7,7 @@
 mod buffer;
 pub mod estimator;
 pub mod interarrival;
+mod pool;
 mod slots;
 #[cfg(test)]
 pub(crate) mod test_rng;
@@ -16,4 +17,6 @@ mod types;
 pub use buffer::JitterBuffer;
 pub use estimator::{DelayEstimator, EstimatorConfig};
 pub use interarrival::InterarrivalJitter;
-pub use types::{InsertOutcome, JitterConfig, JitterStats, PopOutcome, ResetPolicy, ResetReason};
+pub use types::{
+    InsertOutcome, JitterConfig, JitterStats, PopOutcome, ResetReason, DEFAULT_MAX_BYTES,
+};

@@ -1,11 +1,17 @@
-//! Preallocated packet storage for the jitter buffer, indexed by extended sequence number.
+//! Packet storage for the jitter buffer, indexed by extended sequence number.
 //!
-//! Every slot owns a byte buffer of the maximum payload size, allocated once when the store is
-//! built; storing a packet copies its payload into the slot, so a stream in steady state allocates
-//! nothing. A slot keeps its bytes after it is played, which lets `pop` lend them out without a
-//! copy and lets a late duplicate be told apart from a packet that never came.
+//! Slots hold each packet's metadata; payload bytes live in a [`BytePool`] with a fixed byte
+//! budget, so any datagram size is accepted and memory stays bounded whatever arrives. Storing
+//! copies the payload into pool blocks; `take_payload` copies it out into a preallocated scratch
+//! buffer and frees the blocks at once. A played slot keeps its metadata, which lets a late
+//! duplicate be told apart from a packet that never came.
 
 use std::time::Duration;
+
+use super::pool::{BytePool, Handle};
+
+/// Largest UDP payload over IPv4; no RTP payload can be longer.
+pub(crate) const MAX_PAYLOAD: usize = 65_507;
 
 /// What a slot currently holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +28,7 @@ pub(crate) enum SlotState {
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub state: SlotState,
+    pub ssrc: u32,
     pub ext_seq: u64,
     pub ext_ts: u64,
     pub rtp_ts: u32,
@@ -29,20 +36,20 @@ pub(crate) struct Slot {
     pub marker: bool,
     pub payload_type: u8,
     pub arrival: Duration,
-    len: usize,
-    data: Box<[u8]>,
+    handle: Option<Handle>,
 }
 
 impl Slot {
-    /// The stored payload.
-    pub fn payload(&self) -> &[u8] {
-        self.data.get(..self.len).unwrap_or(&[])
+    /// Payload length in bytes (0 once played).
+    pub fn payload_len(&self) -> usize {
+        self.handle.map_or(0, |h| h.len())
     }
 }
 
 /// Metadata stored alongside a payload.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SlotMeta {
+    pub ssrc: u32,
     pub ext_seq: u64,
     pub ext_ts: u64,
     pub rtp_ts: u32,
@@ -52,20 +59,31 @@ pub(crate) struct SlotMeta {
     pub arrival: Duration,
 }
 
+/// Why a payload could not be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreError {
+    /// The pool has no room now: older packets must make way.
+    NoRoom,
+    /// Larger than the whole byte budget.
+    TooLarge,
+}
+
 /// A fixed ring of slots; slot `i` holds extended sequence numbers congruent to `i`.
 #[derive(Debug)]
 pub(crate) struct SlotStore {
     slots: Vec<Slot>,
-    max_payload: usize,
+    pool: BytePool,
+    scratch: Box<[u8]>,
 }
 
 impl SlotStore {
-    /// Allocates `capacity` slots of `max_payload` bytes each, up front.
-    pub fn new(capacity: usize, max_payload: usize) -> Self {
+    /// Allocates `capacity` slots and a pool of `budget` payload bytes, up front.
+    pub fn new(capacity: usize, budget: usize) -> Self {
         let capacity = capacity.max(1);
         let slots = (0..capacity)
             .map(|_| Slot {
                 state: SlotState::Empty,
+                ssrc: 0,
                 ext_seq: 0,
                 ext_ts: 0,
                 rtp_ts: 0,
@@ -73,11 +91,14 @@ impl SlotStore {
                 marker: false,
                 payload_type: 0,
                 arrival: Duration::ZERO,
-                len: 0,
-                data: vec![0u8; max_payload].into_boxed_slice(),
+                handle: None,
             })
             .collect();
-        Self { slots, max_payload }
+        Self {
+            slots,
+            pool: BytePool::new(budget),
+            scratch: vec![0u8; MAX_PAYLOAD].into_boxed_slice(),
+        }
     }
 
     /// Number of slots.
@@ -85,9 +106,14 @@ impl SlotStore {
         self.slots.len()
     }
 
-    /// Largest payload a slot can hold.
-    pub fn max_payload(&self) -> usize {
-        self.max_payload
+    /// The payload byte pool (shared with packets held aside as restart candidates).
+    pub fn pool(&mut self) -> &mut BytePool {
+        &mut self.pool
+    }
+
+    /// Whether a payload of `len` bytes fits in the free part of the pool.
+    pub fn fits(&self, len: usize) -> bool {
+        self.pool.fits(len)
     }
 
     fn index(&self, ext_seq: u64) -> usize {
@@ -111,18 +137,23 @@ impl SlotStore {
         self.find(ext_seq, SlotState::Queued).is_some()
     }
 
-    /// Copies a packet into its slot and marks it queued; false if the payload does not fit.
-    pub fn store(&mut self, meta: SlotMeta, payload: &[u8]) -> bool {
+    /// Copies a packet into its slot and marks it queued.
+    pub fn store(&mut self, meta: SlotMeta, payload: &[u8]) -> Result<(), StoreError> {
+        if payload.len() > MAX_PAYLOAD || !self.pool.could_fit(payload.len()) {
+            return Err(StoreError::TooLarge);
+        }
         let i = self.index(meta.ext_seq);
+        if let Some(h) = self.slots.get_mut(i).and_then(|s| s.handle.take()) {
+            self.pool.release(h);
+        }
+        let handle = self.pool.store(payload).ok_or(StoreError::NoRoom)?;
         let Some(slot) = self.slots.get_mut(i) else {
-            return false;
+            self.pool.release(handle);
+            return Err(StoreError::NoRoom);
         };
-        let Some(dst) = slot.data.get_mut(..payload.len()) else {
-            return false;
-        };
-        dst.copy_from_slice(payload);
-        slot.len = payload.len();
+        slot.handle = Some(handle);
         slot.state = SlotState::Queued;
+        slot.ssrc = meta.ssrc;
         slot.ext_seq = meta.ext_seq;
         slot.ext_ts = meta.ext_ts;
         slot.rtp_ts = meta.rtp_ts;
@@ -130,7 +161,28 @@ impl SlotStore {
         slot.marker = meta.marker;
         slot.payload_type = meta.payload_type;
         slot.arrival = meta.arrival;
-        true
+        Ok(())
+    }
+
+    /// Marks `ext_seq` played and lends its payload, copied out of the pool (whose blocks are
+    /// free again at once).
+    pub fn take_payload(&mut self, ext_seq: u64) -> &[u8] {
+        let i = self.index(ext_seq);
+        let handle = match self.slots.get_mut(i) {
+            Some(slot) if slot.ext_seq == ext_seq => {
+                slot.state = SlotState::Played;
+                slot.handle.take()
+            }
+            _ => None,
+        };
+        match handle {
+            Some(h) => {
+                self.pool.read(h, &mut self.scratch);
+                self.pool.release(h);
+                self.scratch.get(..h.len()).unwrap_or(&[])
+            }
+            None => &[],
+        }
     }
 
     /// Sets the state of the slot holding `ext_seq`, if it holds it.
@@ -139,6 +191,11 @@ impl SlotStore {
         if let Some(slot) = self.slots.get_mut(i) {
             if slot.ext_seq == ext_seq {
                 slot.state = state;
+                if state != SlotState::Queued {
+                    if let Some(h) = slot.handle.take() {
+                        self.pool.release(h);
+                    }
+                }
             }
         }
     }
@@ -149,55 +206,12 @@ impl SlotStore {
         for slot in &mut self.slots {
             if slot.state == SlotState::Queued {
                 slot.state = SlotState::Empty;
+                if let Some(h) = slot.handle.take() {
+                    self.pool.release(h);
+                }
                 n += 1;
             }
         }
         n
-    }
-}
-
-/// A single spare packet kept aside while a restart or a new SSRC awaits confirmation.
-#[derive(Debug)]
-pub(crate) struct HeldPacket {
-    pub ssrc: u32,
-    pub seq: u16,
-    pub ts: u32,
-    pub marker: bool,
-    pub payload_type: u8,
-    pub arrival: Duration,
-    len: usize,
-    data: Box<[u8]>,
-}
-
-impl HeldPacket {
-    /// Allocates the spare slot up front.
-    pub fn new(max_payload: usize) -> Self {
-        Self {
-            ssrc: 0,
-            seq: 0,
-            ts: 0,
-            marker: false,
-            payload_type: 0,
-            arrival: Duration::ZERO,
-            len: 0,
-            data: vec![0u8; max_payload].into_boxed_slice(),
-        }
-    }
-
-    /// The held payload.
-    pub fn payload(&self) -> &[u8] {
-        self.data.get(..self.len).unwrap_or(&[])
-    }
-
-    /// Copies a payload in; false if it does not fit.
-    pub fn set_payload(&mut self, payload: &[u8]) -> bool {
-        match self.data.get_mut(..payload.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(payload);
-                self.len = payload.len();
-                true
-            }
-            None => false,
-        }
     }
 }

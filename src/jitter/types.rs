@@ -4,17 +4,8 @@ use std::time::Duration;
 
 use super::estimator::EstimatorConfig;
 
-/// What happens to audio already queued when the stream restarts (new SSRC, sequence or timestamp jump).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ResetPolicy {
-    /// Drop everything queued from the old stream and start the new one at the play position
-    /// (the default: after a restart the old audio is stale, and the playout rebuffers briefly).
-    #[default]
-    DiscardQueued,
-    /// Keep the old stream's queued audio and append the new stream right after its end, so the
-    /// restart plays without a gap (nothing old is played after anything new).
-    PlayQueued,
-}
+/// Payload byte budget when the stream's bit rate does not say otherwise.
+pub const DEFAULT_MAX_BYTES: usize = 4 << 20;
 
 /// Sizing and timing parameters of a [`JitterBuffer`](super::JitterBuffer).
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +14,9 @@ pub struct JitterConfig {
     pub clock_rate: u32,
     /// Slots (packets) preallocated; bounds memory and the sequence-number window.
     pub capacity: usize,
-    /// Largest payload in bytes a slot holds; larger packets are refused.
-    pub max_payload: usize,
+    /// Byte budget for queued payloads (any datagram size up to 65,507 bytes is accepted; when
+    /// the budget is full the oldest queued packets are evicted, counted as overflow).
+    pub max_bytes: usize,
     /// Longest silence played for one sender pause; the rest of a longer gap is skipped.
     pub max_pause: Duration,
     /// Largest RTP-time span kept queued; beyond it the oldest packets are evicted (overflow).
@@ -33,8 +25,6 @@ pub struct JitterConfig {
     pub max_ts_skew: Duration,
     /// After starvation, how long to wait for reordered packets before skipping a gap.
     pub starve_grace: Duration,
-    /// What a confirmed restart does to queued audio.
-    pub reset_policy: ResetPolicy,
     /// Payload bytes per RTP clock tick, for formats where a packet's length gives its duration
     /// (PCM); packets of varying size then play back to back. None: the cadence is used.
     pub bytes_per_tick: Option<usize>,
@@ -43,17 +33,17 @@ pub struct JitterConfig {
 }
 
 impl JitterConfig {
-    /// Defaults for a stream at `clock_rate` Hz: 4096 slots of 1500 bytes, 5 s pauses, 30 s depth, 60 ms grace.
+    /// Defaults for a stream at `clock_rate` Hz: 4096 slots, 4 MiB of payload, 5 s pauses, 30 s
+    /// depth, 60 ms grace.
     pub fn new(clock_rate: u32) -> Self {
         Self {
             clock_rate: clock_rate.max(1),
             capacity: 4096,
-            max_payload: 1500,
+            max_bytes: DEFAULT_MAX_BYTES,
             max_pause: Duration::from_secs(5),
             max_depth: Duration::from_secs(30),
-            max_ts_skew: Duration::from_secs(10),
+            max_ts_skew: Duration::from_secs(2),
             starve_grace: Duration::from_millis(60),
-            reset_policy: ResetPolicy::default(),
             bytes_per_tick: None,
             estimator: EstimatorConfig::default(),
         }
@@ -83,9 +73,10 @@ pub enum InsertOutcome {
     Duplicate,
     /// Its turn has passed (it was played as lost): dropped.
     Late,
-    /// Kept aside: it may start a new stream (new SSRC, jump) if the next packet confirms it.
+    /// Kept aside: it may start a new stream (new SSRC, jump) once more packets agree with it.
     Held,
-    /// A restart was confirmed: this packet (and the held one) start the new stream.
+    /// A restart was confirmed: this packet and the held ones start the new stream, which
+    /// follows the old stream's buffered audio.
     Reset(ResetReason),
     /// Stored, after evicting this many of the oldest queued packets (drop-oldest policy).
     Overflow {
@@ -99,8 +90,12 @@ pub enum InsertOutcome {
 /// What `pop` hands to the decoder, in playout order.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PopOutcome<'a> {
-    /// The next packet, borrowed from its slot.
+    /// The next packet, borrowed from the buffer.
     Frame {
+        /// The SSRC it came from.
+        ssrc: u32,
+        /// The first frame of a new stream after a restart: decoder state does not carry over.
+        discont: bool,
         /// Extended sequence number.
         ext_seq: u64,
         /// Extended RTP timestamp (rebased at a stream restart).
@@ -143,7 +138,8 @@ pub struct JitterStats {
     pub played: u64,
     /// Packets reported lost or skipped because their turn passed without them.
     pub lost: u64,
-    /// Packets that arrived after their turn.
+    /// Packets whose audio had already played when they arrived (however late), and restart
+    /// candidates from behind the stream that nothing confirmed.
     pub late: u64,
     /// Packets that were already queued or played.
     pub duplicate: u64,
@@ -155,11 +151,11 @@ pub struct JitterStats {
     pub too_large: u64,
     /// Packets of a challenger SSRC that never became the source.
     pub foreign: u64,
-    /// Jump candidates that the next packet did not confirm.
+    /// Jump candidates that no agreeing packet confirmed.
     pub stray: u64,
     /// Confirmed restarts.
     pub resets: u64,
-    /// Queued packets discarded by a restart (stale audio).
+    /// Queued packets discarded by `clear` (a restart never discards).
     pub discarded: u64,
     /// RTP ticks of silence handed out for sender pauses.
     pub silence_ticks: u64,

@@ -16,8 +16,9 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::datagram_queue::DatagramSender;
 use super::rtp_url::RtpUrl;
 
-/// Largest datagram accepted; anything longer is not an audio RTP packet we can buffer.
-pub const MAX_DATAGRAM: usize = 1500;
+/// Largest UDP payload over IPv4 (65,535 − 8 − 20): loopback and jumbo-MTU links carry
+/// datagrams this large, and the kernel reassembles fragmented ones, so all of them are valid input.
+pub const MAX_DATAGRAM: usize = 65_507;
 /// Default cap on packets per second from the accepted sender (far above any audio stream,
 /// low enough that a flood cannot eat the decoder thread).
 pub const DEFAULT_RATE_CAP: u32 = 10_000;
@@ -37,14 +38,19 @@ pub enum ReceiveError {
     },
 }
 
-/// Counters of the network task, read without locks by status and stats views.
+/// Counters of the network task, read without locks by status and stats views. Every datagram
+/// read from the socket is counted in `datagrams` and in exactly one of `accepted`, `foreign`,
+/// `oversize`, `rate_limited` and `queue_full`; `kernel_drops` are the datagrams the kernel
+/// dropped before they could be read (not in `datagrams`).
 #[derive(Debug, Default)]
 pub struct NetStats {
     /// Datagrams received.
     pub datagrams: AtomicU64,
     /// Bytes received.
     pub bytes: AtomicU64,
-    /// Datagrams from a sender other than the accepted one.
+    /// Datagrams queued for the receive core, which counts what becomes of each.
+    pub accepted: AtomicU64,
+    /// Datagrams from an address other than the accepted sender's.
     pub foreign: AtomicU64,
     /// Datagrams longer than [`MAX_DATAGRAM`].
     pub oversize: AtomicU64,
@@ -67,7 +73,9 @@ pub struct NetSnapshot {
     pub datagrams: u64,
     /// Bytes received.
     pub bytes: u64,
-    /// From other senders.
+    /// Queued for the receive core.
+    pub accepted: u64,
+    /// From other sender addresses.
     pub foreign: u64,
     /// Too long.
     pub oversize: u64,
@@ -87,6 +95,7 @@ impl NetStats {
         NetSnapshot {
             datagrams: self.datagrams.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
+            accepted: self.accepted.load(Relaxed),
             foreign: self.foreign.load(Relaxed),
             oversize: self.oversize.load(Relaxed),
             rate_limited: self.rate_limited.load(Relaxed),
@@ -178,7 +187,9 @@ pub async fn receive(
                     stats.foreign.fetch_add(1, Relaxed);
                 } else if !bucket.take(arrival) {
                     stats.rate_limited.fetch_add(1, Relaxed);
-                } else if !queue.push(datagram, arrival) {
+                } else if queue.push(datagram, arrival) {
+                    stats.accepted.fetch_add(1, Relaxed);
+                } else {
                     stats.queue_full.fetch_add(1, Relaxed);
                 }
             }

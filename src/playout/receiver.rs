@@ -81,6 +81,7 @@ impl ReceiverConfig {
         self.jitter.estimator.target_min = min;
         self.jitter.estimator.target_max = max;
         self.jitter.max_depth = max + MAX_DEPTH_MARGIN;
+        self.jitter.max_bytes = byte_budget(&self.format, self.jitter.max_depth);
     }
 }
 
@@ -91,6 +92,22 @@ impl ReceiverConfig {
     pub fn add_output_ring(&mut self, ring: Duration) {
         self.jitter.estimator.margin += ring;
         self.controller.resume_floor = ring;
+    }
+}
+
+/// Payload bytes the jitter buffer may hold: twice the stream's bit rate over `depth` (room for
+/// block rounding and for the packets of a burst), or the default where the rate is not fixed.
+fn byte_budget(format: &PayloadFormat, depth: Duration) -> usize {
+    let per_second = format
+        .bytes_per_frame()
+        .zip(format.sample_rate())
+        .map(|(bytes, rate)| bytes * rate as usize);
+    match per_second {
+        Some(rate) => {
+            let bytes = (rate as f64 * depth.as_secs_f64() * 2.0) as usize;
+            bytes.clamp(1 << 20, 256 << 20)
+        }
+        None => crate::jitter::DEFAULT_MAX_BYTES,
     }
 }
 
@@ -304,15 +321,6 @@ impl Receiver {
         let outcome = self
             .buffer
             .insert(&header, header.payload(datagram), arrival);
-        if let InsertOutcome::Reset(_) = outcome {
-            // A new stream: the old one's decoder state, drift and concealment do not carry over.
-            self.controller.restart();
-            self.decoder.reset();
-            if let Some(p) = self.pipeline.as_mut() {
-                p.drift.reset();
-                p.concealer.reset();
-            }
-        }
         Verdict::Buffered(outcome)
     }
 
@@ -426,17 +434,26 @@ impl Receiver {
     /// the buffer has nothing to give.
     fn next_decoded(&mut self, now: Duration) -> Result<Option<Option<(u32, u32)>>, ReceiverError> {
         self.decoded.clear();
-        let ssrc = self.buffer.ssrc().unwrap_or(0);
         let clock_rate = u64::from(self.buffer.clock_rate());
         let (source, lost_ticks, silence_ticks) = match self.buffer.pop(now) {
             PopOutcome::Empty => return Ok(None),
             PopOutcome::Frame {
+                ssrc,
+                discont,
                 payload,
                 rtp_ts,
                 rtp_seq,
                 ext_seq,
                 ..
             } => {
+                if discont {
+                    // A new stream begins here: the old one's decoder and concealment state
+                    // do not carry over (the clocks, and so the drift, do).
+                    self.decoder.reset();
+                    if let Some(p) = self.pipeline.as_mut() {
+                        p.concealer.reset();
+                    }
+                }
                 self.last_frame_seq = Some((ext_seq, rtp_seq));
                 match self.decoder.decode(payload, &mut self.decoded) {
                     Ok(_) => (Some((ssrc, rtp_ts)), 0, 0),

@@ -208,6 +208,16 @@ impl SourceTracker {
         }
     }
 
+    /// Makes `ssrc` the current, valid source with `max_seq` as its highest sequence number:
+    /// the caller found other evidence that it is one stream (agreeing reordered packets).
+    pub fn adopt(&mut self, ssrc: u32, max_seq: u16) {
+        let mut src = RtpSource::new(ssrc, max_seq);
+        src.probation = 0;
+        src.init(max_seq);
+        self.current = Some(src);
+        self.challenger = None;
+    }
+
     /// Forgets every source.
     pub fn reset(&mut self) {
         *self = Self::default();

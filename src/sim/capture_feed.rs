@@ -129,7 +129,6 @@ pub fn capture_replay(
     rcfg.payload_type = Some(format.payload_type);
     rcfg.telephone_event_pt = hint.telephone_event_pt;
     cfg.set_target_window(&mut rcfg);
-    size_slots(&mut rcfg.jitter, stream);
     let duration = Duration::from_secs_f64(info.stats.duration_s);
     let mut report = SimReport::new(&cfg.scenario, cfg.seed, duration);
     report.captured = true;
@@ -139,20 +138,4 @@ pub fn capture_replay(
     report.network.reordered = info.stats.out_of_order;
     let replay = VirtualPlayout::new(rcfg, &cfg.scenario.device, report, feed)?;
     Ok((replay, format))
-}
-
-/// Slots as large as the stream's largest payload (reassembled datagrams can exceed the 1500
-/// bytes a live socket accepts), with fewer of them so the buffer's memory stays about the same.
-fn size_slots(jitter: &mut crate::jitter::JitterConfig, stream: &CapturedStream) {
-    let largest = stream
-        .packets
-        .iter()
-        .filter_map(|p| RtpHeader::parse(&p.bytes).ok().map(|h| h.payload_len))
-        .max()
-        .unwrap_or(0);
-    if largest > jitter.max_payload {
-        let budget = jitter.capacity * jitter.max_payload;
-        jitter.max_payload = largest;
-        jitter.capacity = (budget / largest).max(256);
-    }
 }

@@ -28,7 +28,7 @@ impl JitterBuffer {
                 if self.cur.resume_at.is_some_and(|t| now < t) {
                     return PopOutcome::Empty;
                 }
-                self.stats.lost += first - self.cur.next_seq;
+                self.stats.lost += self.missing(self.cur.next_seq, first);
                 self.cur.next_seq = first;
             }
             if let Some(slot) = self.slots.find(first, SlotState::Queued) {
@@ -37,12 +37,20 @@ impl JitterBuffer {
             self.cur.starved = false;
             self.cur.resume_at = None;
         }
+        if let Some((from, to)) = self.cur.boundary {
+            let at = self.cur.next_seq;
+            if at >= from && at < to && !self.slots.is_queued(at) {
+                // Numbers left unused between two streams: not losses.
+                self.cur.next_seq = (at..to).find(|s| self.slots.is_queued(*s)).unwrap_or(to);
+            }
+        }
         let cad = self.cadence.ticks();
         let next = self.cur.next_seq;
         let bytes_per_tick = self.cfg.bytes_per_tick.filter(|&b| b > 0);
         let head = self.slots.find(next, SlotState::Queued).map(|s| {
             (
-                bytes_per_tick.map_or(0, |b| (s.payload().len() / b) as u64),
+                s.ssrc,
+                bytes_per_tick.map_or(0, |b| (s.payload_len() / b) as u64),
                 s.ext_ts,
                 s.rtp_ts,
                 s.rtp_seq,
@@ -51,7 +59,9 @@ impl JitterBuffer {
                 s.arrival,
             )
         });
-        if let Some((own_ticks, ext_ts, rtp_ts, rtp_seq, marker, payload_type, arrival)) = head {
+        if let Some((ssrc, own_ticks, ext_ts, rtp_ts, rtp_seq, marker, payload_type, arrival)) =
+            head
+        {
             let gap = ext_ts.saturating_sub(self.cur.play_ts);
             if cad > 0 && gap > cad / 2 {
                 let silence = gap.min(self.ticks(self.cfg.max_pause));
@@ -60,7 +70,10 @@ impl JitterBuffer {
                 self.stats.silence_ticks += silence;
                 return PopOutcome::Silence { ticks: silence };
             }
-            self.slots.set_state(next, SlotState::Played);
+            let discont = self.cur.boundary.is_some_and(|(from, _)| next >= from);
+            if discont {
+                self.cur.boundary = None;
+            }
             self.cur.queued = self.cur.queued.saturating_sub(1);
             self.cur.next_seq += 1;
             self.cur.play_ts = if own_ticks > 0 {
@@ -78,8 +91,10 @@ impl JitterBuffer {
             self.cur.popped = true;
             self.stats.played += 1;
             self.last_flush_latency = Some(now.saturating_sub(arrival));
-            let payload = self.slots.get(next).map_or(&[][..], |s| s.payload());
+            let payload = self.slots.take_payload(next);
             return PopOutcome::Frame {
+                ssrc,
+                discont,
                 ext_seq: next,
                 ext_ts,
                 rtp_ts,

@@ -65,9 +65,7 @@ fn insert(b: &mut JitterBuffer, s: &Stream, i: usize, at: usize) -> InsertOutcom
 }
 
 fn buffer() -> JitterBuffer {
-    let mut c = JitterConfig::new(8000);
-    c.max_payload = 32;
-    JitterBuffer::new(c)
+    JitterBuffer::new(JitterConfig::new(8000))
 }
 
 proptest! {

@@ -1,12 +1,19 @@
-//! Stream restarts: candidates held until confirmed, timestamp-jump and known-window checks,
-//! and re-basing the extended numbering when a new stream begins (see the parent module's rules).
+//! Discontinuities: packets from the played past, restart candidates, and placing a confirmed
+//! new stream after the old one's audio (see the parent module's rules).
 
 use std::time::Duration;
 
+use super::candidates::{Candidate, MAX_CANDIDATES};
 use super::{Cadence, Cursor, Incoming, JitterBuffer, SEQ_BASE, TS_BASE};
-use crate::jitter::slots::HeldPacket;
-use crate::jitter::types::{InsertOutcome, ResetPolicy, ResetReason};
+use crate::jitter::types::{InsertOutcome, ResetReason};
 use crate::rtp::header::RtpHeader;
+
+/// Sequence numbers left unused between an old stream and the new one that follows it, so that
+/// new packets reordered ahead of the confirming ones have numbers of their own.
+const RESTART_SEQ_GAP: u64 = 16;
+
+/// A timestamp step this close to the elapsed arrival time continues the old timeline.
+const CONTINUITY: Duration = Duration::from_secs(1);
 
 impl JitterBuffer {
     /// Whether a forward step of the timestamp is impossible for the same stream: backwards, or
@@ -44,39 +51,97 @@ impl JitterBuffer {
         ts <= i128::from(h.ts) && (ts - expected).abs() <= tolerance
     }
 
-    pub(super) fn confirms_held(&self, hdr: &RtpHeader) -> bool {
-        self.held.ssrc == hdr.ssrc
-            && self.held.seq.wrapping_add(1) == hdr.sequence
-            && u64::from(hdr.timestamp.wrapping_sub(self.held.ts)) <= u64::from(self.cfg.clock_rate)
+    /// Whether a packet of the current SSRC belongs to audio already played, however long ago
+    /// (within half the sequence and timestamp ranges, across wraps): its sequence number and
+    /// timestamp both lie behind the play position, by amounts that agree with each other.
+    pub(super) fn is_from_played_past(&self, hdr: &RtpHeader) -> bool {
+        let Some(h) = self.cur.highest else {
+            return false;
+        };
+        let dseq = i64::from(h.rtp_seq.wrapping_sub(hdr.sequence) as i16);
+        let dts = i64::from(h.rtp_ts.wrapping_sub(hdr.timestamp) as i32);
+        if dseq <= 0 || dts < 0 {
+            return false;
+        }
+        // The timestamp moved at least a packet per sequence step, and at most that plus the
+        // pauses between: a restart's random numbering almost never lands in that band.
+        let cad = i64::try_from(self.cadence.ticks()).unwrap_or(i64::MAX);
+        let pauses = i64::try_from(self.ticks(self.cfg.max_pause)).unwrap_or(i64::MAX);
+        let min = (dseq - 1).saturating_mul(cad);
+        let max = dseq
+            .saturating_mul(cad)
+            .saturating_mul(2)
+            .saturating_add(pauses);
+        let played = self.seq_ext.peek(hdr.sequence) < self.cur.next_seq;
+        played && dts >= min && dts <= max
     }
 
-    pub(super) fn hold(
+    /// Holds a packet that may start a new stream; restarts once the held set is evidence, or
+    /// at once when A.1 has already validated the new numbering (`validated`).
+    pub(super) fn consider(
         &mut self,
         hdr: &RtpHeader,
         payload: &[u8],
         arrival: Duration,
         reason: ResetReason,
+        validated: bool,
     ) -> InsertOutcome {
-        self.drop_held();
-        if !self.held.set_payload(payload) {
+        if !self.agrees_with_held(hdr) {
+            self.drop_candidates();
+        }
+        if self.cands.len() >= MAX_CANDIDATES {
+            self.drop_candidates();
+        }
+        let mut evicted = 0;
+        while !self.slots.fits(payload.len()) && self.cur.queued > 0 {
+            let Some(first) = self.first_queued() else {
+                break;
+            };
+            evicted += self.advance_to(first + 1);
+        }
+        let Some(handle) = self.slots.pool().store(payload) else {
             self.stats.too_large += 1;
             return InsertOutcome::TooLarge;
+        };
+        let behind = self.cur.highest.is_some_and(|h| {
+            (hdr.sequence.wrapping_sub(h.rtp_seq) as i16) < 0 && reason != ResetReason::NewSsrc
+        });
+        self.cands.push(
+            Candidate {
+                ssrc: hdr.ssrc,
+                seq: hdr.sequence,
+                ts: hdr.timestamp,
+                marker: hdr.marker,
+                payload_type: hdr.payload_type,
+                arrival,
+                handle,
+                behind,
+            },
+            reason,
+        );
+        if validated || self.cands.confirmed() {
+            return self.restart(reason);
         }
-        self.held.ssrc = hdr.ssrc;
-        self.held.seq = hdr.sequence;
-        self.held.ts = hdr.timestamp;
-        self.held.marker = hdr.marker;
-        self.held.payload_type = hdr.payload_type;
-        self.held.arrival = arrival;
-        self.held_reason = Some(reason);
+        if evicted > 0 {
+            return InsertOutcome::Overflow {
+                evicted: u32::try_from(evicted).unwrap_or(u32::MAX),
+            };
+        }
         InsertOutcome::Held
     }
 
-    pub(super) fn drop_held(&mut self) {
-        match self.held_reason.take() {
-            Some(ResetReason::NewSsrc) => self.stats.foreign += 1,
-            Some(_) => self.stats.stray += 1,
-            None => {}
+    /// Releases the held set, counting each packet by what it turned out to be.
+    pub(super) fn drop_candidates(&mut self) {
+        let reason = self.cands.reason();
+        let mut out = Default::default();
+        self.cands.take_sorted(&mut out);
+        for c in out.into_iter().flatten() {
+            self.slots.pool().release(c.handle);
+            match reason {
+                Some(ResetReason::NewSsrc) => self.stats.foreign += 1,
+                _ if c.behind => self.stats.late += 1,
+                _ => self.stats.stray += 1,
+            }
         }
     }
 
@@ -118,61 +183,103 @@ impl JitterBuffer {
         };
     }
 
-    pub(super) fn restart(
-        &mut self,
-        reason: ResetReason,
-        hdr: &RtpHeader,
-        payload: &[u8],
-        arrival: Duration,
-    ) -> InsertOutcome {
-        let with_held = self.held_reason.is_some()
-            && self.held.ssrc == hdr.ssrc
-            && self.held.seq.wrapping_add(1) == hdr.sequence;
-        if with_held {
-            self.held_reason = None;
-        } else {
-            self.drop_held();
-        }
-        self.stats.resets += 1;
-        let (base_seq, base_ts) = self.next_base();
-        let keep = self.cfg.reset_policy == ResetPolicy::PlayQueued && self.cur.queued > 0;
-        let old = self.cur.clone();
-        if !keep {
-            self.stats.discarded += self.slots.discard_queued();
-        }
-        self.begin_stream(base_seq, base_ts);
-        if keep {
-            // The old stream's audio plays first; the new stream is appended right after it.
-            self.cur.next_seq = old.next_seq;
-            self.cur.play_ts = old.play_ts;
-            self.cur.queued = old.queued;
-            self.cur.popped = old.popped;
-            self.cur.started = true;
-        } else {
-            self.cur.popped = old.popped;
-        }
-        self.cur.confirmed = true;
-        let first = if with_held {
-            (self.held.seq, self.held.ts)
-        } else {
-            (hdr.sequence, hdr.timestamp)
+    /// The held set is a new stream: it follows the old stream's buffered audio, which all still
+    /// plays. Where its timestamps continue the old timeline (a sequence jump alone) it is placed
+    /// by timestamp; otherwise it starts after the old audio's end plus the pause seen on the
+    /// wire (at most `max_pause`), so the buffered level is what it was.
+    fn restart(&mut self, reason: ResetReason) -> InsertOutcome {
+        let mut held = Default::default();
+        let n = self.cands.take_sorted(&mut held);
+        let Some(first) = held.first().copied().flatten() else {
+            return InsertOutcome::Held;
         };
-        self.seq_ext.restart_at(first.0, base_seq);
-        self.ts_ext.restart_at(first.1, base_ts);
-        if with_held {
-            // Move the held bytes out so that `queue` can borrow `self` mutably.
-            let held = std::mem::replace(&mut self.held, HeldPacket::new(0));
+        self.stats.resets += 1;
+        let newest = held.iter().flatten().last().copied().unwrap_or(first);
+        self.tracker.adopt(newest.ssrc, newest.seq);
+        let cad = self.cadence.ticks();
+        let placed = match self.cur.highest {
+            Some(h) => {
+                let dts = i128::from(self.ts_ext.peek(first.ts)) - i128::from(h.ts);
+                let elapsed = i128::from(self.ticks(first.arrival.saturating_sub(h.arrival)));
+                let continuous = (dts - elapsed).abs() <= i128::from(self.ticks(CONTINUITY))
+                    && dts > 0
+                    && reason != ResetReason::NewSsrc;
+                if continuous {
+                    // Same timeline, new numbering: the gap in timestamps says how many
+                    // packets are missing in between (usually none).
+                    let steps = (dts as u64 + cad / 2).checked_div(cad).unwrap_or(1).max(1);
+                    self.seq_ext.restart_at(first.seq, h.seq + steps);
+                    self.ts_ext.extend(first.ts);
+                    "timestamps continue"
+                } else {
+                    let (base_seq, end_ts) = self.next_base();
+                    let packet = self.duration(cad);
+                    let pause = first
+                        .arrival
+                        .saturating_sub(h.arrival + packet)
+                        .min(self.cfg.max_pause);
+                    let start = base_seq + RESTART_SEQ_GAP;
+                    self.seq_ext.restart_at(first.seq, start);
+                    self.ts_ext.restart_at(first.ts, end_ts + self.ticks(pause));
+                    self.cur.boundary = Some((base_seq, start));
+                    self.jitter.rebase();
+                    "after the buffered audio"
+                }
+            }
+            None => {
+                let (base_seq, base_ts) = self.next_base();
+                self.seq_ext.restart_at(first.seq, base_seq);
+                self.ts_ext.restart_at(first.ts, base_ts);
+                self.cur.boundary = Some((base_seq, base_seq));
+                "at the play position"
+            }
+        };
+        tracing::info!(
+            ?reason,
+            ssrc = format_args!("{:#010x}", first.ssrc),
+            seq = first.seq,
+            ts = first.ts,
+            placed,
+            "stream restart: the old stream's buffered audio plays out first"
+        );
+        self.cur.confirmed = true;
+        self.cur.started = true;
+        let mut evicted = 0u32;
+        for c in held.iter().take(n).flatten() {
             let pkt = Incoming {
-                seq: held.seq,
-                ts: held.ts,
-                marker: held.marker,
-                payload_type: held.payload_type,
-                arrival: held.arrival,
+                ssrc: c.ssrc,
+                seq: c.seq,
+                ts: c.ts,
+                marker: c.marker,
+                payload_type: c.payload_type,
+                arrival: c.arrival,
             };
-            self.queue(pkt, held.payload());
-            self.held = held;
+            let outcome = self.queue_held(pkt, c.handle);
+            if let InsertOutcome::Overflow { evicted: e } = outcome {
+                evicted += e;
+            }
         }
-        self.queue(Incoming::new(hdr, arrival), payload);
-        InsertOutcome::Reset(reason)
+        if evicted > 0 {
+            InsertOutcome::Overflow { evicted }
+        } else {
+            InsertOutcome::Reset(reason)
+        }
+    }
+
+    /// Queues a held packet, moving its bytes out of the pool block it sits in.
+    fn queue_held(&mut self, pkt: Incoming, handle: crate::jitter::pool::Handle) -> InsertOutcome {
+        let mut bytes = std::mem::take(&mut self.held_bytes);
+        bytes.resize(handle.len(), 0);
+        self.slots.pool().read(handle, &mut bytes);
+        self.slots.pool().release(handle);
+        let outcome = self.queue(pkt, &bytes);
+        self.held_bytes = bytes;
+        outcome
+    }
+
+    /// `ticks` of RTP time as a duration.
+    pub(super) fn duration(&self, ticks: u64) -> Duration {
+        let nanos = u128::from(ticks) * 1_000_000_000 / u128::from(self.cfg.clock_rate.max(1));
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 }

@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use crate::jitter::{
-    InsertOutcome, JitterBuffer, JitterConfig, PopOutcome, ResetPolicy, ResetReason,
-};
+use crate::jitter::{InsertOutcome, JitterBuffer, JitterConfig, PopOutcome, ResetReason};
 use crate::rtp::header::RtpHeader;
 
 mod restarts;
@@ -17,7 +15,6 @@ const B: u32 = 0xbbbb;
 fn cfg(capacity: usize) -> JitterConfig {
     let mut c = JitterConfig::new(8000);
     c.capacity = capacity;
-    c.max_payload = 32;
     c
 }
 
@@ -269,14 +266,64 @@ fn overflow_by_depth() {
 }
 
 #[test]
-fn too_large_is_refused() {
-    let mut b = JitterBuffer::new(cfg(8));
+fn too_large_is_refused_and_any_datagram_size_is_not() {
+    let mut c = cfg(8);
+    c.max_bytes = 64 * 1024;
+    let mut b = JitterBuffer::new(c);
     let h = RtpHeader::synthetic(0, 1, 0, A, false);
     assert_eq!(
-        b.insert(&h, &[0u8; 33], Duration::ZERO),
-        InsertOutcome::TooLarge
+        b.insert(&h, &vec![0u8; 64 * 1024 + 1], Duration::ZERO),
+        InsertOutcome::TooLarge,
+        "larger than the whole byte budget"
     );
     assert_eq!(b.stats().too_large, 1);
+    let mut c = cfg(64);
+    c.max_bytes = 1 << 20;
+    let mut b = JitterBuffer::new(c);
+    for (i, len) in [65_495usize, 12, 1_920, 7_680, 65_495]
+        .into_iter()
+        .enumerate()
+    {
+        let h = RtpHeader::synthetic(0, i as u16 + 1, i as u32 * STEP, A, false);
+        let payload: Vec<u8> = (0..len).map(|k| (k * 31 + i) as u8).collect();
+        assert!(matches!(
+            b.insert(&h, &payload, Duration::from_millis(20 * i as u64)),
+            InsertOutcome::Queued { .. }
+        ));
+    }
+    for (i, len) in [65_495usize, 12, 1_920, 7_680, 65_495]
+        .into_iter()
+        .enumerate()
+    {
+        match b.pop(Duration::from_secs(1)) {
+            PopOutcome::Frame { payload, .. } => {
+                assert_eq!(payload.len(), len);
+                assert!(payload
+                    .iter()
+                    .enumerate()
+                    .all(|(k, v)| *v == (k * 31 + i) as u8));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_byte_budget_evicts_the_oldest() {
+    let mut c = cfg(64);
+    c.max_bytes = 4 * 1024;
+    let mut b = JitterBuffer::new(c);
+    for i in 0..10u16 {
+        let h = RtpHeader::synthetic(0, i + 1, u32::from(i) * STEP, A, false);
+        b.insert(
+            &h,
+            &[i as u8; 1000],
+            Duration::from_millis(20 * u64::from(i)),
+        );
+    }
+    // 1000 bytes take four 256-byte blocks: four packets fit in 4 KiB.
+    assert_eq!(b.stats().overflow, 6);
+    assert_eq!(b.queued(), 4);
 }
 
 #[test]

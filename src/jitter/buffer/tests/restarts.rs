@@ -4,7 +4,7 @@
 use super::*;
 
 #[test]
-fn ssrc_change_discards_stale_audio() {
+fn ssrc_change_plays_the_buffered_audio_then_the_new_stream_after_the_wire_pause() {
     let mut b = JitterBuffer::new(cfg(64));
     run(&mut b, A, 1, 0, 10, 0);
     assert_eq!(drain(&mut b, 3), frames(A, 1..4));
@@ -14,13 +14,17 @@ fn ssrc_change_discards_stale_audio() {
         InsertOutcome::Reset(ResetReason::NewSsrc)
     );
     ins(&mut b, B, 5002, 77 + 2 * STEP, 340);
+    // The last old packet arrived at 180 ms and lasts 20 ms; the new stream came at 300 ms.
+    let mut expect = frames(A, 4..11);
+    expect.push(Out::S(100 * 8));
+    expect.extend(frames(B, 5000..5003));
     assert_eq!(
         drain(&mut b, 100),
-        frames(B, 5000..5003),
-        "nothing stale, no gap"
+        expect,
+        "old audio, the pause, new audio"
     );
     let st = b.stats();
-    assert_eq!((st.resets, st.discarded, st.lost), (1, 7, 0));
+    assert_eq!((st.resets, st.discarded, st.lost), (1, 0, 0));
     assert_eq!(b.ssrc(), Some(B));
     assert_eq!(
         ins(&mut b, A, 11, 10 * STEP, 360),
@@ -30,21 +34,33 @@ fn ssrc_change_discards_stale_audio() {
 }
 
 #[test]
-fn ssrc_change_can_play_queued_audio_first() {
-    let mut c = cfg(64);
-    c.reset_policy = ResetPolicy::PlayQueued;
-    let mut b = JitterBuffer::new(c);
+fn a_new_stream_reordered_from_its_first_packet_restarts_on_agreeing_packets() {
+    let mut b = JitterBuffer::new(cfg(64));
     run(&mut b, A, 1, 0, 10, 0);
-    assert_eq!(drain(&mut b, 3), frames(A, 1..4));
-    ins(&mut b, B, 60000, 5, 300);
-    assert_eq!(
-        ins(&mut b, B, 60001, 5 + STEP, 320),
-        InsertOutcome::Reset(ResetReason::NewSsrc)
-    );
-    let mut expect = frames(A, 4..11);
-    expect.extend(frames(B, [60000, 60001]));
-    assert_eq!(drain(&mut b, 100), expect, "old audio, then new, seamless");
-    assert_eq!(b.stats().discarded, 0);
+    // No two of these arrive in sequence; four agreeing ones are evidence enough.
+    for (i, seq) in [5002u16, 5000, 5004, 5006].into_iter().enumerate() {
+        let ts = 77 + u32::from(seq - 5000) * STEP;
+        let o = ins(&mut b, B, seq, ts, 200 + 20 * i as u64);
+        let expect = if i < 3 {
+            InsertOutcome::Held
+        } else {
+            InsertOutcome::Reset(ResetReason::NewSsrc)
+        };
+        assert_eq!(o, expect, "packet {seq}");
+    }
+    for (i, seq) in [5001u16, 5003, 5005].into_iter().enumerate() {
+        let ts = 77 + u32::from(seq - 5000) * STEP;
+        assert!(matches!(
+            ins(&mut b, B, seq, ts, 300 + 20 * i as u64),
+            InsertOutcome::Queued { .. }
+        ));
+    }
+    let out = drain(&mut b, 100);
+    let played: Vec<&Out> = out.iter().filter(|o| matches!(o, Out::F(..))).collect();
+    let mut expect = frames(A, 1..11);
+    expect.extend(frames(B, 5000..5007));
+    assert_eq!(played, expect.iter().collect::<Vec<_>>());
+    assert_eq!(b.stats().lost, 0);
 }
 
 #[test]
@@ -75,7 +91,7 @@ fn unvalidated_first_source_is_replaced() {
 }
 
 #[test]
-fn sequence_jump_restart_is_confirmed() {
+fn sequence_jump_restart_is_confirmed_and_follows_the_old_audio() {
     let mut b = JitterBuffer::new(cfg(64));
     run(&mut b, A, 1, 0, 10, 0);
     drain(&mut b, 2);
@@ -84,8 +100,90 @@ fn sequence_jump_restart_is_confirmed() {
         ins(&mut b, A, 30001, 999 + STEP, 320),
         InsertOutcome::Reset(ResetReason::SeqJump)
     );
-    assert_eq!(drain(&mut b, 100), frames(A, [30000, 30001]));
-    assert_eq!(b.stats().resets, 1);
+    let mut expect = frames(A, 3..11);
+    expect.push(Out::S(100 * 8));
+    expect.extend(frames(A, [30000, 30001]));
+    assert_eq!(drain(&mut b, 100), expect);
+    assert_eq!((b.stats().resets, b.stats().lost), (1, 0));
+}
+
+#[test]
+fn sequence_jump_with_continuous_timestamps_is_placed_by_timestamp() {
+    let mut b = JitterBuffer::new(cfg(64));
+    run(&mut b, A, 1, 0, 10, 0);
+    assert_eq!(ins(&mut b, A, 5010, 10 * STEP, 200), InsertOutcome::Held);
+    assert_eq!(
+        ins(&mut b, A, 5011, 11 * STEP, 220),
+        InsertOutcome::Reset(ResetReason::SeqJump)
+    );
+    ins(&mut b, A, 5012, 12 * STEP, 240);
+    let mut expect = frames(A, 1..11);
+    expect.extend(frames(A, 5010..5013));
+    assert_eq!(
+        drain(&mut b, 100),
+        expect,
+        "no gap, no silence, nothing lost"
+    );
+    assert_eq!((b.stats().resets, b.stats().lost), (1, 0));
+}
+
+#[test]
+fn packets_from_the_played_past_are_late_however_late_and_across_wraps() {
+    let mut b = JitterBuffer::new(cfg(64));
+    // 6000 packets of 20 ms (120 s) whose sequence numbers wrap at packet 1536.
+    let (seq0, ts0) = (64_000u16, u32::MAX - 1000 * STEP);
+    for i in 0..6000u32 {
+        let seq = seq0.wrapping_add(i as u16);
+        ins(
+            &mut b,
+            A,
+            seq,
+            ts0.wrapping_add(i * STEP),
+            u64::from(i) * 20,
+        );
+        drain(&mut b, 1);
+    }
+    let before = *b.stats();
+    // 100 s late, before the wrap; then a consecutive pair (what A.1 would take for a jump).
+    for i in [1000u32, 1001, 1002, 5900] {
+        let o = ins(
+            &mut b,
+            A,
+            seq0.wrapping_add(i as u16),
+            ts0.wrapping_add(i * STEP),
+            120_100,
+        );
+        assert_eq!(o, InsertOutcome::Late, "packet {i}");
+    }
+    let after = *b.stats();
+    assert_eq!(after.late - before.late, 4);
+    assert_eq!((after.resets, after.stray), (0, 0));
+    // The stream goes on as if nothing happened.
+    let i = 6000u32;
+    assert!(matches!(
+        ins(
+            &mut b,
+            A,
+            seq0.wrapping_add(i as u16),
+            ts0.wrapping_add(i * STEP),
+            120_000
+        ),
+        InsertOutcome::Queued { .. }
+    ));
+    assert_eq!(
+        drain(&mut b, 5).last(),
+        Some(&Out::F(A, seq0.wrapping_add(6000)))
+    );
+}
+
+#[test]
+fn a_first_stream_reordered_from_its_first_packet_still_starts() {
+    let mut b = JitterBuffer::new(cfg(64));
+    for (i, seq) in [12u16, 10, 14, 16, 11, 13, 15].into_iter().enumerate() {
+        ins(&mut b, A, seq, u32::from(seq) * STEP, 20 * i as u64);
+    }
+    assert!(b.is_confirmed());
+    assert_eq!(drain(&mut b, 100), frames(A, 10..17));
 }
 
 #[test]
@@ -127,7 +225,11 @@ fn timestamp_jump_resets_timing() {
         ins(&mut b, A, 7, 10 + STEP, 120),
         InsertOutcome::Reset(ResetReason::TsJump)
     );
-    assert_eq!(drain(&mut b, 100), frames(A, [6, 7]));
+    assert_eq!(
+        drain(&mut b, 100),
+        frames(A, 1..8),
+        "no pause on the wire, no gap"
+    );
     // Far ahead of the elapsed time is a jump too; the old timing continuing cancels it.
     assert_eq!(
         ins(&mut b, A, 8, 10 + STEP + 8000 * 3600, 140),
