@@ -4,7 +4,9 @@
 //! independent, and a view that sees one counter a packet ahead of another is harmless. The
 //! core's components keep their own plain counters ([`JitterStats`], [`PlayoutStatus`]) and the
 //! thread that owns them publishes absolute values here; events that happen in the shell (parse
-//! failures, foreign addresses, output underruns, concealment in the decoder) are added directly.
+//! failures, unexpected payload types, output underruns, concealment in the decoder) are added
+//! directly. Each dropped packet is counted once, under one reason: no counter here includes
+//! another (the network task's drops, such as datagrams from foreign addresses, are its own).
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -39,9 +41,9 @@ fn ms(d: Duration) -> f64 {
 /// Shared, lock-free metrics of one stream.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    core: [AtomicU64; 11],
+    core: [AtomicU64; 12],
     malformed: AtomicU64,
-    foreign: AtomicU64,
+    unexpected_pt: AtomicU64,
     underruns: AtomicU64,
     concealed_us: AtomicU64,
     rebuffers: AtomicU64,
@@ -64,10 +66,11 @@ mod core_idx {
     pub const DUPLICATE: usize = 4;
     pub const REORDERED: usize = 5;
     pub const OVERFLOW: usize = 6;
-    pub const MALFORMED: usize = 7;
-    pub const FOREIGN: usize = 8;
-    pub const RESETS: usize = 9;
-    pub const DISCARDED: usize = 10;
+    pub const TOO_LARGE: usize = 7;
+    pub const STRAY: usize = 8;
+    pub const FOREIGN_SSRC: usize = 9;
+    pub const RESETS: usize = 10;
+    pub const DISCARDED: usize = 11;
 }
 
 /// A plain copy of every metric at one moment, ready to print or serialise.
@@ -87,10 +90,16 @@ pub struct MetricsSnapshot {
     pub reordered: u64,
     /// Packets evicted by the overflow policy.
     pub overflow: u64,
-    /// Unparseable, oversize, or unconfirmed-jump packets.
+    /// Datagrams that are not valid RTP.
     pub malformed: u64,
-    /// Packets from other senders or SSRCs.
-    pub foreign: u64,
+    /// Packets of a payload type the stream does not carry.
+    pub unexpected_pt: u64,
+    /// Packets the jitter buffer refused as too large.
+    pub too_large: u64,
+    /// Sequence or timestamp jumps that no following packet confirmed (dropped).
+    pub stray: u64,
+    /// Packets of another SSRC from the accepted sender that never became the stream.
+    pub foreign_ssrc: u64,
     /// Milliseconds of audio concealed.
     pub concealed_ms: f64,
     /// Times the output ran dry.
@@ -140,8 +149,9 @@ impl Metrics {
             (DUPLICATE, s.duplicate),
             (REORDERED, s.reordered),
             (OVERFLOW, s.overflow),
-            (MALFORMED, s.too_large + s.stray),
-            (FOREIGN, s.foreign),
+            (TOO_LARGE, s.too_large),
+            (STRAY, s.stray),
+            (FOREIGN_SSRC, s.foreign),
             (RESETS, s.resets),
             (DISCARDED, s.discarded),
         ];
@@ -183,9 +193,14 @@ impl Metrics {
         self.malformed.fetch_add(n, Relaxed);
     }
 
-    /// Counts packets the shell refused as coming from another sender.
+    /// Counts packets of a payload type the stream does not carry.
+    pub fn add_unexpected_pt(&self, n: u64) {
+        self.unexpected_pt.fetch_add(n, Relaxed);
+    }
+
+    /// The former name of [`Metrics::add_unexpected_pt`], which is what it counts.
     pub fn add_foreign(&self, n: u64) {
-        self.foreign.fetch_add(n, Relaxed);
+        self.add_unexpected_pt(n);
     }
 
     /// Counts one output underrun (the callback had to fill silence).
@@ -218,8 +233,11 @@ impl Metrics {
             duplicate: c(DUPLICATE),
             reordered: c(REORDERED),
             overflow: c(OVERFLOW),
-            malformed: c(MALFORMED) + self.malformed.load(Relaxed),
-            foreign: c(FOREIGN) + self.foreign.load(Relaxed),
+            malformed: self.malformed.load(Relaxed),
+            unexpected_pt: self.unexpected_pt.load(Relaxed),
+            too_large: c(TOO_LARGE),
+            stray: c(STRAY),
+            foreign_ssrc: c(FOREIGN_SSRC),
             concealed_ms: self.concealed_us.load(Relaxed) as f64 / 1e3,
             underruns: self.underruns.load(Relaxed),
             rebuffers: self.rebuffers.load(Relaxed),
@@ -261,7 +279,7 @@ mod tests {
         };
         m.publish_jitter(&stats);
         m.add_malformed(3);
-        m.add_foreign(1);
+        m.add_unexpected_pt(1);
         m.add_underrun();
         m.add_concealed(Duration::from_millis(40));
         let sec = Duration::from_secs(1);
@@ -271,16 +289,25 @@ mod tests {
             state: PlayoutState::Playing,
             ratio: 0.999,
             drift_ppm: 120.0,
+            drift_known: true,
             rebuffers: 2,
             level_ms: 1000.0,
             target_ms: 2000.0,
         });
         let s = m.snapshot();
         assert_eq!((s.received, s.played, s.lost), (10, 7, 1));
+        // Each reason under its own name; none includes another.
         assert_eq!(
-            (s.malformed, s.foreign, s.underruns, s.rebuffers),
-            (5, 3, 1, 2)
+            (
+                s.malformed,
+                s.unexpected_pt,
+                s.too_large,
+                s.stray,
+                s.foreign_ssrc
+            ),
+            (3, 1, 1, 1, 2)
         );
+        assert_eq!((s.underruns, s.rebuffers), (1, 2));
         assert_eq!(s.concealed_ms, 40.0);
         assert_eq!(
             (s.depth_ms, s.max_buffer_depth_ms, s.buffer_fill_ratio),

@@ -83,16 +83,17 @@ fn one_percent_drift_for_an_hour_never_underruns_and_holds_the_level() {
         let r = simulate(named(name), 1, Some(Duration::from_secs(3600)));
         assert_eq!(r.metrics.underruns, 0, "{name}: {r}");
         assert_eq!(r.metrics.rebuffers, 0, "{name}: {r}");
+        // Uncorrected for the first minute (no evidence yet): the level moves by a minute of
+        // 1 % drift, then holds.
         assert!(
-            r.level_error_max_ms <= 100.0,
+            r.level_error_max_ms <= 700.0,
             "{name}: level off target by {} ms",
             r.level_error_max_ms
         );
-        let err = (r.estimated_drift_ppm - r.true_drift_ppm).abs();
+        let est = r.estimated_drift_ppm.expect("known after an hour");
         assert!(
-            err < 0.1 * r.true_drift_ppm.abs(),
-            "{name}: drift {} vs {}",
-            r.estimated_drift_ppm,
+            (est - r.true_drift_ppm).abs() < 20.0,
+            "{name}: drift {est} vs {}",
             r.true_drift_ppm
         );
     }
@@ -103,10 +104,8 @@ fn small_drift_is_estimated_and_absorbed() {
     for name in ["drift-plus", "drift-minus"] {
         let r = simulate(named(name), 1, None);
         assert_eq!(r.metrics.underruns, 0, "{name}: {r}");
-        assert!(
-            (r.estimated_drift_ppm - r.true_drift_ppm).abs() < 30.0,
-            "{name}: {r}"
-        );
+        let est = r.estimated_drift_ppm.expect("known after ten minutes");
+        assert!((est - r.true_drift_ppm).abs() < 20.0, "{name}: {r}");
         assert!(r.level_error_max_ms <= 100.0, "{name}: {r}");
     }
 }
@@ -140,24 +139,76 @@ fn a_blackout_is_concealed_not_rebuffered() {
     assert!((r.metrics.concealed_ms - 2000.0).abs() < 50.0, "{r}");
 }
 
+/// Share of the packets that arrived in time (neither dropped nor late) that played bit-exact.
+fn in_time_exact_share(r: &SimReport) -> f64 {
+    let in_time = r.packets_sent - r.network.dropped - r.metrics.late;
+    r.bit_exact_share * r.packets_sent as f64 / in_time as f64
+}
+
 #[test]
-fn restarts_reset_once_and_never_play_stale_audio() {
-    for name in ["sender-restart", "ssrc-change"] {
-        let r = simulate(named(name), 1, None);
-        assert_eq!(r.metrics.resets, 1, "{name}: {r}");
-        assert_eq!(
-            r.out_of_order_frames, 0,
-            "{name}: stale audio played after the new stream"
-        );
-        assert_eq!(
-            r.metrics.played + r.metrics.discarded,
-            r.packets_sent,
-            "{name}: {r}"
-        );
-        // No long mute: the new stream resumes at half the target, well before a full prebuffer.
-        let rebuffers = r.metrics.rebuffers;
-        assert!(rebuffers <= 1, "{name}: {r}");
+fn restarts_and_jumps_lose_nothing_and_never_play_stale_audio() {
+    for name in ["sender-restart", "ssrc-change", "seq-jump"] {
+        for seed in [1, 2, 3] {
+            let r = simulate(named(name), seed, None);
+            assert_eq!(r.metrics.resets, 1, "{name}/{seed}: {r}");
+            assert_eq!(r.out_of_order_frames, 0, "{name}/{seed}: stale audio: {r}");
+            assert_eq!(r.metrics.played, r.packets_sent, "{name}/{seed}: {r}");
+            assert_eq!(r.metrics.rebuffers, 0, "{name}/{seed}: {r}");
+            assert!(r.bit_exact_share >= 0.99, "{name}/{seed}: {r}");
+        }
     }
+}
+
+#[test]
+fn very_late_packets_are_late_and_change_nothing_else() {
+    for seed in [1, 2, 3] {
+        let r = simulate(named("late-8s"), seed, None);
+        assert!(r.network.very_late > 0);
+        assert_eq!(r.metrics.late, r.network.very_late, "{seed}: {r}");
+        assert_eq!(r.metrics.resets + r.metrics.rebuffers, 0, "{seed}: {r}");
+        assert!(in_time_exact_share(&r) >= 0.995, "{seed}: {r}");
+        assert!(
+            (r.timeline.iter()).all(|p| (p.target_ms - 3000.0).abs() < 1.0),
+            "{seed}: a late packet moved the target: {r}"
+        );
+    }
+}
+
+#[test]
+fn packet_time_changes_and_large_datagrams_play_seamlessly() {
+    let r = simulate(named("ptime-change"), 1, None);
+    assert_eq!(r.bit_exact_frames, r.frames_sent, "{r}");
+    assert_eq!(r.metrics.lost + r.metrics.malformed, 0, "{r}");
+}
+
+#[test]
+fn stalls_freezes_and_pauses_leave_the_audio_alone() {
+    for seed in [1, 2, 3] {
+        let r = simulate(named("stalls"), seed, None);
+        assert_eq!(r.bit_exact_frames, r.frames_sent, "stalls/{seed}: {r}");
+        assert_eq!(r.metrics.rebuffers, 0, "stalls/{seed}: {r}");
+        let r = simulate(named("freeze-4s"), seed, None);
+        assert!(r.bit_exact_share >= 0.97, "freeze-4s/{seed}: {r}");
+        assert_eq!(r.metrics.rebuffers, 1, "freeze-4s/{seed}: {r}");
+        let r = simulate(named("dtx-pauses"), seed, None);
+        assert_eq!(r.bit_exact_frames, r.frames_sent, "dtx/{seed}: {r}");
+        assert_eq!(r.metrics.underruns, 0, "dtx/{seed}: {r}");
+    }
+}
+
+#[test]
+fn a_delay_step_does_not_look_like_drift() {
+    for seed in [1, 2, 3] {
+        let r = simulate(named("delay-step"), seed, Some(Duration::from_secs(180)));
+        assert_eq!(r.bit_exact_frames, r.frames_sent, "{seed}: {r}");
+        let est = r.estimated_drift_ppm.expect("known after three minutes");
+        assert!(est.abs() <= 100.0, "{seed}: {r}");
+    }
+    let short = simulate(named("delay-step"), 1, None);
+    assert_eq!(
+        short.estimated_drift_ppm, None,
+        "30 s: unknown, not a number"
+    );
 }
 
 #[test]

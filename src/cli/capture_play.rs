@@ -145,7 +145,7 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         tracing::warn!(
             received = m.received,
             malformed = m.malformed,
-            foreign = m.foreign,
+            foreign_ssrc = m.foreign_ssrc,
             "nothing of the stream could be played"
         );
     }

@@ -118,6 +118,31 @@ impl Concealer {
         self.total_concealed += frames as u64;
     }
 
+    /// Ends a concealment that real audio follows at once: crossfades the last few ms of
+    /// `concealed` (just produced by [`Concealer::conceal`]) into a mirror image of the start of
+    /// `next`, the audio that plays right after it. The join is then continuous, and `next`
+    /// plays untouched: received audio stays bit-exact, only concealed audio is shaped.
+    pub fn merge_into(&mut self, concealed: &mut [f32], next: &[f32]) {
+        let ch = self.channels;
+        let (frames, next_frames) = (concealed.len() / ch, next.len() / ch);
+        if frames == 0 || next_frames == 0 || self.run == 0 {
+            return;
+        }
+        let m = self.fade_in_frames.min(frames);
+        for j in 0..m {
+            // Frame `j` before the join mirrors frame `j` after it; the concealment's weight
+            // falls towards the join.
+            let at = (frames - 1 - j) * ch;
+            let src = j.min(next_frames - 1) * ch;
+            let keep = (j + 1) as f32 / (m + 1) as f32;
+            for (s, &n) in concealed[at..at + ch].iter_mut().zip(&next[src..src + ch]) {
+                *s = keep * *s + (1.0 - keep) * n;
+            }
+        }
+        self.run = 0;
+        self.tail_used = self.fade_in_frames;
+    }
+
     /// Takes freshly decoded real audio (interleaved) before it is played: fades it in if it
     /// follows concealment, then remembers it for the next loss.
     pub fn process_decoded(&mut self, samples: &mut [f32]) {
@@ -251,6 +276,25 @@ mod tests {
             out.extend_from_slice(&packet);
         }
         (out, c)
+    }
+
+    #[test]
+    fn merging_into_the_next_packet_leaves_it_untouched_and_the_join_smooth() {
+        let signal = sine(440.0, 0, 4800);
+        let mut c = Concealer::new(RATE, 1);
+        let mut first = signal[..960].to_vec();
+        c.process_decoded(&mut first);
+        let mut concealed = Vec::new();
+        c.conceal(240, &mut concealed);
+        let next = signal[1200..1440].to_vec();
+        c.merge_into(&mut concealed, &next);
+        let mut resumed = next.clone();
+        c.process_decoded(&mut resumed);
+        assert_eq!(resumed, next, "received audio is bit-exact");
+        let mut all = first;
+        all.extend_from_slice(&concealed);
+        all.extend_from_slice(&resumed);
+        assert!(max_jump(&all) < 0.1, "{}", max_jump(&all));
     }
 
     #[test]

@@ -140,6 +140,12 @@ impl RtpDecoder {
         }
     }
 
+    /// Whether decoding keeps no state between payloads (PCM): a payload can then be decoded
+    /// ahead of its turn, as concealment does to join the next packet smoothly.
+    pub fn is_stateless(&self) -> bool {
+        matches!(self.inner, Inner::Pcm(_))
+    }
+
     /// Tells the decoder a packet was lost, so a fragmented MPEG audio frame is abandoned.
     pub fn note_loss(&mut self) {
         if let Inner::Mpa(m) = &mut self.inner {

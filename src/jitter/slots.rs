@@ -185,6 +185,16 @@ impl SlotStore {
         }
     }
 
+    /// Copies the payload of queued `ext_seq` into `out` (resized to fit); false if not queued.
+    pub fn read_payload(&self, ext_seq: u64, out: &mut Vec<u8>) -> bool {
+        let Some(h) = self.find(ext_seq, SlotState::Queued).and_then(|s| s.handle) else {
+            return false;
+        };
+        out.resize(h.len(), 0);
+        self.pool.read(h, out);
+        true
+    }
+
     /// Sets the state of the slot holding `ext_seq`, if it holds it.
     pub fn set_state(&mut self, ext_seq: u64, state: SlotState) {
         let i = self.index(ext_seq);

@@ -1,4 +1,4 @@
-//! The playout controller: when to play, and the resample ratio that holds the level at target.
+//! The playout controller: when to play, and the resample ratio that absorbs clock drift.
 //!
 //! Input each tick: the audio actually buffered (jitter buffer depth + decoded audio waiting in the
 //! ring), the target delay, and `now`. Output: a [`PlayoutDecision`].
@@ -6,23 +6,24 @@
 //! States: **Prebuffering** until the level reaches the target; **Playing**; **Rebuffering** after
 //! an underrun, resuming once the level is back to `resume_fraction` of the target (default half:
 //! with a 3 s target playback restarts 1.5 s after audio starts flowing again, or at once when an
-//! outage ends in a burst, as after a network freeze). Resuming at half rather than the full target
-//! halves the mute, and the ratio then walks the level the rest of the way.
+//! outage ends in a burst, as after a network freeze).
 //!
-//! Ratio (`output frames / input frames`, rubato's convention): it regulates a smooth level, the
-//! playout delay behind the sender's clock as seen through the fastest network path (see
-//! `JitterBuffer::playout_delay`), because the buffered amount itself jumps with every reordered
-//! or delayed packet; without it, a peak follower of the buffered amount (instant rise, 1 s
-//! release) stands in. While that level stays within `band` of the target the ratio is
-//! **exactly 1.0**, so samples pass
-//! untouched. Outside the band a correction `c` engages: the drift estimate (see
-//! [`DriftEstimator`]) plus a proportional term `gain × error` bounded by `max_walk` (0.5 %), the
-//! sum bounded by `max_correction` (1.5 %), and `c` changes at most `slew` per second. The ratio is
-//! `1 / (1 + c)`, so that the level moves as `dL/dt = drift - c`. The walking part stays well under
-//! 1 %; only a sender whose clock really is ~1 % off needs the extra, because matching that clock is
-//! the only way not to underrun. The correction is released back to exactly 1.0 once the level is
-//! within a quarter of the band and the estimated drift is below `max_walk / 10`; a larger drift
-//! keeps it engaged (releasing would only bounce the level between band edges).
+//! Fidelity first. The target is the *safe minimum* level, not a set point: any level between
+//! the target (less `band`) and the ceiling (the window's maximum, and at least a second above
+//! the target) is left alone, so a rising target does not slew a level that is already enough,
+//! and the burst after a freeze is latency accepted. There the ratio is exactly 1.0, or the
+//! *known* clock drift (see [`DriftEstimator`]: a minute of evidence first), which is the only
+//! thing resampled. The level it regulates is the playout delay behind the sender's clock as seen
+//! through the fastest network path (`JitterBuffer::playout_delay`), which does not jump with
+//! every reordered or delayed packet; without it a peak follower of the buffered amount (instant
+//! rise, 1 s release) stands in.
+//!
+//! A level below the target is not resampled up: an underrun rebuffers instead (moving the level
+//! by lengthening silences or by pitch-preserving time-stretch is not built yet). Only a level
+//! above the ceiling engages a walk back down: a correction `c` of the known drift plus
+//! `gain × error`, the walking part bounded by `max_walk` (0.5 %), the sum by `max_correction`
+//! (1.5 %), changing at most `slew` per second; the ratio is `1 / (1 + c)`, so the level moves as
+//! `dL/dt = drift - c`. It is released once the level is back under the ceiling.
 
 use std::time::Duration;
 
@@ -32,6 +33,13 @@ use super::drift_estimator::DriftEstimator;
 fn secs(v: f64) -> Duration {
     Duration::try_from_secs_f64(v.max(0.0)).unwrap_or(Duration::MAX)
 }
+
+/// Smallest known drift that is corrected (20 ppm: 72 ms an hour), and it must also be twice its
+/// standard error.
+const MIN_CORRECTED_DRIFT: f64 = 20e-6;
+
+/// The zone left alone reaches at least this far above the target, in seconds.
+const SLACK_ABOVE_TARGET: f64 = 1.0;
 
 /// Share of the start/resume threshold that must be real buffered audio when the smooth level
 /// says go: the smooth level runs ahead of the buffer by the newest packet's extra delay.
@@ -59,8 +67,10 @@ pub struct ControllerConfig {
     pub slew: f64,
     /// Release time constant of the level's peak follower (default 1 s).
     pub level_release: Duration,
-    /// Window of the drift estimate (default 64 s).
+    /// Window of the drift estimate (default 10 min).
     pub drift_window: Duration,
+    /// Highest level left alone (the target window's maximum; at least the target + 1 s).
+    pub ceiling: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -74,7 +84,8 @@ impl Default for ControllerConfig {
             gain: 0.02,
             slew: 0.002,
             level_release: Duration::from_secs(1),
-            drift_window: Duration::from_secs(64),
+            drift_window: Duration::from_secs(600),
+            ceiling: Duration::ZERO,
         }
     }
 }
@@ -110,8 +121,10 @@ pub struct PlayoutStatus {
     pub state: PlayoutState,
     /// Current resample ratio.
     pub ratio: f64,
-    /// Estimated clock drift in ppm (positive: the sender's clock runs fast).
+    /// Estimated clock drift in ppm (positive: the sender's clock runs fast); 0 while unknown.
     pub drift_ppm: f64,
+    /// Whether the drift is known (a minute of evidence); before that it is not corrected.
+    pub drift_known: bool,
     /// Rebuffers since the start.
     pub rebuffers: u64,
     /// The level the ratio control acts on, in ms.
@@ -203,7 +216,6 @@ impl PlayoutController {
                     self.state = PlayoutState::Playing;
                     self.level = buffered;
                     self.progress = 1.0;
-                    self.drift.restart();
                 }
             }
             PlayoutState::Playing => {
@@ -236,34 +248,46 @@ impl PlayoutController {
             self.drift.observe(now, level + self.applied);
         }
         self.control_level = level;
-        let error = level - self.target;
         let band = self
             .cfg
             .band
             .as_secs_f64()
             .min(self.target / 4.0)
             .max(self.min_band);
-        let drift = self
-            .drift
-            .drift()
-            .clamp(-self.cfg.max_correction, self.cfg.max_correction);
-        if !self.correcting && error.abs() > band {
+        let ceiling = self
+            .cfg
+            .ceiling
+            .as_secs_f64()
+            .max(self.target + SLACK_ABOVE_TARGET);
+        // Above the ceiling the level walks back down (until pitch-preserving time-stretch
+        // exists, one-frame slips are the fallback); below the target nothing is resampled:
+        // only known clock drift is, and an underrun rebuffers.
+        if !self.correcting && level > ceiling + band {
             self.correcting = true;
-        } else if self.correcting
-            && error.abs() < band / 4.0
-            && drift.abs() < self.cfg.max_walk / 10.0
-        {
+        } else if self.correcting && level < ceiling + band / 4.0 {
             self.correcting = false;
         }
         if self.draining {
             // The stream ended: the rest plays out as it is, with nothing left to regulate.
             self.correcting = false;
         }
-        let desired = if self.correcting {
-            let walk = (self.cfg.gain * error).clamp(-self.cfg.max_walk, self.cfg.max_walk);
-            (drift + walk).clamp(-self.cfg.max_correction, self.cfg.max_correction)
-        } else {
+        // A drift this small moves the level by a few ms an hour, well inside the zone: leaving
+        // it uncorrected keeps the audio bit-exact.
+        let confident = MIN_CORRECTED_DRIFT.max(2.0 * self.drift.confidence());
+        let known = self
+            .drift
+            .drift()
+            .filter(|d| d.abs() >= confident)
+            .map_or(0.0, |d| {
+                d.clamp(-self.cfg.max_correction, self.cfg.max_correction)
+            });
+        let desired = if self.draining {
             0.0
+        } else if self.correcting {
+            let walk = (self.cfg.gain * (level - ceiling)).clamp(0.0, self.cfg.max_walk);
+            (known + walk).clamp(-self.cfg.max_correction, self.cfg.max_correction)
+        } else {
+            known
         };
         let step = self.cfg.slew * dt;
         self.correction = if (desired - self.correction).abs() <= step {
@@ -279,7 +303,6 @@ impl PlayoutController {
         self.progress = 0.0;
         self.correction = 0.0;
         self.correcting = false;
-        self.drift.restart();
     }
 
     fn decision(&self) -> PlayoutDecision {
@@ -295,18 +318,6 @@ impl PlayoutController {
     pub fn underrun(&mut self) {
         if self.state == PlayoutState::Playing {
             self.enter_rebuffering();
-        }
-    }
-
-    /// The stream restarted and its audio was discarded: prebuffer to the resume level again
-    /// without counting a rebuffer; the drift estimate (a property of the clocks) is kept.
-    pub fn restart(&mut self) {
-        if self.state == PlayoutState::Playing {
-            self.state = PlayoutState::Rebuffering;
-            self.progress = 0.0;
-            self.correction = 0.0;
-            self.correcting = false;
-            self.drift.restart();
         }
     }
 
@@ -345,9 +356,10 @@ impl PlayoutController {
         }
     }
 
-    /// Estimated clock drift in ppm (positive: the sender's clock runs faster than the device's).
-    pub fn drift_ppm(&self) -> f64 {
-        self.drift.drift() * 1e6
+    /// Estimated clock drift in ppm (positive: the sender's clock runs faster than the device's);
+    /// `None` while unknown (less than a minute of evidence).
+    pub fn drift_ppm(&self) -> Option<f64> {
+        self.drift.drift().map(|d| d * 1e6)
     }
 
     /// Rebuffers since the start.
@@ -370,7 +382,8 @@ impl PlayoutController {
         PlayoutStatus {
             state: self.state,
             ratio: self.ratio(),
-            drift_ppm: self.drift_ppm(),
+            drift_ppm: self.drift_ppm().unwrap_or(0.0),
+            drift_known: self.drift_ppm().is_some(),
             rebuffers: self.rebuffers,
             level_ms: self.control_level * 1e3,
             target_ms: self.target * 1e3,

@@ -174,22 +174,26 @@ fn drift_holds_level(drift: f64, seed: u64) {
     let mut m = Model::new(drift, 0.030, seed);
     m.run(3600.0, 3.0, |_| None);
     assert_eq!(m.underruns, 0, "drift {drift}");
-    let worst = m
-        .peaks_after(300.0)
+    // Uncorrected for the first minute (no evidence yet), the level moves by up to a minute of
+    // drift; from then on it holds where it is.
+    let peaks = m.peaks_after(300.0);
+    let (lo, hi) = peaks
         .iter()
-        .map(|p| (p - 3.0).abs())
-        .fold(0.0, f64::max);
-    assert!(worst <= 0.100, "drift {drift}: level off target by {worst}");
-    let est = m.ctl.drift_ppm();
+        .fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(*p), hi.max(*p)));
+    assert!(hi - lo <= 0.100, "drift {drift}: level wandered {lo}..{hi}");
     assert!(
-        (est - drift * 1e6).abs() < 0.1 * drift.abs() * 1e6 + 50.0,
-        "estimate {est} ppm"
+        (lo - 3.0).abs() <= 70.0 * drift.abs() + 0.1,
+        "drift {drift}: level {lo}"
     );
-    let bound = 1.0 / (1.0 + ControllerConfig::default().max_correction);
+    let est = m.ctl.drift_ppm().expect("known after an hour");
+    assert!((est - drift * 1e6).abs() < 20.0, "estimate {est} ppm");
+    // The ratio never corrects more than the estimated drift (plus 50 ppm).
+    let bound = drift.abs() + 50e-6;
     assert!(m
         .trace
         .iter()
-        .all(|p| p.2 >= bound - 1e-12 && p.2 <= 1.0 / bound + 1e-12));
+        .filter(|p| p.0 >= 300.0)
+        .all(|p| (1.0 / p.2 - 1.0).abs() <= bound));
 }
 
 #[test]
@@ -209,45 +213,39 @@ fn drift_plus_minus_300_ppm_for_an_hour() {
 }
 
 #[test]
-fn new_target_is_walked_to_smoothly() {
+fn a_rising_target_leaves_a_safe_level_alone() {
     let mut m = Model::new(0.0, 0.020, 8);
     m.run(100.0, 3.0, |_| None);
-    m.run(800.0, 4.0, |_| None);
+    m.run(300.0, 4.0, |_| None);
+    assert!(
+        m.trace.iter().all(|p| p.2 == 1.0),
+        "no resampling without known drift"
+    );
+    assert_eq!(m.underruns, 0);
+}
+
+#[test]
+fn a_level_above_the_ceiling_is_walked_down_smoothly() {
+    let mut m = Model::new(0.0, 0.020, 8);
+    m.ctl = PlayoutController::new(ControllerConfig {
+        ceiling: Duration::from_secs(2),
+        ..ControllerConfig::default()
+    });
+    m.run(100.0, 3.0, |_| None);
+    m.run(1000.0, 1.0, |_| None);
     let cfg = ControllerConfig::default();
     for w in m.trace.windows(2) {
         let (c0, c1) = (1.0 / w[0].2 - 1.0, 1.0 / w[1].2 - 1.0);
         assert!((c1 - c0).abs() <= cfg.slew * DT + 1e-9, "slew-limited");
-        // Walking is bounded by 0.5 %, plus whatever (near-zero) drift the estimator measured.
         assert!(
             c1.abs() <= cfg.max_walk + 1e-4,
             "walking stays within 0.5 %"
         );
     }
     assert_eq!(m.underruns, 0);
-    let last = m.peaks_after(700.0);
-    assert!(last.iter().all(|p| (p - 4.0).abs() < 0.06), "{last:?}");
+    let last = m.peaks_after(900.0);
+    assert!(last.iter().all(|p| *p <= 2.06 && *p > 1.5), "{last:?}");
     assert_eq!(m.trace.last().map(|p| p.2), Some(1.0), "back to bit-exact");
-}
-
-#[test]
-fn restart_prebuffers_without_counting_a_rebuffer() {
-    let mut c = PlayoutController::new(ControllerConfig::default());
-    let t = Duration::from_secs(3);
-    c.tick(Duration::ZERO, t, None, t);
-    assert_eq!(c.state(), PlayoutState::Playing);
-    c.restart();
-    assert_eq!(c.state(), PlayoutState::Rebuffering);
-    assert_eq!(c.rebuffers(), 0);
-    let d = c.tick(
-        Duration::from_millis(10),
-        Duration::from_millis(1600),
-        None,
-        t,
-    );
-    assert!(d.playing);
-    c.underrun();
-    c.underrun();
-    assert_eq!(c.rebuffers(), 1, "one rebuffer per underrun episode");
 }
 
 #[test]

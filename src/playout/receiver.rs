@@ -81,6 +81,7 @@ impl ReceiverConfig {
         self.jitter.estimator.target_min = min;
         self.jitter.estimator.target_max = max;
         self.jitter.max_depth = max + MAX_DEPTH_MARGIN;
+        self.controller.ceiling = max;
         self.jitter.max_bytes = byte_budget(&self.format, self.jitter.max_depth);
     }
 }
@@ -222,6 +223,9 @@ pub struct Receiver {
     /// Fraction of a frame (in tick × rate units) left over from converting gaps to frames.
     tick_remainder: i128,
     decoded: Vec<f32>,
+    /// The next packet's payload and audio, decoded ahead to end a concealment smoothly.
+    peek_payload: Vec<u8>,
+    peek_decoded: Vec<f32>,
     started: bool,
     finished: bool,
     segments: Vec<Segment>,
@@ -255,6 +259,8 @@ impl Receiver {
             last_frame_seq: None,
             tick_remainder: 0,
             decoded: Vec::with_capacity(8192),
+            peek_payload: Vec::with_capacity(8192),
+            peek_decoded: Vec::with_capacity(8192),
             started: false,
             finished: false,
             segments: Vec::new(),
@@ -503,6 +509,17 @@ impl Receiver {
         } else if lost_ticks > 0 {
             let frames = to_frames(lost_ticks);
             p.concealer.conceal(frames, &mut self.decoded);
+            if self.decoder.is_stateless() && self.buffer.peek_next(&mut self.peek_payload) {
+                self.peek_decoded.clear();
+                if self
+                    .decoder
+                    .decode(&self.peek_payload, &mut self.peek_decoded)
+                    .is_ok()
+                {
+                    p.concealer
+                        .merge_into(&mut self.decoded, &self.peek_decoded);
+                }
+            }
             self.metrics
                 .add_concealed(Duration::from_secs_f64(frames as f64 / f64::from(p.rate)));
         } else {

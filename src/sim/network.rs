@@ -79,6 +79,26 @@ pub struct Outage {
     pub kind: OutageKind,
 }
 
+/// A share of packets held back far beyond any buffer (a stuck queue, a misrouted path).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VeryLate {
+    /// Chance per packet.
+    pub share: f64,
+    /// Extra delay in ms.
+    pub extra_ms: f64,
+}
+
+/// A lasting change of the one-way delay (a route change).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelayStep {
+    /// From this moment, in seconds of stream time.
+    pub at_s: f64,
+    /// Added to the delay from then on, in ms (may be negative).
+    pub extra_ms: f64,
+}
+
 /// Everything the network does to the stream; all fields default to a perfect network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -99,6 +119,10 @@ pub struct Impairment {
     pub spikes: Option<Spikes>,
     /// Scheduled freezes and blackouts.
     pub outages: Vec<Outage>,
+    /// Packets that arrive far too late.
+    pub very_late: Option<VeryLate>,
+    /// Lasting delay changes.
+    pub steps: Vec<DelayStep>,
 }
 
 /// What the network did with one packet.
@@ -125,6 +149,8 @@ pub struct NetworkCounts {
     pub reordered: u64,
     /// Packets held by a freeze.
     pub frozen: u64,
+    /// Packets made very late.
+    pub very_late: u64,
 }
 
 /// The seeded network model.
@@ -193,9 +219,22 @@ impl NetworkModel {
             self.counts.dropped += 1;
             return Fate::Dropped;
         }
-        let delay_ms = self.config.delay_ms + self.jitter_ms() + self.spike_ms(t);
+        let step_ms: f64 = (self.config.steps.iter())
+            .filter(|s| t >= s.at_s)
+            .map(|s| s.extra_ms)
+            .sum();
+        let delay_ms = self.config.delay_ms + step_ms + self.jitter_ms() + self.spike_ms(t);
         let mut arrival = release + Duration::from_secs_f64(delay_ms.max(0.0) / 1000.0);
-        if self.config.reorder > 0.0 && self.rng.random_bool(self.config.reorder.clamp(0.0, 1.0)) {
+        let very_late = self
+            .config
+            .very_late
+            .filter(|v| v.share > 0.0 && self.rng.random_bool(v.share.clamp(0.0, 1.0)));
+        if let Some(v) = very_late {
+            self.counts.very_late += 1;
+            arrival = arrival.max(self.fifo_floor) + Duration::from_secs_f64(v.extra_ms / 1000.0);
+        } else if self.config.reorder > 0.0
+            && self.rng.random_bool(self.config.reorder.clamp(0.0, 1.0))
+        {
             self.counts.reordered += 1;
             let hold = self.rng.random_range(REORDER_HOLD_MS.0..REORDER_HOLD_MS.1);
             arrival = arrival.max(self.fifo_floor) + Duration::from_secs_f64(hold / 1000.0);

@@ -92,8 +92,9 @@ pub struct SimReport {
     pub latency_p95_ms: f64,
     /// The drift the scenario put in (sender minus device), ppm.
     pub true_drift_ppm: f64,
-    /// The controller's estimate when the sender stopped (the drain after it says nothing of drift), ppm.
-    pub estimated_drift_ppm: f64,
+    /// The controller's estimate when the sender stopped (the drain after it says nothing of
+    /// drift), ppm; `None` (null) while unknown: under a minute of evidence.
+    pub estimated_drift_ppm: Option<f64>,
     /// Largest |depth − target| while playing, over the second half of the run until the
     /// sender stopped (the drain at the end empties the buffer on purpose), in ms.
     pub level_error_max_ms: f64,
@@ -132,7 +133,7 @@ impl SimReport {
             latency_mean_ms: 0.0,
             latency_p95_ms: 0.0,
             true_drift_ppm: 0.0,
-            estimated_drift_ppm: 0.0,
+            estimated_drift_ppm: None,
             level_error_max_ms: 0.0,
             metrics: MetricsSnapshot::default(),
             receiver: ReceiverCounts::default(),
@@ -211,8 +212,8 @@ impl fmt::Display for SimReport {
         }
         writeln!(
             f,
-            "  received  {} (played {}, lost {}, late {}, duplicate {}, reordered {}, overflow {}, malformed {}, foreign {})",
-            m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.overflow, m.malformed, m.foreign
+            "  received  {} (played {}, lost {}, late {}, duplicate {}, reordered {}, overflow {}, malformed {}, foreign SSRC {})",
+            m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.overflow, m.malformed, m.foreign_ssrc
         )?;
         let exact = if self.captured {
             "bit-exact n/a (no source)".to_string()
@@ -247,10 +248,14 @@ impl fmt::Display for SimReport {
         } else {
             format!("true {:+.0} ppm", self.true_drift_ppm)
         };
+        let estimated = match self.estimated_drift_ppm {
+            Some(ppm) => format!("{ppm:+.0} ppm"),
+            None => "unknown (under a minute of evidence: not corrected)".to_string(),
+        };
         write!(
             f,
-            "  drift     {true_drift}, estimated {:+.0} ppm, ratio {:.6}; jitter (RFC 3550) {:.1} ms",
-            self.estimated_drift_ppm, m.ratio, m.jitter_ms
+            "  drift     {true_drift}, estimated {estimated}, ratio {:.6}; jitter (RFC 3550) {:.1} ms",
+            m.ratio, m.jitter_ms
         )
     }
 }

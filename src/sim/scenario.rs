@@ -4,7 +4,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::network::{GilbertElliott, Impairment, Jitter, Outage, OutageKind, Spikes};
+use super::network::{
+    DelayStep, GilbertElliott, Impairment, Jitter, Outage, OutageKind, Spikes, VeryLate,
+};
 
 /// A span of time in a scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -34,6 +36,30 @@ pub struct SenderBehaviour {
     pub ssrc_changes_at_s: Vec<f64>,
     /// Silence suppression: the sender sends nothing, its timestamps keep running.
     pub pauses: Vec<Span>,
+    /// Sequence number jumps with continuous timestamps.
+    pub seq_jumps: Vec<SeqJump>,
+    /// Changes of the packet duration mid-stream.
+    pub ptime_changes: Vec<PtimeChange>,
+}
+
+/// The sender's sequence number jumps ahead; its timestamps go on as before.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeqJump {
+    /// When, in seconds of stream time.
+    pub at_s: f64,
+    /// How far the sequence number jumps (wrapping).
+    pub by: u16,
+}
+
+/// The sender changes its packet duration.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PtimeChange {
+    /// When, in seconds of stream time.
+    pub at_s: f64,
+    /// The new packet duration in ms.
+    pub ptime_ms: u32,
 }
 
 impl Default for SenderBehaviour {
@@ -46,6 +72,8 @@ impl Default for SenderBehaviour {
             restarts_at_s: Vec::new(),
             ssrc_changes_at_s: Vec::new(),
             pauses: Vec::new(),
+            seq_jumps: Vec::new(),
+            ptime_changes: Vec::new(),
         }
     }
 }
@@ -148,6 +176,11 @@ pub const BUILT_IN: &[&str] = &[
     "ts-wrap",
     "sender-restart",
     "ssrc-change",
+    "seq-jump",
+    "late-8s",
+    "ptime-change",
+    "stalls",
+    "delay-step",
     "dtx-pauses",
     "overflow",
 ];
@@ -284,15 +317,76 @@ impl Scenario {
             }
             "sender-restart" => {
                 net.delay_ms = 20.0;
-                s.sender.restarts_at_s.push(4.0);
+                net.jitter = Jitter::Normal { std_ms: 5.0 };
+                s.sender.pauses.push(Span {
+                    at_s: 6.0,
+                    duration_ms: 200.0,
+                });
+                s.sender.restarts_at_s.push(6.2);
                 s.duration_s = Some(12.0);
-                "the sender restarts at 4 s with a new sequence and timestamp, same SSRC".into()
+                "the sender pauses 200 ms at 6 s and restarts with a new sequence and \
+                 timestamp, same SSRC"
+                    .into()
             }
             "ssrc-change" => {
                 net.delay_ms = 20.0;
-                s.sender.ssrc_changes_at_s.push(4.0);
+                net.jitter = Jitter::Normal { std_ms: 5.0 };
+                s.sender.ssrc_changes_at_s.push(6.0);
                 s.duration_s = Some(12.0);
-                "the sender switches to a new SSRC at 4 s".into()
+                "the sender switches to a new SSRC, sequence and timestamp at 6 s".into()
+            }
+            "seq-jump" => {
+                net.delay_ms = 20.0;
+                net.jitter = Jitter::Normal { std_ms: 5.0 };
+                s.sender.seq_jumps.push(SeqJump {
+                    at_s: 6.0,
+                    by: 5000,
+                });
+                s.duration_s = Some(12.0);
+                "the sequence number jumps by 5000 at 6 s; timestamps continue".into()
+            }
+            "late-8s" => {
+                net.delay_ms = 20.0;
+                net.jitter = Jitter::Normal { std_ms: 5.0 };
+                net.very_late = Some(VeryLate {
+                    share: 0.01,
+                    extra_ms: 8000.0,
+                });
+                s.duration_s = Some(12.0);
+                "1 % of packets arrive 8 s late, beyond any window".into()
+            }
+            "ptime-change" => {
+                net.delay_ms = 20.0;
+                net.jitter = Jitter::Normal { std_ms: 5.0 };
+                s.sender.ptime_ms = 5;
+                s.sender.ptime_changes = [(3.0, 10), (5.0, 20), (7.0, 40), (9.0, 5)]
+                    .into_iter()
+                    .map(|(at_s, ptime_ms)| PtimeChange { at_s, ptime_ms })
+                    .collect();
+                s.duration_s = Some(12.0);
+                "packets of 5 ms, then 10, 20, 40 ms (7680-byte datagrams) and back to 5 ms".into()
+            }
+            "stalls" => {
+                net.delay_ms = 20.0;
+                net.outages = (1..10)
+                    .map(|k| Outage {
+                        at_s: 3.0 * f64::from(k),
+                        duration_ms: 1500.0,
+                        kind: OutageKind::Freeze,
+                    })
+                    .collect();
+                s.duration_s = Some(30.0);
+                "the link stalls for 1.5 s every 3 s; each stall ends in a burst".into()
+            }
+            "delay-step" => {
+                net.delay_ms = 20.0;
+                net.jitter = Jitter::Normal { std_ms: 2.0 };
+                net.steps.push(DelayStep {
+                    at_s: 0.8,
+                    extra_ms: 30.0,
+                });
+                s.duration_s = Some(30.0);
+                "the one-way delay steps up by 30 ms at 0.8 s (a route change); no drift".into()
             }
             "dtx-pauses" => {
                 net.delay_ms = 20.0;

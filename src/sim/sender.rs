@@ -60,14 +60,18 @@ pub struct SimSender {
     behaviour: SenderBehaviour,
     rng: ChaCha8Rng,
     total_frames: u64,
-    index: u64,
+    /// The next frame to send.
+    frame: u64,
     ssrc: u32,
     seq: u16,
     ts_base: u32,
-    base_index: u64,
+    /// The frame `ts_base` belongs to.
+    base_frame: u64,
     marker_next: bool,
     next_restart: usize,
     next_ssrc_change: usize,
+    next_seq_jump: usize,
+    next_ptime_change: usize,
     pool: Vec<Vec<u8>>,
 }
 
@@ -109,19 +113,21 @@ impl SimSender {
             behaviour,
             rng,
             total_frames,
-            index: 0,
+            frame: 0,
             ssrc,
             seq,
             ts_base,
-            base_index: 0,
+            base_frame: 0,
             marker_next: true,
             next_restart: 0,
             next_ssrc_change: 0,
+            next_seq_jump: 0,
+            next_ptime_change: 0,
             pool: Vec::new(),
         })
     }
 
-    /// Frames per packet.
+    /// Frames per packet (now: packet time changes move it).
     pub fn frames_per_packet(&self) -> usize {
         self.frames_per_packet
     }
@@ -170,11 +176,10 @@ impl SimSender {
 
     /// The send time of the next packet, or None when the stream is over.
     pub fn next_send_time(&self) -> Option<Duration> {
-        let frame = self.index * self.frames_per_packet as u64;
-        if frame >= self.total_frames {
+        if self.frame >= self.total_frames {
             return None;
         }
-        let stream_time = frame as f64 / f64::from(self.rate);
+        let stream_time = self.frame as f64 / f64::from(self.rate);
         // A fast sender clock (positive ppm) finishes its nominal second early.
         Some(Duration::from_secs_f64(
             stream_time / (1.0 + self.behaviour.drift_ppm * 1e-6),
@@ -198,19 +203,17 @@ impl SimSender {
     pub fn next_packet(&mut self) -> Option<SentPacket> {
         loop {
             let sent = self.next_send_time()?;
-            let fpp = self.frames_per_packet;
-            let frame = self.index * fpp as u64;
+            let frame = self.frame;
             let stream_s = frame as f64 / f64::from(self.rate);
             self.apply_restarts(stream_s);
+            let fpp = self.frames_per_packet;
             let paused = self
                 .behaviour
                 .pauses
                 .iter()
                 .any(|p| stream_s >= p.at_s && stream_s < p.at_s + p.duration_ms / 1000.0);
-            let ts = self
-                .ts_base
-                .wrapping_add(((self.index - self.base_index) * fpp as u64) as u32);
-            self.index += 1;
+            let ts = self.ts_base.wrapping_add((frame - self.base_frame) as u32);
+            self.frame += fpp as u64;
             if paused {
                 self.marker_next = true;
                 continue;
@@ -259,12 +262,25 @@ impl SimSender {
                 self.renumber();
             }
         }
+        if let Some(jump) = self.behaviour.seq_jumps.get(self.next_seq_jump) {
+            if stream_s >= jump.at_s {
+                self.next_seq_jump += 1;
+                self.seq = self.seq.wrapping_add(jump.by);
+            }
+        }
+        if let Some(change) = self.behaviour.ptime_changes.get(self.next_ptime_change) {
+            if stream_s >= change.at_s {
+                self.next_ptime_change += 1;
+                let frames = u64::from(change.ptime_ms.max(1)) * u64::from(self.rate) / 1000;
+                self.frames_per_packet = (frames as usize).max(1);
+            }
+        }
     }
 
     fn renumber(&mut self) {
         self.seq = self.rng.random();
         self.ts_base = self.rng.random();
-        self.base_index = self.index;
+        self.base_frame = self.frame;
         self.marker_next = true;
     }
 }

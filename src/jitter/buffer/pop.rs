@@ -120,6 +120,20 @@ impl JitterBuffer {
         PopOutcome::Empty
     }
 
+    /// Copies the payload of what `pop` will hand out next into `out`, if that is a frame that
+    /// plays right away (no pause or loss before it); false otherwise.
+    pub fn peek_next(&self, out: &mut Vec<u8>) -> bool {
+        let next = self.cur.next_seq;
+        let Some(slot) = self.slots.find(next, SlotState::Queued) else {
+            return false;
+        };
+        let cad = self.cadence.ticks();
+        if self.cur.starved || slot.ext_ts.saturating_sub(self.cur.play_ts) > cad / 2 {
+            return false;
+        }
+        self.slots.read_payload(next, out)
+    }
+
     /// Duration of the missing packet at the play position, bounded by the next queued one.
     fn lost_ticks(&self, cad: u64) -> u64 {
         let start = self.cur.next_seq;
