@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages jitterplay needs. `demo` needs only the build
+# dependencies; `test` adds the audio server and the RTP peers the test suite drives.
+# Runs `apt-get update` when the package lists are empty, and uses sudo only when not root.
+# The README's two set-up commands and .ci/run call this script, so they cannot drift apart.
+set -euo pipefail
+what=${1:-demo}
+packages=(libasound2-dev pkg-config)
+if [ "$what" = test ]; then
+  packages+=(ffmpeg pulseaudio pulseaudio-utils libasound2-plugins
+             gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
+fi
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e '^lock$' -e '^partial$' || true)" ]; then
+  $SUDO apt-get update -qq
+fi
+if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+  # Stale lists (a package moved): refresh once and retry.
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
