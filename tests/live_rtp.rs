@@ -126,9 +126,13 @@ fn check_counters(run: &LiveRun) {
     assert_eq!(n("/metrics/duplicate"), duplicated, "duplicates: {s}");
     assert_eq!(n("/metrics/received"), datagrams, "received: {s}");
     assert_eq!(n("/net/datagrams"), datagrams, "net datagrams: {s}");
+    assert_eq!(n("/net/accepted"), datagrams, "net accepted: {s}");
     for quiet in [
         "/metrics/malformed",
-        "/metrics/foreign",
+        "/metrics/unexpected_pt",
+        "/metrics/too_large",
+        "/metrics/stray",
+        "/metrics/foreign_ssrc",
         "/metrics/overflow",
         "/metrics/resets",
         "/net/foreign",
@@ -640,9 +644,9 @@ fn l16_packet(seq: u16, ts: u32, ssrc: u32, samples: &[f32]) -> Vec<u8> {
     p
 }
 
-/// Datagrams that are not RTP, or not RTP jitterplay can buffer, and what the player should
-/// count them as: `true` for malformed (the receive core), `false` for oversize (the network task).
-fn junk() -> Vec<(Vec<u8>, bool)> {
+/// Datagrams that are not valid RTP, which the receive core counts as malformed. (Any size up to
+/// 65,507 bytes is valid input, so none is junk for its size alone.)
+fn junk() -> Vec<Vec<u8>> {
     // Seeded bytes (an LCG); the first byte says version 0, so they cannot pass for RTP.
     let mut x = 0x2545_f491_u32;
     let mut random: Vec<u8> = (0..200)
@@ -652,20 +656,20 @@ fn junk() -> Vec<(Vec<u8>, bool)> {
         })
         .collect();
     random[0] = 0x3F;
-    let mut oversize = l16_packet(1, 0, 0x1234, &[]);
-    oversize.resize(2_000, 0x55);
+    // 2000 bytes whose header claims a 256 KiB extension.
+    let mut long = l16_packet(1, 0, 0x1234, &[]);
+    long[0] = 0x90;
+    long.extend_from_slice(&[0xBE, 0xDE, 0xFF, 0xFF]);
+    long.resize(2_000, 0x55);
     vec![
-        (random, true),
+        random,
         // Half a header.
-        (vec![0x80, 96, 0x12], true),
+        vec![0x80, 96, 0x12],
         // Claims 15 CSRCs but ends after the fixed header.
-        (vec![0x8F, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0x12, 0x34], true),
+        vec![0x8F, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0x12, 0x34],
         // Claims a header extension that is not there.
-        (
-            vec![0x90, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0xBE],
-            true,
-        ),
-        (oversize, false),
+        vec![0x90, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0xBE],
+        long,
     ]
 }
 
@@ -677,9 +681,14 @@ fn garbage_from_the_sender_is_counted_and_playback_stays_bit_exact() {
     let tx = UdpSocket::bind("127.0.0.1:0").expect("bind sender");
     tx.connect(("127.0.0.1", port)).expect("connect");
     let junk = junk();
+    // Valid RTP of the stream's SSRC but a payload type it does not carry (PCMU), numbered far
+    // from the stream.
+    let mut other_pt = l16_packet(40_000, 0, 0x5eed, &[0.0; 80]);
+    other_pt[1] = 0;
     let start = Instant::now();
     // 150 packets of 10 ms; after the stream has settled, junk from the locked sender's own
-    // socket between packets (every tenth one, from the twentieth).
+    // socket between packets (every tenth one, from the twentieth), and one packet of another
+    // payload type.
     let mut junk_left = junk.iter();
     for (i, chunk) in source.chunks(480).enumerate() {
         let at = start + Duration::from_millis(10 * i as u64);
@@ -688,9 +697,12 @@ fn garbage_from_the_sender_is_counted_and_playback_stays_bit_exact() {
         let packet = l16_packet(1000 + i as u16, 480 * i as u32, 0x5eed, chunk);
         tx.send(&packet).expect("send packet");
         if i >= 20 && i % 10 == 0 {
-            if let Some((bytes, _)) = junk_left.next() {
+            if let Some(bytes) = junk_left.next() {
                 tx.send(bytes).expect("send junk");
             }
+        }
+        if i == 75 {
+            tx.send(&other_pt).expect("send another payload type");
         }
     }
     assert!(junk_left.next().is_none(), "all junk sent");
@@ -699,11 +711,15 @@ fn garbage_from_the_sender_is_counted_and_playback_stays_bit_exact() {
     played.assert_success();
     let stats = final_stats(&played.stdout);
     let n = |p: &str| stat(&stats, p) as u64;
-    let malformed = junk.iter().filter(|(_, m)| *m).count() as u64;
+    let malformed = junk.len() as u64;
     assert_eq!(n("/receiver/malformed"), malformed, "{stats}");
     assert_eq!(n("/metrics/malformed"), malformed, "{stats}");
-    assert_eq!(n("/net/oversize"), 1, "{stats}");
-    assert_eq!(n("/net/datagrams"), 150 + junk.len() as u64, "{stats}");
+    assert_eq!(n("/receiver/unexpected_pt"), 1, "{stats}");
+    assert_eq!(n("/metrics/unexpected_pt"), 1, "{stats}");
+    assert_eq!(n("/net/oversize"), 0, "{stats}");
+    // All of it came from the locked sender, so all of it reached the core.
+    assert_eq!(n("/net/datagrams"), 150 + malformed + 1, "{stats}");
+    assert_eq!(n("/net/accepted"), n("/net/datagrams"), "{stats}");
     assert_eq!(
         (
             n("/metrics/received"),
@@ -722,7 +738,7 @@ fn junk_before_the_stream_is_counted() {
     // Junk resets the idle timer until the stream settles: 2 s leaves time for the stream.
     let (player, port) = stats_player(&dir, "2s", &["--format", "l16/48000/1"]);
     // Another socket sends junk before any sender is locked.
-    let junk: Vec<Vec<u8>> = junk().into_iter().map(|(j, _)| j).collect();
+    let junk = junk();
     let tx = UdpSocket::bind("127.0.0.1:0").expect("bind");
     for j in &junk {
         tx.send_to(j, ("127.0.0.1", port)).expect("send junk");
@@ -746,22 +762,26 @@ fn junk_before_the_stream_is_counted() {
         stats["source"],
         tx.local_addr().expect("junk address")
     );
-    // Every datagram that did not play is accounted for somewhere.
-    // (`metrics.malformed` includes `receiver.malformed`; a `net.malformed` would count too.)
-    let net_malformed = stats
-        .pointer("/net/malformed")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let counted = n("/metrics/malformed")
-        + net_malformed
-        + n("/net/oversize")
-        + n("/net/foreign")
-        + n("/metrics/foreign");
+    // Every datagram that did not play is counted once, under one reason: read = accepted +
+    // the network task's drops, accepted = buffered + the core's drops.
+    let net_drops =
+        n("/net/foreign") + n("/net/oversize") + n("/net/rate_limited") + n("/net/queue_full");
+    assert_eq!(
+        n("/net/datagrams"),
+        n("/net/accepted") + net_drops,
+        "{stats}"
+    );
+    let core_drops = n("/metrics/malformed") + n("/metrics/unexpected_pt");
+    assert_eq!(
+        n("/net/accepted"),
+        n("/metrics/received") + core_drops,
+        "{stats}"
+    );
+    let counted = net_drops + core_drops + n("/metrics/foreign_ssrc") + n("/metrics/stray");
     assert_eq!(
         counted,
         junk.len() as u64,
-        "{} junk datagrams sent before the stream, {counted} counted (malformed, oversize or \
-         foreign): {stats}",
+        "{} junk datagrams sent before the stream, {counted} counted as dropped: {stats}",
         junk.len()
     );
 }
@@ -943,7 +963,10 @@ fn stats_json_to_stdout_is_a_line_a_second_and_a_final_line() {
         "reordered",
         "overflow",
         "malformed",
-        "foreign",
+        "unexpected_pt",
+        "too_large",
+        "stray",
+        "foreign_ssrc",
         "concealed_ms",
         "underruns",
         "rebuffers",
@@ -959,7 +982,16 @@ fn stats_json_to_stdout_is_a_line_a_second_and_a_final_line() {
     ] {
         assert!(last["metrics"][key].is_number(), "no metrics.{key}: {last}");
     }
-    for key in ["kernel_drops", "recv_buffer", "foreign", "oversize"] {
+    for key in [
+        "datagrams",
+        "accepted",
+        "foreign",
+        "oversize",
+        "rate_limited",
+        "queue_full",
+        "kernel_drops",
+        "recv_buffer",
+    ] {
         assert!(last["net"][key].is_number(), "no net.{key}: {last}");
     }
     assert_eq!(stat(last, "/metrics/played"), 300.0, "{last}");
