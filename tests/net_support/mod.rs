@@ -2,6 +2,8 @@
 //! waiting on a peer's UDP socket through /proc (bound, drained) instead of sleeping.
 #![allow(dead_code)]
 
+pub mod stream_sender;
+
 use std::collections::HashMap;
 use std::net::UdpSocket;
 use std::process::{Child, Output};
@@ -239,6 +241,43 @@ impl Player {
             assert!(start.elapsed() < limit, "no {what} within {limit:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for it to exit like [`Player::wait`], reaping it with wait4(2) to learn its peak
+    /// resident set size (`ru_maxrss`, KiB), the kernel's own high-water mark.
+    pub fn wait_with_max_rss(self, limit: Duration) -> (Played, u64) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        let mut raw_status = 0;
+        // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        loop {
+            // SAFETY: wait4 writes only into the two live, properly typed locals passed to it.
+            let rc = unsafe { libc::wait4(pid, &mut raw_status, libc::WNOHANG, &mut usage) };
+            assert!(rc >= 0, "wait4({pid}): {}", std::io::Error::last_os_error());
+            if rc == pid {
+                break;
+            }
+            assert!(
+                self.started.elapsed() <= limit,
+                "jitterplay play still running after {limit:?}; stderr: {}",
+                std::fs::read_to_string(&self.stderr).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let max_rss_kib = u64::try_from(usage.ru_maxrss).expect("ru_maxrss");
+        let played = Played {
+            status: std::os::unix::process::ExitStatusExt::from_raw(raw_status),
+            elapsed: self.started.elapsed(),
+            stdout: std::fs::read_to_string(&self.stdout).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&self.stderr).unwrap_or_default(),
+        };
+        // Reaped: `Drop` finds no child (try_wait errs) and leaves it alone.
+        (played, max_rss_kib)
     }
 
     /// Waits for it to exit; after `limit` it is killed and the test fails.
