@@ -198,11 +198,6 @@ impl Metrics {
         self.unexpected_pt.fetch_add(n, Relaxed);
     }
 
-    /// The former name of [`Metrics::add_unexpected_pt`], which is what it counts.
-    pub fn add_foreign(&self, n: u64) {
-        self.add_unexpected_pt(n);
-    }
-
     /// Counts one output underrun (the callback had to fill silence).
     pub fn add_underrun(&self) {
         self.underruns.fetch_add(1, Relaxed);

@@ -24,7 +24,12 @@ pub struct DatagramReceiver {
 
 /// A queue holding up to `bytes` of datagrams (plus 10 bytes of header each).
 pub fn datagram_queue(bytes: usize) -> (DatagramSender, DatagramReceiver) {
-    let (p, c) = HeapRb::<u8>::new(bytes.max(4096)).split();
+    let (mut p, mut c) = HeapRb::<u8>::new(bytes.max(4096)).split();
+    // Touch every page now: the queue's memory is then resident from the start, the same
+    // whatever traffic arrives (a flood cannot grow the process, only fill the queue).
+    let cap = p.vacant_len();
+    p.push_iter(std::iter::repeat_n(0u8, cap));
+    c.skip(cap);
     let record = Vec::with_capacity(HEADER + usize::from(u16::MAX));
     (
         DatagramSender { ring: p, record },

@@ -19,6 +19,34 @@ use super::rtp_url::RtpUrl;
 /// Largest UDP payload over IPv4 (65,535 − 8 − 20): loopback and jumbo-MTU links carry
 /// datagrams this large, and the kernel reassembles fragmented ones, so all of them are valid input.
 pub const MAX_DATAGRAM: usize = 65_507;
+/// Receive buffer asked for when `--recv-buffer` is not given.
+pub const DEFAULT_RECV_BUFFER: usize = 4 << 20;
+
+/// Sets SO_RCVBUFFORCE (Linux, with CAP_NET_ADMIN), which is not capped by net.core.rmem_max.
+#[cfg(target_os = "linux")]
+fn force_recv_buffer(socket: &Socket, size: usize) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(value) = libc::c_int::try_from(size) else {
+        return false;
+    };
+    // SAFETY: a plain setsockopt on a socket we own, with a pointer to a live c_int and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    rc == 0
+}
+
+#[cfg(not(target_os = "linux"))]
+fn force_recv_buffer(_socket: &Socket, _size: usize) -> bool {
+    false
+}
+
 /// Default cap on packets per second from the accepted sender (far above any audio stream,
 /// low enough that a flood cannot eat the decoder thread).
 pub const DEFAULT_RATE_CAP: u32 = 10_000;
@@ -120,10 +148,17 @@ pub fn bind(
     if url.group.is_some() {
         socket.set_reuse_address(true).map_err(err("configure"))?;
     }
-    if let Some(size) = recv_buffer {
-        socket
+    match recv_buffer {
+        Some(size) => socket
             .set_recv_buffer_size(size)
-            .map_err(err("set the receive buffer of"))?;
+            .map_err(err("set the receive buffer of"))?,
+        // A few 64 KiB datagrams would fill the kernel's default (about 208 KiB): ask for room
+        // for a burst, beyond net.core.rmem_max where we may (root), else as much as allowed.
+        None => {
+            if !force_recv_buffer(&socket, DEFAULT_RECV_BUFFER) {
+                let _ = socket.set_recv_buffer_size(DEFAULT_RECV_BUFFER);
+            }
+        }
     }
     // Linux doubles the value for bookkeeping and caps it at net.core.rmem_max: report what it gave.
     let granted = socket.recv_buffer_size().unwrap_or(0);

@@ -19,8 +19,9 @@ use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
 
 /// How often the decoder thread wakes up.
 const WAKE: Duration = Duration::from_millis(5);
-/// Datagram queue size between the network task and the decoder thread.
-const QUEUE_BYTES: usize = 4 << 20;
+/// Datagram queue size between the network task and the decoder thread: the decoder drains it
+/// every few ms, so 1 MiB holds seconds of any audio stream, or sixteen 64 KiB datagrams.
+const QUEUE_BYTES: usize = 1 << 20;
 /// How often progress is reported.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 

@@ -317,7 +317,7 @@ impl Receiver {
         match self.cfg.payload_type {
             Some(expected) if expected != pt => {
                 self.counts.unexpected_pt += 1;
-                self.metrics.add_foreign(1);
+                self.metrics.add_unexpected_pt(1);
                 self.non_audio.note(header.sequence);
                 return Verdict::UnexpectedPayloadType(pt);
             }
