@@ -19,7 +19,7 @@ mod fuzz_tests;
 
 use std::path::{Path, PathBuf};
 
-pub use reader::{read_capture, Capture, CaptureKind, Datagram, Truncation};
+pub use reader::{read_capture, read_capture_bytes, Capture, CaptureKind, Datagram, Truncation};
 pub use select::{select, CapturedPacket, CapturedStream, Selector};
 pub use streams::{analyse, RtpStream, StreamKind, StreamsReport};
 

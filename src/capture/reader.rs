@@ -76,23 +76,37 @@ pub struct Capture {
 
 /// Reads the capture at `path`.
 pub fn read_capture(path: &Path) -> Result<Capture, CaptureError> {
+    let file = File::open(path).map_err(|error| CaptureError::Io {
+        path: path.to_owned(),
+        error,
+    })?;
+    read_capture_from(BufReader::new(file), path)
+}
+
+/// Reads a capture held in memory (fuzzing, tests); errors name the file `<memory>`.
+pub fn read_capture_bytes(bytes: &[u8]) -> Result<Capture, CaptureError> {
+    read_capture_from(bytes, Path::new("<memory>"))
+}
+
+/// Reads a capture from `input`, recognised by its first bytes; `path` names it in errors.
+fn read_capture_from<R: Read>(mut input: R, path: &Path) -> Result<Capture, CaptureError> {
     let io = |error| CaptureError::Io {
         path: path.to_owned(),
         error,
     };
     let mut magic = [0u8; 9];
-    let n = File::open(path)
-        .and_then(|mut f| read_up_to(&mut f, &mut magic))
-        .map_err(io)?;
+    let n = read_up_to(&mut input, &mut magic).map_err(io)?;
     let magic = &magic[..n];
+    // The format readers want the whole stream, magic included: put it back in front.
+    let mut input = magic.chain(input);
     let not_capture = || CaptureError::NotCapture {
         path: path.to_owned(),
     };
     if rtpdump::is_rtpdump(magic) {
-        let bytes = std::fs::read(path).map_err(io)?;
+        let mut bytes = Vec::new();
+        input.read_to_end(&mut bytes).map_err(io)?;
         return read_rtpdump(&bytes).ok_or_else(not_capture);
     }
-    let reader = || File::open(path).map(BufReader::new).map_err(io);
     let format = |e: pcap_file::PcapError| CaptureError::Format {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -100,19 +114,17 @@ pub fn read_capture(path: &Path) -> Result<Capture, CaptureError> {
     match magic.get(..4) {
         Some([0xA1, 0xB2, 0xC3, 0xD4] | [0xD4, 0xC3, 0xB2, 0xA1])
         | Some([0xA1, 0xB2, 0x3C, 0x4D] | [0x4D, 0x3C, 0xB2, 0xA1]) => {
-            read_pcap(PcapReader::new(reader()?).map_err(format)?)
+            read_pcap(PcapReader::new(input).map_err(format)?)
         }
-        Some([0x0A, 0x0D, 0x0D, 0x0A]) => {
-            read_pcapng(PcapNgReader::new(reader()?).map_err(format)?)
-        }
+        Some([0x0A, 0x0D, 0x0D, 0x0A]) => read_pcapng(PcapNgReader::new(input).map_err(format)?),
         _ => Err(not_capture()),
     }
 }
 
-fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
-        match f.read(&mut buf[n..])? {
+        match input.read(&mut buf[n..])? {
             0 => break,
             k => n += k,
         }
