@@ -1,6 +1,7 @@
 //! Offline file decoding: any container and codec symphonia knows, as interleaved f32 chunks.
 
 use std::fs::File;
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
-use symphonia::core::io::MediaSourceStream;
+use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 /// Consecutive unreadable container packets after which a file counts as corrupt beyond repair.
@@ -82,9 +83,30 @@ impl FileDecoder {
             path: path.to_owned(),
             error,
         })?;
-        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let extension = path.extension().and_then(|e| e.to_str());
+        Self::from_source(Box::new(file), extension, path)
+    }
+
+    /// Decodes a file held in memory (fuzzing, tests), as [`Self::open`] does a path; `extension`
+    /// is a format hint like a file name's. Errors name the file `<memory>`.
+    pub fn from_bytes(bytes: Vec<u8>, extension: Option<&str>) -> Result<Self, FileError> {
+        Self::from_source(
+            Box::new(Cursor::new(bytes)),
+            extension,
+            Path::new("<memory>"),
+        )
+    }
+
+    /// Probes `source`, picks its default audio track and decodes the first packet; `path`
+    /// names it in errors.
+    fn from_source(
+        source: Box<dyn MediaSource>,
+        extension: Option<&str>,
+        path: &Path,
+    ) -> Result<Self, FileError> {
+        let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
-        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        if let Some(ext) = extension {
             hint.with_extension(ext);
         }
         let reader = symphonia::default::get_probe()
