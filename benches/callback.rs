@@ -7,8 +7,8 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use ringbuf::traits::Producer;
 
-use jitterplay::output::ring::audio_ring;
 use jitterplay::output::{OutputStats, RingCallback};
+use jitterplay::playback::ring::audio_ring;
 
 const PERIOD: usize = 480 * 2;
 

@@ -13,6 +13,7 @@ pub mod jitter;
 pub mod metrics;
 pub mod net;
 pub mod output;
+pub mod playback;
 pub mod player;
 pub mod playout;
 pub mod rtp;

@@ -46,6 +46,9 @@ pub struct Metrics {
     unexpected_pt: AtomicU64,
     underruns: AtomicU64,
     concealed_us: AtomicU64,
+    stretched_us: AtomicU64,
+    silence_adjusted_us: AtomicU64,
+    dropped_us: AtomicU64,
     rebuffers: AtomicU64,
     depth_ms: AtomicF64,
     target_ms: AtomicF64,
@@ -54,6 +57,7 @@ pub struct Metrics {
     flush_latency_ms: AtomicF64,
     jitter_ms: AtomicF64,
     drift_ppm: AtomicF64,
+    drift_known: std::sync::atomic::AtomicBool,
     ratio: AtomicF64,
 }
 
@@ -71,6 +75,14 @@ mod core_idx {
     pub const FOREIGN_SSRC: usize = 9;
     pub const RESETS: usize = 10;
     pub const DISCARDED: usize = 11;
+}
+
+impl MetricsSnapshot {
+    /// The drift for people: `+300 ppm`, or `unknown` while there is no estimate.
+    pub fn drift_text(&self) -> String {
+        self.drift_ppm
+            .map_or_else(|| "unknown".to_string(), |d| format!("{d:+.0} ppm"))
+    }
 }
 
 /// A plain copy of every metric at one moment, ready to print or serialise.
@@ -102,6 +114,12 @@ pub struct MetricsSnapshot {
     pub foreign_ssrc: u64,
     /// Milliseconds of audio concealed.
     pub concealed_ms: f64,
+    /// Milliseconds added or removed by pitch-preserving time-stretch (level moves).
+    pub stretched_ms: f64,
+    /// Milliseconds of silence (pauses, silent audio) added or removed (level moves).
+    pub silence_adjusted_ms: f64,
+    /// Milliseconds of queued audio dropped because the buffer overflowed.
+    pub dropped_ms: f64,
     /// Times the output ran dry.
     pub underruns: u64,
     /// Times playout stopped to rebuffer.
@@ -124,8 +142,9 @@ pub struct MetricsSnapshot {
     pub flush_latency_ms: f64,
     /// RFC 3550 A.8 interarrival jitter, ms.
     pub jitter_ms: f64,
-    /// Estimated clock drift, ppm (positive: the sender runs fast).
-    pub drift_ppm: f64,
+    /// Estimated clock drift, ppm (positive: the sender runs fast); `null` while unknown
+    /// (under a minute of evidence: not corrected).
+    pub drift_ppm: Option<f64>,
     /// Resample ratio in use.
     pub ratio: f64,
 }
@@ -185,6 +204,7 @@ impl Metrics {
     pub fn publish_playout(&self, s: &PlayoutStatus) {
         self.ratio.store(s.ratio);
         self.drift_ppm.store(s.drift_ppm);
+        self.drift_known.store(s.drift_known, Relaxed);
         self.rebuffers.store(s.rebuffers, Relaxed);
     }
 
@@ -207,6 +227,24 @@ impl Metrics {
     pub fn add_concealed(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.concealed_us.fetch_add(us, Relaxed);
+    }
+
+    /// Adds audio lengthened or shortened by time-stretch.
+    pub fn add_stretched(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.stretched_us.fetch_add(us, Relaxed);
+    }
+
+    /// Adds silence lengthened or shortened.
+    pub fn add_silence_adjusted(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.silence_adjusted_us.fetch_add(us, Relaxed);
+    }
+
+    /// Publishes the total audio dropped on overflow.
+    pub fn publish_dropped(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.dropped_us.store(us, Relaxed);
     }
 
     /// Underruns counted so far.
@@ -234,6 +272,9 @@ impl Metrics {
             stray: c(STRAY),
             foreign_ssrc: c(FOREIGN_SSRC),
             concealed_ms: self.concealed_us.load(Relaxed) as f64 / 1e3,
+            stretched_ms: self.stretched_us.load(Relaxed) as f64 / 1e3,
+            silence_adjusted_ms: self.silence_adjusted_us.load(Relaxed) as f64 / 1e3,
+            dropped_ms: self.dropped_us.load(Relaxed) as f64 / 1e3,
             underruns: self.underruns.load(Relaxed),
             rebuffers: self.rebuffers.load(Relaxed),
             resets: c(RESETS),
@@ -249,7 +290,10 @@ impl Metrics {
             message_age_ms: self.message_age_ms.load(),
             flush_latency_ms: self.flush_latency_ms.load(),
             jitter_ms: self.jitter_ms.load(),
-            drift_ppm: self.drift_ppm.load(),
+            drift_ppm: self
+                .drift_known
+                .load(Relaxed)
+                .then(|| self.drift_ppm.load()),
             ratio: self.ratio.load(),
         }
     }
@@ -309,7 +353,7 @@ mod tests {
             (1000.0, 3000.0, 0.5)
         );
         assert_eq!((s.message_age_ms, s.flush_latency_ms), (0.0, 500.0));
-        assert_eq!((s.ratio, s.drift_ppm), (0.999, 120.0));
+        assert_eq!((s.ratio, s.drift_ppm), (0.999, Some(120.0)));
         let json = serde_json::to_string(&s).unwrap_or_default();
         assert!(json.contains("\"buffer_fill_ratio\":0.5"), "{json}");
     }

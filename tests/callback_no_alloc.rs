@@ -8,8 +8,8 @@ use std::sync::Arc;
 use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 use ringbuf::traits::Producer;
 
-use jitterplay::output::ring::audio_ring;
 use jitterplay::output::{OutputStats, RingCallback};
+use jitterplay::playback::ring::audio_ring;
 
 #[global_allocator]
 static ALLOCATOR: AllocDisabler = AllocDisabler;
@@ -21,7 +21,7 @@ fn callback_with(
 ) -> (
     RingCallback,
     Arc<OutputStats>,
-    jitterplay::output::ring::RingProducer,
+    jitterplay::playback::ring::RingProducer,
 ) {
     let (mut producer, consumer) = audio_ring(std::time::Duration::from_millis(100), 48_000, 2);
     let ramp: Vec<f32> = (0..samples).map(|i| (i % 100) as f32 / 100.0).collect();

@@ -26,7 +26,6 @@ const REPORT_FIELDS: &[&str] = &[
     "bit_exact_frames",
     "bit_exact_share",
     "out_of_order_frames",
-    "ring_overflow_samples",
     "late_share",
     "latency_mean_ms",
     "latency_p95_ms",

@@ -131,8 +131,8 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
         m.received, m.played, m.lost, m.concealed_ms, m.late, m.duplicate, m.reordered
     );
     println!(
-        "buffer    target {:.0} ms (max depth {:.0} ms), RFC 3550 jitter {:.1} ms, underruns {}, rebuffers {}, drift {:+.0} ppm",
-        m.target_ms, m.max_buffer_depth_ms, m.jitter_ms, m.underruns, m.rebuffers, m.drift_ppm
+        "buffer    target {:.0} ms (max depth {:.0} ms), RFC 3550 jitter {:.1} ms, underruns {}, rebuffers {}, drift {}",
+        m.target_ms, m.max_buffer_depth_ms, m.jitter_ms, m.underruns, m.rebuffers, m.drift_text()
     );
     Ok(())
 }

@@ -269,7 +269,7 @@ fn report_live(
     }
     if !quiet {
         let m = &last.metrics;
-        eprintln!("{} drift {:+.0} ppm", metrics_summary(m), m.drift_ppm);
+        eprintln!("{} drift {}", metrics_summary(m), m.drift_text());
     }
     Ok(())
 }
@@ -283,8 +283,8 @@ pub fn json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io:
 /// The counters every player prints when it ends.
 pub fn metrics_summary(m: &crate::metrics::MetricsSnapshot) -> String {
     format!(
-        "received {} played {} lost {} late {} duplicate {} reordered {} concealed {:.0} ms underruns {} rebuffers {} jitter {:.1} ms",
-        m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.concealed_ms, m.underruns, m.rebuffers, m.jitter_ms
+        "received {} played {} lost {} late {} duplicate {} reordered {} concealed {:.0} ms stretched {:.0} ms silence-adjusted {:.0} ms dropped {:.0} ms underruns {} rebuffers {} jitter {:.1} ms",
+        m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.concealed_ms, m.stretched_ms, m.silence_adjusted_ms, m.dropped_ms, m.underruns, m.rebuffers, m.jitter_ms
     )
 }
 
@@ -310,13 +310,13 @@ fn live_line(s: &LiveStatus, url: &RtpUrl) -> String {
         0.0
     };
     format!(
-        "{head}  buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%  late {}  drift {:+.0} ppm  {}  from {}",
+        "{head}  buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%  late {}  drift {}  {}  from {}",
         m.depth_ms,
         m.target_ms,
         m.jitter_ms,
         loss,
         m.late,
-        m.drift_ppm,
+        m.drift_text(),
         s.format.as_deref().unwrap_or("?"),
         s.source.as_deref().unwrap_or("?")
     )

@@ -3,22 +3,19 @@
 //! Every sink pulls through the same [`RingCallback::fill`]; a real device calls it from cpal's
 //! real-time thread, `wav:` and `null` from a timer thread at the device's pace.
 
-pub mod callback;
 pub mod device;
 pub mod negotiate;
 mod quiet;
-pub mod ring;
 pub mod spec;
-pub mod stats;
 pub mod timer;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use callback::RingCallback;
+pub use crate::playback::OutputStats;
+pub use crate::playback::RingCallback;
 pub use negotiate::{NegotiateError, Request};
 pub use spec::OutputSpec;
-pub use stats::OutputStats;
 
 use device::DeviceSink;
 use timer::TimerSink;

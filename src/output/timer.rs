@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::callback::RingCallback;
 use super::{OutputError, OutputFormat};
+use crate::playback::RingCallback;
 
 type WavWriter = hound::WavWriter<BufWriter<File>>;
 

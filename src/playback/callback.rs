@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use cpal::{FromSample, Sample};
+use dasp_sample::{FromSample, Sample};
 use ringbuf::traits::{Consumer, Observer};
 
 use super::ring::RingConsumer;

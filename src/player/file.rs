@@ -14,8 +14,8 @@ use super::source::AudioSource;
 use crate::audio::channels::ChannelMapper;
 use crate::audio::resample::{ResampleError, StreamResampler};
 use crate::codec::file::{FileDecoder, FileError};
-use crate::output::ring::{audio_ring, push_all, wait_drained, RingProducer};
 use crate::output::{OutputError, OutputSpec, OutputStats, Request, RingCallback, Sink};
+use crate::playback::ring::{audio_ring, push_all, wait_drained, RingProducer};
 
 /// How often the main thread refreshes progress.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);

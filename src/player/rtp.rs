@@ -4,16 +4,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ringbuf::traits::{Observer, Producer};
-
 use super::file::PlayError;
 use crate::metrics::MetricsSnapshot;
 use crate::net::datagram_queue::{datagram_queue, DatagramReceiver};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
 use crate::net::rtp_url::RtpUrl;
-use crate::output::ring::{audio_ring, wait_drained, RingProducer};
 use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
-use crate::playout::{PlayoutState, Receiver, ReceiverConfig, ReceiverCounts, ReceiverError};
+use crate::playback::ring::{audio_ring, wait_drained};
+use crate::playout::{
+    PlayoutState, Receiver, ReceiverConfig, ReceiverCounts, ReceiverError, RingFeeder,
+};
 use crate::rtp::header::RtpHeader;
 use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
 
@@ -162,20 +162,15 @@ struct Playing {
     format: StreamFormat,
     sink: Option<Sink>,
     callback: Option<RingCallback>,
-    producer: RingProducer,
+    feeder: RingFeeder,
     out_stats: Arc<OutputStats>,
-    rate: u32,
-    channels: usize,
-    high_water: Duration,
     underruns_seen: u64,
-    pending: Vec<f32>,
-    pending_at: usize,
 }
 
 impl Playing {
     /// True when the core has nothing left and everything produced is in the ring.
     fn drained(&self) -> bool {
-        self.receiver.is_drained() && self.pending_at >= self.pending.len()
+        self.receiver.is_drained() && self.feeder.is_flushed()
     }
 }
 
@@ -268,36 +263,16 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
         format,
         sink: Some(sink),
         callback: Some(RingCallback::new(consumer, Arc::clone(&out_stats))),
-        producer,
+        feeder: RingFeeder::new(producer, high_water, out.rate, usize::from(out.channels)),
         out_stats,
-        rate: out.rate,
-        channels: usize::from(out.channels),
-        high_water,
         underruns_seen: 0,
-        pending: Vec::with_capacity(16_384),
-        pending_at: 0,
     })
 }
 
 /// One decoder-thread step: control, top up the ring, start the sink when playback begins.
 fn step(p: &mut Playing, now: Duration) -> Result<(), LiveError> {
-    // Audio the ring could not take last time goes first: a long concealment or pause can
-    // produce more than the ring holds, and none of it may be dropped.
-    if p.pending_at < p.pending.len() {
-        p.pending_at += p.producer.push_slice(&p.pending[p.pending_at..]);
-    }
-    let backlog = p.pending.len() - p.pending_at;
-    let ring = Duration::from_secs_f64(
-        (p.producer.occupied_len() + backlog) as f64 / p.channels as f64 / f64::from(p.rate),
-    );
-    let decision = p.receiver.tick(now, ring);
+    let decision = p.feeder.top_up(&mut p.receiver, now)?.decision;
     p.out_stats.set_paused(!decision.playing);
-    if backlog == 0 && ring < p.high_water {
-        p.pending.clear();
-        p.receiver
-            .produce(now, p.high_water - ring, &mut p.pending)?;
-        p.pending_at = p.producer.push_slice(&p.pending);
-    }
     if decision.playing {
         if let (Some(sink), Some(callback)) = (p.sink.as_mut(), p.callback.take()) {
             // Opening the device only now keeps a WAV free of the prebuffering silence.
@@ -329,7 +304,7 @@ fn finish(
         }
     }
     if drain {
-        wait_drained(&p.producer, WAKE, &|| false);
+        wait_drained(p.feeder.producer(), WAKE, &|| false);
     }
     if let Some(sink) = p.sink.take() {
         sink.finish().map_err(PlayError::from)?;

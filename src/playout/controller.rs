@@ -11,23 +11,23 @@
 //! Fidelity first. The target is the *safe minimum* level, not a set point: any level between
 //! the target (less `band`) and the ceiling (the window's maximum, and at least a second above
 //! the target) is left alone, so a rising target does not slew a level that is already enough,
-//! and the burst after a freeze is latency accepted. There the ratio is exactly 1.0, or the
-//! *known* clock drift (see [`DriftEstimator`]: a minute of evidence first), which is the only
-//! thing resampled. The level it regulates is the playout delay behind the sender's clock as seen
-//! through the fastest network path (`JitterBuffer::playout_delay`), which does not jump with
-//! every reordered or delayed packet; without it a peak follower of the buffered amount (instant
-//! rise, 1 s release) stands in.
+//! and the burst after a freeze is latency accepted. The level regulated is the playout delay
+//! behind the sender's clock as seen through the fastest network path
+//! (`JitterBuffer::playout_delay`), which does not jump with every reordered or delayed packet;
+//! without it a peak follower of the buffered amount (instant rise, 1 s release) stands in.
 //!
-//! A level below the target is not resampled up: an underrun rebuffers instead (moving the level
-//! by lengthening silences or by pitch-preserving time-stretch is not built yet). Only a level
-//! above the ceiling engages a walk back down: a correction `c` of the known drift plus
-//! `gain × error`, the walking part bounded by `max_walk` (0.5 %), the sum by `max_correction`
-//! (1.5 %), changing at most `slew` per second; the ratio is `1 / (1 + c)`, so the level moves as
-//! `dL/dt = drift - c`. It is released once the level is back under the ceiling.
+//! Pitch never shifts to move the level. A level below the target asks for
+//! [`LevelMove::Expand`], one above the ceiling for [`LevelMove::Accelerate`], until it is back
+//! at the target or the ceiling: the receiver then lengthens or shortens silences, else inserts
+//! or removes pitch periods (see `stretch.rs`), within 2 % of the audio. **Clock drift is the
+//! only thing resampled**: the ratio is `1 / (1 + drift)` once the drift is known (see
+//! [`DriftEstimator`]: a minute of evidence, at least 20 ppm and twice its standard error),
+//! changing at most `slew` per second, and exactly 1.0 otherwise.
 
 use std::time::Duration;
 
 use super::drift_estimator::DriftEstimator;
+use super::stretch::LevelMove;
 
 /// Seconds to a `Duration`, saturating instead of panicking on out-of-range values.
 fn secs(v: f64) -> Duration {
@@ -57,12 +57,8 @@ pub struct ControllerConfig {
     /// rebuffering resumes at `resume_floor + resume_fraction × (target − resume_floor)`, so a
     /// refilled ring alone cannot end a rebuffer when the target is small.
     pub resume_floor: Duration,
-    /// Bound of the level-walking part of the correction (default 0.005 = 0.5 %).
-    pub max_walk: f64,
-    /// Bound of the whole correction, drift included (default 0.015 = 1.5 %).
+    /// Bound of the drift correction (default 0.015 = 1.5 %).
     pub max_correction: f64,
-    /// Proportional gain: correction per second of level error (default 0.02).
-    pub gain: f64,
     /// Largest change of the correction per second (default 0.002).
     pub slew: f64,
     /// Release time constant of the level's peak follower (default 1 s).
@@ -79,9 +75,7 @@ impl Default for ControllerConfig {
             band: Duration::from_millis(50),
             resume_fraction: 0.5,
             resume_floor: Duration::ZERO,
-            max_walk: 0.005,
             max_correction: 0.015,
-            gain: 0.02,
             slew: 0.002,
             level_release: Duration::from_secs(1),
             drift_window: Duration::from_secs(600),
@@ -108,8 +102,12 @@ pub struct PlayoutDecision {
     pub state: PlayoutState,
     /// Whether the output may consume audio (false: output silence and keep buffering).
     pub playing: bool,
-    /// Resample ratio, output frames per input frame; exactly 1.0 while in band.
+    /// Resample ratio, output frames per input frame: the known clock drift, else exactly 1.0.
     pub ratio: f64,
+    /// Which way the level must move (without resampling).
+    pub level_move: LevelMove,
+    /// How far the level is from where the move should bring it, in seconds (positive).
+    pub level_gap: f64,
     /// Progress of (pre/re)buffering, 0..=1 (1 while playing).
     pub progress: f64,
 }
@@ -138,7 +136,8 @@ pub struct PlayoutStatus {
 pub struct PlayoutController {
     cfg: ControllerConfig,
     state: PlayoutState,
-    correcting: bool,
+    level_move: LevelMove,
+    level_gap: f64,
     correction: f64,
     applied: f64,
     level: f64,
@@ -160,7 +159,8 @@ impl PlayoutController {
             drift: DriftEstimator::new(cfg.drift_window),
             cfg,
             state: PlayoutState::Prebuffering,
-            correcting: false,
+            level_move: LevelMove::Hold,
+            level_gap: 0.0,
             correction: 0.0,
             applied: 0.0,
             level: 0.0,
@@ -259,35 +259,26 @@ impl PlayoutController {
             .ceiling
             .as_secs_f64()
             .max(self.target + SLACK_ABOVE_TARGET);
-        // Above the ceiling the level walks back down (until pitch-preserving time-stretch
-        // exists, one-frame slips are the fallback); below the target nothing is resampled:
-        // only known clock drift is, and an underrun rebuffers.
-        if !self.correcting && level > ceiling + band {
-            self.correcting = true;
-        } else if self.correcting && level < ceiling + band / 4.0 {
-            self.correcting = false;
-        }
-        if self.draining {
-            // The stream ended: the rest plays out as it is, with nothing left to regulate.
-            self.correcting = false;
-        }
+        // Outside the zone the level moves back to its edge, without resampling.
+        self.level_move = match self.level_move {
+            _ if self.draining => LevelMove::Hold,
+            LevelMove::Expand if level < self.target => LevelMove::Expand,
+            LevelMove::Accelerate if level > ceiling => LevelMove::Accelerate,
+            _ if level < self.target - band => LevelMove::Expand,
+            _ if level > ceiling + band => LevelMove::Accelerate,
+            _ => LevelMove::Hold,
+        };
+        self.level_gap = match self.level_move {
+            LevelMove::Expand => self.target - level,
+            LevelMove::Accelerate => level - ceiling,
+            LevelMove::Hold => 0.0,
+        };
         // A drift this small moves the level by a few ms an hour, well inside the zone: leaving
         // it uncorrected keeps the audio bit-exact.
         let confident = MIN_CORRECTED_DRIFT.max(2.0 * self.drift.confidence());
-        let known = self
-            .drift
-            .drift()
-            .filter(|d| d.abs() >= confident)
-            .map_or(0.0, |d| {
-                d.clamp(-self.cfg.max_correction, self.cfg.max_correction)
-            });
-        let desired = if self.draining {
-            0.0
-        } else if self.correcting {
-            let walk = (self.cfg.gain * (level - ceiling)).clamp(0.0, self.cfg.max_walk);
-            (known + walk).clamp(-self.cfg.max_correction, self.cfg.max_correction)
-        } else {
-            known
+        let desired = match self.drift.drift().filter(|d| d.abs() >= confident) {
+            Some(d) if !self.draining => d.clamp(-self.cfg.max_correction, self.cfg.max_correction),
+            _ => 0.0,
         };
         let step = self.cfg.slew * dt;
         self.correction = if (desired - self.correction).abs() <= step {
@@ -302,7 +293,7 @@ impl PlayoutController {
         self.rebuffers += 1;
         self.progress = 0.0;
         self.correction = 0.0;
-        self.correcting = false;
+        self.level_move = LevelMove::Hold;
     }
 
     fn decision(&self) -> PlayoutDecision {
@@ -310,8 +301,20 @@ impl PlayoutController {
             state: self.state,
             playing: self.state == PlayoutState::Playing,
             ratio: self.ratio(),
+            level_move: if self.state == PlayoutState::Playing {
+                self.level_move
+            } else {
+                LevelMove::Hold
+            },
+            level_gap: self.level_gap,
             progress: self.progress,
         }
+    }
+
+    /// The receiver lengthened (positive) or shortened (negative) the audio by `secs` to move
+    /// the level: that moved the level too, and is no drift.
+    pub fn note_level_moved(&mut self, secs: f64) {
+        self.applied -= secs;
     }
 
     /// The output ran dry while playing: rebuffer (counted once per underrun episode).

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::jitter::test_rng::TestRng;
+use crate::playout::stretch::LevelMove;
 
 const DT: f64 = 0.010;
 const PKT: f64 = 0.020;
@@ -213,7 +214,7 @@ fn drift_plus_minus_300_ppm_for_an_hour() {
 }
 
 #[test]
-fn a_rising_target_leaves_a_safe_level_alone() {
+fn a_target_change_never_resamples() {
     let mut m = Model::new(0.0, 0.020, 8);
     m.run(100.0, 3.0, |_| None);
     m.run(300.0, 4.0, |_| None);
@@ -225,27 +226,44 @@ fn a_rising_target_leaves_a_safe_level_alone() {
 }
 
 #[test]
-fn a_level_above_the_ceiling_is_walked_down_smoothly() {
-    let mut m = Model::new(0.0, 0.020, 8);
-    m.ctl = PlayoutController::new(ControllerConfig {
-        ceiling: Duration::from_secs(2),
+fn outside_the_safe_zone_the_level_moves_without_resampling() {
+    let ms = Duration::from_millis;
+    let mut c = PlayoutController::new(ControllerConfig {
+        ceiling: Duration::from_secs(5),
         ..ControllerConfig::default()
     });
-    m.run(100.0, 3.0, |_| None);
-    m.run(1000.0, 1.0, |_| None);
-    let cfg = ControllerConfig::default();
-    for w in m.trace.windows(2) {
-        let (c0, c1) = (1.0 / w[0].2 - 1.0, 1.0 / w[1].2 - 1.0);
-        assert!((c1 - c0).abs() <= cfg.slew * DT + 1e-9, "slew-limited");
-        assert!(
-            c1.abs() <= cfg.max_walk + 1e-4,
-            "walking stays within 0.5 %"
-        );
-    }
-    assert_eq!(m.underruns, 0);
-    let last = m.peaks_after(900.0);
-    assert!(last.iter().all(|p| *p <= 2.06 && *p > 1.5), "{last:?}");
-    assert_eq!(m.trace.last().map(|p| p.2), Some(1.0), "back to bit-exact");
+    let target = ms(3000);
+    assert!(c.tick(ms(0), target, Some(target), target).playing);
+    let mv = |c: &mut PlayoutController, t: u64, level: u64| {
+        let d = c.tick(ms(t), ms(level), Some(ms(level)), target);
+        assert_eq!(d.ratio, 1.0, "the level never moves by resampling");
+        (d.level_move, (d.level_gap * 1000.0).round())
+    };
+    assert_eq!(mv(&mut c, 10, 3000), (LevelMove::Hold, 0.0));
+    assert_eq!(
+        mv(&mut c, 20, 4900),
+        (LevelMove::Hold, 0.0),
+        "inside the zone"
+    );
+    assert_eq!(mv(&mut c, 30, 5200), (LevelMove::Accelerate, 200.0));
+    assert_eq!(
+        mv(&mut c, 40, 5010),
+        (LevelMove::Accelerate, 10.0),
+        "back to the ceiling"
+    );
+    assert_eq!(mv(&mut c, 50, 4990), (LevelMove::Hold, 0.0));
+    assert_eq!(
+        mv(&mut c, 60, 2960),
+        (LevelMove::Hold, 0.0),
+        "within the band"
+    );
+    assert_eq!(mv(&mut c, 70, 2500), (LevelMove::Expand, 500.0));
+    assert_eq!(
+        mv(&mut c, 80, 2990),
+        (LevelMove::Expand, 10.0),
+        "up to the target"
+    );
+    assert_eq!(mv(&mut c, 90, 3000), (LevelMove::Hold, 0.0));
 }
 
 #[test]

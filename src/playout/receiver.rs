@@ -14,6 +14,7 @@ use crate::codec::conceal::Concealer;
 use crate::codec::rtp_decoder::{CodecError, RtpDecoder};
 use crate::jitter::{InsertOutcome, JitterBuffer, JitterConfig, PopOutcome};
 use crate::metrics::Metrics;
+use crate::playout::stretch::{LevelMove, StretchResult, TimeStretcher};
 use crate::playout::{
     ControllerConfig, DriftCorrector, DriftError, PlayoutController, PlayoutDecision, PlayoutState,
 };
@@ -226,6 +227,9 @@ pub struct Receiver {
     /// The next packet's payload and audio, decoded ahead to end a concealment smoothly.
     peek_payload: Vec<u8>,
     peek_decoded: Vec<f32>,
+    /// The controller's last word on moving the level, and by how much (seconds).
+    level_move: LevelMove,
+    level_gap: f64,
     started: bool,
     finished: bool,
     segments: Vec<Segment>,
@@ -242,6 +246,11 @@ struct Pipeline {
     corrected: Vec<f32>,
     mapped: Vec<f32>,
     flushed: bool,
+    stretcher: TimeStretcher,
+    /// Real audio gathered for the stretcher, and the packets it came from.
+    block: Vec<f32>,
+    block_sources: Vec<(Option<(u32, u32)>, usize)>,
+    stretched: Vec<f32>,
 }
 
 impl Receiver {
@@ -261,6 +270,8 @@ impl Receiver {
             decoded: Vec::with_capacity(8192),
             peek_payload: Vec::with_capacity(8192),
             peek_decoded: Vec::with_capacity(8192),
+            level_move: LevelMove::Hold,
+            level_gap: 0.0,
             started: false,
             finished: false,
             segments: Vec::new(),
@@ -342,6 +353,8 @@ impl Receiver {
             self.controller.set_min_band(packet);
         }
         let decision = self.controller.tick(now, buffered, delay, target);
+        self.level_move = decision.level_move;
+        self.level_gap = decision.level_gap;
         if decision.state != PlayoutState::Prebuffering {
             self.started = true;
         }
@@ -354,6 +367,11 @@ impl Receiver {
         let mut stats = *self.buffer.stats();
         stats.lost = stats.lost.saturating_sub(self.counts.non_audio_gaps);
         self.metrics.publish_jitter(&stats);
+        let packet = self.buffer.packet_ticks().unwrap_or(0);
+        self.metrics.publish_dropped(
+            self.buffer
+                .duration_of(stats.overflow.saturating_mul(packet)),
+        );
         self.metrics.publish_buffer(
             buffered,
             target,
@@ -411,6 +429,22 @@ impl Receiver {
             let Some(p) = self.pipeline.as_mut() else {
                 continue;
             };
+            let trace = self.cfg.trace.then_some(&mut self.segments);
+            if source.is_some() && self.level_move != LevelMove::Hold {
+                // Real audio is gathered into blocks long enough to find a pitch period in.
+                p.gather(&self.decoded, source);
+                if p.gathered_frames() >= p.stretcher.min_frames() {
+                    let r = p.stretch_gathered(self.level_move, out, trace)?;
+                    let rate = f64::from(p.rate);
+                    let secs = |f: isize| Duration::from_secs_f64(f.unsigned_abs() as f64 / rate);
+                    self.metrics.add_stretched(secs(r.stretched));
+                    self.metrics.add_silence_adjusted(secs(r.silence));
+                    self.controller
+                        .note_level_moved((r.stretched + r.silence) as f64 / rate);
+                }
+                continue;
+            }
+            p.flush_gathered(out, trace)?;
             let frames = self.decoded.len() / p.channels;
             let before = out.len();
             p.convert(&self.decoded, out)?;
@@ -424,6 +458,7 @@ impl Receiver {
         }
         if self.finished && self.buffer.is_empty() {
             if let Some(p) = self.pipeline.as_mut() {
+                p.flush_gathered(out, self.cfg.trace.then_some(&mut self.segments))?;
                 p.finish(out)?;
             }
         }
@@ -523,15 +558,37 @@ impl Receiver {
             self.metrics
                 .add_concealed(Duration::from_secs_f64(frames as f64 / f64::from(p.rate)));
         } else {
-            self.decoded
-                .resize(to_frames(silence_ticks) * p.channels, 0.0);
+            let mut frames = to_frames(silence_ticks);
+            // A pause is the least audible place to move the level: by up to half its length.
+            let gap = (self.level_gap * f64::from(p.rate)) as usize;
+            let change = (frames / 2).min(gap);
+            let moved = change as f64 / f64::from(p.rate);
+            match self.level_move {
+                LevelMove::Expand => {
+                    frames += change;
+                    self.controller.note_level_moved(moved);
+                }
+                LevelMove::Accelerate => {
+                    frames -= change;
+                    self.controller.note_level_moved(-moved);
+                }
+                LevelMove::Hold => {}
+            }
+            if self.level_move != LevelMove::Hold && change > 0 {
+                self.metrics.add_silence_adjusted(Duration::from_secs_f64(
+                    change as f64 / f64::from(p.rate),
+                ));
+            }
+            self.decoded.resize(frames * p.channels, 0.0);
         }
         Ok(Some(source))
     }
 
     fn staged(&self) -> Duration {
         match &self.pipeline {
-            Some(p) => Duration::from_secs_f64(p.drift.staged_frames() as f64 / f64::from(p.rate)),
+            Some(p) => Duration::from_secs_f64(
+                (p.drift.staged_frames() + p.gathered_frames()) as f64 / f64::from(p.rate),
+            ),
             None => Duration::ZERO,
         }
     }
@@ -555,7 +612,122 @@ impl Pipeline {
             corrected: Vec::with_capacity(8192),
             mapped: Vec::with_capacity(8192),
             flushed: false,
+            stretcher: TimeStretcher::new(rate, ch),
+            block: Vec::with_capacity(8192),
+            block_sources: Vec::with_capacity(64),
+            stretched: Vec::with_capacity(8192),
         })
+    }
+
+    fn gathered_frames(&self) -> usize {
+        self.block.len() / self.channels
+    }
+
+    fn gather(&mut self, decoded: &[f32], source: Option<(u32, u32)>) {
+        self.block.extend_from_slice(decoded);
+        self.block_sources
+            .push((source, decoded.len() / self.channels));
+    }
+
+    /// Converts the gathered block as it is, one traced segment per packet.
+    fn flush_gathered(
+        &mut self,
+        out: &mut Vec<f32>,
+        mut trace: Option<&mut Vec<Segment>>,
+    ) -> Result<(), ReceiverError> {
+        let mut at = 0;
+        for i in 0..self.block_sources.len() {
+            let (source, frames) = self.block_sources[i];
+            let end = (at + frames * self.channels).min(self.block.len());
+            let before = out.len();
+            self.corrected.clear();
+            self.drift
+                .process(&self.block[at..end], &mut self.corrected)?;
+            self.emit(out)?;
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(Segment {
+                    source,
+                    out_len: out.len() - before,
+                    frames,
+                });
+            }
+            at = end;
+        }
+        self.block.clear();
+        self.block_sources.clear();
+        Ok(())
+    }
+
+    /// Moves the level with the gathered block (or passes it on unchanged when it cannot).
+    /// Packets whose audio comes out verbatim keep their own traced segments.
+    fn stretch_gathered(
+        &mut self,
+        dir: LevelMove,
+        out: &mut Vec<f32>,
+        mut trace: Option<&mut Vec<Segment>>,
+    ) -> Result<StretchResult, ReceiverError> {
+        self.stretched.clear();
+        let r = self
+            .stretcher
+            .process(&self.block, dir, &mut self.stretched);
+        if r.stretched == 0 && r.silence == 0 {
+            self.flush_gathered(out, trace)?;
+            return Ok(r);
+        }
+        let ch = self.channels;
+        let total_out = self.stretched.len() / ch;
+        let total_in = self.gathered_frames();
+        // The reshaped head: every packet that starts before the unchanged part.
+        let (mut head_in, mut head_frames) = (0, 0);
+        for &(_, frames) in &self.block_sources {
+            if head_in >= r.unchanged_from {
+                break;
+            }
+            head_in += frames;
+            head_frames += frames;
+        }
+        let head_out = total_out - (total_in - head_in.min(total_in));
+        let mut piece = |this: &mut Self,
+                         from: usize,
+                         to: usize,
+                         source: Option<(u32, u32)>,
+                         frames: usize|
+         -> Result<(), ReceiverError> {
+            let before = out.len();
+            this.corrected.clear();
+            this.drift
+                .process(&this.stretched[from * ch..to * ch], &mut this.corrected)?;
+            this.emit(out)?;
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(Segment {
+                    source,
+                    out_len: out.len() - before,
+                    frames,
+                });
+            }
+            Ok(())
+        };
+        piece(self, 0, head_out, None, head_frames)?;
+        let mut at_out = head_out;
+        let mut at_in = 0;
+        for i in 0..self.block_sources.len() {
+            let (source, frames) = self.block_sources[i];
+            at_in += frames;
+            if at_in <= head_in {
+                continue;
+            }
+            piece(
+                self,
+                at_out,
+                (at_out + frames).min(total_out),
+                source,
+                frames,
+            )?;
+            at_out += frames;
+        }
+        self.block.clear();
+        self.block_sources.clear();
+        Ok(r)
     }
 
     /// decoded → drift correction → channel map → rate conversion → `out`.

@@ -5,14 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ringbuf::traits::{Observer, Producer};
-
 use super::report::{Event, EventKind, SimReport, TimelinePoint};
 use super::scenario::DeviceBehaviour;
 use crate::jitter::InsertOutcome;
-use crate::output::ring::{audio_ring, RingProducer};
-use crate::output::{OutputStats, RingCallback};
-use crate::playout::{Receiver, ReceiverConfig, ReceiverError, Segment, Verdict};
+use crate::playback::ring::audio_ring;
+use crate::playback::{OutputStats, RingCallback};
+use crate::playout::{Receiver, ReceiverConfig, ReceiverError, RingFeeder, Segment, Verdict};
 
 /// How much audio the decoder side keeps in the ring.
 pub const RING_HIGH_WATER: Duration = Duration::from_millis(40);
@@ -70,7 +68,7 @@ pub struct Period<'a> {
 pub struct VirtualPlayout<F> {
     feed: F,
     receiver: Receiver,
-    producer: RingProducer,
+    feeder: RingFeeder,
     callback: RingCallback,
     stats: Arc<OutputStats>,
     channels: usize,
@@ -79,7 +77,6 @@ pub struct VirtualPlayout<F> {
     device_buf: Vec<f32>,
     report: SimReport,
     arrivals: Vec<Arrival>,
-    produced: Vec<f32>,
     segments: Vec<Segment>,
     latencies: Vec<f32>,
     last_played_sent: Duration,
@@ -119,7 +116,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         Ok(VirtualPlayout {
             feed,
             receiver,
-            producer,
+            feeder: RingFeeder::new(producer, RING_HIGH_WATER, rate, channels),
             callback,
             stats,
             channels,
@@ -128,7 +125,6 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             device_buf: vec![0.0; period_frames * channels],
             report,
             arrivals: Vec::new(),
-            produced: Vec::new(),
             segments: Vec::new(),
             latencies: Vec::new(),
             last_played_sent: Duration::ZERO,
@@ -166,7 +162,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             self.finished_at = Some(now);
         }
         self.top_up(now)?;
-        if self.finished_at.is_some() && self.receiver.is_drained() {
+        if self.finished_at.is_some() && self.receiver.is_drained() && self.feeder.is_flushed() {
             // Everything is in the ring: what the device finds missing from now on is the end.
             self.stats.mark_finished();
         }
@@ -235,21 +231,15 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         let channels = self.channels;
         let rate = f64::from(self.rate);
         let frame_time = |frames: usize| Duration::from_secs_f64(frames as f64 / rate);
-        let ring = frame_time(self.producer.occupied_len() / channels);
-        let decision = self.receiver.tick(now, ring);
+        let step = self.feeder.top_up(&mut self.receiver, now)?;
+        let (decision, ring) = (step.decision, step.waiting);
         self.stats.set_paused(!decision.playing);
-        if ring < RING_HIGH_WATER {
-            self.produced.clear();
-            self.receiver
-                .produce(now, RING_HIGH_WATER - ring, &mut self.produced)?;
-            let pushed = self.producer.push_slice(&self.produced);
-            if pushed < self.produced.len() {
-                self.report.ring_overflow_samples += (self.produced.len() - pushed) as u64;
-            }
+        if step.produced {
             self.receiver.drain_segments(&mut self.segments);
+            let produced = self.feeder.produced();
             let mut pos = 0;
             for seg in self.segments.drain(..) {
-                let out = self.produced.get(pos..pos + seg.out_len).unwrap_or(&[]);
+                let out = produced.get(pos..pos + seg.out_len).unwrap_or(&[]);
                 if let Some(info) = seg
                     .source
                     .and_then(|key| self.feed.played(key, seg.frames, out))
@@ -276,7 +266,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
                 target_ms: m.target_ms,
                 playing: decision.playing,
                 ratio: decision.ratio,
-                drift_ppm: m.drift_ppm,
+                drift_ppm: m.drift_ppm.unwrap_or(0.0),
             });
         }
         Ok(())

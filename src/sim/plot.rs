@@ -90,13 +90,17 @@ pub fn draw(report: &SimReport, path: &Path) -> Result<(), PlotError> {
 pub fn title(report: &SimReport) -> String {
     let m = &report.metrics;
     format!(
-        "{} (seed {}): {:.2} % bit-exact, {} rebuffers, {} late, {:.0} ms concealed",
+        "{} (seed {}): {:.2} % bit-exact, {} rebuffers, {} late, {:.0} ms concealed, \
+         {:.0} ms stretched, {:.0} ms silence adjusted, {:.0} ms dropped",
         report.scenario,
         report.seed,
         report.bit_exact_share * 100.0,
         m.rebuffers,
         m.late,
-        m.concealed_ms
+        m.concealed_ms,
+        m.stretched_ms,
+        m.silence_adjusted_ms,
+        m.dropped_ms
     )
 }
 

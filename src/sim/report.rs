@@ -50,7 +50,7 @@ pub struct TimelinePoint {
     pub playing: bool,
     /// Resample ratio.
     pub ratio: f64,
-    /// Estimated drift in ppm.
+    /// Estimated clock drift, ppm (0 while unknown: under a minute of evidence).
     pub drift_ppm: f64,
 }
 
@@ -82,8 +82,6 @@ pub struct SimReport {
     pub bit_exact_share: f64,
     /// Frames of packets played after audio that was sent later (stale audio; should be 0).
     pub out_of_order_frames: u64,
-    /// Samples the ring could not take (should be 0).
-    pub ring_overflow_samples: u64,
     /// Late packets as a share of packets sent.
     pub late_share: f64,
     /// Mean sender-to-speaker latency in ms.
@@ -128,7 +126,6 @@ impl SimReport {
             bit_exact_frames: 0,
             bit_exact_share: 0.0,
             out_of_order_frames: 0,
-            ring_overflow_samples: 0,
             late_share: 0.0,
             latency_mean_ms: 0.0,
             latency_p95_ms: 0.0,
@@ -232,6 +229,11 @@ impl fmt::Display for SimReport {
             } else {
                 ", NOT fully drained"
             }
+        )?;
+        writeln!(
+            f,
+            "  level     moved by time-stretch {:.0} ms, by silence {:.0} ms; dropped on overflow {:.0} ms",
+            m.stretched_ms, m.silence_adjusted_ms, m.dropped_ms
         )?;
         let latency_from = if self.captured {
             " above the fastest packet"

@@ -278,6 +278,11 @@ impl JitterBuffer {
     }
 
     /// `ticks` of RTP time as a duration.
+    pub fn duration_of(&self, ticks: u64) -> Duration {
+        self.duration(ticks)
+    }
+
+    /// `ticks` of RTP time as a duration.
     pub(super) fn duration(&self, ticks: u64) -> Duration {
         let nanos = u128::from(ticks) * 1_000_000_000 / u128::from(self.cfg.clock_rate.max(1));
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))

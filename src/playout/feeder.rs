@@ -1,0 +1,88 @@
+//! The one "top up the ring" both drivers run: the live decoder thread and the virtual-time
+//! loop of the simulator and capture replay.
+//!
+//! Each step pushes what the ring could not take last time first (a long concealment or pause
+//! can produce more than the ring holds, and none of it may be dropped), runs the controller
+//! with the audio waiting between the core and the device (ring plus that backlog), and asks
+//! the core for more only when the backlog is gone and the ring is below its high-water mark.
+
+use std::time::Duration;
+
+use ringbuf::traits::{Observer, Producer};
+
+use super::receiver::{Receiver, ReceiverError};
+use super::PlayoutDecision;
+use crate::playback::ring::RingProducer;
+
+/// What one top-up did.
+#[derive(Debug, Clone, Copy)]
+pub struct TopUp {
+    /// The controller's decision for this step.
+    pub decision: PlayoutDecision,
+    /// Audio that was waiting for the device before this step (ring plus backlog).
+    pub waiting: Duration,
+    /// Whether the core was asked for audio (then [`RingFeeder::produced`] holds it).
+    pub produced: bool,
+}
+
+/// Feeds the playback ring from the receive core.
+pub struct RingFeeder {
+    producer: RingProducer,
+    pending: Vec<f32>,
+    pushed: usize,
+    high_water: Duration,
+    rate: f64,
+    channels: usize,
+}
+
+impl RingFeeder {
+    /// A feeder keeping `high_water` of audio (at `rate` Hz, `channels`) in the ring.
+    pub fn new(producer: RingProducer, high_water: Duration, rate: u32, channels: usize) -> Self {
+        Self {
+            producer,
+            pending: Vec::with_capacity(16_384),
+            pushed: 0,
+            high_water,
+            rate: f64::from(rate.max(1)),
+            channels: channels.max(1),
+        }
+    }
+
+    /// One step: backlog first, then control, then more audio if there is room.
+    pub fn top_up(&mut self, core: &mut Receiver, now: Duration) -> Result<TopUp, ReceiverError> {
+        if self.pushed < self.pending.len() {
+            self.pushed += self.producer.push_slice(&self.pending[self.pushed..]);
+        }
+        let backlog = self.pending.len() - self.pushed;
+        let waiting = Duration::from_secs_f64(
+            (self.producer.occupied_len() + backlog) as f64 / self.channels as f64 / self.rate,
+        );
+        let decision = core.tick(now, waiting);
+        let produced = backlog == 0 && waiting < self.high_water;
+        if produced {
+            self.pending.clear();
+            core.produce(now, self.high_water - waiting, &mut self.pending)?;
+            self.pushed = self.producer.push_slice(&self.pending);
+        }
+        Ok(TopUp {
+            decision,
+            waiting,
+            produced,
+        })
+    }
+
+    /// The audio the last producing step got from the core (pushed, or still in the backlog).
+    pub fn produced(&self) -> &[f32] {
+        &self.pending
+    }
+
+    /// True when everything produced is in the ring.
+    pub fn is_flushed(&self) -> bool {
+        self.pushed >= self.pending.len()
+    }
+
+    /// The ring's producer end (to wait for the device to drain it).
+    pub fn producer(&self) -> &RingProducer {
+        &self.producer
+    }
+}
