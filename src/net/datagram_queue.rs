@@ -3,7 +3,14 @@
 //! Records live back to back in one preallocated byte ring (`len u16, arrival ns u64, bytes`),
 //! so neither side allocates or locks, and the network task never waits: when the queue is full
 //! the datagram is dropped and counted.
+//!
+//! The decoder thread sleeps until its own next deadline. Only when it has asked to be woken
+//! by data (while it waits for audio to start or resume) does a push unpark it; otherwise
+//! datagrams wait in the queue, stamped with their arrival, until it next wakes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::Thread;
 use std::time::Duration;
 
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
@@ -15,6 +22,35 @@ const HEADER: usize = 10;
 pub struct DatagramSender {
     ring: HeapProd<u8>,
     record: Vec<u8>,
+    wake: Option<Arc<DataWake>>,
+}
+
+/// How the network task wakes the decoder thread when it asked for data.
+#[derive(Debug)]
+pub struct DataWake {
+    thread: Thread,
+    wanted: AtomicBool,
+}
+
+impl DataWake {
+    /// A wake for `thread` (the decoder thread), not wanted yet.
+    pub fn new(thread: Thread) -> Arc<Self> {
+        Arc::new(Self {
+            thread,
+            wanted: AtomicBool::new(false),
+        })
+    }
+
+    /// The decoder asks to be unparked by the next push (or not).
+    pub fn want(&self, wanted: bool) {
+        self.wanted.store(wanted, Ordering::Release);
+    }
+
+    fn notify(&self) {
+        if self.wanted.swap(false, Ordering::AcqRel) {
+            self.thread.unpark();
+        }
+    }
 }
 
 /// The decoder thread's end.
@@ -32,12 +68,21 @@ pub fn datagram_queue(bytes: usize) -> (DatagramSender, DatagramReceiver) {
     c.skip(cap);
     let record = Vec::with_capacity(HEADER + usize::from(u16::MAX));
     (
-        DatagramSender { ring: p, record },
+        DatagramSender {
+            ring: p,
+            record,
+            wake: None,
+        },
         DatagramReceiver { ring: c },
     )
 }
 
 impl DatagramSender {
+    /// Unparks the decoder thread after a push whenever it asked for data.
+    pub fn set_wake(&mut self, wake: Arc<DataWake>) {
+        self.wake = Some(wake);
+    }
+
     /// Queues `datagram` stamped with `arrival`; false (nothing queued) when it does not fit.
     pub fn push(&mut self, datagram: &[u8], arrival: Duration) -> bool {
         let Ok(len) = u16::try_from(datagram.len()) else {
@@ -53,6 +98,9 @@ impl DatagramSender {
         self.record.extend_from_slice(&nanos.to_le_bytes());
         self.record.extend_from_slice(datagram);
         self.ring.push_slice(&self.record);
+        if let Some(w) = &self.wake {
+            w.notify();
+        }
         true
     }
 }
@@ -97,6 +145,23 @@ mod tests {
         assert_eq!(rx.pop(&mut buf), Some(Duration::from_millis(2)));
         assert_eq!(buf, vec![7u8; 1200]);
         assert_eq!(rx.pop(&mut buf), None);
+    }
+
+    #[test]
+    fn a_push_unparks_the_decoder_only_when_it_asked() {
+        let (mut tx, _rx) = datagram_queue(4096);
+        let wake = DataWake::new(std::thread::current());
+        tx.set_wake(Arc::clone(&wake));
+        assert!(tx.push(b"a", Duration::ZERO));
+        assert!(!wake.wanted.load(Ordering::Acquire));
+        wake.want(true);
+        assert!(tx.push(b"b", Duration::ZERO));
+        assert!(
+            !wake.wanted.load(Ordering::Acquire),
+            "the push consumed the request"
+        );
+        // The unpark left a token: this returns at once instead of waiting an hour.
+        std::thread::park_timeout(Duration::from_secs(3600));
     }
 
     #[test]

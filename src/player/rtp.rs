@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::file::PlayError;
 use crate::metrics::MetricsSnapshot;
-use crate::net::datagram_queue::{datagram_queue, DatagramReceiver};
+use crate::net::datagram_queue::{datagram_queue, DataWake, DatagramReceiver};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
 use crate::net::rtp_url::RtpUrl;
 use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
@@ -17,7 +17,7 @@ use crate::playout::{
 use crate::rtp::header::RtpHeader;
 use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
 
-/// How often the decoder thread wakes up.
+/// How often the decoder thread looks while the stream drains at its end.
 const WAKE: Duration = Duration::from_millis(5);
 /// Datagram queue size between the network task and the decoder thread: the decoder drains it
 /// every few ms, so 1 MiB holds seconds of any audio stream, or sixteen 64 KiB datagrams.
@@ -118,7 +118,10 @@ pub fn play_rtp(
     let origin = Instant::now();
     let net_stats = Arc::new(NetStats::default());
     let socket = receive::bind(url, options.recv_buffer, &net_stats)?;
-    let (tx, mut rx) = datagram_queue(QUEUE_BYTES);
+    let (mut tx, mut rx) = datagram_queue(QUEUE_BYTES);
+    // The decoder loop runs on this thread; the network task wakes it when it waits for data.
+    let wake = DataWake::new(std::thread::current());
+    tx.set_wake(Arc::clone(&wake));
     let net_stop = Arc::new(tokio::sync::Notify::new());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -150,7 +153,7 @@ pub fn play_rtp(
             })
             .map_err(|e| LiveError::Runtime(e.to_string()))?
     };
-    let result = decode_loop(options, origin, &mut rx, &net_stats, stop, progress);
+    let result = decode_loop(options, origin, &mut rx, &wake, &net_stats, stop, progress);
     net_stop.notify_one();
     let _ = net.join();
     result
@@ -178,6 +181,7 @@ fn decode_loop(
     options: &RtpPlayOptions,
     origin: Instant,
     rx: &mut DatagramReceiver,
+    wake: &DataWake,
     net_stats: &NetStats,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(&LiveStatus),
@@ -222,8 +226,9 @@ fn decode_loop(
                 None => return Ok(status(None, now, net_stats, "stopped")),
             }
         }
+        let mut deadline = None;
         if let Some(p) = live.as_mut() {
-            step(p, now)?;
+            deadline = step(p, now)?;
             if finishing && p.drained() {
                 return finish(p, now, net_stats, true);
             }
@@ -232,7 +237,26 @@ fn decode_loop(
             progress(&status(live.as_ref(), now, net_stats, ""));
             next_progress = now + PROGRESS_EVERY;
         }
-        std::thread::sleep(WAKE);
+        // Sleep until the core's deadline, the next report or a time limit; a push wakes the
+        // thread early only while the core waits for data (no deadline of its own).
+        let mut wake_at = next_progress;
+        for t in [
+            deadline,
+            options.idle_timeout.map(|t| last_packet + t),
+            options.duration,
+            finishing.then_some(now + WAKE),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            wake_at = wake_at.min(t);
+        }
+        wake.want(deadline.is_none());
+        let now = origin.elapsed();
+        if rx.is_empty() && wake_at > now {
+            std::thread::park_timeout(wake_at - now);
+        }
+        wake.want(false);
     }
 }
 
@@ -270,8 +294,10 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
 }
 
 /// One decoder-thread step: control, top up the ring, start the sink when playback begins.
-fn step(p: &mut Playing, now: Duration) -> Result<(), LiveError> {
-    let decision = p.feeder.top_up(&mut p.receiver, now)?.decision;
+/// Returns when the next step is due (`None`: when data arrives).
+fn step(p: &mut Playing, now: Duration) -> Result<Option<Duration>, LiveError> {
+    let top = p.feeder.top_up(&mut p.receiver, now)?;
+    let decision = top.decision;
     p.out_stats.set_paused(!decision.playing);
     if decision.playing {
         if let (Some(sink), Some(callback)) = (p.sink.as_mut(), p.callback.take()) {
@@ -285,7 +311,7 @@ fn step(p: &mut Playing, now: Duration) -> Result<(), LiveError> {
         p.receiver.underrun();
     }
     p.underruns_seen = underruns;
-    Ok(())
+    Ok(p.feeder.next_deadline(&p.receiver, &top, now))
 }
 
 fn finish(

@@ -14,6 +14,9 @@ use super::receiver::{Receiver, ReceiverError};
 use super::PlayoutDecision;
 use crate::playback::ring::RingProducer;
 
+/// Shortest sleep between two steps while playing.
+const MIN_WAIT: Duration = Duration::from_millis(2);
+
 /// What one top-up did.
 #[derive(Debug, Clone, Copy)]
 pub struct TopUp {
@@ -69,6 +72,22 @@ impl RingFeeder {
             waiting,
             produced,
         })
+    }
+
+    /// When the driver must come back at the latest: while playing, when the ring has fallen
+    /// to half its high-water mark (the device drains it in real time); otherwise at the core's
+    /// own timer, or `None`: nothing happens before more data arrives.
+    pub fn next_deadline(&self, core: &Receiver, step: &TopUp, now: Duration) -> Option<Duration> {
+        let timer = core.next_timer();
+        if !step.decision.playing {
+            return timer;
+        }
+        let backlog = self.pending.len() - self.pushed;
+        let waiting = Duration::from_secs_f64(
+            (self.producer.occupied_len() + backlog) as f64 / self.channels as f64 / self.rate,
+        );
+        let refill = now + waiting.saturating_sub(self.high_water / 2).max(MIN_WAIT);
+        Some(timer.map_or(refill, |t| t.min(refill)))
     }
 
     /// The audio the last producing step got from the core (pushed, or still in the backlog).

@@ -383,6 +383,11 @@ impl Receiver {
         decision
     }
 
+    /// The core's own next timer (a starved buffer's grace for reordered stragglers), if any.
+    pub fn next_timer(&self) -> Option<Duration> {
+        self.buffer.resume_at()
+    }
+
     /// Counts datagrams the shell found malformed before this receiver existed.
     pub fn count_malformed(&mut self, n: u64) {
         self.counts.malformed += n;

@@ -10,7 +10,9 @@ use super::scenario::DeviceBehaviour;
 use crate::jitter::InsertOutcome;
 use crate::playback::ring::audio_ring;
 use crate::playback::{OutputStats, RingCallback};
-use crate::playout::{Receiver, ReceiverConfig, ReceiverError, RingFeeder, Segment, Verdict};
+use crate::playout::{
+    PlayoutDecision, Receiver, ReceiverConfig, ReceiverError, RingFeeder, Segment, Verdict,
+};
 
 /// How much audio the decoder side keeps in the ring.
 pub const RING_HIGH_WATER: Duration = Duration::from_millis(40);
@@ -86,8 +88,21 @@ pub struct VirtualPlayout<F> {
     next_sample: Duration,
     next_prune: Duration,
     finished_at: Option<Duration>,
+    next_top_up: Deadline,
+    last_decision: Option<PlayoutDecision>,
     now: Duration,
     done: bool,
+}
+
+/// When the loop next runs the core.
+#[derive(Debug, Clone, Copy)]
+enum Deadline {
+    /// At the next step.
+    Now,
+    /// When virtual time reaches this.
+    At(Duration),
+    /// When a packet arrives.
+    OnData,
 }
 
 impl<F: PacketFeed> VirtualPlayout<F> {
@@ -134,6 +149,8 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             next_sample: Duration::ZERO,
             next_prune: IN_FLIGHT_HORIZON,
             finished_at: None,
+            next_top_up: Deadline::Now,
+            last_decision: None,
             now: Duration::ZERO,
             done: false,
         })
@@ -155,13 +172,24 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             return Ok(None);
         }
         let now = self.now;
-        self.arrive(now);
+        let arrived = self.arrive(now);
         if self.finished_at.is_none() && self.feed.exhausted() {
             self.report.estimated_drift_ppm = self.receiver.controller().drift_ppm();
             self.receiver.finish();
             self.finished_at = Some(now);
         }
-        self.top_up(now)?;
+        // Like the live decoder thread: the core runs when data arrives, at its own deadline,
+        // and every period while the stream drains; otherwise the device plays on alone.
+        let due = match self.next_top_up {
+            _ if arrived > 0 || self.finished_at.is_some() => true,
+            Deadline::At(t) => now >= t,
+            Deadline::OnData => false,
+            Deadline::Now => true,
+        };
+        if due {
+            self.top_up(now)?;
+        }
+        self.sample_timeline(now);
         if self.finished_at.is_some() && self.receiver.is_drained() && self.feeder.is_flushed() {
             // Everything is in the ring: what the device finds missing from now on is the end.
             self.stats.mark_finished();
@@ -209,8 +237,10 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         (self.report, self.feed)
     }
 
-    fn arrive(&mut self, now: Duration) {
+    /// Hands the packets arriving by `now` to the core; returns how many.
+    fn arrive(&mut self, now: Duration) -> usize {
         self.feed.deliver(now, &mut self.report, &mut self.arrivals);
+        let arrived = self.arrivals.len();
         for Arrival { at, bytes } in self.arrivals.drain(..) {
             let verdict = self.receiver.on_datagram(&bytes, at);
             self.feed.recycle(bytes);
@@ -224,6 +254,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
                 kind,
             });
         }
+        arrived
     }
 
     /// Control, then top the ring up.
@@ -232,6 +263,11 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         let rate = f64::from(self.rate);
         let frame_time = |frames: usize| Duration::from_secs_f64(frames as f64 / rate);
         let step = self.feeder.top_up(&mut self.receiver, now)?;
+        self.next_top_up = self
+            .feeder
+            .next_deadline(&self.receiver, &step, now)
+            .map_or(Deadline::OnData, Deadline::At);
+        self.last_decision = Some(step.decision);
         let (decision, ring) = (step.decision, step.waiting);
         self.stats.set_paused(!decision.playing);
         if step.produced {
@@ -258,6 +294,13 @@ impl<F: PacketFeed> VirtualPlayout<F> {
                 pos += seg.out_len;
             }
         }
+        Ok(())
+    }
+
+    fn sample_timeline(&mut self, now: Duration) {
+        let Some(decision) = self.last_decision else {
+            return;
+        };
         if self.timeline_due(now) {
             let m = self.receiver.metrics().snapshot();
             self.report.timeline.push(TimelinePoint {
@@ -269,7 +312,6 @@ impl<F: PacketFeed> VirtualPlayout<F> {
                 drift_ppm: m.drift_ppm.unwrap_or(0.0),
             });
         }
-        Ok(())
     }
 
     fn timeline_due(&mut self, now: Duration) -> bool {

@@ -192,6 +192,11 @@ impl JitterBuffer {
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
+    /// When a starved buffer stops waiting for reordered stragglers (see the module rules).
+    pub fn resume_at(&self) -> Option<Duration> {
+        self.cur.resume_at.filter(|_| self.cur.starved)
+    }
+
     /// Packets currently queued.
     pub fn queued(&self) -> usize {
         self.cur.queued
