@@ -240,14 +240,14 @@ fn decode_loop(
         // Sleep until the core's deadline, the next report or a time limit; a push wakes the
         // thread early only while the core waits for data (no deadline of its own).
         let mut wake_at = next_progress;
-        for t in [
-            deadline,
+        let limits = [
             options.idle_timeout.map(|t| last_packet + t),
             options.duration,
-            finishing.then_some(now + WAKE),
-        ]
-        .into_iter()
-        .flatten()
+        ];
+        for t in [deadline, finishing.then_some(now + WAKE)]
+            .into_iter()
+            .chain(limits.into_iter().filter(|_| !finishing))
+            .flatten()
         {
             wake_at = wake_at.min(t);
         }
