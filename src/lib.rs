@@ -3,12 +3,14 @@
 //! The crate is split along the IO boundary described in `DESIGN.md`:
 //! - the sans-IO core ([`rtp`], [`jitter`], [`playout`], [`codec`], [`audio`], [`sim`]) takes time
 //!   as an argument and never touches clocks, threads, sockets or devices;
-//! - the shell ([`output`], [`cli`]) wires the core to devices, files and threads.
+//! - the shell ([`output`], [`cli`]) wires the core to devices, files and threads;
+//! - [`fuzzing`] holds one entry function per fuzz target (`fuzz/`, `docs/fuzzing.md`).
 
 pub mod audio;
 pub mod capture;
 pub mod cli;
 pub mod codec;
+pub mod fuzzing;
 pub mod jitter;
 pub mod metrics;
 pub mod net;
