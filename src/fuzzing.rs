@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::capture::{analyse, analysis, read_capture_bytes, select, table, Selector};
 use crate::codec::file::FileDecoder;
 use crate::codec::rtp_decoder::RtpDecoder;
-use crate::playout::{Receiver, ReceiverConfig};
+use crate::playout::{ReceiveCore, ReceiveCoreConfig};
 use crate::rtp::header::RtpHeader;
 use crate::rtp::payload::PayloadFormat;
 use crate::rtp::sdp::{audio_media, parse_sdp};
@@ -195,7 +195,7 @@ const CORE_WINDOWS: [(Duration, Duration); 4] = [
     (Duration::from_secs(3), Duration::from_secs(5)),
 ];
 
-/// Drives the sans-IO receive core ([`Receiver`]) with a little program read from `data`.
+/// Drives the sans-IO receive core ([`ReceiveCore`]) with a little program read from `data`.
 ///
 /// Byte 0 sets up: bits 0–2 the payload format and output ([`CORE_SETUPS`]), bits 3–4 the
 /// target window ([`CORE_WINDOWS`]), bit 5 telephone events on PT 101, bit 6 a payload type
@@ -213,7 +213,7 @@ const CORE_WINDOWS: [(Duration, Duration); 4] = [
 ///   audio frames, odd sizes).
 /// - 7: a raw datagram: a length byte and that many bytes.
 /// - 8: `tick` after `dt` ms with a ring of `ring` ms (arguments `dt`, `ring`).
-/// - 9: the driver wakes at the core's own timer ([`Receiver::next_timer`], at most 1 s ahead;
+/// - 9: the driver wakes at the core's own timer ([`ReceiveCore::next_timer`], at most 1 s ahead;
 ///   now if it has none) and runs a device period (see 15).
 /// - 10, 11: `produce` of `want` ms (argument `want`; at most 100 ms, [`CORE_MAX_OUTPUT`] in all).
 /// - 12: the clock jumps `s` seconds (argument `s`).
@@ -233,7 +233,7 @@ fn run_program(data: &[u8]) -> Option<CoreDriver> {
     let mut input = ProgramInput { data };
     let setup = input.byte()?;
     let (format, output_rate, output_channels) = CORE_SETUPS[usize::from(setup & 7)];
-    let mut cfg = ReceiverConfig::new(format, output_rate, output_channels);
+    let mut cfg = ReceiveCoreConfig::new(format, output_rate, output_channels);
     let (min, max) = CORE_WINDOWS[usize::from(setup >> 3 & 3)];
     cfg.set_target_window(min, max);
     if setup & 0x20 != 0 {
@@ -245,7 +245,7 @@ fn run_program(data: &[u8]) -> Option<CoreDriver> {
     if setup & 0x80 != 0 {
         cfg.add_output_ring(Duration::from_millis(100));
     }
-    let receiver = Receiver::new(cfg).ok()?;
+    let receiver = ReceiveCore::new(cfg).ok()?;
     let mut core = CoreDriver {
         receiver,
         format,
@@ -309,7 +309,7 @@ impl<'a> ProgramInput<'a> {
 
 /// The receiver under test and the state of the stream a program writes.
 struct CoreDriver {
-    receiver: Receiver,
+    receiver: ReceiveCore,
     format: PayloadFormat,
     output_rate: u32,
     output_channels: u16,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 
 use jitterplay::jitter::{JitterBuffer, JitterConfig, PopOutcome};
-use jitterplay::metrics::Metrics;
+use jitterplay::playout::metrics::Metrics;
 use jitterplay::playout::{ControllerConfig, DriftCorrector, PlayoutController};
 use jitterplay::rtp::header::RtpHeader;
 

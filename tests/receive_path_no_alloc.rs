@@ -13,7 +13,7 @@ use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 
 use jitterplay::playback::ring::audio_ring;
 use jitterplay::playback::{OutputStats, RingCallback};
-use jitterplay::playout::{Receiver, ReceiverConfig, RingFeeder};
+use jitterplay::playout::{ReceiveCore, ReceiveCoreConfig, RingFeeder};
 use jitterplay::rtp::payload::PayloadFormat;
 
 #[global_allocator]
@@ -45,12 +45,12 @@ fn a_jittery_lossy_stream_in_steady_state_allocates_nothing() {
         rate: RATE,
         channels: 2,
     };
-    let mut cfg = ReceiverConfig::new(format, RATE, 2);
+    let mut cfg = ReceiveCoreConfig::new(format, RATE, 2);
     cfg.payload_type = Some(96);
     cfg.set_target_window(Duration::from_millis(200), Duration::from_secs(1));
     let high_water = Duration::from_millis(40);
     cfg.add_output_ring(high_water);
-    let mut core = Receiver::new(cfg).expect("receiver");
+    let mut core = ReceiveCore::new(cfg).expect("receiver");
     let (producer, consumer) = audio_ring(high_water * 4, RATE, 2);
     let mut feeder = RingFeeder::new(producer, high_water, RATE, 2);
     let stats = Arc::new(OutputStats::default());

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use jitterplay::codec::file::FileDecoder;
-use jitterplay::sim::network::{Outage, OutageKind};
+use jitterplay::netem::model::{Outage, OutageKind};
 use jitterplay::sim::{run_simulation, EventKind, Scenario, SimConfig, SimInput, SimReport};
 
 fn input(name: &str) -> SimInput {

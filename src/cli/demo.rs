@@ -13,10 +13,10 @@ use super::status::StatusLine;
 use crate::net::file_source::Passes;
 use crate::net::rtp_url::RtpUrl;
 use crate::net::sender::{SendConfig, Sender};
+use crate::netem::spec::ImpairSpec;
 use crate::output::{OutputError, OutputSpec, Request, Sink};
 use crate::player::rtp::{play_rtp, RtpPlayOptions};
 use crate::rtp::stream_format::StreamHint;
-use crate::sim::impair_spec::ImpairSpec;
 
 /// The network the demo streams through.
 pub const DEMO_IMPAIRMENT: &str =

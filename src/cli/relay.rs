@@ -6,9 +6,9 @@ use clap::Args;
 
 use super::duration::parse_duration;
 use super::send::{ctrl_c, runtime};
-use crate::net::impair::QueueLimits;
 use crate::net::relay::{Relay, RelayConfig};
-use crate::sim::impair_spec::ImpairSpec;
+use crate::netem::queue::QueueLimits;
+use crate::netem::spec::ImpairSpec;
 
 /// Arguments of `relay`.
 #[derive(Debug, Args)]

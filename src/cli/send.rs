@@ -9,8 +9,8 @@ use clap::Args;
 use super::duration::parse_duration;
 use crate::net::file_source::{FormatRequest, Passes};
 use crate::net::sender::{SendConfig, Sender};
+use crate::netem::spec::ImpairSpec;
 use crate::rtp::packetize::DEFAULT_MAX_PAYLOAD;
-use crate::sim::impair_spec::ImpairSpec;
 
 /// Arguments of `send`.
 #[derive(Debug, Args)]

@@ -1,5 +1,4 @@
 //! Decoders: container files for offline play, and container-less RTP payload decoders.
 pub mod conceal;
 pub mod file;
-pub mod g711;
 pub mod rtp_decoder;

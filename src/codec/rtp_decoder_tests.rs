@@ -1,7 +1,7 @@
 //! Tests of `RtpDecoder`: decoded values, round trips with the packetizers, MPEG audio, malformed input.
 
 use super::*;
-use crate::codec::g711::{linear_to_alaw, linear_to_ulaw};
+use crate::audio::g711::{linear_to_alaw, linear_to_ulaw};
 use crate::rtp::mpa::MpaPacketizer;
 use crate::rtp::packetize::encode_pcm;
 use proptest::prelude::*;

@@ -1,12 +1,12 @@
 //! The network shell: UDP sockets, real-time RTP sending with pacing and impairment, the relay.
 //!
 //! Everything that decides lives in the sans-IO core; these modules only wire it to sockets,
-//! timers and signals. [`impair`] and [`pacing`] take time as an argument and are unit-tested
-//! without a clock; [`sender`] and [`relay`] are the tokio loops around them.
+//! timers and signals. [`pacing`] and the impairment queue ([`crate::netem`]) take time as an
+//! argument and are unit-tested without a clock; [`sender`] and [`relay`] are the tokio loops
+//! around them.
 
 pub mod datagram_queue;
 pub mod file_source;
-pub mod impair;
 pub mod kernel_drops;
 pub mod pacing;
 pub mod receive;

@@ -12,9 +12,9 @@ use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use super::impair::{ImpairCounts, ImpairQueue, QueueLimits};
 use super::socket::{listening_socket, resolve, resolve_destination, sending_socket, SocketError};
-use crate::sim::impair_spec::ImpairSpec;
+use crate::netem::queue::{ImpairCounts, ImpairQueue, QueueLimits};
+use crate::netem::spec::ImpairSpec;
 
 /// Largest UDP payload (IPv4: 65 535 − 8 − 20), the size of the receive buffer.
 const MAX_DATAGRAM: usize = 65_507;

@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use super::file_source::SourceError;
 use super::file_source::{FormatRequest, MpaFile, MpaSource, Passes, PayloadSource, PcmSource};
-use super::impair::{ImpairCounts, ImpairQueue, QueueLimits};
 use super::pacing::Pacer;
 use super::rtp_writer::{RtpWriter, RTP_HEADER_LEN};
 use super::socket::{resolve_destination, sending_socket, SocketError};
+use crate::netem::queue::{ImpairCounts, ImpairQueue, QueueLimits};
+use crate::netem::spec::ImpairSpec;
 use crate::rtp::packetize::DEFAULT_MAX_PAYLOAD;
 use crate::rtp::payload::PayloadFormat;
 use crate::rtp::sdp::{write_sdp, ConnectionAddress, SdpStream};
-use crate::sim::impair_spec::ImpairSpec;
 
 /// The first payload type above the static range: the usual dynamic choice.
 pub const DEFAULT_DYNAMIC_PT: u8 = 96;

@@ -9,7 +9,7 @@ use super::file::{play_source, FilePlayOptions, FilePlayReport, PlayError, PlayP
 use super::source::AudioSource;
 use crate::capture::CapturedStream;
 use crate::codec::file::StreamFormat;
-use crate::metrics::MetricsSnapshot;
+use crate::playout::metrics::MetricsSnapshot;
 use crate::sim::capture_feed::{capture_replay, CaptureReplay};
 use crate::sim::{SimConfig, SimReport};
 

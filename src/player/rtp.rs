@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::file::PlayError;
-use crate::metrics::MetricsSnapshot;
 use crate::net::datagram_queue::{datagram_queue, DataWake, DatagramReceiver};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
 use crate::net::rtp_url::RtpUrl;
 use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
 use crate::playback::ring::{audio_ring, wait_drained};
+use crate::playout::metrics::MetricsSnapshot;
 use crate::playout::{
-    PlayoutState, Receiver, ReceiverConfig, ReceiverCounts, ReceiverError, RingFeeder,
+    PlayoutState, ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, RingFeeder,
 };
 use crate::rtp::header::RtpHeader;
 use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
@@ -83,7 +83,7 @@ pub struct LiveStatus {
     /// The receive core's metrics.
     pub metrics: MetricsSnapshot,
     /// Packets that never reached the jitter buffer.
-    pub receiver: ReceiverCounts,
+    pub receiver: ReceiveCounts,
     /// The network task's counters.
     pub net: NetSnapshot,
 }
@@ -99,7 +99,7 @@ pub enum LiveError {
     Format(#[from] FormatError),
     /// The receive core failed.
     #[error(transparent)]
-    Receiver(#[from] ReceiverError),
+    ReceiveCore(#[from] ReceiveCoreError),
     /// The sink failed.
     #[error(transparent)]
     Play(#[from] PlayError),
@@ -161,7 +161,7 @@ pub fn play_rtp(
 
 /// The live parts built once the first packet settles the format.
 struct Playing {
-    receiver: Receiver,
+    receiver: ReceiveCore,
     format: StreamFormat,
     sink: Option<Sink>,
     callback: Option<RingCallback>,
@@ -272,12 +272,12 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
     // The ring stays a few device periods ahead: the jitter buffer does the real buffering.
     let period = Duration::from_secs_f64(f64::from(out.period_frames) / f64::from(out.rate));
     let high_water = (period * 3).max(Duration::from_millis(60));
-    let mut cfg = ReceiverConfig::new(format.format, out.rate, out.channels);
+    let mut cfg = ReceiveCoreConfig::new(format.format, out.rate, out.channels);
     cfg.payload_type = Some(format.payload_type);
     cfg.telephone_event_pt = options.hint.telephone_event_pt;
     cfg.set_target_window(options.target_min, options.target_max);
     cfg.add_output_ring(high_water);
-    let receiver = Receiver::new(cfg)?;
+    let receiver = ReceiveCore::new(cfg)?;
     let (producer, consumer) = audio_ring(high_water * 2, out.rate, usize::from(out.channels));
     let out_stats = Arc::new(OutputStats::default());
     out_stats.set_paused(true);

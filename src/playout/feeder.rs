@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use ringbuf::traits::{Observer, Producer};
 
-use super::receiver::{Receiver, ReceiverError};
+use super::receive_core::{ReceiveCore, ReceiveCoreError};
 use super::PlayoutDecision;
 use crate::playback::ring::RingProducer;
 
@@ -52,7 +52,11 @@ impl RingFeeder {
     }
 
     /// One step: backlog first, then control, then more audio if there is room.
-    pub fn top_up(&mut self, core: &mut Receiver, now: Duration) -> Result<TopUp, ReceiverError> {
+    pub fn top_up(
+        &mut self,
+        core: &mut ReceiveCore,
+        now: Duration,
+    ) -> Result<TopUp, ReceiveCoreError> {
         if self.pushed < self.pending.len() {
             self.pushed += self.producer.push_slice(&self.pending[self.pushed..]);
         }
@@ -77,7 +81,12 @@ impl RingFeeder {
     /// When the driver must come back at the latest: while playing, when the ring has fallen
     /// to half its high-water mark (the device drains it in real time); otherwise at the core's
     /// own timer, or `None`: nothing happens before more data arrives.
-    pub fn next_deadline(&self, core: &Receiver, step: &TopUp, now: Duration) -> Option<Duration> {
+    pub fn next_deadline(
+        &self,
+        core: &ReceiveCore,
+        step: &TopUp,
+        now: Duration,
+    ) -> Option<Duration> {
         let timer = core.next_timer();
         if !step.decision.playing {
             return timer;

@@ -6,9 +6,10 @@ pub mod drift_estimator;
 #[cfg(test)]
 mod e2e_tests;
 pub mod feeder;
-pub mod receiver;
+pub mod metrics;
+pub mod receive_core;
 #[cfg(test)]
-mod receiver_tests;
+mod receive_core_tests;
 pub mod stretch;
 
 pub use controller::{
@@ -17,5 +18,7 @@ pub use controller::{
 pub use drift::{DriftCorrector, DriftError};
 pub use drift_estimator::DriftEstimator;
 pub use feeder::{RingFeeder, TopUp};
-pub use receiver::{Receiver, ReceiverConfig, ReceiverCounts, ReceiverError, Segment, Verdict};
+pub use receive_core::{
+    ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, Segment, Verdict,
+};
 pub use stretch::{LevelMove, TimeStretcher};

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::codec::g711::{linear_to_alaw, linear_to_ulaw};
+use crate::audio::g711::{linear_to_alaw, linear_to_ulaw};
 use crate::rtp::payload::PayloadFormat;
 
 /// Largest payload that fits a 1500-byte Ethernet MTU: minus IPv4 (20), UDP (8) and RTP (12) headers.

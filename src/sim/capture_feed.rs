@@ -9,7 +9,7 @@ use super::engine::{Arrival, PacketFeed, Played, VirtualPlayout};
 use super::report::SimReport;
 use super::run::{SimConfig, SimError};
 use crate::capture::CapturedStream;
-use crate::playout::ReceiverConfig;
+use crate::playout::ReceiveCoreConfig;
 use crate::rtp::header::RtpHeader;
 use crate::rtp::seq::TsExtender;
 use crate::rtp::stream_format::{resolve, StreamFormat, StreamHint};
@@ -125,7 +125,7 @@ pub fn capture_replay(
             ))
         })?;
     let (feed, delays) = CaptureFeed::new(stream, info.pt, format.format.clock_rate());
-    let mut rcfg = ReceiverConfig::new(format.format, format.rate, format.channels);
+    let mut rcfg = ReceiveCoreConfig::new(format.format, format.rate, format.channels);
     rcfg.payload_type = Some(format.payload_type);
     rcfg.telephone_event_pt = hint.telephone_event_pt;
     cfg.set_target_window(&mut rcfg);

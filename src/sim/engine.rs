@@ -11,7 +11,7 @@ use crate::jitter::InsertOutcome;
 use crate::playback::ring::audio_ring;
 use crate::playback::{OutputStats, RingCallback};
 use crate::playout::{
-    PlayoutDecision, Receiver, ReceiverConfig, ReceiverError, RingFeeder, Segment, Verdict,
+    PlayoutDecision, ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, RingFeeder, Segment, Verdict,
 };
 
 /// How much audio the decoder side keeps in the ring.
@@ -69,7 +69,7 @@ pub struct Period<'a> {
 /// The loop's state.
 pub struct VirtualPlayout<F> {
     feed: F,
-    receiver: Receiver,
+    receiver: ReceiveCore,
     feeder: RingFeeder,
     callback: RingCallback,
     stats: Arc<OutputStats>,
@@ -109,15 +109,15 @@ impl<F: PacketFeed> VirtualPlayout<F> {
     /// A loop playing `feed` through a receiver built from `cfg` into a virtual device at the
     /// receiver's output rate and channels.
     pub fn new(
-        mut cfg: ReceiverConfig,
+        mut cfg: ReceiveCoreConfig,
         device: &DeviceBehaviour,
         report: SimReport,
         feed: F,
-    ) -> Result<Self, ReceiverError> {
+    ) -> Result<Self, ReceiveCoreError> {
         let (rate, channels) = (cfg.output_rate, usize::from(cfg.output_channels));
         cfg.trace = true;
         cfg.add_output_ring(RING_HIGH_WATER);
-        let receiver = Receiver::new(cfg)?;
+        let receiver = ReceiveCore::new(cfg)?;
         let (producer, consumer) = audio_ring(Duration::from_millis(200), rate, channels);
         let stats = Arc::new(OutputStats::default());
         let callback = RingCallback::new(consumer, Arc::clone(&stats));
@@ -157,7 +157,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
     }
 
     /// The receive core.
-    pub fn receiver(&self) -> &Receiver {
+    pub fn receiver(&self) -> &ReceiveCore {
         &self.receiver
     }
 
@@ -167,7 +167,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
     }
 
     /// Runs one device period; `None` once everything has played.
-    pub fn step(&mut self) -> Result<Option<Period<'_>>, ReceiverError> {
+    pub fn step(&mut self) -> Result<Option<Period<'_>>, ReceiveCoreError> {
         if self.done {
             return Ok(None);
         }
@@ -220,7 +220,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
     pub fn run(
         mut self,
         on_output: &mut dyn FnMut(&[f32]),
-    ) -> Result<(SimReport, F), ReceiverError> {
+    ) -> Result<(SimReport, F), ReceiveCoreError> {
         while let Some(p) = self.step()? {
             on_output(p.samples);
         }
@@ -258,7 +258,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
     }
 
     /// Control, then top the ring up.
-    fn top_up(&mut self, now: Duration) -> Result<(), ReceiverError> {
+    fn top_up(&mut self, now: Duration) -> Result<(), ReceiveCoreError> {
         let channels = self.channels;
         let rate = f64::from(self.rate);
         let frame_time = |frames: usize| Duration::from_secs_f64(frames as f64 / rate);

@@ -2,8 +2,6 @@
 
 pub mod capture_feed;
 pub mod engine;
-pub mod impair_spec;
-pub mod network;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::network::NetworkCounts;
 use super::scenario::Scenario;
-use crate::metrics::MetricsSnapshot;
-use crate::playout::ReceiverCounts;
+use crate::netem::model::NetworkCounts;
+use crate::playout::metrics::MetricsSnapshot;
+use crate::playout::ReceiveCounts;
 
 /// Something that happened at a moment of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -99,7 +99,7 @@ pub struct SimReport {
     /// The receiver's metrics at the end.
     pub metrics: MetricsSnapshot,
     /// Packets that never reached the buffer.
-    pub receiver: ReceiverCounts,
+    pub receiver: ReceiveCounts,
     /// What the network model did.
     pub network: NetworkCounts,
     /// Buffer state every 100 ms.
@@ -133,7 +133,7 @@ impl SimReport {
             estimated_drift_ppm: None,
             level_error_max_ms: 0.0,
             metrics: MetricsSnapshot::default(),
-            receiver: ReceiverCounts::default(),
+            receiver: ReceiveCounts::default(),
             network: NetworkCounts::default(),
             timeline: Vec::new(),
             delays: Vec::new(),

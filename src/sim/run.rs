@@ -6,11 +6,11 @@ use std::collections::{BinaryHeap, HashMap};
 use std::time::Duration;
 
 use super::engine::{Arrival, PacketFeed, Played, VirtualPlayout};
-use super::network::{Fate, NetworkModel};
 use super::report::{Event, EventKind, SimReport};
 use super::scenario::Scenario;
 use super::sender::{SentPacket, SimSender, SIM_PT};
-use crate::playout::{ReceiverConfig, ReceiverError};
+use crate::netem::model::{Fate, NetworkModel};
+use crate::playout::{ReceiveCoreConfig, ReceiveCoreError};
 use crate::rtp::payload::PayloadFormat;
 
 /// A decoded input to stream.
@@ -41,7 +41,7 @@ pub struct SimConfig {
 
 impl SimConfig {
     /// Applies the target window (override, else the scenario's, else the default) to `cfg`.
-    pub fn set_target_window(&self, cfg: &mut ReceiverConfig) {
+    pub fn set_target_window(&self, cfg: &mut ReceiveCoreConfig) {
         let est = &cfg.jitter.estimator;
         let min = self
             .target_min
@@ -63,7 +63,7 @@ pub enum SimError {
     Sender(#[from] super::sender::SenderError),
     /// The receiver core failed.
     #[error(transparent)]
-    Receiver(#[from] ReceiverError),
+    Core(#[from] ReceiveCoreError),
     /// A capture could not be replayed.
     #[error("{0}")]
     Capture(String),
@@ -199,7 +199,7 @@ pub fn run_simulation(
         rate: input.rate,
         channels: input.channels,
     };
-    let mut rcfg = ReceiverConfig::new(format, input.rate, input.channels);
+    let mut rcfg = ReceiveCoreConfig::new(format, input.rate, input.channels);
     rcfg.payload_type = Some(SIM_PT);
     cfg.set_target_window(&mut rcfg);
     let report = SimReport::new(scenario, cfg.seed, duration);

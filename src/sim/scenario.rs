@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::network::{
+use crate::netem::model::{
     DelayStep, GilbertElliott, Impairment, Jitter, Outage, OutageKind, Spikes, VeryLate,
 };
 

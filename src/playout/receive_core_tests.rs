@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::receiver::{Receiver, ReceiverConfig, Verdict};
+use super::receive_core::{ReceiveCore, ReceiveCoreConfig, Verdict};
 use crate::rtp::payload::PayloadFormat;
 
 /// A PCMU packet: header + 160 bytes of `fill`.
@@ -17,10 +17,10 @@ fn pcmu(pt: u8, seq: u16, ts: u32, fill: u8) -> Vec<u8> {
 /// Streams `packets` (sent every 20 ms, arriving 10 ms later) and plays them out on a device
 /// pulling 8 kHz in 5 ms steps; returns the receiver and the samples it produced. The 400 ms
 /// target covers a 240 ms event: audio after it is queued by the time the gap plays.
-fn play(packets: &[Vec<u8>]) -> (Receiver, Vec<f32>) {
-    let mut cfg = ReceiverConfig::new(PayloadFormat::Pcmu, 8000, 1);
+fn play(packets: &[Vec<u8>]) -> (ReceiveCore, Vec<f32>) {
+    let mut cfg = ReceiveCoreConfig::new(PayloadFormat::Pcmu, 8000, 1);
     cfg.set_target_window(Duration::from_millis(400), Duration::from_millis(600));
-    let mut rx = Receiver::new(cfg).expect("receiver");
+    let mut rx = ReceiveCore::new(cfg).expect("receiver");
     let mut out = Vec::new();
     let mut ring = 0.0f64;
     let end = Duration::from_millis(20 * packets.len() as u64 + 2000);
@@ -86,9 +86,9 @@ fn garbage_is_counted_and_changes_nothing() {
     let good: Vec<Vec<u8>> = (0..30u16)
         .map(|i| pcmu(0, i, 160 * u32::from(i), 0x55))
         .collect();
-    let mut cfg = ReceiverConfig::new(PayloadFormat::Pcmu, 8000, 1);
+    let mut cfg = ReceiveCoreConfig::new(PayloadFormat::Pcmu, 8000, 1);
     cfg.set_target_window(Duration::from_millis(100), Duration::from_millis(300));
-    let mut rx = Receiver::new(cfg).expect("receiver");
+    let mut rx = ReceiveCore::new(cfg).expect("receiver");
     for junk in [&b""[..], b"\x80", &[0u8; 12], &[0x80, 0, 0][..]] {
         assert!(matches!(
             rx.on_datagram(junk, Duration::ZERO),

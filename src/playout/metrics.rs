@@ -11,8 +11,8 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use super::PlayoutStatus;
 use crate::jitter::JitterStats;
-use crate::playout::PlayoutStatus;
 
 /// An `f64` gauge stored as its bits in an `AtomicU64`.
 #[derive(Debug, Default)]

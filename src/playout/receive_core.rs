@@ -1,9 +1,15 @@
-//! The receive-side core: RTP datagrams in, output-format samples out (sans-IO).
+//! The receive core: RTP datagrams in, output-format samples out, one sans-IO state machine
+//! (source checks, jitter buffer, delay estimator, playout controller, decoder, concealment,
+//! level moves and drift correction).
 //!
-//! One `Receiver` serves both the live player and the simulator. The shell calls
-//! [`Receiver::on_datagram`] as packets arrive, [`Receiver::tick`] regularly with the ring's
-//! level, and [`Receiver::produce`] to top the ring up; it pauses the output while the
-//! controller says not to play, and reports output underruns with [`Receiver::underrun`].
+//! One `ReceiveCore` serves the live player, the simulator and capture replay alike:
+//! - datagrams in: [`ReceiveCore::on_datagram`] with their arrival time;
+//! - output progress in: [`ReceiveCore::underrun`] when the device ran dry;
+//! - end of stream: [`ReceiveCore::finish`];
+//! - out: [`RingFeeder::top_up`](super::RingFeeder::top_up) runs [`ReceiveCore::tick`] (start,
+//!   pause, ratio, level move) and [`ReceiveCore::produce`] (audio), and
+//!   [`RingFeeder::next_deadline`](super::RingFeeder::next_deadline) says when to come back
+//!   (from [`ReceiveCore::next_timer`] and the ring), so no driver polls on a fixed period.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +19,7 @@ use crate::audio::resample::{ResampleError, StreamResampler};
 use crate::codec::conceal::Concealer;
 use crate::codec::rtp_decoder::{CodecError, RtpDecoder};
 use crate::jitter::{InsertOutcome, JitterBuffer, JitterConfig, PopOutcome};
-use crate::metrics::Metrics;
+use crate::playout::metrics::Metrics;
 use crate::playout::stretch::{LevelMove, StretchResult, TimeStretcher};
 use crate::playout::{
     ControllerConfig, DriftCorrector, DriftError, PlayoutController, PlayoutDecision, PlayoutState,
@@ -21,9 +27,9 @@ use crate::playout::{
 use crate::rtp::header::{RtpError, RtpHeader};
 use crate::rtp::payload::PayloadFormat;
 
-/// What the receiver is built for.
+/// What the receive core is built for.
 #[derive(Debug, Clone)]
-pub struct ReceiverConfig {
+pub struct ReceiveCoreConfig {
     /// The stream's payload format.
     pub format: PayloadFormat,
     /// The payload type carrying it (None: the first audio packet's PT is taken).
@@ -44,10 +50,10 @@ pub struct ReceiverConfig {
     pub trace: bool,
 }
 
-impl ReceiverConfig {
+impl ReceiveCoreConfig {
     /// Defaults for `format` played at `output_rate`/`output_channels`.
     pub fn new(format: PayloadFormat, output_rate: u32, output_channels: u16) -> Self {
-        let mut cfg = ReceiverConfig {
+        let mut cfg = ReceiveCoreConfig {
             format,
             payload_type: format.static_pt(),
             comfort_noise_pt: Some(13),
@@ -73,7 +79,7 @@ impl ReceiverConfig {
     }
 }
 
-impl ReceiverConfig {
+impl ReceiveCoreConfig {
     /// Sets the target window, and bounds the buffer a second above its ceiling: a burst after
     /// a long outage then keeps only its newest audio (counted as overflow) instead of playing
     /// many seconds late for minutes.
@@ -87,7 +93,7 @@ impl ReceiverConfig {
     }
 }
 
-impl ReceiverConfig {
+impl ReceiveCoreConfig {
     /// Accounts for `ring` of decoded audio held between the receiver and the device: the
     /// level the controller holds includes it, so the target's margin must too, and a rebuffer
     /// must not end on a refilled ring alone.
@@ -116,9 +122,9 @@ fn byte_budget(format: &PayloadFormat, depth: Duration) -> usize {
 /// How far above the target ceiling the buffer may fill before the oldest audio is dropped.
 pub const MAX_DEPTH_MARGIN: Duration = Duration::from_secs(1);
 
-/// Why the receiver could not be built or run.
+/// Why the receive core could not be built or run.
 #[derive(Debug, thiserror::Error)]
-pub enum ReceiverError {
+pub enum ReceiveCoreError {
     /// The payload decoder could not be built.
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -147,7 +153,7 @@ pub enum Verdict {
 
 /// Counts of what never reached the jitter buffer or the decoder.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ReceiverCounts {
+pub struct ReceiveCounts {
     /// Datagrams that were not valid RTP.
     pub malformed: u64,
     /// Packets of another payload type.
@@ -210,14 +216,14 @@ pub struct Segment {
 }
 
 /// The receive pipeline's core state.
-pub struct Receiver {
-    cfg: ReceiverConfig,
+pub struct ReceiveCore {
+    cfg: ReceiveCoreConfig,
     buffer: JitterBuffer,
     controller: PlayoutController,
     decoder: RtpDecoder,
     pipeline: Option<Pipeline>,
     metrics: Arc<Metrics>,
-    counts: ReceiverCounts,
+    counts: ReceiveCounts,
     non_audio: NonAudioSeqs,
     /// (extended, RTP) sequence number of the last frame played, to map losses back to RTP numbers.
     last_frame_seq: Option<(u64, u16)>,
@@ -253,17 +259,17 @@ struct Pipeline {
     stretched: Vec<f32>,
 }
 
-impl Receiver {
-    /// Builds the receiver and its decoder.
-    pub fn new(cfg: ReceiverConfig) -> Result<Self, ReceiverError> {
+impl ReceiveCore {
+    /// Builds the core and its decoder.
+    pub fn new(cfg: ReceiveCoreConfig) -> Result<Self, ReceiveCoreError> {
         let decoder = RtpDecoder::new(&cfg.format)?;
-        let mut receiver = Receiver {
+        let mut receiver = ReceiveCore {
             buffer: JitterBuffer::new(cfg.jitter.clone()),
             controller: PlayoutController::new(cfg.controller.clone()),
             decoder,
             pipeline: None,
             metrics: Arc::new(Metrics::new()),
-            counts: ReceiverCounts::default(),
+            counts: ReceiveCounts::default(),
             non_audio: NonAudioSeqs::new(),
             last_frame_seq: None,
             tick_remainder: 0,
@@ -290,7 +296,7 @@ impl Receiver {
     }
 
     /// Counts of datagrams that never reached the buffer.
-    pub fn counts(&self) -> ReceiverCounts {
+    pub fn counts(&self) -> ReceiveCounts {
         self.counts
     }
 
@@ -388,7 +394,7 @@ impl Receiver {
         self.buffer.resume_at()
     }
 
-    /// Counts datagrams the shell found malformed before this receiver existed.
+    /// Counts datagrams the shell found malformed before this core existed.
     pub fn count_malformed(&mut self, n: u64) {
         self.counts.malformed += n;
         self.metrics.add_malformed(n);
@@ -419,7 +425,7 @@ impl Receiver {
         now: Duration,
         want: Duration,
         out: &mut Vec<f32>,
-    ) -> Result<usize, ReceiverError> {
+    ) -> Result<usize, ReceiveCoreError> {
         let start = out.len();
         if !self.started {
             return Ok(0);
@@ -478,7 +484,10 @@ impl Receiver {
     /// Pops the next item and leaves its audio (decoder rate and channels) in `self.decoded`.
     /// Returns the packet's (SSRC, timestamp) for real audio; `None` from the outer Option when
     /// the buffer has nothing to give.
-    fn next_decoded(&mut self, now: Duration) -> Result<Option<Option<(u32, u32)>>, ReceiverError> {
+    fn next_decoded(
+        &mut self,
+        now: Duration,
+    ) -> Result<Option<Option<(u32, u32)>>, ReceiveCoreError> {
         self.decoded.clear();
         let clock_rate = u64::from(self.buffer.clock_rate());
         let (source, lost_ticks, silence_ticks) = match self.buffer.pop(now) {
@@ -600,7 +609,7 @@ impl Receiver {
 }
 
 impl Pipeline {
-    fn new(rate: u32, channels: u16, cfg: &ReceiverConfig) -> Result<Self, ReceiverError> {
+    fn new(rate: u32, channels: u16, cfg: &ReceiveCoreConfig) -> Result<Self, ReceiveCoreError> {
         let ch = usize::from(channels);
         let out_ch = usize::from(cfg.output_channels);
         Ok(Pipeline {
@@ -639,7 +648,7 @@ impl Pipeline {
         &mut self,
         out: &mut Vec<f32>,
         mut trace: Option<&mut Vec<Segment>>,
-    ) -> Result<(), ReceiverError> {
+    ) -> Result<(), ReceiveCoreError> {
         let mut at = 0;
         for i in 0..self.block_sources.len() {
             let (source, frames) = self.block_sources[i];
@@ -670,7 +679,7 @@ impl Pipeline {
         dir: LevelMove,
         out: &mut Vec<f32>,
         mut trace: Option<&mut Vec<Segment>>,
-    ) -> Result<StretchResult, ReceiverError> {
+    ) -> Result<StretchResult, ReceiveCoreError> {
         self.stretched.clear();
         let r = self
             .stretcher
@@ -697,7 +706,7 @@ impl Pipeline {
                          to: usize,
                          source: Option<(u32, u32)>,
                          frames: usize|
-         -> Result<(), ReceiverError> {
+         -> Result<(), ReceiveCoreError> {
             let before = out.len();
             this.corrected.clear();
             this.drift
@@ -736,13 +745,13 @@ impl Pipeline {
     }
 
     /// decoded → drift correction → channel map → rate conversion → `out`.
-    fn convert(&mut self, decoded: &[f32], out: &mut Vec<f32>) -> Result<(), ReceiverError> {
+    fn convert(&mut self, decoded: &[f32], out: &mut Vec<f32>) -> Result<(), ReceiveCoreError> {
         self.corrected.clear();
         self.drift.process(decoded, &mut self.corrected)?;
         self.emit(out)
     }
 
-    fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), ReceiverError> {
+    fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), ReceiveCoreError> {
         if std::mem::replace(&mut self.flushed, true) {
             return Ok(());
         }
@@ -755,7 +764,7 @@ impl Pipeline {
         Ok(())
     }
 
-    fn emit(&mut self, out: &mut Vec<f32>) -> Result<(), ReceiverError> {
+    fn emit(&mut self, out: &mut Vec<f32>) -> Result<(), ReceiveCoreError> {
         let mapped: &[f32] = if self.mapper.is_identity() {
             &self.corrected
         } else {

@@ -12,8 +12,8 @@ use std::collections::BinaryHeap;
 use std::fmt;
 use std::time::Duration;
 
-use crate::sim::impair_spec::ImpairSpec;
-use crate::sim::network::{Fate, NetworkModel};
+use crate::netem::model::{Fate, NetworkModel};
+use crate::netem::spec::ImpairSpec;
 
 /// Limits of the queue: whichever is reached first makes further copies overflow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

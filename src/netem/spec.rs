@@ -8,7 +8,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::network::{GilbertElliott, Impairment, Jitter, Spikes};
+use crate::netem::model::{GilbertElliott, Impairment, Jitter, Spikes};
 
 /// A parsed `--impair` value.
 #[derive(Debug, Clone, PartialEq)]
@@ -160,7 +160,7 @@ impl FromStr for ImpairSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::network::{Fate, NetworkModel};
+    use crate::netem::model::{Fate, NetworkModel};
 
     #[test]
     fn parses_the_documented_example() {
