@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::jitter::InterarrivalJitter;
 use crate::rtp::seq::{SeqExtender, TsExtender};
 
 /// Sequence and timing statistics of one stream.
@@ -94,6 +95,8 @@ struct Clock {
     /// (arrival s, RTP time s) of the first and previous timed packets.
     first: Option<(f64, f64)>,
     prev: Option<(f64, f64)>,
+    /// The RFC 3550 A.8 estimator the live receiver uses too.
+    interarrival: InterarrivalJitter,
     jitter: f64,
     jitter_sum: f64,
     jitter_max: f64,
@@ -121,6 +124,7 @@ impl StatsBuilder {
                 ts: TsExtender::new(),
                 first: None,
                 prev: None,
+                interarrival: InterarrivalJitter::new(r),
                 jitter: 0.0,
                 jitter_sum: 0.0,
                 jitter_max: 0.0,
@@ -168,7 +172,7 @@ impl StatsBuilder {
         };
         self.lowest = Some(self.lowest.map_or(ext, |l| l.min(ext)));
         let timing = match (timed, self.clock.as_mut()) {
-            (true, Some(c)) => Some(c.add(at.as_secs_f64(), timestamp)),
+            (true, Some(c)) => Some(c.add(at, timestamp)),
             _ => None,
         };
         PacketNote {
@@ -207,12 +211,11 @@ impl StatsBuilder {
 
 impl Clock {
     /// Adds a timed packet; returns the running jitter and its skew (how early), seconds.
-    fn add(&mut self, arrival: f64, timestamp: u32) -> (f64, f64) {
+    fn add(&mut self, at: Duration, timestamp: u32) -> (f64, f64) {
+        let arrival = at.as_secs_f64();
         let rtp = self.ts.extend(timestamp) as f64 / self.rate;
-        if let Some((pa, pr)) = self.prev {
-            let d = (arrival - pa) - (rtp - pr);
-            self.jitter += (d.abs() - self.jitter) / 16.0;
-        }
+        self.interarrival.observe(timestamp, at);
+        self.jitter = self.interarrival.ticks() / self.rate;
         self.prev = Some((arrival, rtp));
         let (a0, r0) = *self.first.get_or_insert((arrival, rtp));
         self.timed += 1;

@@ -50,9 +50,10 @@ pub enum FileError {
     },
 }
 
-/// A decoded file's stream parameters.
+/// What decoded audio is: sample rate and interleaved channel count (the RTP side's
+/// [`StreamFormat`](crate::rtp::stream_format::StreamFormat) is a payload format and type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamFormat {
+pub struct PcmSpec {
     /// Sample rate in Hz.
     pub rate: u32,
     /// Number of interleaved channels.
@@ -65,7 +66,7 @@ pub struct FileDecoder {
     reader: Box<dyn FormatReader>,
     decoder: Box<dyn AudioDecoder>,
     track_id: u32,
-    format: StreamFormat,
+    format: PcmSpec,
     total_frames: Option<u64>,
     /// The first decoded chunk, kept because `open` decodes ahead to learn the real format.
     pending: Vec<f32>,
@@ -126,7 +127,7 @@ impl FileDecoder {
             reader,
             decoder,
             track_id,
-            format: StreamFormat {
+            format: PcmSpec {
                 rate: 0,
                 channels: 0,
             },
@@ -152,7 +153,7 @@ impl FileDecoder {
     }
 
     /// The stream's rate and channel count.
-    pub fn format(&self) -> StreamFormat {
+    pub fn format(&self) -> PcmSpec {
         self.format
     }
 
@@ -196,7 +197,7 @@ impl FileDecoder {
     }
 
     /// Decodes packets until one yields audio; `None` at end of stream.
-    fn decode_next(&mut self, out: &mut Vec<f32>) -> Result<Option<StreamFormat>, FileError> {
+    fn decode_next(&mut self, out: &mut Vec<f32>) -> Result<Option<PcmSpec>, FileError> {
         let mut read_errors = 0u32;
         loop {
             let packet = match self.reader.next_packet() {
@@ -241,7 +242,7 @@ impl FileDecoder {
                     if decoded.frames() == 0 {
                         continue;
                     }
-                    let format = StreamFormat {
+                    let format = PcmSpec {
                         rate: decoded.spec().rate(),
                         channels: decoded.spec().channels().count(),
                     };

@@ -6,7 +6,8 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct InterarrivalJitter {
     clock_rate: u32,
-    prev_transit: Option<u32>,
+    /// Previous transit: whole ticks modulo 2^32, and the fraction of a tick.
+    prev_transit: Option<(u32, f64)>,
     jitter: f64,
 }
 
@@ -23,14 +24,17 @@ impl InterarrivalJitter {
     /// Records one packet (in arrival order): its wire timestamp and arrival time.
     pub fn observe(&mut self, ts: u32, arrival: Duration) {
         // Arrival in RTP ticks, reduced modulo 2^32 like the timestamp, so that the transit
-        // difference below is a wrapping difference and timestamp wraps cost nothing.
-        let ticks = arrival.as_nanos() * u128::from(self.clock_rate) / 1_000_000_000;
+        // difference below is a wrapping difference and timestamp wraps cost nothing; the
+        // fraction of a tick is kept apart, so the jitter is exact however slow the clock.
+        let scaled = arrival.as_nanos() * u128::from(self.clock_rate);
+        let ticks = scaled / 1_000_000_000;
+        let frac = (scaled % 1_000_000_000) as f64 / 1e9;
         let transit = (ticks as u32).wrapping_sub(ts);
-        if let Some(prev) = self.prev_transit {
-            let d = f64::from((transit.wrapping_sub(prev) as i32).unsigned_abs());
-            self.jitter += (d - self.jitter) / 16.0;
+        if let Some((prev, prev_frac)) = self.prev_transit {
+            let d = f64::from(transit.wrapping_sub(prev) as i32) + (frac - prev_frac);
+            self.jitter += (d.abs() - self.jitter) / 16.0;
         }
-        self.prev_transit = Some(transit);
+        self.prev_transit = Some((transit, frac));
     }
 
     /// The jitter in RTP ticks (the value RTCP receiver reports carry, before rounding).

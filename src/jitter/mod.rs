@@ -8,6 +8,7 @@ mod buffer;
 pub mod estimator;
 pub mod interarrival;
 mod pool;
+pub mod slope;
 mod slots;
 #[cfg(test)]
 pub(crate) mod test_rng;

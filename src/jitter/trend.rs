@@ -5,6 +5,8 @@
 //! The Theil–Sen slope (median of pairwise slopes) of the per-second minima over 30 s measures
 //! that walk while ignoring delay spikes that cover less than about a quarter of the window.
 
+use super::slope::median_slope;
+
 /// Seconds of per-second minima the slope is fitted over.
 const TREND_SECONDS: usize = 30;
 /// Fewer valid seconds than this and the slope is taken as 0.
@@ -53,26 +55,16 @@ impl DelayTrend {
         self.fitted_at = Some(now_sec);
         let oldest = now_sec.saturating_sub(TREND_SECONDS as u64);
         let valid = |s: u64| s != u64::MAX && s >= oldest && s < now_sec;
-        self.slopes.clear();
-        for i in 0..TREND_SECONDS {
-            if !valid(self.stamps[i]) {
-                continue;
-            }
-            for j in 0..TREND_SECONDS {
-                if valid(self.stamps[j]) && self.stamps[j] > self.stamps[i] {
-                    let dt = (self.stamps[j] - self.stamps[i]) as f64;
-                    self.slopes.push((self.mins[j] - self.mins[i]) / dt);
-                }
-            }
-        }
         let points = self.stamps.iter().filter(|&&s| valid(s)).count();
-        if points < MIN_POINTS || self.slopes.is_empty() {
-            self.slope = 0.0;
-            return;
-        }
-        let mid = self.slopes.len() / 2;
-        let (_, median, _) = self.slopes.select_nth_unstable_by(mid, f64::total_cmp);
-        self.slope = median.clamp(-MAX_SLOPE, MAX_SLOPE);
+        let (stamps, mins) = (&self.stamps, &self.mins);
+        let pairs = (0..TREND_SECONDS)
+            .flat_map(|i| (0..TREND_SECONDS).map(move |j| (i, j)))
+            .filter(|&(i, j)| valid(stamps[i]) && valid(stamps[j]))
+            .map(|(i, j)| ((stamps[i] as f64, mins[i]), (stamps[j] as f64, mins[j])));
+        self.slope = match median_slope(&mut self.slopes, pairs) {
+            Some(median) if points >= MIN_POINTS => median.clamp(-MAX_SLOPE, MAX_SLOPE),
+            _ => 0.0,
+        };
     }
 
     /// The fitted slope: seconds of extra delay per second (positive: the sender's clock is slow).

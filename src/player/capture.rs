@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::file::{play_source, FilePlayOptions, FilePlayReport, PlayError, PlayProgress};
 use super::source::AudioSource;
 use crate::capture::CapturedStream;
-use crate::codec::file::StreamFormat;
+use crate::codec::file::PcmSpec;
 use crate::playout::metrics::MetricsSnapshot;
 use crate::sim::capture_feed::{capture_replay, CaptureReplay};
 use crate::sim::{SimConfig, SimReport};
@@ -20,14 +20,14 @@ const PERIODS_PER_CHUNK: usize = 5;
 /// that came out of the jitter buffer (the prebuffering silence is not part of the stream).
 struct CaptureSource {
     replay: Option<CaptureReplay>,
-    format: StreamFormat,
+    format: PcmSpec,
     duration: Duration,
     started: bool,
     report: Arc<Mutex<Option<SimReport>>>,
 }
 
 impl AudioSource for CaptureSource {
-    fn format(&self) -> StreamFormat {
+    fn format(&self) -> PcmSpec {
         self.format
     }
 
@@ -88,7 +88,7 @@ pub fn play_capture(
     let report = Arc::new(Mutex::new(None));
     let source = CaptureSource {
         replay: Some(replay),
-        format: StreamFormat {
+        format: PcmSpec {
             rate: format.rate,
             channels: usize::from(format.channels),
         },

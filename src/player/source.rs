@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use super::file::PlayError;
-use crate::codec::file::{FileDecoder, StreamFormat};
+use crate::codec::file::{FileDecoder, PcmSpec};
 
 /// A source of interleaved samples for the decoder thread.
 pub trait AudioSource: Send {
     /// Rate and channels of what `next_chunk` hands over.
-    fn format(&self) -> StreamFormat;
+    fn format(&self) -> PcmSpec;
     /// Total length, when known.
     fn duration(&self) -> Option<Duration>;
     /// Replaces `out` with the next chunk; `false` at the end.
@@ -25,7 +25,7 @@ pub trait AudioSource: Send {
 }
 
 impl AudioSource for FileDecoder {
-    fn format(&self) -> StreamFormat {
+    fn format(&self) -> PcmSpec {
         FileDecoder::format(self)
     }
 

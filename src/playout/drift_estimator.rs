@@ -11,6 +11,8 @@
 
 use std::time::Duration;
 
+use crate::jitter::slope::{median_slope, quantile};
+
 /// Span of samples needed before the drift is known.
 pub const MIN_SPAN: Duration = Duration::from_secs(60);
 /// Fewest samples (seconds) before a provisional estimate is made.
@@ -81,23 +83,17 @@ impl DriftEstimator {
             - self.times.get(idx(0)).copied().unwrap_or(0.0);
         let lag = (self.len / 10).clamp(BASELINE.0, BASELINE.1);
         let stride = (lag / LAGS).max(1);
-        self.scratch.clear();
-        for l in (lag..=2 * lag).step_by(stride) {
-            for a in 0..self.len.saturating_sub(l) {
-                let (ta, tb) = (self.times[idx(a)], self.times[idx(a + l)]);
-                if tb > ta && self.scratch.len() < self.scratch.capacity() {
-                    self.scratch
-                        .push((self.values[idx(a + l)] - self.values[idx(a)]) / (tb - ta));
-                }
-            }
-        }
-        if self.scratch.is_empty() {
+        let (times, values, len) = (&self.times, &self.values, self.len);
+        let point = |k: usize| (times[idx(k)], values[idx(k)]);
+        let pairs = (lag..=2 * lag)
+            .step_by(stride)
+            .flat_map(|l| (0..len.saturating_sub(l)).map(move |a| (a, a + l)))
+            .map(|(a, b)| (point(a), point(b)));
+        let Some(median) = median_slope(&mut self.scratch, pairs) else {
             return self.estimate;
-        }
-        let n = self.scratch.len();
-        let mut at = |k: usize| *self.scratch.select_nth_unstable_by(k, f64::total_cmp).1;
-        let (q1, q3) = (at(n / 4), at(3 * n / 4));
-        let median = at(n / 2);
+        };
+        let q1 = quantile(&mut self.scratch, 0.25).unwrap_or(median);
+        let q3 = quantile(&mut self.scratch, 0.75).unwrap_or(median);
         // Overlapping pairs are far from independent: about span / (1.5 × lag) slopes are.
         let independent = (self.len as f64 / (1.5 * lag as f64)).max(1.0);
         self.spread = (q3 - q1) / 1.35 * 1.25 / independent.sqrt();

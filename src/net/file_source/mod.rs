@@ -18,7 +18,7 @@ pub use mpa::{MpaFile, MpaSource};
 pub use pcm::PcmSource;
 
 use crate::audio::resample::ResampleError;
-use crate::codec::file::{FileError, StreamFormat};
+use crate::codec::file::{FileError, PcmSpec};
 use crate::rtp::mpa::MpaError;
 use crate::rtp::packetize::PacketizeError;
 use crate::rtp::payload::{PayloadFormat, PayloadFormatError};
@@ -52,9 +52,9 @@ pub enum SourceError {
         /// The file.
         path: PathBuf,
         /// The format of the first pass.
-        first: StreamFormat,
+        first: PcmSpec,
         /// The format now.
-        now: StreamFormat,
+        now: PcmSpec,
     },
     /// The packetizer refused the parameters.
     #[error(transparent)]
@@ -152,7 +152,7 @@ fn relabel(error: PayloadFormatError, text: &str) -> PayloadFormatError {
 
 impl FormatRequest {
     /// The payload format for a file of format `file` (MPA is never resolved this way).
-    pub fn resolve(&self, file: StreamFormat) -> Result<PayloadFormat, SourceError> {
+    pub fn resolve(&self, file: PcmSpec) -> Result<PayloadFormat, SourceError> {
         match *self {
             FormatRequest::Fixed(format) => Ok(format),
             FormatRequest::Linear {
@@ -222,7 +222,7 @@ mod tests {
 
     #[test]
     fn format_requests() {
-        let file = StreamFormat {
+        let file = PcmSpec {
             rate: 44_100,
             channels: 2,
         };

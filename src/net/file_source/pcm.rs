@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{FormatRequest, Passes, SourceError};
 use crate::audio::channels::ChannelMapper;
 use crate::audio::resample::StreamResampler;
-use crate::codec::file::{FileDecoder, StreamFormat};
+use crate::codec::file::{FileDecoder, PcmSpec};
 use crate::rtp::packetize::PcmPacketizer;
 use crate::rtp::payload::PayloadFormat;
 
@@ -17,7 +17,7 @@ const COMPACT_AFTER: usize = 1 << 15;
 pub struct PcmSource {
     path: PathBuf,
     decoder: FileDecoder,
-    file_format: StreamFormat,
+    file_format: PcmSpec,
     format: PayloadFormat,
     /// `None` when the file already has the payload's channel count.
     mapper: Option<ChannelMapper>,
@@ -105,7 +105,7 @@ impl PcmSource {
     }
 
     /// The file's own format.
-    pub fn file_format(&self) -> StreamFormat {
+    pub fn file_format(&self) -> PcmSpec {
         self.file_format
     }
 
