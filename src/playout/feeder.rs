@@ -17,6 +17,9 @@ use crate::playback::ring::RingProducer;
 /// Shortest sleep between two steps while playing.
 const MIN_WAIT: Duration = Duration::from_millis(2);
 
+/// How often the core looks at its level while waiting to start or resume.
+const BUFFERING_POLL: Duration = Duration::from_millis(20);
+
 /// What one top-up did.
 #[derive(Debug, Clone, Copy)]
 pub struct TopUp {
@@ -79,8 +82,9 @@ impl RingFeeder {
     }
 
     /// When the driver must come back at the latest: while playing, when the ring has fallen
-    /// to half its high-water mark (the device drains it in real time); otherwise at the core's
-    /// own timer, or `None`: nothing happens before more data arrives.
+    /// to half its high-water mark (the device drains it in real time); while (pre/re)buffering,
+    /// soon, because the level the start waits for grows with time as well as with data (a
+    /// sender pause must not delay the start); `None` before the first packet.
     pub fn next_deadline(
         &self,
         core: &ReceiveCore,
@@ -89,7 +93,11 @@ impl RingFeeder {
     ) -> Option<Duration> {
         let timer = core.next_timer();
         if !step.decision.playing {
-            return timer;
+            if !core.has_stream() {
+                return timer;
+            }
+            let poll = now + BUFFERING_POLL;
+            return Some(timer.map_or(poll, |t| t.min(poll)));
         }
         let backlog = self.pending.len() - self.pushed;
         let waiting = Duration::from_secs_f64(

@@ -389,6 +389,11 @@ impl ReceiveCore {
         decision
     }
 
+    /// Whether a stream has begun (a packet was buffered).
+    pub fn has_stream(&self) -> bool {
+        self.buffer.stats().received > 0
+    }
+
     /// The core's own next timer (a starved buffer's grace for reordered stragglers), if any.
     pub fn next_timer(&self) -> Option<Duration> {
         self.buffer.resume_at()
