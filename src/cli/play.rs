@@ -310,12 +310,13 @@ fn live_line(s: &LiveStatus, url: &RtpUrl) -> String {
         0.0
     };
     format!(
-        "{head}  buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%  late {}  drift {}  {}  from {}",
+        "{head}  buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%  late {}  stretched {:.0} ms  drift {}  {}  from {}",
         m.depth_ms,
         m.target_ms,
         m.jitter_ms,
         loss,
         m.late,
+        m.stretched_ms + m.silence_adjusted_ms,
         m.drift_text(),
         s.format.as_deref().unwrap_or("?"),
         s.source.as_deref().unwrap_or("?")
