@@ -140,6 +140,16 @@ impl FileDecoder {
         };
         let mut first = Vec::new();
         match this.decode_next(&mut first)? {
+            // A corrupt header can state a zero rate, and symphonia decodes it as such.
+            Some(format) if format.rate == 0 || format.channels == 0 => {
+                return Err(FileError::Unsupported {
+                    path: path.to_owned(),
+                    reason: format!(
+                        "{} Hz, {} channel(s) is not a playable format",
+                        format.rate, format.channels
+                    ),
+                })
+            }
             Some(format) => this.format = format,
             None => {
                 return Err(FileError::Unsupported {
@@ -160,9 +170,8 @@ impl FileDecoder {
     /// The track's length, when the container states it.
     pub fn duration(&self) -> Option<Duration> {
         let frames = self.total_frames?;
-        Some(Duration::from_secs_f64(
-            frames as f64 / self.format.rate as f64,
-        ))
+        // A corrupt header can claim any frame count; one beyond u64 seconds is no length.
+        Duration::try_from_secs_f64(frames as f64 / f64::from(self.format.rate)).ok()
     }
 
     /// Packets that failed to decode and were skipped so far.
