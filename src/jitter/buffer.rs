@@ -224,6 +224,10 @@ impl JitterBuffer {
         match check {
             SeqCheck::Probation => {
                 let outcome = self.queue(pkt, payload);
+                if outcome == InsertOutcome::Late {
+                    // Refused as out of place: it must not restart probation either.
+                    self.tracker = before;
+                }
                 self.confirm_if_agreeing();
                 outcome
             }
@@ -333,7 +337,14 @@ impl JitterBuffer {
                     InsertOutcome::Late
                 };
             }
-            // Nothing has played yet: an earlier packet moves the start back.
+            // Nothing has played yet: an earlier packet moves the start back, if its timestamp
+            // agrees with its place (a timestamp hours behind would make hours of "loss").
+            let steps = self.cur.next_seq - ext_seq;
+            let behind = self.cur.play_ts.saturating_sub(ext_ts);
+            if ext_ts > self.cur.play_ts || behind > steps * self.max_ticks_per_seq() {
+                self.stats.stray += 1;
+                return InsertOutcome::Late;
+            }
             self.cur.next_seq = ext_seq;
             self.cur.play_ts = ext_ts;
         }

@@ -14,6 +14,9 @@ use super::JitterBuffer;
 use crate::jitter::slots::SlotState;
 use crate::jitter::types::PopOutcome;
 
+/// No RTP packet carries more audio than this (Opus tops out at 120 ms, MPEG audio far below).
+const MAX_PACKET_SECONDS: u64 = 1;
+
 impl JitterBuffer {
     /// Hands out what plays next: a frame, a lost packet, pause silence, or nothing.
     pub fn pop(&mut self, now: Duration) -> PopOutcome<'_> {
@@ -134,8 +137,14 @@ impl JitterBuffer {
         self.slots.read_payload(next, out)
     }
 
-    /// Duration of the missing packet at the play position, bounded by the next queued one.
+    /// Duration of the missing packet at the play position, bounded by the next queued one and
+    /// by the longest a packet can be (no lost packet conceals more than a second).
     fn lost_ticks(&self, cad: u64) -> u64 {
+        self.lost_ticks_unbounded(cad)
+            .min(u64::from(self.cfg.clock_rate) * MAX_PACKET_SECONDS)
+    }
+
+    fn lost_ticks_unbounded(&self, cad: u64) -> u64 {
         let start = self.cur.next_seq;
         let next_present = (start + 1..start + self.cap())
             .find_map(|s| self.slots.find(s, SlotState::Queued).map(|q| (s, q.ext_ts)));

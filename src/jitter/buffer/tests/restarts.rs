@@ -241,3 +241,32 @@ fn timestamp_jump_resets_timing() {
     ));
     assert_eq!(b.stats().stray, 1);
 }
+
+#[test]
+fn an_earlier_packet_with_a_timestamp_hours_behind_does_not_move_the_start() {
+    // Found by fuzzing: it made the buffer conceal hours of "lost" audio.
+    let mut b = JitterBuffer::new(cfg(64));
+    ins(&mut b, A, 0, 0, 0);
+    assert_eq!(
+        ins(&mut b, A, 65_525, 0xC2C2_00C2, 194),
+        InsertOutcome::Late
+    );
+    ins(&mut b, A, 1, STEP, 200);
+    let out = drain(&mut b, 100);
+    assert_eq!(out, frames(A, 0..2));
+    assert_eq!(b.stats().stray, 1);
+}
+
+#[test]
+fn no_lost_packet_conceals_more_than_a_second() {
+    let mut b = JitterBuffer::new(cfg(64));
+    // Two packets whose timestamps say a minute passed over three sequence numbers, no cadence yet.
+    ins(&mut b, A, 1, 0, 0);
+    ins(&mut b, A, 2, STEP, 20);
+    ins(&mut b, A, 5, STEP + 8000 * 60, 60_020);
+    let out = drain(&mut b, 100);
+    assert!(
+        out.iter().all(|o| !matches!(o, Out::L(t) if *t > 8000)),
+        "{out:?}"
+    );
+}
