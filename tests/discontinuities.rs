@@ -222,6 +222,15 @@ impl Outcome {
             expected.as_secs_f64(),
             off * 100.0
         );
+        // The file itself: no prebuffering before the stream, no idle wait after it.
+        let file_off = seconds(self.out_frames) / expected.as_secs_f64() - 1.0;
+        assert!(
+            file_off.abs() <= LENGTH_TOLERANCE,
+            "{case}: the WAV holds {:.3} s for {:.3} s of stream ({:+.2} %)",
+            seconds(self.out_frames),
+            expected.as_secs_f64(),
+            file_off * 100.0
+        );
     }
 }
 

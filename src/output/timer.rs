@@ -116,6 +116,7 @@ fn run(
     stop: &AtomicBool,
 ) -> Result<(), OutputError> {
     let mut buf = vec![0.0f32; period];
+    let mut pending_silence = 0usize;
     let mut deadline = Instant::now();
     while !stop.load(Ordering::Acquire) {
         if fast {
@@ -134,17 +135,24 @@ fn run(
         // Read the flag before filling: everything pushed before it was set is then visible.
         let finished = stats.is_finished();
         let real = callback.fill(&mut buf);
-        // Mid-stream silence is what a device would play, so it is written; after the end, only
-        // the real tail is, so the file holds exactly the stream.
-        let keep = if finished { real } else { buf.len() };
+        // Silence the ring did not supply (an underrun, a rebuffer, the wait for an idle
+        // timeout) is written only once real audio follows it: mid-stream it is what a device
+        // would play, but after the last audio the file ends, so it holds exactly the stream.
         if let Some((w, path)) = writer.as_mut() {
-            for &s in &buf[..keep] {
-                w.write_sample(s).map_err(|e| OutputError::Wav {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
+            let werr = |e: hound::Error| OutputError::Wav {
+                path: path.clone(),
+                reason: e.to_string(),
+            };
+            if real > 0 {
+                for _ in 0..std::mem::take(&mut pending_silence) {
+                    w.write_sample(0.0f32).map_err(werr)?;
+                }
+            }
+            for &s in &buf[..real] {
+                w.write_sample(s).map_err(werr)?;
             }
         }
+        pending_silence += buf.len() - real;
         if finished && real < buf.len() {
             break;
         }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::file::PlayError;
+use crate::jitter::InsertOutcome;
 use crate::net::datagram_queue::{datagram_queue, DataWake, DatagramReceiver};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
 use crate::net::rtp_url::RtpUrl;
@@ -13,6 +14,7 @@ use crate::playback::ring::{audio_ring, wait_drained};
 use crate::playout::metrics::MetricsSnapshot;
 use crate::playout::{
     PlayoutState, ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, RingFeeder,
+    Verdict,
 };
 use crate::rtp::header::RtpHeader;
 use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
@@ -195,7 +197,6 @@ fn decode_loop(
     loop {
         let now = origin.elapsed();
         while let Some(arrival) = rx.pop(&mut datagram) {
-            last_packet = arrival;
             if live.is_none() {
                 match resolve(&options.hint, &datagram)? {
                     Some(format) => {
@@ -207,8 +208,15 @@ fn decode_loop(
                     None => {}
                 }
             }
-            if let Some(p) = live.as_mut() {
-                p.receiver.on_datagram(&datagram, arrival);
+            match live.as_mut() {
+                Some(p) => {
+                    // Only what the stream can use keeps it alive: late packets, duplicates and
+                    // strays arriving after its end do not hold off the idle timeout.
+                    if feeds_the_stream(p.receiver.on_datagram(&datagram, arrival)) {
+                        last_packet = arrival;
+                    }
+                }
+                None => last_packet = arrival,
             }
         }
         let idle = options
@@ -258,6 +266,20 @@ fn decode_loop(
         }
         wake.want(false);
     }
+}
+
+/// Whether a datagram was part of the stream (buffered, or held as a possible restart).
+fn feeds_the_stream(verdict: Verdict) -> bool {
+    matches!(
+        verdict,
+        Verdict::Buffered(
+            InsertOutcome::Queued { .. }
+                | InsertOutcome::Reset(_)
+                | InsertOutcome::Held
+                | InsertOutcome::Overflow { .. }
+        ) | Verdict::ComfortNoise
+            | Verdict::TelephoneEvent
+    )
 }
 
 fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, LiveError> {
