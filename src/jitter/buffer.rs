@@ -290,6 +290,12 @@ impl JitterBuffer {
         (d.as_nanos() * u128::from(self.cfg.clock_rate) / 1_000_000_000) as u64
     }
 
+    /// `ticks` of RTP time as a duration.
+    pub fn duration_of(&self, ticks: u64) -> Duration {
+        let nanos = u128::from(ticks) * 1_000_000_000 / u128::from(self.cfg.clock_rate.max(1));
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
     /// Stores a packet of the current stream (or tells why not).
     fn queue(&mut self, pkt: Incoming, payload: &[u8]) -> InsertOutcome {
         // A fresh stream continues the extended numbering where the last one ended, so that no
@@ -418,10 +424,10 @@ impl JitterBuffer {
         self.cur.newest_end_ts = self.cur.newest_end_ts.max(end);
         let max_depth = self.ticks(self.cfg.max_depth);
         while self.cur.queued > 1 && self.depth_ticks() > max_depth {
-            let Some(first) = self.first_queued() else {
-                break;
-            };
-            evicted += self.advance_to(first + 1);
+            match self.evict_oldest() {
+                Some(n) => evicted += n,
+                None => break,
+            }
         }
         if evicted > 0 {
             InsertOutcome::Overflow {
@@ -480,6 +486,13 @@ impl JitterBuffer {
     /// At most 100 ms of audio per sequence step: anything looser is not one stream.
     fn max_ticks_per_seq(&self) -> u64 {
         u64::from(self.cfg.clock_rate / 10).max(1)
+    }
+
+    /// Drop-oldest: moves the play position past the oldest queued packet, evicting it (and
+    /// counting what was missing before it as lost); `None` when nothing is queued.
+    fn evict_oldest(&mut self) -> Option<u64> {
+        let first = self.first_queued()?;
+        Some(self.advance_to(first + 1))
     }
 
     /// The lowest queued extended sequence number.

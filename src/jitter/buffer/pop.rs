@@ -196,9 +196,7 @@ impl JitterBuffer {
 
     /// Audio buffered, as a duration: [`JitterBuffer::depth_ticks`] at the clock rate.
     pub fn depth(&self) -> Duration {
-        let nanos =
-            u128::from(self.depth_ticks()) * 1_000_000_000 / u128::from(self.cfg.clock_rate);
-        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        self.duration_of(self.depth_ticks())
     }
 
     /// When a starved buffer stops waiting for reordered stragglers (see the module rules).

@@ -93,11 +93,11 @@ impl JitterBuffer {
             self.drop_candidates();
         }
         let mut evicted = 0;
-        while !self.slots.fits(payload.len()) && self.cur.queued > 0 {
-            let Some(first) = self.first_queued() else {
-                break;
-            };
-            evicted += self.advance_to(first + 1);
+        while !self.slots.fits(payload.len()) {
+            match self.evict_oldest() {
+                Some(n) => evicted += n,
+                None => break,
+            }
         }
         let Some(handle) = self.slots.pool().store(payload) else {
             self.stats.too_large += 1;
@@ -213,7 +213,7 @@ impl JitterBuffer {
                     "timestamps continue"
                 } else {
                     let (base_seq, end_ts) = self.next_base();
-                    let packet = self.duration(cad);
+                    let packet = self.duration_of(cad);
                     let pause = first
                         .arrival
                         .saturating_sub(h.arrival + packet)
@@ -275,16 +275,5 @@ impl JitterBuffer {
         let outcome = self.queue(pkt, &bytes);
         self.held_bytes = bytes;
         outcome
-    }
-
-    /// `ticks` of RTP time as a duration.
-    pub fn duration_of(&self, ticks: u64) -> Duration {
-        self.duration(ticks)
-    }
-
-    /// `ticks` of RTP time as a duration.
-    pub(super) fn duration(&self, ticks: u64) -> Duration {
-        let nanos = u128::from(ticks) * 1_000_000_000 / u128::from(self.cfg.clock_rate.max(1));
-        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 }
