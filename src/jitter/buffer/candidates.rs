@@ -7,8 +7,7 @@
 //! A.1's two packets in sequence, or, for a new stream reordered from its first packet, four
 //! that agree.
 
-use std::time::Duration;
-
+use super::Incoming;
 use crate::jitter::pool::Handle;
 use crate::jitter::types::ResetReason;
 
@@ -19,15 +18,10 @@ const MAX_SPREAD: u16 = 32;
 /// Agreeing packets that confirm a restart without two of them in sequence.
 const AGREEING: usize = 4;
 
-/// One held packet.
+/// One held packet: its header fields, and its payload in the byte pool.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Candidate {
-    pub ssrc: u32,
-    pub seq: u16,
-    pub ts: u32,
-    pub marker: bool,
-    pub payload_type: u8,
-    pub arrival: Duration,
+    pub pkt: Incoming,
     pub handle: Handle,
     /// Its sequence number lies behind the current stream's highest (a late packet if unconfirmed).
     pub behind: bool,
@@ -56,9 +50,9 @@ impl Candidates {
     /// timestamp distance that at most `max_tick_per_seq` per sequence step explains.
     pub fn agrees(&self, ssrc: u32, seq: u16, ts: u32, max_tick_per_seq: u64) -> bool {
         self.held().all(|c| {
-            let dseq = seq.wrapping_sub(c.seq) as i16;
-            let dts = i64::from(ts.wrapping_sub(c.ts) as i32);
-            c.ssrc == ssrc
+            let dseq = seq.wrapping_sub(c.pkt.seq) as i16;
+            let dts = i64::from(ts.wrapping_sub(c.pkt.ts) as i32);
+            c.pkt.ssrc == ssrc
                 && dseq.unsigned_abs() <= MAX_SPREAD
                 && dts.unsigned_abs() <= (u64::from(dseq.unsigned_abs()) + 1) * max_tick_per_seq
                 && dseq.signum() as i64 * dts >= 0
@@ -80,7 +74,7 @@ impl Candidates {
     pub fn confirmed(&self) -> bool {
         let in_sequence = self
             .held()
-            .any(|a| self.held().any(|b| b.seq == a.seq.wrapping_add(1)));
+            .any(|a| self.held().any(|b| b.pkt.seq == a.pkt.seq.wrapping_add(1)));
         (self.len >= 2 && in_sequence) || self.len >= AGREEING
     }
 
@@ -91,8 +85,8 @@ impl Candidates {
 
     /// Empties the set into `out`, lowest sequence number first (wrap-aware); returns how many.
     pub fn take_sorted(&mut self, out: &mut [Option<Candidate>; MAX_CANDIDATES]) -> usize {
-        let base = self.held().map(|c| c.seq).next().unwrap_or(0);
-        let key = |c: &Candidate| c.seq.wrapping_sub(base) as i16;
+        let base = self.held().map(|c| c.pkt.seq).next().unwrap_or(0);
+        let key = |c: &Candidate| c.pkt.seq.wrapping_sub(base) as i16;
         *out = std::mem::take(&mut self.items);
         out.sort_by_key(|c| c.as_ref().map_or(i16::MAX, key));
         let n = std::mem::take(&mut self.len);

@@ -108,12 +108,7 @@ impl JitterBuffer {
         });
         self.cands.push(
             Candidate {
-                ssrc: hdr.ssrc,
-                seq: hdr.sequence,
-                ts: hdr.timestamp,
-                marker: hdr.marker,
-                payload_type: hdr.payload_type,
-                arrival,
+                pkt: Incoming::new(hdr, arrival),
                 handle,
                 behind,
             },
@@ -190,11 +185,11 @@ impl JitterBuffer {
     fn restart(&mut self, reason: ResetReason) -> InsertOutcome {
         let mut held = Default::default();
         let n = self.cands.take_sorted(&mut held);
-        let Some(first) = held.first().copied().flatten() else {
+        let Some(first) = held.first().copied().flatten().map(|c| c.pkt) else {
             return InsertOutcome::Held;
         };
         self.stats.resets += 1;
-        let newest = held.iter().flatten().last().copied().unwrap_or(first);
+        let newest = held.iter().flatten().last().map_or(first, |c| c.pkt);
         self.tracker.adopt(newest.ssrc, newest.seq);
         let cad = self.cadence.ticks();
         let placed = match self.cur.highest {
@@ -246,15 +241,7 @@ impl JitterBuffer {
         self.cur.started = true;
         let mut evicted = 0u32;
         for c in held.iter().take(n).flatten() {
-            let pkt = Incoming {
-                ssrc: c.ssrc,
-                seq: c.seq,
-                ts: c.ts,
-                marker: c.marker,
-                payload_type: c.payload_type,
-                arrival: c.arrival,
-            };
-            let outcome = self.queue_held(pkt, c.handle);
+            let outcome = self.queue_held(c.pkt, c.handle);
             if let InsertOutcome::Overflow { evicted: e } = outcome {
                 evicted += e;
             }
