@@ -70,12 +70,7 @@ fn play(name: &str, plan: Plan, idle: &str) -> Outcome {
     let limit = plan.wire_end() + Duration::from_secs(60);
     let played = player.wait(limit);
     played.assert_success();
-    let jsonl = std::fs::read_to_string(&stats_path).expect("stats file");
-    let stats = final_stats(&jsonl);
-    let lines = jsonl
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stats line {l}: {e}")))
-        .collect();
+    let (lines, stats) = read_stats(&stats_path);
     let (out, rate, channels) = read_wav(&wav);
     assert_eq!(
         (rate, usize::from(channels)),

@@ -77,12 +77,7 @@ fn live_run(dir: &Path, input: &Path, send_args: &[&str], play_args: &[&str]) ->
     let wav = player.wav.clone();
     let played = player.wait(PLAYER_LIMIT);
     played.assert_success();
-    let jsonl = std::fs::read_to_string(&stats_path).expect("stats file");
-    let stats = final_stats(&jsonl);
-    let lines = jsonl
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stats line {l}: {e}")))
-        .collect();
+    let (lines, stats) = read_stats(&stats_path);
     let (out, rate, channels) = read_wav(&wav);
     eprintln!("sender: {sent:?}\nplayer: {}", stats["metrics"]);
     LiveRun {

@@ -340,6 +340,16 @@ pub fn final_stats(jsonl: &str) -> serde_json::Value {
     value
 }
 
+/// Every line of a `--stats-json` file parsed, and its final line (checked to be final).
+pub fn read_stats(path: &std::path::Path) -> (Vec<serde_json::Value>, serde_json::Value) {
+    let jsonl = std::fs::read_to_string(path).expect("stats file");
+    let lines = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stats line {l}: {e}")))
+        .collect();
+    (lines, final_stats(&jsonl))
+}
+
 /// A counter of a stats line by JSON pointer, e.g. `/metrics/lost`.
 pub fn stat(stats: &serde_json::Value, pointer: &str) -> f64 {
     stats
