@@ -223,6 +223,14 @@ impl Metrics {
         self.underruns.fetch_add(1, Relaxed);
     }
 
+    /// Takes back `n` underruns that turned out to be part of a sender's pause (see
+    /// `JitterBuffer::pause_after_starving`): the output waited in the silence the sender left.
+    pub fn retract_underruns(&self, n: u64) {
+        let _ = self
+            .underruns
+            .fetch_update(Relaxed, Relaxed, |u| Some(u.saturating_sub(n)));
+    }
+
     /// Adds concealed audio (from the decoder's loss concealment).
     pub fn add_concealed(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);

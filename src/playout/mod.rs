@@ -3,6 +3,7 @@
 pub mod controller;
 pub mod drift;
 pub mod drift_estimator;
+mod dry_wait;
 #[cfg(test)]
 mod e2e_tests;
 pub mod feeder;

@@ -19,6 +19,7 @@ use crate::audio::resample::{ResampleError, StreamResampler};
 use crate::codec::conceal::Concealer;
 use crate::codec::rtp_decoder::{CodecError, RtpDecoder};
 use crate::jitter::{InsertOutcome, JitterBuffer, JitterConfig, PopOutcome};
+use crate::playout::dry_wait::DryWait;
 use crate::playout::metrics::Metrics;
 use crate::playout::stretch::{LevelMove, StretchResult, TimeStretcher};
 use crate::playout::{
@@ -239,6 +240,9 @@ pub struct ReceiveCore {
     started: bool,
     finished: bool,
     segments: Vec<Segment>,
+    /// The output's wait since it ran dry, and the time of the last tick.
+    dry: DryWait,
+    last_now: Duration,
 }
 
 /// Conversion from the decoder's rate/channels to the output's, built once both are known.
@@ -281,6 +285,8 @@ impl ReceiveCore {
             started: false,
             finished: false,
             segments: Vec::new(),
+            dry: DryWait::default(),
+            last_now: Duration::ZERO,
             cfg,
         };
         if let (Some(rate), Some(channels)) = (receiver.decoder.rate(), receiver.decoder.channels())
@@ -349,6 +355,14 @@ impl ReceiveCore {
 
     /// Runs the controller for `now` with `ring` of audio waiting in the output ring.
     pub fn tick(&mut self, now: Duration, ring: Duration) -> PlayoutDecision {
+        self.last_now = now;
+        if self.controller.state() == PlayoutState::Rebuffering {
+            if let Some(before) = self.dry.resume_in_pause(&mut self.buffer, now) {
+                self.controller.resume_after_pause();
+                self.metrics
+                    .retract_underruns(self.metrics.underruns().saturating_sub(before));
+            }
+        }
         let staged = self.staged();
         let target = self.buffer.update_target(now);
         let buffered = self.buffer.depth() + ring + staged;
@@ -358,7 +372,16 @@ impl ReceiveCore {
                 Duration::from_secs_f64(ticks as f64 / f64::from(self.buffer.clock_rate().max(1)));
             self.controller.set_min_band(packet);
         }
+        let was = self.controller.state();
         let decision = self.controller.tick(now, buffered, delay, target);
+        match decision.state {
+            PlayoutState::Rebuffering if was == PlayoutState::Playing => {
+                self.dry
+                    .begin(now, self.controller.level(), self.metrics.underruns());
+            }
+            PlayoutState::Playing => self.dry.end(),
+            _ => {}
+        }
         self.level_move = decision.level_move;
         self.level_gap = decision.level_gap;
         if decision.state != PlayoutState::Prebuffering {
@@ -407,6 +430,13 @@ impl ReceiveCore {
 
     /// Tells the controller the output ran dry.
     pub fn underrun(&mut self) {
+        if self.controller.state() == PlayoutState::Playing {
+            self.dry.begin(
+                self.last_now,
+                self.controller.level(),
+                self.metrics.underruns(),
+            );
+        }
         self.controller.underrun();
         self.metrics.add_underrun();
     }
