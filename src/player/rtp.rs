@@ -13,8 +13,7 @@ use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
 use crate::playback::ring::{audio_ring, wait_drained};
 use crate::playout::metrics::MetricsSnapshot;
 use crate::playout::{
-    PlayoutState, ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, RingFeeder,
-    Verdict,
+    PlayoutEngine, PlayoutState, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, Verdict,
 };
 use crate::rtp::header::RtpHeader;
 use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
@@ -163,20 +162,11 @@ pub fn play_rtp(
 
 /// The live parts built once the first packet settles the format.
 struct Playing {
-    receiver: ReceiveCore,
+    engine: PlayoutEngine,
     format: StreamFormat,
     sink: Option<Sink>,
     callback: Option<RingCallback>,
-    feeder: RingFeeder,
     out_stats: Arc<OutputStats>,
-    underruns_seen: u64,
-}
-
-impl Playing {
-    /// True when the core has nothing left and everything produced is in the ring.
-    fn drained(&self) -> bool {
-        self.receiver.is_drained() && self.feeder.is_flushed()
-    }
 }
 
 fn decode_loop(
@@ -201,7 +191,7 @@ fn decode_loop(
                 match resolve(&options.hint, &datagram)? {
                     Some(format) => {
                         let mut p = start(format, options)?;
-                        p.receiver.count_malformed(early_malformed);
+                        p.engine.core_mut().count_malformed(early_malformed);
                         live = Some(p);
                     }
                     None if RtpHeader::parse(&datagram).is_err() => early_malformed += 1,
@@ -212,7 +202,7 @@ fn decode_loop(
                 Some(p) => {
                     // Only what the stream can use keeps it alive: late packets, duplicates and
                     // strays arriving after its end do not hold off the idle timeout.
-                    if feeds_the_stream(p.receiver.on_datagram(&datagram, arrival)) {
+                    if feeds_the_stream(p.engine.handle_datagram(&datagram, arrival)) {
                         last_packet = arrival;
                     }
                 }
@@ -229,7 +219,7 @@ fn decode_loop(
             match live.as_mut() {
                 // Idle: the sender is done, so everything buffered still plays. Stop and
                 // --duration end now.
-                Some(p) if idle && !out_of_time && !stopped => p.receiver.finish(),
+                Some(p) if idle && !out_of_time && !stopped => p.engine.end_of_stream(),
                 Some(p) => return finish(p, now, net_stats, false),
                 None => return Ok(status(None, now, net_stats, "stopped")),
             }
@@ -237,7 +227,7 @@ fn decode_loop(
         let mut deadline = None;
         if let Some(p) = live.as_mut() {
             deadline = step(p, now)?;
-            if finishing && p.drained() {
+            if finishing && p.engine.is_drained() {
                 return finish(p, now, net_stats, true);
             }
         }
@@ -298,28 +288,26 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
     cfg.payload_type = Some(format.payload_type);
     cfg.telephone_event_pt = options.hint.telephone_event_pt;
     cfg.set_target_window(options.target_min, options.target_max);
-    cfg.add_output_ring(high_water);
-    let receiver = ReceiveCore::new(cfg)?;
     let (producer, consumer) = audio_ring(high_water * 2, out.rate, usize::from(out.channels));
+    let engine = PlayoutEngine::new(cfg, producer, high_water)?;
     let out_stats = Arc::new(OutputStats::default());
     out_stats.set_paused(true);
     tracing::info!(?format, ?out, "stream format settled");
     Ok(Playing {
-        receiver,
+        engine,
         format,
         sink: Some(sink),
         callback: Some(RingCallback::new(consumer, Arc::clone(&out_stats))),
-        feeder: RingFeeder::new(producer, high_water, out.rate, usize::from(out.channels)),
         out_stats,
-        underruns_seen: 0,
     })
 }
 
 /// One decoder-thread step: control, top up the ring, start the sink when playback begins.
 /// Returns when the next step is due (`None`: when data arrives).
 fn step(p: &mut Playing, now: Duration) -> Result<Option<Duration>, LiveError> {
-    let top = p.feeder.top_up(&mut p.receiver, now)?;
-    let decision = top.decision;
+    p.engine.handle_output(p.out_stats.underruns());
+    let poll = p.engine.poll(now)?;
+    let decision = poll.decision;
     p.out_stats.set_paused(!decision.playing);
     if decision.playing {
         if let (Some(sink), Some(callback)) = (p.sink.as_mut(), p.callback.take()) {
@@ -328,12 +316,7 @@ fn step(p: &mut Playing, now: Duration) -> Result<Option<Duration>, LiveError> {
                 .map_err(PlayError::from)?;
         }
     }
-    let underruns = p.out_stats.underruns();
-    for _ in p.underruns_seen..underruns {
-        p.receiver.underrun();
-    }
-    p.underruns_seen = underruns;
-    Ok(p.feeder.next_deadline(&p.receiver, &top, now))
+    Ok(poll.deadline)
 }
 
 fn finish(
@@ -352,13 +335,13 @@ fn finish(
         }
     }
     if drain {
-        wait_drained(p.feeder.producer(), WAKE, &|| false);
+        wait_drained(p.engine.producer(), WAKE, &|| false);
     }
     if let Some(sink) = p.sink.take() {
         sink.finish().map_err(PlayError::from)?;
     }
     // Publish the final counts (the last step popped after its tick published).
-    p.receiver.tick(now, Duration::ZERO);
+    p.engine.core_mut().tick(now, Duration::ZERO);
     Ok(status(Some(p), now, net, "finished"))
 }
 
@@ -366,7 +349,7 @@ fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static s
     let (state, progress) = match p {
         None => ("waiting", 0.0),
         Some(p) => {
-            let c = p.receiver.controller();
+            let c = p.engine.core().controller();
             match c.state() {
                 PlayoutState::Prebuffering => ("prebuffering", c.progress()),
                 PlayoutState::Rebuffering => ("rebuffering", c.progress()),
@@ -381,9 +364,9 @@ fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static s
         source: net.source.get().map(|s| s.to_string()),
         format: p.map(|p| p.format.format.to_string()),
         metrics: p
-            .map(|p| p.receiver.metrics().snapshot())
+            .map(|p| p.engine.core().metrics().snapshot())
             .unwrap_or_default(),
-        receiver: p.map(|p| p.receiver.counts()).unwrap_or_default(),
+        receiver: p.map(|p| p.engine.core().counts()).unwrap_or_default(),
         net: net.snapshot(),
     }
 }

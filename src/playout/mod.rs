@@ -6,7 +6,8 @@ pub mod drift_estimator;
 mod dry_wait;
 #[cfg(test)]
 mod e2e_tests;
-pub mod feeder;
+pub mod engine;
+mod feeder;
 pub mod metrics;
 pub mod receive_core;
 #[cfg(test)]
@@ -18,7 +19,7 @@ pub use controller::{
 };
 pub use drift::{DriftCorrector, DriftError};
 pub use drift_estimator::DriftEstimator;
-pub use feeder::{RingFeeder, TopUp};
+pub use engine::{Output, PlayoutEngine};
 pub use receive_core::{
     ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, Segment, Verdict,
 };

@@ -2,14 +2,14 @@
 //! (source checks, jitter buffer, delay estimator, playout controller, decoder, concealment,
 //! level moves and drift correction).
 //!
-//! One `ReceiveCore` serves the live player, the simulator and capture replay alike:
+//! One `ReceiveCore` serves the live player, the simulator and capture replay alike, inside a
+//! [`PlayoutEngine`](super::PlayoutEngine) that adds the ring:
 //! - datagrams in: [`ReceiveCore::on_datagram`] with their arrival time;
 //! - output progress in: [`ReceiveCore::underrun`] when the device ran dry;
 //! - end of stream: [`ReceiveCore::finish`];
-//! - out: [`RingFeeder::top_up`](super::RingFeeder::top_up) runs [`ReceiveCore::tick`] (start,
-//!   pause, ratio, level move) and [`ReceiveCore::produce`] (audio), and
-//!   [`RingFeeder::next_deadline`](super::RingFeeder::next_deadline) says when to come back
-//!   (from [`ReceiveCore::next_timer`] and the ring), so no driver polls on a fixed period.
+//! - out: [`ReceiveCore::tick`] (start, pause, ratio, level move) and [`ReceiveCore::produce`]
+//!   (audio), with [`ReceiveCore::next_timer`] for the engine's deadline, so no driver polls on
+//!   a fixed period.
 
 use std::sync::Arc;
 use std::time::Duration;
