@@ -6,13 +6,14 @@
 //! silence), count loss over the distinct sequence numbers, and take the largest gap over every
 //! packet. Wireshark instead, packet by packet in capture order:
 //! - updates the jitter only for packets with a known clock (no clock for telephone events or
-//!   an unnamed dynamic payload type) whose timestamp did not go backwards, converting RTP ticks
+//!   an unnamed dynamic payload type) whose timestamp is not before the first packet's (a
+//!   reordered packet counts, measured backwards from the one before it), converting RTP ticks
 //!   to ms with the clock rate divided by 1000 in integers (11025 Hz counts as 11 ticks per ms);
 //! - measures such a packet's RTP time from the previous packet with a clock but its arrival
 //!   from the previous packet of any payload type, so the first audio packet after a telephone
 //!   event is timed as if it had arrived right after the event's last packet;
 //! - leaves out of max delta, mean and max jitter the first packet, packets with the marker bit,
-//!   comfort noise, the packet after comfort noise and packets whose timestamp went backwards;
+//!   comfort noise, the packet after comfort noise and packets timestamped before the first;
 //! - averages the jitter over the packets counted so far (all of them, counted or not);
 //! - counts as lost the sequence range from the first to the last packet captured, less every
 //!   packet captured (duplicates included), which can go negative.
@@ -42,10 +43,10 @@ pub struct WiresharkFigures {
 /// The reference the next packet is measured against.
 #[derive(Debug, Clone, Copy)]
 struct Previous {
-    /// Capture time of the last packet whose timestamp did not go backwards, ms.
+    /// Extended RTP timestamp of the stream's first packet.
+    first_ts: i64,
+    /// Capture time of the last packet timestamped at or after the first, ms.
     at_ms: f64,
-    /// Extended RTP timestamp of that packet.
-    ts: i64,
     /// Extended RTP timestamp of the last packet with a clock (the first packet's until then).
     clocked_ts: i64,
     /// Payload type of the last packet (whatever its timestamp).
@@ -95,14 +96,14 @@ impl WiresharkBuilder {
         self.packets += 1;
         let Some(prev) = self.previous else {
             self.previous = Some(Previous {
+                first_ts: ts,
                 at_ms,
-                ts,
                 clocked_ts: ts,
                 pt,
             });
             return;
         };
-        let in_time = ts >= prev.ts;
+        let in_time = ts >= prev.first_ts;
         let delta_ms = at_ms - prev.at_ms;
         // Wireshark divides ticks by the integer ticks per ms; below 1 kHz that is no clock.
         let ticks_per_ms = clock_rate.map(|r| r / 1000).filter(|&t| t > 0);
@@ -129,9 +130,9 @@ impl WiresharkBuilder {
         self.previous = Some(if in_time {
             Previous {
                 at_ms,
-                ts,
                 clocked_ts,
                 pt,
+                ..prev
             }
         } else {
             Previous { pt, ..prev }
