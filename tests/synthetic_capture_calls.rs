@@ -7,6 +7,8 @@ mod common;
 #[path = "synthetic/mod.rs"]
 mod synthetic;
 
+use common::jitterplay;
+use common::run_ok;
 use serde_json::{json, Value};
 use synthetic::calls::*;
 use synthetic::*;
@@ -89,5 +91,80 @@ fn each_stream_plays_at_its_own_rate_and_channel_count_bit_exact() {
                 .collect();
             assert_packet_samples(&r.samples, k, &expected, &what);
         }
+    }
+}
+
+#[test]
+fn a_stream_no_sdp_in_force_names_is_a_marked_guess_without_jitter() {
+    let (dir, path) = scratch_file("calls_guess", "calls.pcap");
+    let (mut cap, legs) = four_calls();
+    // After the last call, L16/48000 mono from and to ports no SDP mentions (say, behind NAT).
+    let stray = Leg {
+        src: "192.0.2.9:7000",
+        dst: "198.51.100.8:8000",
+        ssrc: 0xD0,
+        start_us: 7_000_000,
+        ..legs[5]
+    };
+    for k in 0..stray.packets {
+        let ts = (k * stray.frames_per_packet()) as u32;
+        let p = rtp(99, false, k as u16, ts, stray.ssrc, &stray.payload(k));
+        cap.udp(
+            us(stray.start_us + 20_000 * k as u64),
+            stray.src,
+            stray.dst,
+            &p,
+        );
+    }
+    cap.write_pcap(&path);
+    let report = streams_json(&path);
+    let s = &report["streams"][legs.len()];
+    assert_eq!(
+        pick(s, ["ssrc", "kind", "codec"]),
+        json!([stray.ssrc, "audio", "L16/48000"]),
+        "{report:#}"
+    );
+    assert_eq!(
+        pick(&s["payloads"][0], ["named_by", "clock_rate"]),
+        json!(["guess", 48_000])
+    );
+    // A guessed mapping gives no clock to time the stream by.
+    for k in [
+        "jitter_ms",
+        "mean_jitter_ms",
+        "max_jitter_ms",
+        "skew_ms",
+        "skew_ppm",
+    ] {
+        assert_eq!(s["stats"][k], Value::Null, "{k}: {}", s["stats"]);
+    }
+    assert_eq!(s["wireshark"]["max_jitter_ms"], Value::Null);
+    // The calls' own streams are still named by their SDP.
+    assert_eq!(report["streams"][0]["payloads"][0]["named_by"], "sdp");
+
+    let table = run_ok(jitterplay().arg("streams").arg(&path));
+    let text = String::from_utf8_lossy(&table.stdout);
+    let row = text
+        .lines()
+        .find(|l| l.contains("0x000000D0"))
+        .unwrap_or_else(|| panic!("no row for the stray stream:\n{text}"));
+    assert!(
+        row.contains("L16/48000 (guess)") && row.contains("unknown"),
+        "{row}"
+    );
+
+    let index = (legs.len() + 1).to_string();
+    let r = play_any(&path, &dir, &["--stream", &index], false);
+    assert!(
+        r.stderr.contains("no SDP in force") && r.stderr.contains("--format"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!((r.rate, r.channels), (48_000, 1));
+    for k in 0..stray.packets {
+        let expected: Vec<f32> = (0..stray.samples_per_packet())
+            .map(|i| to_f32(stray.sample(k, i)))
+            .collect();
+        assert_packet_samples(&r.samples, k, &expected, "guessed stream");
     }
 }
