@@ -191,7 +191,12 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
 }
 
 fn play_live(url: &RtpUrl, hint: StreamHint, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
-    let options = live_options(args, hint);
+    let mut options = live_options(args, hint);
+    // Progress feeds the status line (10 Hz) and --stats-json (1 Hz); without a line to draw,
+    // waking ten times a second would only cost CPU.
+    if !StatusLine::would_draw(quiet || args.stats_json.as_deref() == Some("-")) {
+        options.progress_every = Duration::from_secs(1);
+    }
     report_live(url, args, quiet, |progress| {
         play_rtp(url, &options, &STOP, progress)
     })
@@ -209,6 +214,7 @@ fn live_options(args: &PlayArgs, hint: StreamHint) -> RtpPlayOptions {
         recv_buffer: args.recv_buffer,
         rate_cap: args.rate_cap,
         hint,
+        ..RtpPlayOptions::default()
     }
 }
 
@@ -235,7 +241,9 @@ fn report_live(
     let mut next_line = 0.0;
     let mut write_error = None;
     let result = play(&mut |s| {
-        status.set(live_line(s, url));
+        if status.is_visible() {
+            status.set(live_line(s, url));
+        }
         if let Some(out) = stats_out.as_mut() {
             if s.t >= next_line {
                 next_line = s.t.floor() + 1.0;

@@ -15,3 +15,4 @@ pub mod rtp_url;
 pub mod rtp_writer;
 pub mod sender;
 pub mod socket;
+pub mod stamped_recv;

@@ -23,8 +23,6 @@ const WAKE: Duration = Duration::from_millis(5);
 /// Datagram queue size between the network task and the decoder thread: the decoder drains it
 /// every few ms, so 1 MiB holds seconds of any audio stream, or sixteen 64 KiB datagrams.
 const QUEUE_BYTES: usize = 1 << 20;
-/// How often progress is reported.
-const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Options of live playback.
 #[derive(Debug, Clone)]
@@ -49,6 +47,8 @@ pub struct RtpPlayOptions {
     pub rate_cap: u32,
     /// What the stream carries, as far as known.
     pub hint: StreamHint,
+    /// How often progress is reported (default 100 ms).
+    pub progress_every: Duration,
 }
 
 impl Default for RtpPlayOptions {
@@ -64,6 +64,7 @@ impl Default for RtpPlayOptions {
             recv_buffer: None,
             rate_cap: DEFAULT_RATE_CAP,
             hint: StreamHint::default(),
+            progress_every: Duration::from_millis(100),
         }
     }
 }
@@ -131,26 +132,20 @@ pub fn play_rtp(
     let net = {
         let (url, stats, stop) = (url.clone(), Arc::clone(&net_stats), Arc::clone(&net_stop));
         let rate_cap = options.rate_cap;
+        let batch = receive::batch_interval(options.target_min);
         std::thread::Builder::new()
             .name("jitterplay-net".into())
             .spawn(move || {
-                runtime.block_on(async move {
-                    match tokio::net::UdpSocket::from_std(socket) {
-                        Ok(socket) => {
-                            receive::receive(
-                                socket,
-                                url,
-                                rate_cap,
-                                origin,
-                                tx,
-                                stats,
-                                stop.notified(),
-                            )
-                            .await
-                        }
-                        Err(e) => tracing::error!(error = %e, "cannot register the socket"),
-                    }
-                })
+                runtime.block_on(receive::receive(
+                    socket,
+                    url,
+                    rate_cap,
+                    origin,
+                    tx,
+                    stats,
+                    stop.notified(),
+                    batch,
+                ))
             })
             .map_err(|e| LiveError::Runtime(e.to_string()))?
     };
@@ -233,7 +228,7 @@ fn decode_loop(
         }
         if now >= next_progress {
             progress(&status(live.as_ref(), now, net_stats, ""));
-            next_progress = now + PROGRESS_EVERY;
+            next_progress = now + options.progress_every;
         }
         // Sleep until the core's deadline, the next report or a time limit; a push wakes the
         // thread early only while the core waits for data (no deadline of its own).
@@ -281,9 +276,13 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
     };
     let sink = Sink::open(&options.output, &request, false).map_err(PlayError::from)?;
     let out = sink.format();
-    // The ring stays a few device periods ahead: the jitter buffer does the real buffering.
+    // The ring stays a few device periods ahead: the jitter buffer does the real buffering. It
+    // counts within the target, so with a deep target it may hold more (a 25th of the floor)
+    // and the decoder thread wakes less often, at no cost in latency.
     let period = Duration::from_secs_f64(f64::from(out.period_frames) / f64::from(out.rate));
-    let high_water = (period * 3).max(Duration::from_millis(60));
+    let high_water = (period * 3)
+        .max(Duration::from_millis(60))
+        .max(options.target_min / 25);
     let mut cfg = ReceiveCoreConfig::new(format.format, out.rate, out.channels);
     cfg.payload_type = Some(format.payload_type);
     cfg.telephone_event_pt = options.hint.telephone_event_pt;
