@@ -2,7 +2,7 @@
 //! file or nowhere.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -67,6 +67,11 @@ pub struct PlayArgs {
     /// RTP: a JSON line of every metric each second, and a final summary, to PATH or - (stdout).
     #[arg(long, value_name = "PATH|-")]
     pub stats_json: Option<String>,
+    /// RTP: also record what is played, beside the output, to PATH.wav (32-bit float; batched
+    /// writes on their own thread, header fixed up at every flush; a slow disk drops frames from
+    /// the recording, never from playback, counted as record_dropped_frames).
+    #[arg(long, value_name = "PATH.wav")]
+    pub record: Option<PathBuf>,
     /// RTP: socket receive buffer (SO_RCVBUF) to ask for, in bytes.
     #[arg(long, value_name = "BYTES")]
     pub recv_buffer: Option<usize>,
@@ -126,6 +131,11 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
             telephone_event_pt,
         };
         return play_live(&url, hint, &args, quiet);
+    }
+    if args.record.is_some() {
+        anyhow::bail!(
+            "--record records live streams (rtp://, .sdp); for a file or a capture, --output wav:PATH writes what plays"
+        );
     }
     if crate::capture::is_capture_path(path) {
         return super::capture_play::run(path, &args, quiet);
@@ -214,6 +224,7 @@ fn live_options(args: &PlayArgs, hint: StreamHint) -> RtpPlayOptions {
         recv_buffer: args.recv_buffer,
         rate_cap: args.rate_cap,
         hint,
+        record: args.record.clone(),
         ..RtpPlayOptions::default()
     }
 }

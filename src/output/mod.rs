@@ -6,6 +6,7 @@
 pub mod device;
 pub mod negotiate;
 mod quiet;
+pub mod recorder;
 pub mod spec;
 pub mod timer;
 

@@ -9,7 +9,9 @@ use crate::jitter::InsertOutcome;
 use crate::net::datagram_queue::{datagram_queue, DataWake, DatagramReceiver};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
 use crate::net::rtp_url::RtpUrl;
+use crate::output::recorder::{RecordError, Recorder};
 use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
+use crate::playback::record_tap::RecordSnapshot;
 use crate::playback::ring::{audio_ring, wait_drained};
 use crate::playout::metrics::MetricsSnapshot;
 use crate::playout::{
@@ -49,6 +51,8 @@ pub struct RtpPlayOptions {
     pub hint: StreamHint,
     /// How often progress is reported (default 100 ms).
     pub progress_every: Duration,
+    /// Also record what is played to this WAV file (`--record`).
+    pub record: Option<std::path::PathBuf>,
 }
 
 impl Default for RtpPlayOptions {
@@ -65,6 +69,7 @@ impl Default for RtpPlayOptions {
             rate_cap: DEFAULT_RATE_CAP,
             hint: StreamHint::default(),
             progress_every: Duration::from_millis(100),
+            record: None,
         }
     }
 }
@@ -88,6 +93,9 @@ pub struct LiveStatus {
     pub receiver: ReceiveCounts,
     /// The network task's counters.
     pub net: NetSnapshot,
+    /// The recorder's counters (with `--record`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordSnapshot>,
 }
 
 /// Why live playback failed.
@@ -105,6 +113,9 @@ pub enum LiveError {
     /// The sink failed.
     #[error(transparent)]
     Play(#[from] PlayError),
+    /// Recording failed.
+    #[error(transparent)]
+    Record(#[from] RecordError),
     /// The runtime could not start.
     #[error("cannot start the network task: {0}")]
     Runtime(String),
@@ -162,6 +173,8 @@ struct Playing {
     sink: Option<Sink>,
     callback: Option<RingCallback>,
     out_stats: Arc<OutputStats>,
+    recorder: Option<Recorder>,
+    final_record: Option<RecordSnapshot>,
 }
 
 fn decode_loop(
@@ -292,12 +305,23 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
     let out_stats = Arc::new(OutputStats::default());
     out_stats.set_paused(true);
     tracing::info!(?format, ?out, "stream format settled");
+    let mut callback = RingCallback::new(consumer, Arc::clone(&out_stats));
+    let recorder = match &options.record {
+        Some(path) => {
+            let (recorder, tap) = Recorder::start(path, out.rate, out.channels)?;
+            callback.set_tap(tap);
+            Some(recorder)
+        }
+        None => None,
+    };
     Ok(Playing {
         engine,
         format,
         sink: Some(sink),
-        callback: Some(RingCallback::new(consumer, Arc::clone(&out_stats))),
+        callback: Some(callback),
         out_stats,
+        recorder,
+        final_record: None,
     })
 }
 
@@ -339,6 +363,12 @@ fn finish(
     if let Some(sink) = p.sink.take() {
         sink.finish().map_err(PlayError::from)?;
     }
+    if let Some(recorder) = p.recorder.take() {
+        // The output has stopped: everything it played is queued.
+        let stats = Arc::clone(recorder.stats());
+        recorder.finish()?;
+        p.final_record = Some(stats.snapshot());
+    }
     // Publish the final counts (the last step popped after its tick published).
     p.engine.core_mut().tick(now, Duration::ZERO);
     Ok(status(Some(p), now, net, "finished"))
@@ -367,5 +397,10 @@ fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static s
             .unwrap_or_default(),
         receiver: p.map(|p| p.engine.core().counts()).unwrap_or_default(),
         net: net.snapshot(),
+        record: p.and_then(|p| {
+            (p.recorder.as_ref())
+                .map(|r| r.stats().snapshot())
+                .or(p.final_record)
+        }),
     }
 }

@@ -33,6 +33,11 @@ impl DryWait {
         }
     }
 
+    /// Underruns counted before the wait in progress began (`None`: no wait).
+    pub fn underruns_before(&self) -> Option<u64> {
+        self.since.map(|_| self.underruns_before)
+    }
+
     /// Playback resumed (or the stream ended): the wait is over.
     pub fn end(&mut self) {
         self.since = None;

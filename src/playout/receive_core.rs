@@ -443,6 +443,15 @@ impl ReceiveCore {
 
     /// No more packets will come: play out everything buffered.
     pub fn finish(&mut self) {
+        // Nothing came back since the output ran dry: that wait was the end of the stream, not
+        // an underrun (the controller takes back its rebuffer the same way).
+        let ended_dry = self.controller.state() == PlayoutState::Rebuffering
+            && self.controller.progress() == 0.0;
+        if let Some(before) = self.dry.underruns_before().filter(|_| ended_dry) {
+            self.metrics
+                .retract_underruns(self.metrics.underruns().saturating_sub(before));
+        }
+        self.dry.end();
         self.finished = true;
         self.started = true;
         self.buffer.set_draining(true);
