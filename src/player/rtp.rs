@@ -49,6 +49,8 @@ pub struct RtpPlayOptions {
     pub hint: StreamHint,
     /// How often progress is reported (default 100 ms).
     pub progress_every: Duration,
+    /// `--metrics-listen`: served on the network task's runtime.
+    pub metrics: Option<crate::metrics_http::ReceiveExport>,
 }
 
 impl Default for RtpPlayOptions {
@@ -65,6 +67,7 @@ impl Default for RtpPlayOptions {
             rate_cap: DEFAULT_RATE_CAP,
             hint: StreamHint::default(),
             progress_every: Duration::from_millis(100),
+            metrics: None,
         }
     }
 }
@@ -129,6 +132,9 @@ pub fn play_rtp(
         .enable_all()
         .build()
         .map_err(|e| LiveError::Runtime(e.to_string()))?;
+    if let Some(metrics) = &options.metrics {
+        metrics.start_live(&runtime, &net_stats);
+    }
     let net = {
         let (url, stats, stop) = (url.clone(), Arc::clone(&net_stats), Arc::clone(&net_stop));
         let rate_cap = options.rate_cap;
@@ -289,6 +295,10 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
     cfg.set_target_window(options.target_min, options.target_max);
     let (producer, consumer) = audio_ring(high_water * 2, out.rate, usize::from(out.channels));
     let engine = PlayoutEngine::new(cfg, producer, high_water)?;
+    if let Some(m) = &options.metrics {
+        m.view
+            .attach_stream(engine.core().metrics(), format.format.to_string(), None);
+    }
     let out_stats = Arc::new(OutputStats::default());
     out_stats.set_paused(true);
     tracing::info!(?format, ?out, "stream format settled");
