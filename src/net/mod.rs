@@ -16,3 +16,4 @@ pub mod rtp_writer;
 pub mod sender;
 pub mod socket;
 pub mod stamped_recv;
+pub mod traffic_metrics;

@@ -53,6 +53,8 @@ pub struct RtpPlayOptions {
     pub progress_every: Duration,
     /// Also record what is played to this WAV file (`--record`).
     pub record: Option<std::path::PathBuf>,
+    /// `--metrics-listen`: served on the network task's runtime.
+    pub metrics: Option<crate::metrics_http::ReceiveExport>,
 }
 
 impl Default for RtpPlayOptions {
@@ -70,6 +72,7 @@ impl Default for RtpPlayOptions {
             hint: StreamHint::default(),
             progress_every: Duration::from_millis(100),
             record: None,
+            metrics: None,
         }
     }
 }
@@ -140,6 +143,9 @@ pub fn play_rtp(
         .enable_all()
         .build()
         .map_err(|e| LiveError::Runtime(e.to_string()))?;
+    if let Some(metrics) = &options.metrics {
+        metrics.start_live(&runtime, &net_stats);
+    }
     let net = {
         let (url, stats, stop) = (url.clone(), Arc::clone(&net_stats), Arc::clone(&net_stop));
         let rate_cap = options.rate_cap;
@@ -302,6 +308,10 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
     cfg.set_target_window(options.target_min, options.target_max);
     let (producer, consumer) = audio_ring(high_water * 2, out.rate, usize::from(out.channels));
     let engine = PlayoutEngine::new(cfg, producer, high_water)?;
+    if let Some(m) = &options.metrics {
+        m.view
+            .attach_stream(engine.core().metrics(), format.format.to_string(), None);
+    }
     let out_stats = Arc::new(OutputStats::default());
     out_stats.set_paused(true);
     tracing::info!(?format, ?out, "stream format settled");

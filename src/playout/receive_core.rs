@@ -409,6 +409,8 @@ impl ReceiveCore {
             self.buffer.interarrival_jitter(),
         );
         self.metrics.publish_playout(&self.controller.status());
+        self.metrics
+            .publish_receive(&self.counts, self.buffer.ssrc());
         decision
     }
 
