@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages jitterplay needs. `demo` needs only the build
-# dependencies; `test` adds the audio server, the RTP peers the test suite drives, tshark
-# (Wireshark's RTP Streams figures that `streams` is compared with) and the Prometheus server
-# that scrapes `--metrics-listen`.
+# dependencies (ALSA and libopus headers, pkg-config); `test` adds the audio server, the RTP
+# peers the test suite drives, tshark (Wireshark's RTP Streams figures that `streams` is
+# compared with) and the Prometheus server that scrapes `--metrics-listen`.
 # Runs `apt-get update` when the package lists are empty, and uses sudo only when not root.
 # The README's two set-up commands and .ci/run call this script, so they cannot drift apart.
 set -euo pipefail
 what=${1:-demo}
-packages=(libasound2-dev pkg-config)
+packages=(libasound2-dev libopus-dev pkg-config)
 if [ "$what" = test ]; then
   packages+=(ffmpeg pulseaudio pulseaudio-utils libasound2-plugins
              gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good

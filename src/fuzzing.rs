@@ -14,7 +14,7 @@ use crate::rtp::payload::PayloadFormat;
 use crate::rtp::sdp::{audio_media, parse_sdp};
 
 /// Every decodable payload format, at a few rates and channel counts, for [`rtp_packet`].
-const DECODER_FORMATS: [PayloadFormat; 9] = [
+const DECODER_FORMATS: [PayloadFormat; 10] = [
     PayloadFormat::L16 {
         rate: 48_000,
         channels: 2,
@@ -42,12 +42,14 @@ const DECODER_FORMATS: [PayloadFormat; 9] = [
     PayloadFormat::Pcmu,
     PayloadFormat::Pcma,
     PayloadFormat::Mpa,
+    PayloadFormat::Opus,
 ];
 
 /// Parses `data` as an RTP packet and decodes its payload with every payload decoder.
 ///
 /// Each decoder sees the payload twice (so MPEG audio reassembly meets a continuation), then a
-/// loss, then the payload again.
+/// loss, then the payload again; codecs that fill losses (Opus) also fill one from the payload
+/// as the next packet's FEC and one by concealment.
 pub fn rtp_packet(data: &[u8]) {
     let Ok(header) = RtpHeader::parse(data) else {
         return;
@@ -64,6 +66,8 @@ pub fn rtp_packet(data: &[u8]) {
         let _ = decoder.decode(payload, &mut out);
         let _ = decoder.decode(payload, &mut out);
         decoder.note_loss();
+        let _ = decoder.fill_loss(960, Some(payload), &mut out);
+        let _ = decoder.fill_loss(1, None, &mut out);
         let _ = decoder.decode(payload, &mut out);
         let _ = (decoder.rate(), decoder.channels(), decoder.frame_errors());
         decoder.reset();

@@ -96,3 +96,40 @@ fn concealment_does_not_allocate() {
     });
     assert_eq!(concealer.concealed_frames(), 5 * 5760);
 }
+
+#[test]
+fn opus_decodes_and_fills_losses_without_allocating() {
+    // 20 ms stereo packets with in-band FEC, from a 440 Hz tone.
+    let mut enc =
+        opus::Encoder::new(48_000, opus::Channels::Stereo, opus::Application::Voip).unwrap();
+    enc.set_inband_fec(true).unwrap();
+    enc.set_packet_loss_perc(10).unwrap();
+    enc.set_bitrate(opus::Bitrate::Bits(24_000)).unwrap();
+    let pcm: Vec<f32> = (0..960 * 2 * 30)
+        .map(|i| (i as f32 / 2.0 * 440.0 / 48_000.0 * std::f32::consts::TAU).sin() * 0.3)
+        .collect();
+    let packets: Vec<Vec<u8>> = pcm
+        .chunks_exact(960 * 2)
+        .map(|frame| enc.encode_vec_float(frame, 1500).unwrap())
+        .collect();
+    let mut decoder = RtpDecoder::new(&PayloadFormat::Opus).unwrap();
+    // Room for the longest packet (120 ms) and the longest loss asked for below.
+    let mut out = Vec::with_capacity(5_760 * 2 * 2);
+    decoder.decode(&packets[0], &mut out).unwrap();
+    let frames = assert_no_alloc(|| {
+        let mut frames = 0;
+        for (i, p) in packets[1..].iter().enumerate() {
+            out.clear();
+            if i % 5 == 3 {
+                // A loss filled from this packet's FEC, one by PLC, then the packet itself.
+                decoder.fill_loss(960, Some(p), &mut out);
+                decoder.fill_loss(2_000, None, &mut out);
+                frames += out.len() / 2;
+                out.clear();
+            }
+            frames += decoder.decode(p, &mut out).unwrap_or(0);
+        }
+        frames
+    });
+    assert_eq!(frames, 29 * 960 + 6 * (960 + 2_000));
+}

@@ -1,4 +1,6 @@
-//! Decoders: container files for offline play, and container-less RTP payload decoders.
+//! Decoders: container files for offline play, and container-less RTP payload decoders
+//! (symphonia for PCM and MPEG audio, libopus behind a trait for Opus).
 pub mod conceal;
 pub mod file;
+pub mod opus;
 pub mod rtp_decoder;

@@ -1,4 +1,5 @@
-//! Container-less RTP payload decoding with symphonia: L16, L24, PCMU, PCMA and MPEG audio to interleaved f32.
+//! Container-less RTP payload decoding to interleaved f32: L16, L24, PCMU, PCMA and MPEG audio
+//! with symphonia, Opus with libopus (behind [`OpusDecoder`](crate::codec::opus::OpusDecoder)).
 
 use symphonia::core::audio::Channels;
 use symphonia::core::codecs::audio::well_known::{
@@ -13,6 +14,7 @@ use symphonia::core::packet::PacketRef;
 use symphonia::core::units::{Duration, Timestamp};
 use symphonia::default::codecs::{MpaDecoder, PcmDecoder};
 
+use crate::codec::opus::{LibOpus, LossFill, OpusStream};
 use crate::rtp::mpa::{parse_header, MpaDepacketizer, MpaError, MpaHeader, MpegLayer};
 use crate::rtp::payload::PayloadFormat;
 
@@ -74,6 +76,8 @@ enum Inner {
     Pcm(PcmChunks),
     /// Boxed: symphonia's MPEG audio decoder state is large, and built once per stream.
     Mpa(Box<MpaStream>),
+    /// Opus: a stateful decoder that conceals its own losses.
+    Opus(OpusStream),
 }
 
 impl std::fmt::Debug for RtpDecoder {
@@ -95,6 +99,7 @@ impl RtpDecoder {
             PayloadFormat::Pcmu => Inner::Pcm(PcmChunks::new(format, CODEC_ID_PCM_MULAW)?),
             PayloadFormat::Pcma => Inner::Pcm(PcmChunks::new(format, CODEC_ID_PCM_ALAW)?),
             PayloadFormat::Mpa => Inner::Mpa(Box::default()),
+            PayloadFormat::Opus => Inner::Opus(OpusStream::new(Box::new(LibOpus::new(2)?))),
             PayloadFormat::ComfortNoise { .. } | PayloadFormat::TelephoneEvent { .. } => {
                 return Err(CodecError::NotAudio(*format))
             }
@@ -113,7 +118,7 @@ impl RtpDecoder {
     /// Output sample rate in Hz; for MPEG audio, that of the last decoded frame (`None` before the first).
     pub fn rate(&self) -> Option<u32> {
         match &self.inner {
-            Inner::Pcm(_) => self.format.sample_rate(),
+            Inner::Pcm(_) | Inner::Opus(_) => self.format.sample_rate(),
             Inner::Mpa(m) => m.current.as_ref().map(|c| c.header.sample_rate),
         }
     }
@@ -122,6 +127,7 @@ impl RtpDecoder {
     pub fn channels(&self) -> Option<u16> {
         match &self.inner {
             Inner::Pcm(_) => self.format.channels(),
+            Inner::Opus(o) => u16::try_from(o.channels()).ok(),
             Inner::Mpa(m) => m.current.as_ref().map(|c| c.header.channels),
         }
     }
@@ -137,6 +143,28 @@ impl RtpDecoder {
         match &mut self.inner {
             Inner::Pcm(pcm) => pcm.decode(payload, out),
             Inner::Mpa(mpa) => mpa.decode(payload, out),
+            Inner::Opus(opus) => opus.decode(payload, out),
+        }
+    }
+
+    /// Whether the codec fills losses itself ([`Self::fill_loss`]: Opus in-band FEC or PLC)
+    /// rather than leaving them to the generic concealer.
+    pub fn fills_losses(&self) -> bool {
+        matches!(self.inner, Inner::Opus(_))
+    }
+
+    /// Appends exactly `frames` frames standing in for a lost packet, from `next` (the payload
+    /// of the packet right after the loss, if it is here) when it carries usable in-band FEC,
+    /// else by the codec's concealment. `None` for codecs that do not fill losses.
+    pub fn fill_loss(
+        &mut self,
+        frames: usize,
+        next: Option<&[u8]>,
+        out: &mut Vec<f32>,
+    ) -> Option<Result<LossFill, CodecError>> {
+        match &mut self.inner {
+            Inner::Opus(opus) => Some(opus.fill_loss(frames, next, out)),
+            _ => None,
         }
     }
 
@@ -155,11 +183,15 @@ impl RtpDecoder {
 
     /// Forgets all stream state, for a sender restart.
     pub fn reset(&mut self) {
-        if let Inner::Mpa(m) = &mut self.inner {
-            m.depacketizer.reset();
-            if let Some(c) = &mut m.current {
-                c.decoder.reset();
+        match &mut self.inner {
+            Inner::Mpa(m) => {
+                m.depacketizer.reset();
+                if let Some(c) = &mut m.current {
+                    c.decoder.reset();
+                }
             }
+            Inner::Opus(o) => o.reset(),
+            Inner::Pcm(_) => {}
         }
     }
 
@@ -167,7 +199,7 @@ impl RtpDecoder {
     pub fn dropped_fragments(&self) -> u64 {
         match &self.inner {
             Inner::Mpa(m) => m.depacketizer.dropped_fragments(),
-            Inner::Pcm(_) => 0,
+            Inner::Pcm(_) | Inner::Opus(_) => 0,
         }
     }
 
@@ -175,7 +207,7 @@ impl RtpDecoder {
     pub fn frame_errors(&self) -> u64 {
         match &self.inner {
             Inner::Mpa(m) => m.frame_errors,
-            Inner::Pcm(_) => 0,
+            Inner::Pcm(_) | Inner::Opus(_) => 0,
         }
     }
 }

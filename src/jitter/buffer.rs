@@ -383,6 +383,7 @@ impl JitterBuffer {
             marker: pkt.marker,
             payload_type: pkt.payload_type,
             arrival: pkt.arrival,
+            own_ticks: self.own_ticks(payload),
         };
         loop {
             match self.slots.store(meta, payload) {
@@ -502,6 +503,17 @@ impl JitterBuffer {
     }
 
     /// The lowest queued extended sequence number.
+    /// A payload's own duration in RTP ticks where its bytes say it (PCM length, Opus TOC); 0 otherwise.
+    fn own_ticks(&self, payload: &[u8]) -> u64 {
+        if let Some(b) = self.cfg.bytes_per_tick.filter(|&b| b > 0) {
+            (payload.len() / b) as u64
+        } else if self.cfg.opus_durations {
+            crate::rtp::opus_toc::packet_samples(payload).map_or(0, |s| s as u64)
+        } else {
+            0
+        }
+    }
+
     fn first_queued(&self) -> Option<u64> {
         if self.cur.queued == 0 {
             return None;

@@ -36,15 +36,12 @@ pub(crate) struct Slot {
     pub marker: bool,
     pub payload_type: u8,
     pub arrival: Duration,
+    /// The packet's own duration in RTP ticks when its payload says it (0: unknown).
+    pub own_ticks: u64,
     handle: Option<Handle>,
 }
 
-impl Slot {
-    /// Payload length in bytes (0 once played).
-    pub fn payload_len(&self) -> usize {
-        self.handle.map_or(0, |h| h.len())
-    }
-}
+impl Slot {}
 
 /// Metadata stored alongside a payload.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +54,7 @@ pub(crate) struct SlotMeta {
     pub marker: bool,
     pub payload_type: u8,
     pub arrival: Duration,
+    pub own_ticks: u64,
 }
 
 /// Why a payload could not be stored.
@@ -91,6 +89,7 @@ impl SlotStore {
                 marker: false,
                 payload_type: 0,
                 arrival: Duration::ZERO,
+                own_ticks: 0,
                 handle: None,
             })
             .collect();
@@ -161,6 +160,7 @@ impl SlotStore {
         slot.marker = meta.marker;
         slot.payload_type = meta.payload_type;
         slot.arrival = meta.arrival;
+        slot.own_ticks = meta.own_ticks;
         Ok(())
     }
 

@@ -28,6 +28,9 @@ pub struct JitterConfig {
     /// Payload bytes per RTP clock tick, for formats where a packet's length gives its duration
     /// (PCM); packets of varying size then play back to back. None: the cadence is used.
     pub bytes_per_tick: Option<usize>,
+    /// Opus payloads: a packet's duration is read from its TOC byte (RFC 6716 §3.1), since
+    /// Opus senders may change frame sizes from packet to packet.
+    pub opus_durations: bool,
     /// The delay estimator's parameters (target window and its dynamics).
     pub estimator: EstimatorConfig,
 }
@@ -45,6 +48,7 @@ impl JitterConfig {
             max_ts_skew: Duration::from_secs(2),
             starve_grace: Duration::from_millis(60),
             bytes_per_tick: None,
+            opus_durations: false,
             estimator: EstimatorConfig::default(),
         }
     }

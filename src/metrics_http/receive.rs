@@ -179,6 +179,18 @@ fn encode_core(
         seconds(m.concealed_ms),
     )?;
     out.counter(
+        "fec_recovered",
+        "Lost packets decoded from the next packet's in-band FEC (Opus)",
+        None,
+        m.fec_recovered,
+    )?;
+    out.counter(
+        "plc",
+        "Audio made by the codec's packet loss concealment (Opus PLC)",
+        s.clone(),
+        seconds(m.plc_ms),
+    )?;
+    out.counter(
         "stretched",
         "Audio added or removed by time-stretch",
         s.clone(),
@@ -421,6 +433,8 @@ mod tests {
             ("lost", "packets_lost_total"),
             ("reordered", "packets_reordered_total"),
             ("concealed_ms", "concealed_seconds_total"),
+            ("fec_recovered", "fec_recovered_total"),
+            ("plc_ms", "plc_seconds_total"),
             ("stretched_ms", "stretched_seconds_total"),
             ("silence_adjusted_ms", "silence_adjusted_seconds_total"),
             ("dropped_ms", "overflow_dropped_seconds_total"),

@@ -49,6 +49,8 @@ pub struct Metrics {
     unexpected_pt: AtomicU64,
     underruns: AtomicU64,
     concealed_us: AtomicU64,
+    fec_recovered: AtomicU64,
+    plc_us: AtomicU64,
     stretched_us: AtomicU64,
     silence_adjusted_us: AtomicU64,
     dropped_us: AtomicU64,
@@ -123,6 +125,11 @@ pub struct MetricsSnapshot {
     pub foreign_ssrc: u64,
     /// Milliseconds of audio concealed.
     pub concealed_ms: f64,
+    /// Lost packets decoded from the next packet's in-band FEC (Opus).
+    pub fec_recovered: u64,
+    /// Milliseconds of audio made by the codec's own packet loss concealment (Opus PLC, also
+    /// across DTX pauses).
+    pub plc_ms: f64,
     /// Milliseconds added or removed by pitch-preserving time-stretch (level moves).
     pub stretched_ms: f64,
     /// Milliseconds of silence (pauses, silent audio) added or removed (level moves).
@@ -280,6 +287,17 @@ impl Metrics {
         self.concealed_us.fetch_add(us, Relaxed);
     }
 
+    /// Counts a lost packet recovered from in-band FEC.
+    pub fn add_fec_recovered(&self) {
+        self.fec_recovered.fetch_add(1, Relaxed);
+    }
+
+    /// Adds audio made by the codec's packet loss concealment.
+    pub fn add_plc(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.plc_us.fetch_add(us, Relaxed);
+    }
+
     /// Adds audio lengthened or shortened by time-stretch.
     pub fn add_stretched(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
@@ -323,6 +341,8 @@ impl Metrics {
             stray: c(STRAY),
             foreign_ssrc: c(FOREIGN_SSRC),
             concealed_ms: self.concealed_us.load(Relaxed) as f64 / 1e3,
+            fec_recovered: self.fec_recovered.load(Relaxed),
+            plc_ms: self.plc_us.load(Relaxed) as f64 / 1e3,
             stretched_ms: self.stretched_us.load(Relaxed) as f64 / 1e3,
             silence_adjusted_ms: self.silence_adjusted_us.load(Relaxed) as f64 / 1e3,
             dropped_ms: self.dropped_us.load(Relaxed) as f64 / 1e3,

@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::audio::channels::ChannelMapper;
 use crate::audio::resample::{ResampleError, StreamResampler};
 use crate::codec::conceal::Concealer;
+use crate::codec::opus::LossFill;
 use crate::codec::rtp_decoder::{CodecError, RtpDecoder};
 use crate::jitter::{InsertOutcome, JitterBuffer, JitterConfig, PopOutcome};
 use crate::playout::dry_wait::DryWait;
@@ -66,6 +67,7 @@ impl ReceiveCoreConfig {
                 bytes_per_tick: format
                     .bytes_per_frame()
                     .filter(|_| format.sample_rate() == Some(format.clock_rate())),
+                opus_durations: format == PayloadFormat::Opus,
                 ..JitterConfig::new(format.clock_rate())
             },
             controller: ControllerConfig::default(),
@@ -603,8 +605,22 @@ impl ReceiveCore {
             p.concealer.process_decoded(&mut self.decoded);
         } else if lost_ticks > 0 {
             let frames = to_frames(lost_ticks);
-            p.concealer.conceal(frames, &mut self.decoded);
-            if self.decoder.is_stateless() && self.buffer.peek_next(&mut self.peek_payload) {
+            let filled = self.decoder.fills_losses()
+                && fill_by_codec(
+                    &mut self.decoder,
+                    &self.buffer,
+                    &mut self.peek_payload,
+                    frames,
+                    &mut self.decoded,
+                    &self.metrics,
+                );
+            if !filled {
+                p.concealer.conceal(frames, &mut self.decoded);
+            }
+            if !filled
+                && self.decoder.is_stateless()
+                && self.buffer.peek_next(&mut self.peek_payload)
+            {
                 self.peek_decoded.clear();
                 if self
                     .decoder
@@ -639,6 +655,11 @@ impl ReceiveCore {
                     change as f64 / f64::from(p.rate),
                 ));
             }
+            if self.decoder.fills_losses() {
+                // Opus DTX: the decoder's concealment fades from the last audio into silence
+                // instead of stopping dead.
+                fill_pause(&mut self.decoder, frames, &mut self.decoded, &self.metrics);
+            }
             self.decoded.resize(frames * p.channels, 0.0);
         }
         Ok(Some(source))
@@ -652,6 +673,52 @@ impl ReceiveCore {
             None => Duration::ZERO,
         }
     }
+}
+
+/// Fills a loss with the codec's own means (Opus: in-band FEC from the next packet when it is
+/// here, else PLC) and counts which; false when the codec failed and the generic concealer
+/// must step in.
+fn fill_by_codec(
+    decoder: &mut RtpDecoder,
+    buffer: &JitterBuffer,
+    peek: &mut Vec<u8>,
+    frames: usize,
+    out: &mut Vec<f32>,
+    metrics: &Metrics,
+) -> bool {
+    let next = buffer.peek_next(peek).then_some(peek.as_slice());
+    match decoder.fill_loss(frames, next, out) {
+        Some(Ok(LossFill::Fec)) => metrics.add_fec_recovered(),
+        Some(Ok(LossFill::Plc)) => metrics.add_plc(frames_duration(frames)),
+        Some(Err(e)) => {
+            tracing::debug!(error = %e, "codec concealment failed; generic concealment instead");
+            out.clear();
+            return false;
+        }
+        None => return false,
+    }
+    true
+}
+
+/// Longest stretch of a sender pause (Opus DTX) given to the codec's concealment: by then it
+/// has faded to silence, and the rest is plain silence.
+const PAUSE_PLC_FRAMES: usize = 4_800;
+
+/// Starts a sender pause with up to 100 ms of the codec's concealment, counted as PLC.
+fn fill_pause(decoder: &mut RtpDecoder, frames: usize, out: &mut Vec<f32>, metrics: &Metrics) {
+    let plc = frames.min(PAUSE_PLC_FRAMES);
+    if plc == 0 {
+        return;
+    }
+    match decoder.fill_loss(plc, None, out) {
+        Some(Ok(_)) => metrics.add_plc(frames_duration(plc)),
+        _ => out.clear(),
+    }
+}
+
+/// Duration of `frames` frames of Opus audio (48 kHz, the only codec that fills its losses).
+fn frames_duration(frames: usize) -> Duration {
+    Duration::from_secs_f64(frames as f64 / f64::from(crate::rtp::payload::OPUS_RATE))
 }
 
 impl Pipeline {

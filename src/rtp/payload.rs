@@ -12,6 +12,8 @@ pub const MAX_RATE: u32 = 384_000;
 pub const MAX_CHANNELS: u16 = 64;
 /// RTP clock rate of MPEG audio (RFC 3551 §4.5.13): a 90 kHz clock whatever the sample rate.
 pub const MPA_CLOCK_RATE: u32 = 90_000;
+/// RTP clock rate and decoding rate of Opus (RFC 7587 §4.1).
+pub const OPUS_RATE: u32 = crate::rtp::opus_toc::OPUS_RATE;
 /// Clock rate of the static G.711 and comfort-noise payload types.
 const G711_RATE: u32 = 8_000;
 
@@ -38,6 +40,9 @@ pub enum PayloadFormat {
     Pcma,
     /// MPEG audio layers I–III per RFC 2250 (PT 14); rate and channels come from each frame.
     Mpa,
+    /// Opus (RFC 7587): `opus/48000/2` in SDP whatever the coded channels; always decoded to
+    /// 48 kHz stereo (a mono sender's audio comes out on both channels, RFC 7587 §7.1).
+    Opus,
     /// Comfort noise (RFC 3389, PT 13): recognised and counted, never decoded.
     ComfortNoise {
         /// RTP clock rate in Hz.
@@ -55,7 +60,7 @@ pub enum PayloadFormat {
 pub enum PayloadFormatError {
     /// The encoding name is not one jitterplay knows.
     #[error(
-        "unknown payload format {0:?}; expected l16/RATE[/CHANNELS], l24/RATE[/CHANNELS], pcmu, pcma or mpa"
+        "unknown payload format {0:?}; expected l16/RATE[/CHANNELS], l24/RATE[/CHANNELS], pcmu, pcma, mpa or opus"
     )]
     UnknownEncoding(String),
     /// L16/L24 were given without a sample rate.
@@ -205,6 +210,13 @@ impl PayloadFormat {
                 matches!(rate, None | Some(MPA_CLOCK_RATE)),
                 PayloadFormat::Mpa,
             ),
+            // RFC 7587 §7: the rtpmap is always opus/48000/2; the coded channels vary per packet.
+            "opus" => fixed(
+                "opus",
+                "48000 Hz, 2 channels in SDP (opus/48000/2)",
+                matches!(rate, None | Some(OPUS_RATE)) && matches!(channels, None | Some(2)),
+                PayloadFormat::Opus,
+            ),
             "cn" => Ok(PayloadFormat::ComfortNoise {
                 rate: checked_rate(rate.unwrap_or(G711_RATE))?,
             }),
@@ -221,6 +233,7 @@ impl PayloadFormat {
             PayloadFormat::L16 { rate, .. } | PayloadFormat::L24 { rate, .. } => rate,
             PayloadFormat::Pcmu | PayloadFormat::Pcma => G711_RATE,
             PayloadFormat::Mpa => MPA_CLOCK_RATE,
+            PayloadFormat::Opus => OPUS_RATE,
             PayloadFormat::ComfortNoise { rate } | PayloadFormat::TelephoneEvent { rate } => rate,
         }
     }
@@ -230,6 +243,7 @@ impl PayloadFormat {
         match *self {
             PayloadFormat::L16 { rate, .. } | PayloadFormat::L24 { rate, .. } => Some(rate),
             PayloadFormat::Pcmu | PayloadFormat::Pcma => Some(G711_RATE),
+            PayloadFormat::Opus => Some(OPUS_RATE),
             _ => None,
         }
     }
@@ -241,6 +255,7 @@ impl PayloadFormat {
                 Some(channels)
             }
             PayloadFormat::Pcmu | PayloadFormat::Pcma => Some(1),
+            PayloadFormat::Opus => Some(2),
             _ => None,
         }
     }
@@ -280,6 +295,7 @@ impl PayloadFormat {
             PayloadFormat::Pcmu => "PCMU",
             PayloadFormat::Pcma => "PCMA",
             PayloadFormat::Mpa => "MPA",
+            PayloadFormat::Opus => "opus",
             PayloadFormat::ComfortNoise { .. } => "CN",
             PayloadFormat::TelephoneEvent { .. } => "telephone-event",
         }
@@ -293,6 +309,7 @@ impl PayloadFormat {
             PayloadFormat::L16 { rate, channels } | PayloadFormat::L24 { rate, channels } => {
                 format!("{}/{rate}/{channels}", self.encoding_name())
             }
+            PayloadFormat::Opus => format!("opus/{OPUS_RATE}/2"),
             _ => format!("{}/{}", self.encoding_name(), self.clock_rate()),
         }
     }
@@ -349,6 +366,7 @@ impl fmt::Display for PayloadFormat {
             PayloadFormat::Pcmu => f.write_str("pcmu"),
             PayloadFormat::Pcma => f.write_str("pcma"),
             PayloadFormat::Mpa => f.write_str("mpa"),
+            PayloadFormat::Opus => f.write_str("opus"),
             PayloadFormat::ComfortNoise { rate } => write!(f, "cn/{rate}"),
             PayloadFormat::TelephoneEvent { rate } => write!(f, "telephone-event/{rate}"),
         }

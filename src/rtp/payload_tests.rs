@@ -70,9 +70,13 @@ fn parses_format_strings() {
 fn rejects_bad_format_strings_with_clear_errors() {
     let err = |s: &str| s.parse::<PayloadFormat>().unwrap_err();
     assert_eq!(err("l16"), PayloadFormatError::MissingRate("l16"));
-    assert!(err("opus/48000/2")
+    assert!(err("speex/16000")
         .to_string()
         .contains("unknown payload format"));
+    assert_eq!("opus/48000/2".parse(), Ok(PayloadFormat::Opus));
+    assert_eq!("opus".parse(), Ok(PayloadFormat::Opus));
+    assert!(err("opus/44100").to_string().contains("opus/48000/2"));
+    assert!(err("opus/48000/1").to_string().contains("opus/48000/2"));
     assert!(matches!(
         err("l16/fast"),
         PayloadFormatError::InvalidNumber { what: "rate", .. }

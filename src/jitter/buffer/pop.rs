@@ -49,11 +49,10 @@ impl JitterBuffer {
         }
         let cad = self.cadence.ticks();
         let next = self.cur.next_seq;
-        let bytes_per_tick = self.cfg.bytes_per_tick.filter(|&b| b > 0);
         let head = self.slots.find(next, SlotState::Queued).map(|s| {
             (
                 s.ssrc,
-                bytes_per_tick.map_or(0, |b| (s.payload_len() / b) as u64),
+                s.own_ticks,
                 s.ext_ts,
                 s.rtp_ts,
                 s.rtp_seq,

@@ -129,7 +129,7 @@ impl FromStr for FormatRequest {
             });
         }
         let format: PayloadFormat = s.parse()?;
-        if !format.is_audio() {
+        if !format.is_audio() || format == PayloadFormat::Opus {
             return Err(SourceError::NotSendable(s.to_owned()));
         }
         Ok(FormatRequest::Fixed(format))
@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(resolve("pcmu"), PayloadFormat::Pcmu);
         assert!("mpa".parse::<FormatRequest>().unwrap().is_mpa());
         for (bad, needle) in [
-            ("opus", "unknown payload format"),
+            ("opus", "cannot send opus"),
             (
                 "l16/fast",
                 "invalid rate \"fast\" in payload format \"l16/fast\"",

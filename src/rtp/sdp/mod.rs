@@ -30,7 +30,7 @@ pub enum SdpError {
     NoAudio,
     /// The audio stream offers only payload formats jitterplay cannot decode.
     #[error(
-        "the SDP's audio stream offers only {0}; jitterplay plays L16, L24, PCMU, PCMA and MPA"
+        "the SDP's audio stream offers only {0}; jitterplay plays L16, L24, PCMU, PCMA, MPA and opus"
     )]
     Unsupported(String),
     /// Neither the media nor the session has a `c=` line.

@@ -20,7 +20,7 @@ const FFMPEG_L16_MONO: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=No Name\r\nc
 const FFMPEG_MULTICAST: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=No Name\r\nc=IN IP4 239.1.2.3/16\r\nt=0 0\r\na=tool:libavformat LIBAVFORMAT_VERSION\r\nm=audio 5004 RTP/AVP 97\r\nb=AS:1536\r\na=rtpmap:97 L16/48000/2\r\n";
 // `rtp://[::1]:5004`.
 const FFMPEG_IPV6: &str = "v=0\r\no=- 0 0 IN IP6 ::1\r\ns=No Name\r\nc=IN IP6 ::1\r\nt=0 0\r\na=tool:libavformat LIBAVFORMAT_VERSION\r\nm=audio 5004 RTP/AVP 97\r\nb=AS:1536\r\na=rtpmap:97 L16/48000/2\r\n";
-// `-c:a libopus`: a format jitterplay does not decode (yet).
+// `-c:a libopus` (RFC 7587 Opus; ffmpeg writes no fmtp).
 const FFMPEG_OPUS: &str = "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=No Name\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\na=tool:libavformat LIBAVFORMAT_VERSION\r\nm=audio 5004 RTP/AVP 97\r\nb=AS:64\r\na=rtpmap:97 opus/48000/2\r\n";
 
 // In the shape gst_sdp_message_as_text() writes (gst-rtsp-server, GStreamer 1.22): media-level
@@ -173,11 +173,27 @@ fn picks_the_first_playable_audio_stream() {
     let s = parse_sdp(text.as_bytes()).unwrap();
     assert_eq!(
         (s.port, s.primary()),
+        (5004, Some((97, PayloadFormat::Opus)))
+    );
+    assert_eq!(s.connection.addr, IpAddr::from([10, 0, 0, 1]));
+    let without_opus = text.replace("opus/48000/2", "G729/8000");
+    let s = parse_sdp(without_opus.as_bytes()).unwrap();
+    assert_eq!(
+        (s.port, s.primary()),
         (5006, Some((0, PayloadFormat::Pcmu)))
     );
     assert_eq!(s.connection.addr, IpAddr::from([10, 0, 0, 2]));
     assert_eq!(s.payloads[0].rtpmap.as_deref(), Some("speex/16000"));
     assert_eq!(s.payloads[0].format, None);
+}
+
+#[test]
+fn ffmpeg_opus_is_opus() {
+    let s = parse_sdp(FFMPEG_OPUS.as_bytes()).unwrap();
+    assert_eq!(
+        (s.port, s.primary()),
+        (5004, Some((97, PayloadFormat::Opus)))
+    );
 }
 
 #[test]
@@ -189,9 +205,9 @@ fn errors_say_what_is_wrong() {
         err("v=0\nc=IN IP4 1.2.3.4\nm=video 5000 RTP/AVP 96\n"),
         SdpError::NoAudio
     );
-    let opus = err(FFMPEG_OPUS);
-    assert_eq!(opus, SdpError::Unsupported("opus/48000/2 (PT 97)".into()));
-    assert!(opus.to_string().contains("jitterplay plays L16"));
+    let speex = err(&FFMPEG_OPUS.replace("opus/48000/2", "speex/16000"));
+    assert_eq!(speex, SdpError::Unsupported("speex/16000 (PT 97)".into()));
+    assert!(speex.to_string().contains("jitterplay plays L16"));
     assert_eq!(err("v=0\nm=audio 5004 RTP/AVP 0\n"), SdpError::NoConnection);
     let bad_ptime = "v=0\nc=IN IP4 1.2.3.4\nm=audio 5004 RTP/AVP 0\na=ptime:soon\n";
     assert!(matches!(
