@@ -17,6 +17,7 @@ use super::sip;
 use super::stats::{StatsBuilder, StreamStats};
 use super::wireshark::{WiresharkBuilder, WiresharkFigures};
 use crate::rtp::header::RtpHeader;
+use crate::rtp::opus_toc;
 use crate::rtp::payload::PayloadFormat;
 
 /// What a payload type in a stream is.
@@ -118,6 +119,9 @@ pub struct RtpStream {
     pub payloads: Vec<PayloadUse>,
     /// Distinct telephone events (by RTP timestamp).
     pub telephone_events: u64,
+    /// Opus streams: packets whose first frame carries in-band FEC (LBRR) data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fec_packets: Option<u64>,
     /// Sequence and timing statistics.
     pub stats: StreamStats,
     /// The same stream as Wireshark's RTP Streams dialog measures it.
@@ -308,6 +312,8 @@ fn describe(
         payloads.iter().map(|p| (p.pt, p.timing_clock())).collect();
     let mut event_starts = std::collections::HashSet::new();
     let event_pt = telephone_event_pt(&payloads);
+    let is_opus = main.format == Some(PayloadFormat::Opus);
+    let mut fec_packets = 0;
     for d in packets() {
         let Ok(h) = RtpHeader::parse(&d.payload) else {
             continue;
@@ -325,6 +331,12 @@ fn describe(
         if Some(h.payload_type) == event_pt {
             event_starts.insert(h.timestamp);
         }
+        if is_opus
+            && h.payload_type == pt
+            && opus_toc::parse(h.payload(&d.payload)).is_ok_and(|i| i.has_fec)
+        {
+            fec_packets += 1;
+        }
     }
     RtpStream {
         index,
@@ -336,6 +348,7 @@ fn describe(
         codec,
         payloads,
         telephone_events: event_starts.len() as u64,
+        fec_packets: is_opus.then_some(fec_packets),
         stats: stats.finish(),
         wireshark: wireshark.finish(),
     }

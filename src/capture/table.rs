@@ -47,6 +47,13 @@ pub fn stream_table(streams: &[RtpStream]) -> String {
         if let Some(line) = wireshark_line(s) {
             let _ = writeln!(out, "     {line}");
         }
+        if let Some(fec) = s.fec_packets {
+            let _ = writeln!(
+                out,
+                "     opus: {fec} of {} packets carry in-band FEC",
+                st.packets
+            );
+        }
         for p in s.payloads.iter().filter(|p| p.pt != s.pt) {
             let events = if p.role == super::streams::PayloadRole::TelephoneEvent {
                 format!(" ({} events)", s.telephone_events)

@@ -46,7 +46,7 @@ pub struct PlayArgs {
     /// Captures: play the stream with this SSRC (0x1234abcd or decimal).
     #[arg(long, value_name = "SSRC", value_parser = parse_ssrc)]
     pub ssrc: Option<u32>,
-    /// RTP: the payload format, name[/rate[/channels]] (l16/48000/2, l24/48000/2, pcmu, pcma, mpa).
+    /// RTP: the payload format, name[/rate[/channels]] (l16/48000/2, l24/48000/2, pcmu, pcma, mpa, opus).
     #[arg(long)]
     pub format: Option<PayloadFormat>,
     /// RTP: the payload type carrying it (default: the format's static type, else the first seen).
