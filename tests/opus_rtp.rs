@@ -146,3 +146,45 @@ fn fec_recovers_each_loss_whose_successor_carries_fec_and_beats_plc() {
         "FEC {snr_fec:.1} dB is not clearly better than PLC {snr_plc:.1} dB"
     );
 }
+
+#[test]
+fn a_dtx_pause_plays_for_its_rtp_length_fading_through_plc() {
+    let audio = signal(48_000 * 4);
+    let plan = EncodePlan {
+        frame_sizes: vec![960],
+        bitrates: vec![32_000],
+        fec: false,
+    };
+    let payloads = encode(&audio, &plan);
+    // The sender stops for packets 80..95 (300 ms, less than the 400 ms buffered): the
+    // sequence runs on, the timestamp jumps.
+    let mut packets: Vec<(u32, Option<Vec<u8>>)> = Vec::new();
+    for (i, (ts, mut p)) in rtp(&payloads).into_iter().enumerate() {
+        if (80..95).contains(&i) {
+            continue;
+        }
+        let seq = (packets.len() as u16).wrapping_add(500);
+        p[2..4].copy_from_slice(&seq.to_be_bytes());
+        packets.push((ts, Some(p)));
+    }
+    let (m, out) = play(&packets);
+    assert_eq!(
+        out.len(),
+        payloads.len() * 960 * 2,
+        "the pause keeps its length"
+    );
+    assert_eq!(m.lost, 0);
+    // 100 ms of concealment fading out, then silence, with no step anywhere.
+    assert!((m.plc_ms - 100.0).abs() < 0.01, "plc {} ms", m.plc_ms);
+    let pause = &out[(80 * 960 + 4_800) * 2..95 * 960 * 2];
+    assert!(pause.iter().all(|&s| s == 0.0));
+    let fade = &out[(80 * 960 + 4_000) * 2..(80 * 960 + 4_800) * 2];
+    let peak = fade.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    assert!(peak < 0.03, "the concealment has not faded: {peak}");
+    let start = 80 * 960 * 2;
+    let step = out[start - 2..start + 4_800 * 2 + 2]
+        .windows(3)
+        .map(|w| (w[2] - w[0]).abs())
+        .fold(0.0f32, f32::max);
+    assert!(step < 0.1, "a click in the pause: step {step}");
+}

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::duration::parse_duration;
+use crate::codec::opus::OpusEncodeOptions;
 use crate::metrics_http::traffic::TrafficView;
 use crate::metrics_http::MetricsEndpoint;
 use crate::net::file_source::{FormatRequest, Passes};
@@ -21,6 +22,7 @@ use crate::rtp::packetize::DEFAULT_MAX_PAYLOAD;
   jitterplay send music.flac --to 239.1.2.3:5004 --ttl 4 --format l16/48000/2 --loop
   jitterplay send speech.wav --to 127.0.0.1:5004 --format pcmu --impair \"delay=40ms,jitter=20ms,loss=2%,reorder=5%,seed=7\"
   jitterplay send speech.mp3 --to [::1]:5004 --format mpa --duration 30s
+  jitterplay send speech.wav --to 127.0.0.1:5004 --format opus --bitrate 32k --fec --dtx --sdp-out opus.sdp
   jitterplay send speech.wav --to 127.0.0.1:5004 --metrics-listen 127.0.0.1:9465
 
 Receive it with `jitterplay play stream.sdp`, `ffmpeg -protocol_whitelist file,udp,rtp -i stream.sdp`
@@ -31,7 +33,7 @@ pub struct SendArgs {
     /// Destination HOST:PORT: unicast or multicast, IPv4 or IPv6 (in brackets, as in the examples).
     #[arg(long, value_name = "HOST:PORT")]
     pub to: String,
-    /// Payload format: l16[/RATE[/CHANNELS]], l24[/RATE[/CHANNELS]], pcmu, pcma or mpa (default: l16 as the file is).
+    /// Payload format: l16[/RATE[/CHANNELS]], l24[/RATE[/CHANNELS]], pcmu, pcma, mpa or opus (default: l16 as the file is).
     #[arg(short, long, value_name = "FORMAT", default_value = "l16")]
     pub format: FormatRequest,
     /// Packet time of PCM formats (shortened if a packet would not fit --max-payload).
@@ -71,6 +73,16 @@ pub struct SendArgs {
     /// Serve the sender's counters as Prometheus/OpenMetrics text at http://ADDR:PORT/metrics.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Opus: the target bit rate, in bit/s or with k/M (e.g. 64k).
+    #[arg(long, value_name = "RATE", default_value = "64k", value_parser = parse_bitrate)]
+    pub bitrate: u32,
+    /// Opus: in-band forward error correction (each packet carries a low-rate copy of the one
+    /// before, tuned for 10 % loss).
+    #[arg(long)]
+    pub fec: bool,
+    /// Opus: discontinuous transmission (silence is not sent; timestamps jump over it).
+    #[arg(long)]
+    pub dtx: bool,
 }
 
 /// Binds `--metrics-listen` for `view`, if asked; serve it with [`MetricsEndpoint::serve`].
@@ -84,6 +96,23 @@ pub(crate) fn metrics_endpoint(
 }
 
 /// Parses a decimal or `0x` hexadecimal 32-bit number.
+/// A bit rate: `64000`, `64k`, `1.5M`.
+fn parse_bitrate(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let (number, scale) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1e3),
+        Some((i, 'm' | 'M')) => (&t[..i], 1e6),
+        _ => (t, 1.0),
+    };
+    number
+        .parse::<f64>()
+        .ok()
+        .map(|n| n * scale)
+        .filter(|b| b.is_finite() && *b >= 1.0 && *b <= f64::from(u32::MAX))
+        .map(|b| b.round() as u32)
+        .ok_or_else(|| format!("invalid bit rate '{s}': expected e.g. 64k, 64000 or 1.5M"))
+}
+
 fn parse_u32(s: &str) -> Result<u32, String> {
     let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u32::from_str_radix(hex, 16),
@@ -127,6 +156,11 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
         duration: args.duration,
         ttl: args.ttl,
         impair: args.impair,
+        opus: OpusEncodeOptions {
+            bitrate: args.bitrate,
+            fec: args.fec,
+            dtx: args.dtx,
+        },
         ..SendConfig::new(args.input, args.to)
     };
     let sender = Sender::open(config)?;
@@ -163,6 +197,14 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bit_rates_with_units() {
+        assert_eq!(parse_bitrate("64k"), Ok(64_000));
+        assert_eq!(parse_bitrate("1.5M"), Ok(1_500_000));
+        assert_eq!(parse_bitrate("24000"), Ok(24_000));
+        assert!(parse_bitrate("fast").is_err() && parse_bitrate("-3k").is_err());
+    }
 
     #[test]
     fn numbers_in_decimal_or_hex() {

@@ -19,8 +19,10 @@ use super::pacing::Pacer;
 use super::rtp_writer::{RtpWriter, RTP_HEADER_LEN};
 use super::socket::{resolve_destination, sending_socket, SocketError};
 use super::traffic_metrics::{TrafficMetrics, TrafficSnapshot};
+use crate::codec::opus::OpusEncodeOptions;
 use crate::netem::queue::{ImpairCounts, ImpairQueue, QueueLimits};
 use crate::netem::spec::ImpairSpec;
+use crate::rtp::opus_fmtp::OpusFmtp;
 use crate::rtp::packetize::DEFAULT_MAX_PAYLOAD;
 use crate::rtp::payload::PayloadFormat;
 use crate::rtp::sdp::{write_sdp, ConnectionAddress, SdpStream};
@@ -82,6 +84,8 @@ pub struct SendConfig {
     pub ttl: Option<u32>,
     /// Network impairment and sender clock drift.
     pub impair: Option<ImpairSpec>,
+    /// How Opus is encoded (`--format opus`).
+    pub opus: OpusEncodeOptions,
 }
 
 impl SendConfig {
@@ -101,6 +105,7 @@ impl SendConfig {
             duration: None,
             ttl: None,
             impair: None,
+            opus: OpusEncodeOptions::default(),
         }
     }
 }
@@ -189,6 +194,7 @@ impl Sender {
                 config.ptime,
                 config.max_payload,
                 config.passes,
+                config.opus,
             )?;
             let format = pcm.format();
             (Prepared::Pcm(Box::new(pcm)), format)
@@ -271,7 +277,25 @@ impl Sender {
             self.format,
         );
         stream.ptime = self.ptime();
+        if self.format == PayloadFormat::Opus {
+            if let Some(p) = stream.payloads.first_mut() {
+                p.fmtp = Some(self.opus_fmtp().to_string());
+            }
+        }
         write_sdp(&stream)
+    }
+
+    /// The RFC 7587 parameters of what is sent: always stereo, the bit rate, FEC and DTX.
+    fn opus_fmtp(&self) -> OpusFmtp {
+        let o = self.config.opus;
+        OpusFmtp {
+            stereo: Some(true),
+            sprop_stereo: Some(true),
+            useinbandfec: Some(o.fec),
+            usedtx: o.dtx.then_some(true),
+            maxaveragebitrate: Some(o.bitrate),
+            ..OpusFmtp::default()
+        }
     }
 
     /// Streams until the input or `--duration` ends, or `stop` completes (Ctrl-C).

@@ -658,7 +658,13 @@ impl ReceiveCore {
             if self.decoder.fills_losses() {
                 // Opus DTX: the decoder's concealment fades from the last audio into silence
                 // instead of stopping dead.
-                fill_pause(&mut self.decoder, frames, &mut self.decoded, &self.metrics);
+                fill_pause(
+                    &mut self.decoder,
+                    frames,
+                    p.channels,
+                    &mut self.decoded,
+                    &self.metrics,
+                );
             }
             self.decoded.resize(frames * p.channels, 0.0);
         }
@@ -704,14 +710,27 @@ fn fill_by_codec(
 /// has faded to silence, and the rest is plain silence.
 const PAUSE_PLC_FRAMES: usize = 4_800;
 
-/// Starts a sender pause with up to 100 ms of the codec's concealment, counted as PLC.
-fn fill_pause(decoder: &mut RtpDecoder, frames: usize, out: &mut Vec<f32>, metrics: &Metrics) {
+/// Starts a sender pause with up to 100 ms of the codec's concealment, counted as PLC, faded
+/// out linearly to its end: libopus's own concealment decays too slowly to stop without a click.
+fn fill_pause(
+    decoder: &mut RtpDecoder,
+    frames: usize,
+    channels: usize,
+    out: &mut Vec<f32>,
+    metrics: &Metrics,
+) {
     let plc = frames.min(PAUSE_PLC_FRAMES);
     if plc == 0 {
         return;
     }
     match decoder.fill_loss(plc, None, out) {
-        Some(Ok(_)) => metrics.add_plc(frames_duration(plc)),
+        Some(Ok(_)) => {
+            metrics.add_plc(frames_duration(plc));
+            for (i, frame) in out.chunks_exact_mut(channels.max(1)).enumerate() {
+                let gain = 1.0 - (i + 1) as f32 / plc as f32;
+                frame.iter_mut().for_each(|s| *s *= gain);
+            }
+        }
         _ => out.clear(),
     }
 }

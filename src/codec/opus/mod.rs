@@ -1,9 +1,11 @@
-//! Opus decoding behind a small trait, so the libopus binding can give way to a pure-Rust
-//! decoder later without touching the receive core.
+//! Opus: decoding behind a small trait, so the libopus binding can give way to a pure-Rust
+//! decoder later without touching the receive core; and libopus encoding for `send`.
 
+mod encoder;
 mod libopus;
 mod stream;
 
+pub use encoder::{is_dtx_frame, OpusEncodeError, OpusEncodeOptions, OpusPacketEncoder};
 pub use libopus::LibOpus;
 pub use stream::OpusStream;
 

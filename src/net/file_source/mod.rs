@@ -2,8 +2,9 @@
 //!
 //! PCM formats (L16, L24, PCMU, PCMA) decode the file with [`FileDecoder`], map channels and
 //! resample only when the payload format differs from the file (so L16 at the file's own rate
-//! and channels is bit-exact), and cut packets with [`PcmPacketizer`]. MPEG audio sends the
-//! frames of an MP3/MP2 file as they are (RFC 2250): jitterplay has no MPEG encoder.
+//! and channels is bit-exact), and cut packets with [`PcmPacketizer`]. Opus goes the same way
+//! to 48 kHz stereo and encodes each packet with libopus. MPEG audio sends the frames of an
+//! MP3/MP2 file as they are (RFC 2250): jitterplay has no MPEG encoder.
 //!
 //! [`FileDecoder`]: crate::codec::file::FileDecoder
 //! [`PcmPacketizer`]: crate::rtp::packetize::PcmPacketizer
@@ -33,7 +34,7 @@ pub enum SourceError {
     #[error(transparent)]
     Format(#[from] PayloadFormatError),
     /// A format that carries no audio samples was asked for.
-    #[error("cannot send {0}: choose l16, l24, pcmu, pcma or mpa")]
+    #[error("cannot send {0}: choose l16, l24, pcmu, pcma, mpa or opus")]
     NotSendable(String),
     /// `mpa` was asked for but the input is not an MPEG audio elementary stream.
     #[error("{0}: not an MP3/MP2 file; --format mpa sends MPEG audio frames as they are (jitterplay has no MP3 encoder), so give an .mp3/.mp2 file or choose l16, l24, pcmu or pcma")]
@@ -62,6 +63,9 @@ pub enum SourceError {
     /// The MPEG audio packetizer refused the parameters.
     #[error(transparent)]
     Mpa(#[from] MpaError),
+    /// The Opus encoder refused its settings.
+    #[error(transparent)]
+    Opus(#[from] crate::codec::opus::OpusEncodeError),
     /// Resampling to the payload rate failed.
     #[error(transparent)]
     Resample(#[from] ResampleError),
@@ -98,7 +102,7 @@ impl Default for FormatRequest {
 impl FromStr for FormatRequest {
     type Err = SourceError;
 
-    /// Parses `l16[/rate[/channels]]`, `l24[/rate[/channels]]`, `pcmu`, `pcma` or `mpa`.
+    /// Parses `l16[/rate[/channels]]`, `l24[/rate[/channels]]`, `pcmu`, `pcma`, `mpa` or `opus`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut fields = s.split('/');
         let name = fields
@@ -129,7 +133,7 @@ impl FromStr for FormatRequest {
             });
         }
         let format: PayloadFormat = s.parse()?;
-        if !format.is_audio() || format == PayloadFormat::Opus {
+        if !format.is_audio() {
             return Err(SourceError::NotSendable(s.to_owned()));
         }
         Ok(FormatRequest::Fixed(format))
@@ -251,7 +255,6 @@ mod tests {
         assert_eq!(resolve("pcmu"), PayloadFormat::Pcmu);
         assert!("mpa".parse::<FormatRequest>().unwrap().is_mpa());
         for (bad, needle) in [
-            ("opus", "cannot send opus"),
             (
                 "l16/fast",
                 "invalid rate \"fast\" in payload format \"l16/fast\"",

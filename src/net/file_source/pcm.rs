@@ -1,4 +1,5 @@
-//! A decoded file as PCM payloads: decode, map channels, resample when needed, cut by ptime.
+//! A decoded file as payloads: decode, map channels, resample when needed, cut by ptime, and
+//! write each packet as PCM or encode it with Opus.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,6 +8,7 @@ use super::{FormatRequest, Passes, SourceError};
 use crate::audio::channels::ChannelMapper;
 use crate::audio::resample::StreamResampler;
 use crate::codec::file::{FileDecoder, PcmSpec};
+use crate::codec::opus::{is_dtx_frame, OpusEncodeOptions, OpusPacketEncoder};
 use crate::rtp::packetize::PcmPacketizer;
 use crate::rtp::payload::PayloadFormat;
 
@@ -23,7 +25,7 @@ pub struct PcmSource {
     mapper: Option<ChannelMapper>,
     /// `None` when the file already has the payload's rate.
     resampler: Option<StreamResampler>,
-    packetizer: PcmPacketizer,
+    coder: PacketCoder,
     channels: usize,
     passes: Passes,
     passes_done: u32,
@@ -40,14 +42,38 @@ pub struct PcmSource {
     frames_out: u64,
 }
 
+/// What turns a packet's samples into its payload.
+enum PacketCoder {
+    /// Linear PCM or G.711 bytes.
+    Pcm(PcmPacketizer),
+    /// Opus; DTX frames are skipped, so the timestamps jump over silence.
+    Opus {
+        encoder: Box<OpusPacketEncoder>,
+        dtx: bool,
+        /// A short last packet padded to a whole Opus frame (reused).
+        padded: Vec<f32>,
+    },
+}
+
+impl PacketCoder {
+    fn frames_per_packet(&self) -> usize {
+        match self {
+            PacketCoder::Pcm(p) => p.frames_per_packet(),
+            PacketCoder::Opus { encoder, .. } => encoder.frames_per_packet(),
+        }
+    }
+}
+
 impl PcmSource {
-    /// Opens `path` and prepares payloads of `request`'s format, `ptime` long and at most `max_payload` bytes.
+    /// Opens `path` and prepares payloads of `request`'s format, `ptime` long and at most
+    /// `max_payload` bytes (Opus: encoded with `opus`).
     pub fn open(
         path: &Path,
         request: &FormatRequest,
         ptime: Duration,
         max_payload: usize,
         passes: Passes,
+        opus: OpusEncodeOptions,
     ) -> Result<Self, SourceError> {
         let decoder = FileDecoder::open(path)?;
         let file_format = decoder.format();
@@ -63,12 +89,20 @@ impl PcmSource {
         } else {
             Some(StreamResampler::new(file_format.rate, rate, channels)?)
         };
-        let packetizer = PcmPacketizer::new(
-            &format,
-            fitting_ptime(&format, ptime, max_payload),
-            max_payload,
-        )?;
-        tracing::debug!(?file_format, %format, frames = packetizer.frames_per_packet(), "PCM source");
+        let coder = if format == PayloadFormat::Opus {
+            PacketCoder::Opus {
+                encoder: Box::new(OpusPacketEncoder::new(2, ptime, opus)?),
+                dtx: opus.dtx,
+                padded: Vec::new(),
+            }
+        } else {
+            PacketCoder::Pcm(PcmPacketizer::new(
+                &format,
+                fitting_ptime(&format, ptime, max_payload),
+                max_payload,
+            )?)
+        };
+        tracing::debug!(?file_format, %format, frames = coder.frames_per_packet(), "PCM source");
         Ok(PcmSource {
             path: path.to_owned(),
             decoder,
@@ -76,7 +110,7 @@ impl PcmSource {
             format,
             mapper,
             resampler,
-            packetizer,
+            coder,
             channels,
             passes,
             passes_done: 0,
@@ -96,12 +130,18 @@ impl PcmSource {
 
     /// The packet time actually used (shorter than asked when a packet would exceed the payload limit).
     pub fn ptime(&self) -> Duration {
-        self.packetizer.ptime()
+        match &self.coder {
+            PacketCoder::Pcm(p) => p.ptime(),
+            PacketCoder::Opus { encoder, .. } => Duration::from_nanos(
+                encoder.frames_per_packet() as u64 * 1_000_000_000
+                    / u64::from(crate::rtp::payload::OPUS_RATE),
+            ),
+        }
     }
 
     /// Sample frames per full packet.
     pub fn frames_per_packet(&self) -> usize {
-        self.packetizer.frames_per_packet()
+        self.coder.frames_per_packet()
     }
 
     /// The file's own format.
@@ -111,7 +151,23 @@ impl PcmSource {
 
     /// Writes the next payload into `out`; returns its position in sample frames, or `None` at the end.
     pub fn next_payload(&mut self, out: &mut Vec<u8>) -> Result<Option<u64>, SourceError> {
-        let want = self.packetizer.frames_per_packet() * self.channels;
+        loop {
+            let Some(position) = self.next_packet(out)? else {
+                return Ok(None);
+            };
+            // Opus DTX: silence coded as an empty frame is not sent; the next payload's
+            // position (its timestamp) then jumps over it.
+            let skip =
+                matches!(self.coder, PacketCoder::Opus { dtx: true, .. }) && is_dtx_frame(out);
+            if !skip {
+                return Ok(Some(position));
+            }
+        }
+    }
+
+    /// Codes the next packet's samples into `out`; returns its position in sample frames.
+    fn next_packet(&mut self, out: &mut Vec<u8>) -> Result<Option<u64>, SourceError> {
+        let want = self.coder.frames_per_packet() * self.channels;
         while self.fifo.len() - self.head < want && !self.ended {
             self.refill()?;
         }
@@ -120,14 +176,34 @@ impl PcmSource {
             return Ok(None);
         }
         let samples = &self.fifo[self.head..self.head + available];
-        self.packetizer.encode(samples, out)?;
+        match &mut self.coder {
+            PacketCoder::Pcm(p) => p.encode(samples, out)?,
+            PacketCoder::Opus {
+                encoder, padded, ..
+            } => {
+                // Opus frames have fixed sizes: the file's short tail is padded with silence.
+                let samples = if available < want {
+                    padded.clear();
+                    padded.extend_from_slice(samples);
+                    padded.resize(want, 0.0);
+                    padded.as_slice()
+                } else {
+                    samples
+                };
+                encoder.encode(samples, out)?;
+            }
+        }
         self.head += available;
         if self.head >= COMPACT_AFTER && self.head * 2 >= self.fifo.len() {
             self.fifo.drain(..self.head);
             self.head = 0;
         }
         let position = self.frames_out;
-        self.frames_out += (available / self.channels) as u64;
+        self.frames_out += match self.coder {
+            // An Opus packet lasts its whole frame, padding included.
+            PacketCoder::Opus { .. } => (want / self.channels) as u64,
+            PacketCoder::Pcm(_) => (available / self.channels) as u64,
+        };
         Ok(Some(position))
     }
 
@@ -217,8 +293,15 @@ mod tests {
     fn l16_at_the_file_format_is_the_file_bit_exact() {
         let path = asset("speech-48k-mono.wav");
         let ms20 = Duration::from_millis(20);
-        let mut source =
-            PcmSource::open(&path, &FormatRequest::default(), ms20, 1460, Passes::Once).unwrap();
+        let mut source = PcmSource::open(
+            &path,
+            &FormatRequest::default(),
+            ms20,
+            1460,
+            Passes::Once,
+            OpusEncodeOptions::default(),
+        )
+        .unwrap();
         assert_eq!(
             source.format(),
             PayloadFormat::L16 {
@@ -270,14 +353,81 @@ mod tests {
         let path = asset("music-48k-stereo.flac");
         let ms20 = Duration::from_millis(20);
         let pcmu = FormatRequest::Fixed(PayloadFormat::Pcmu);
-        let once =
-            all_payloads(&mut PcmSource::open(&path, &pcmu, ms20, 1460, Passes::Once).unwrap());
+        let once = all_payloads(
+            &mut PcmSource::open(
+                &path,
+                &pcmu,
+                ms20,
+                1460,
+                Passes::Once,
+                OpusEncodeOptions::default(),
+            )
+            .unwrap(),
+        );
         assert!(once[..once.len() - 1].iter().all(|&(_, len)| len == 160));
-        let twice =
-            all_payloads(&mut PcmSource::open(&path, &pcmu, ms20, 1460, Passes::Times(2)).unwrap());
+        let twice = all_payloads(
+            &mut PcmSource::open(
+                &path,
+                &pcmu,
+                ms20,
+                1460,
+                Passes::Times(2),
+                OpusEncodeOptions::default(),
+            )
+            .unwrap(),
+        );
         let frames = |v: &[(u64, usize)]| v.iter().map(|&(_, n)| n as u64).sum::<u64>();
         // One resampler runs across both passes, so the total is exact to a frame.
         assert!(frames(&twice).abs_diff(2 * frames(&once)) <= 1);
         assert!(twice.windows(2).all(|w| w[1].0 == w[0].0 + w[0].1 as u64));
+    }
+
+    #[test]
+    fn opus_packets_step_by_their_frame_and_dtx_skips_silence() {
+        // 0.5 s of tone, 1 s of digital silence, 0.5 s of tone.
+        let path = std::env::temp_dir().join(format!("jp-dtx-{}.wav", std::process::id()));
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 48_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&path, spec).unwrap();
+        for i in 0..96_000u32 {
+            let on = !(24_000..72_000).contains(&i);
+            let s = if on {
+                (i as f32 * 0.06).sin() * 8_000.0
+            } else {
+                0.0
+            };
+            w.write_sample(s as i16).unwrap();
+        }
+        w.finalize().unwrap();
+        let opus: FormatRequest = "opus".parse().unwrap();
+        let ms20 = Duration::from_millis(20);
+        let run = |dtx| {
+            let options = OpusEncodeOptions {
+                dtx,
+                ..OpusEncodeOptions::default()
+            };
+            let mut source =
+                PcmSource::open(&path, &opus, ms20, 1460, Passes::Once, options).unwrap();
+            assert_eq!(
+                (source.format(), source.ptime()),
+                (PayloadFormat::Opus, ms20)
+            );
+            all_payloads(&mut source)
+        };
+        let plain = run(false);
+        let dtx = run(true);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(plain.len(), 100);
+        assert!(plain.iter().enumerate().all(|(i, p)| p.0 == i as u64 * 960));
+        // Under DTX the silence is not sent: fewer packets, none of them empty frames, and
+        // a timestamp jump where the silence was.
+        assert!(dtx.len() < 80, "{} packets", dtx.len());
+        assert!(dtx.iter().all(|p| p.1 > 2));
+        let longest_jump = dtx.windows(2).map(|w| w[1].0 - w[0].0).max().unwrap();
+        assert!(longest_jump >= 960 * 20, "{longest_jump}");
     }
 }
