@@ -1,16 +1,18 @@
-//! Offline file decoding: any container and codec symphonia knows, as interleaved f32 chunks.
+//! Offline file decoding: any container and codec symphonia knows, and Ogg Opus, as
+//! interleaved f32 chunks.
 
 use std::fs::File;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
 use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
+
+use super::file_track::TrackDecoder;
 
 /// Consecutive unreadable container packets after which a file counts as corrupt beyond repair.
 const MAX_CONSECUTIVE_READ_ERRORS: u32 = 64;
@@ -64,7 +66,7 @@ pub struct PcmSpec {
 pub struct FileDecoder {
     path: PathBuf,
     reader: Box<dyn FormatReader>,
-    decoder: Box<dyn AudioDecoder>,
+    decoder: TrackDecoder,
     track_id: u32,
     format: PcmSpec,
     total_frames: Option<u64>,
@@ -246,16 +248,9 @@ impl FileDecoder {
                 continue;
             }
             self.note_continuity(packet.pts.get(), packet.dur.get());
-            match self.decoder.decode(&packet) {
-                Ok(decoded) => {
-                    if decoded.frames() == 0 {
-                        continue;
-                    }
-                    let format = PcmSpec {
-                        rate: decoded.spec().rate(),
-                        channels: decoded.spec().channels().count(),
-                    };
-                    decoded.copy_to_vec_interleaved(&mut self.scratch);
+            match self.decoder.decode(&packet, &mut self.scratch) {
+                Ok(None) => continue,
+                Ok(Some(format)) => {
                     std::mem::swap(out, &mut self.scratch);
                     return Ok(Some(format));
                 }
@@ -290,7 +285,7 @@ impl FileDecoder {
     }
 }
 
-type DecoderParts = (Box<dyn AudioDecoder>, u32, Option<u64>);
+type DecoderParts = (TrackDecoder, u32, Option<u64>);
 
 fn make_decoder(path: &Path, reader: &dyn FormatReader) -> Result<DecoderParts, FileError> {
     let track = reader
@@ -305,11 +300,9 @@ fn make_decoder(path: &Path, reader: &dyn FormatReader) -> Result<DecoderParts, 
         .ok_or_else(|| FileError::NoAudioTrack {
             path: path.to_owned(),
         })?;
-    let decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(params, &AudioDecoderOptions::default())
-        .map_err(|e| FileError::Unsupported {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+    let decoder = TrackDecoder::new(params).map_err(|e| FileError::Unsupported {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
     Ok((decoder, track.id, track.num_frames))
 }

@@ -2,5 +2,6 @@
 //! (symphonia for PCM and MPEG audio, libopus behind a trait for Opus).
 pub mod conceal;
 pub mod file;
+mod file_track;
 pub mod opus;
 pub mod rtp_decoder;

@@ -208,6 +208,11 @@ pub fn write_ogg_opus(path: &Path, packets: &[Vec<u8>], channels: u8, pre_skip: 
 /// ffmpeg 5.1's libopus wrapper decodes with `opus_multistream_decode` (16-bit) whatever
 /// float format is asked for, so 16-bit is what it can be compared with.
 pub fn ffmpeg_libopus_decode(path: &Path) -> Vec<i16> {
+    ffmpeg_libopus_decode_native_channels(path, 2)
+}
+
+/// ffmpeg's libopus decode of an Ogg Opus file as 16-bit, 48 kHz, `channels` channels.
+pub fn ffmpeg_libopus_decode_native_channels(path: &Path, channels: u16) -> Vec<i16> {
     let out = Command::new("ffmpeg")
         .args([
             "-hide_banner",
@@ -218,7 +223,15 @@ pub fn ffmpeg_libopus_decode(path: &Path) -> Vec<i16> {
             "-i",
         ])
         .arg(path)
-        .args(["-f", "s16le", "-ac", "2", "-ar", "48000", "-"])
+        .args([
+            "-f",
+            "s16le",
+            "-ac",
+            &channels.to_string(),
+            "-ar",
+            "48000",
+            "-",
+        ])
         .output()
         .expect("run ffmpeg");
     assert!(
