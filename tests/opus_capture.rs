@@ -114,8 +114,9 @@ fn streams_counts_the_packets_libopus_takes_fec_from() {
     assert!(counted > 300, "{counted}");
 }
 
-/// An rtpdump file (rtptools) of `payloads` as RTP packets (PT 99), 20 ms apart.
-fn rtpdump(payloads: &[Vec<u8>]) -> Vec<u8> {
+/// An rtpdump file (rtptools) of `payloads` as RTP packets (PT 99), 20 ms apart, less those
+/// `lost` says were lost.
+fn rtpdump(payloads: &[Vec<u8>], lost: impl Fn(usize) -> bool) -> Vec<u8> {
     let mut file = b"#!rtpplay1.0 10.0.0.1/5004\n".to_vec();
     file.extend_from_slice(&[0; 16]);
     let mut ts = 0u32;
@@ -125,6 +126,9 @@ fn rtpdump(payloads: &[Vec<u8>]) -> Vec<u8> {
         pkt[4..8].copy_from_slice(&ts.to_be_bytes());
         pkt.extend_from_slice(p);
         ts = ts.wrapping_add(duration(p) as u32);
+        if lost(i) {
+            continue;
+        }
         file.extend_from_slice(&((pkt.len() + 8) as u16).to_be_bytes());
         file.extend_from_slice(&(pkt.len() as u16).to_be_bytes());
         file.extend_from_slice(&(i as u32 * 20).to_be_bytes());
@@ -138,7 +142,7 @@ fn a_capture_without_sdp_plays_as_opus_when_told() {
     let payloads = capture_payloads();
     let dir = scratch("opus_rtpdump");
     let dump = dir.join("call.rtp");
-    std::fs::write(&dump, rtpdump(&payloads)).unwrap();
+    std::fs::write(&dump, rtpdump(&payloads, |_| false)).unwrap();
     let refused = jitterplay()
         .args(["play", "--fast", "--quiet", "--output", "null"])
         .arg(&dump)
@@ -154,4 +158,41 @@ fn a_capture_without_sdp_plays_as_opus_when_told() {
     );
     let (samples, _, _) = read_wav(&wav);
     assert_eq!(samples.len(), 425 * 960 * 2);
+}
+
+#[test]
+fn simulate_replays_a_lossy_opus_capture_with_fec() {
+    let payloads = capture_payloads();
+    // Every 10th packet lost from the 20th on, and packet 200's successor too.
+    let lost = |i: usize| (i >= 20 && i % 10 == 0) || i == 201;
+    let dir = scratch("opus_simulate");
+    let dump = dir.join("lossy.rtp");
+    std::fs::write(&dump, rtpdump(&payloads, lost)).unwrap();
+    let report = dir.join("report.json");
+    run_ok(
+        jitterplay()
+            .args(["simulate", "--quiet", "--format", "opus", "--report"])
+            .arg(&report)
+            .arg(&dump),
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let m = &r["metrics"];
+    let n_lost = (0..payloads.len()).filter(|&i| lost(i)).count();
+    let carries = |i: usize| {
+        jitterplay::rtp::opus_toc::parse(&payloads[i])
+            .unwrap()
+            .has_fec
+    };
+    let recoverable = (0..payloads.len())
+        .filter(|&i| lost(i) && i + 1 < payloads.len() && !lost(i + 1) && carries(i + 1))
+        .count();
+    eprintln!("simulate: {m}");
+    assert_eq!(m["lost"], n_lost as u64);
+    assert_eq!(m["fec_recovered"], recoverable as u64);
+    assert!(recoverable * 4 >= n_lost * 3, "{recoverable} of {n_lost}");
+    let plc = m["plc_ms"].as_f64().unwrap();
+    assert!(
+        (plc - (n_lost - recoverable) as f64 * 20.0).abs() < 0.01,
+        "plc {plc} ms"
+    );
 }
