@@ -1,5 +1,6 @@
 //! Playout control: prebuffering, rebuffering and the drift-correcting resample ratio (sans-IO).
 
+mod codec_fill;
 pub mod controller;
 pub mod drift;
 pub mod drift_estimator;
