@@ -201,6 +201,8 @@ fn streams_reports_what_each_real_capture_holds() {
     assert_eq!(stream["codec"], "opus/48000/2");
     assert_eq!(stream["payloads"][0]["named_by"], "sdp");
     assert_eq!(stream["stats"]["packets"], 425);
+    // Checked against libopus in tests/opus_capture.rs.
+    assert_eq!(stream["fec_packets"], 370);
 
     let s = streams_json(&data("nb6-telephone.pcap"));
     let streams = s["streams"].as_array().unwrap();
