@@ -188,3 +188,30 @@ fn a_dtx_pause_plays_for_its_rtp_length_fading_through_plc() {
         .fold(0.0f32, f32::max);
     assert!(step < 0.1, "a click in the pause: step {step}");
 }
+
+#[test]
+fn a_lost_packet_longer_than_the_cadence_is_filled_whole() {
+    let audio = signal(48_000 * 3);
+    // 20, 20 and 60 ms packets in turn; the cadence (shortest step) is 20 ms.
+    let plan = EncodePlan {
+        frame_sizes: vec![960, 960, 2880],
+        bitrates: vec![24_000],
+        fec: true,
+    };
+    let payloads = encode(&audio, &plan);
+    assert_eq!(duration(&payloads[8]), 2880);
+    let packets: Vec<(u32, Option<Vec<u8>>)> = rtp(&payloads)
+        .into_iter()
+        .enumerate()
+        .map(|(i, (ts, p))| (ts, (i != 8).then_some(p)))
+        .collect();
+    let (m, out) = play(&packets);
+    let total: usize = payloads.iter().map(|p| duration(p)).sum();
+    assert_eq!(out.len(), total * 2);
+    assert_eq!(m.lost, 1);
+    // All 60 ms by the codec (from the next packet's FEC when it carries some, else PLC),
+    // none of it as a pause.
+    let by_codec = m.plc_ms + m.fec_recovered as f64 * 60.0;
+    assert!((by_codec - 60.0).abs() < 0.01, "{m:?}");
+    assert!((m.concealed_ms - 60.0).abs() < 0.01, "{m:?}");
+}

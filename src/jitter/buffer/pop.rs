@@ -151,7 +151,12 @@ impl JitterBuffer {
             return cad;
         };
         let gap = ts.saturating_sub(self.cur.play_ts);
-        if cad > 0 {
+        if self.cfg.opus_durations && seq == start + 1 && gap > 0 {
+            // Opus frame sizes vary: a single lost packet lasts exactly until its successor,
+            // whatever the cadence (the shortest packet) says; the codec needs that duration
+            // to decode its FEC. Capped like any loss, by `lost_ticks`.
+            gap
+        } else if cad > 0 {
             cad.min(gap)
         } else {
             gap / (seq - start).max(1)
