@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::duration::parse_duration;
+use super::sparkline::DepthHistory;
 use super::status::{clock, StatusLine};
 use crate::net::rtp_url::RtpUrl;
 use crate::output::OutputSpec;
@@ -263,9 +264,11 @@ fn report_live(
     let status = StatusLine::new(quiet || args.stats_json.as_deref() == Some("-"));
     let mut next_line = 0.0;
     let mut write_error = None;
+    let mut history = DepthHistory::new(DepthHistory::colour_allowed());
     let result = play(&mut |s| {
         if status.is_visible() {
-            status.set(live_line(s, url));
+            history.push(s.t, s.metrics.depth_ms, s.metrics.target_ms);
+            status.set(live_line(s, url, &history));
         }
         if let Some(out) = stats_out.as_mut() {
             if s.t >= next_line {
@@ -319,7 +322,7 @@ pub fn metrics_summary(m: &crate::playout::metrics::MetricsSnapshot) -> String {
     )
 }
 
-fn live_line(s: &LiveStatus, url: &RtpUrl) -> String {
+fn live_line(s: &LiveStatus, url: &RtpUrl, history: &DepthHistory) -> String {
     let m = &s.metrics;
     let head = match s.state {
         "waiting" => return format!("waiting for RTP on {}", url.bind),
@@ -341,7 +344,8 @@ fn live_line(s: &LiveStatus, url: &RtpUrl) -> String {
         0.0
     };
     format!(
-        "{head}  buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%  late {}  stretched {:.0} ms  drift {}  {}  from {}",
+        "{head}  {} buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%  late {}  stretched {:.0} ms  drift {}  {}  from {}",
+        history.render(),
         m.depth_ms,
         m.target_ms,
         m.jitter_ms,
