@@ -73,6 +73,11 @@ pub struct PlayArgs {
     /// the recording, never from playback, counted as record_dropped_frames).
     #[arg(long, value_name = "PATH.wav")]
     pub record: Option<PathBuf>,
+    /// RTP: save every received datagram with its arrival time to PATH.pcap or PATH.rtpdump
+    /// (batched writes on their own thread), to replay the session exactly later with
+    /// `jitterplay play PATH` or `jitterplay simulate PATH`.
+    #[arg(long, value_name = "PATH.pcap|PATH.rtpdump")]
+    pub save_packets: Option<PathBuf>,
     /// RTP and captures: serve every metric as Prometheus/OpenMetrics text at
     /// http://ADDR:PORT/metrics while playing (after a capture, until one scrape reads the final
     /// values, at most 30 s).
@@ -142,6 +147,9 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
         anyhow::bail!(
             "--record records live streams (rtp://, .sdp); for a file or a capture, --output wav:PATH writes what plays"
         );
+    }
+    if args.save_packets.is_some() {
+        anyhow::bail!("--save-packets saves what a live stream (rtp://, .sdp) receives");
     }
     if crate::capture::is_capture_path(path) {
         return super::capture_play::run(path, &args, quiet);
@@ -238,6 +246,7 @@ fn live_options(args: &PlayArgs, hint: StreamHint) -> RtpPlayOptions {
         rate_cap: args.rate_cap,
         hint,
         record: args.record.clone(),
+        save_packets: args.save_packets.clone(),
         ..RtpPlayOptions::default()
     }
 }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::datagram_queue::DatagramSender;
+use super::packet_saver::SaveTap;
 use super::rtp_url::RtpUrl;
 use super::stamped_recv;
 
@@ -93,6 +94,8 @@ pub struct NetStats {
     pub recv_buffer: AtomicU64,
     /// The accepted sender, once one is.
     pub source: OnceLock<SocketAddr>,
+    /// `--save-packets`' counters, when saving.
+    pub save: OnceLock<Arc<super::packet_saver::SaveStats>>,
 }
 
 /// A serialisable copy of [`NetStats`].
@@ -218,6 +221,7 @@ pub async fn receive(
     stats: Arc<NetStats>,
     stop: impl Future<Output = ()>,
     batch: Duration,
+    save: Option<SaveTap>,
 ) {
     let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
     let mut rx = Intake {
@@ -226,6 +230,7 @@ pub async fn receive(
         bucket: TokenBucket::new(rate_cap),
         buf: vec![0u8; 65_536],
         origin,
+        save,
     };
     let mut drops_poll = tokio::time::interval(Duration::from_secs(1));
     tokio::pin!(stop);
@@ -275,6 +280,8 @@ struct Intake {
     bucket: TokenBucket,
     buf: Vec<u8>,
     origin: Instant,
+    /// `--save-packets`: every datagram read, before any check.
+    save: Option<SaveTap>,
 }
 
 impl Intake {
@@ -292,6 +299,9 @@ impl Intake {
             // The kernel's stamp: time spent in the socket is not network delay.
             let arrival = self.origin.elapsed().saturating_sub(got.waited);
             let datagram = &self.buf[..got.len.min(self.buf.len())];
+            if let Some(save) = self.save.as_mut() {
+                save.save(got.from, datagram, arrival);
+            }
             handle(
                 &self.url,
                 &self.stats,
