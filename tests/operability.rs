@@ -242,3 +242,40 @@ fn saved_packets_replay_to_the_same_audio_as_the_live_session() {
         );
     }
 }
+
+#[test]
+fn files_and_captures_record_what_they_play_too() {
+    let dir = scratch("op_record_file");
+    for (input, extra) in [
+        (asset("music-48k-stereo.flac"), &[][..]),
+        (
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/sip-rtp-g711.pcap"),
+            &["--stream", "1", "--fast"][..],
+        ),
+    ] {
+        let out = dir.join("out.wav");
+        let rec = dir.join("rec.wav");
+        run_ok(
+            jitterplay()
+                .arg("play")
+                .arg(&input)
+                .args(["--quiet", "--output"])
+                .arg(format!("wav:{}", out.display()))
+                .arg("--record")
+                .arg(&rec)
+                .args(extra),
+        );
+        let (played, rate, channels) = read_wav(&out);
+        let (recorded, rrate, rchannels) = read_wav(&rec);
+        assert_eq!((rate, channels), (rrate, rchannels));
+        assert!(!played.is_empty());
+        assert!(
+            played == recorded,
+            "{}: {} vs {}",
+            input.display(),
+            played.len(),
+            recorded.len()
+        );
+    }
+}

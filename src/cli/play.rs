@@ -68,7 +68,7 @@ pub struct PlayArgs {
     /// RTP: a JSON line of every metric each second, and a final summary, to PATH or - (stdout).
     #[arg(long, value_name = "PATH|-")]
     pub stats_json: Option<String>,
-    /// RTP: also record what is played, beside the output, to PATH.wav (32-bit float; batched
+    /// Also record what is played, beside the output, to PATH.wav (32-bit float; batched
     /// writes on their own thread, header fixed up at every flush; a slow disk drops frames from
     /// the recording, never from playback, counted as record_dropped_frames).
     #[arg(long, value_name = "PATH.wav")]
@@ -143,11 +143,6 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
         };
         return play_live(&url, hint, &args, quiet);
     }
-    if args.record.is_some() {
-        anyhow::bail!(
-            "--record records live streams (rtp://, .sdp); for a file or a capture, --output wav:PATH writes what plays"
-        );
-    }
     if args.save_packets.is_some() {
         anyhow::bail!("--save-packets saves what a live stream (rtp://, .sdp) receives");
     }
@@ -191,6 +186,7 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         buffer_frames: args.buffer_frames,
         fast: args.fast,
         interrupt: Some(&STOP),
+        record: args.record.clone(),
         ..FilePlayOptions::default()
     };
     let status = StatusLine::new(quiet);
@@ -206,6 +202,7 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     });
     status.finish();
     let report = result?;
+    warn_record_drops(report.record.as_ref());
     if report.skipped_packets > 0 {
         tracing::warn!(
             "{} corrupt packet(s) skipped ({} frames of audio lost)",
@@ -215,6 +212,17 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     }
     tracing::info!(?report, "playback finished");
     Ok(())
+}
+
+/// One warning when the recording lost frames (the disk could not keep up).
+pub fn warn_record_drops(record: Option<&crate::playback::record_tap::RecordSnapshot>) {
+    if let Some(r) = record.filter(|r| r.record_dropped_frames > 0) {
+        tracing::warn!(
+            dropped = r.record_dropped_frames,
+            written = r.written_frames,
+            "the recording could not keep up: frames were left out of it (playback was not affected)"
+        );
+    }
 }
 
 fn play_live(url: &RtpUrl, hint: StreamHint, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
