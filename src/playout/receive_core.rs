@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::audio::channels::ChannelMapper;
 use crate::audio::resample::{ResampleError, StreamResampler};
-use crate::codec::conceal::Concealer;
+use crate::codec::conceal::{self, Conceal};
 use crate::codec::rtp_decoder::{CodecError, RtpDecoder};
 use crate::jitter::{InsertOutcome, JitterBuffer, JitterConfig, PopOutcome};
 use crate::playout::metrics::Metrics;
@@ -245,7 +245,7 @@ pub struct ReceiveCore {
 struct Pipeline {
     rate: u32,
     channels: usize,
-    concealer: Concealer,
+    concealer: Box<dyn Conceal>,
     drift: DriftCorrector,
     mapper: ChannelMapper,
     resampler: Option<StreamResampler>,
@@ -562,8 +562,12 @@ impl ReceiveCore {
             p.concealer.process_decoded(&mut self.decoded);
         } else if lost_ticks > 0 {
             let frames = to_frames(lost_ticks);
-            p.concealer.conceal(frames, &mut self.decoded);
-            if self.decoder.is_stateless() && self.buffer.peek_next(&mut self.peek_payload) {
+            // The next packet, when it plays right after this loss: a codec may recover the
+            // lost audio from it, and PCM concealment ends by merging into it.
+            let next = self.buffer.peek_next(&mut self.peek_payload);
+            let next_payload = next.then_some(self.peek_payload.as_slice());
+            let done = p.concealer.conceal(frames, next_payload, &mut self.decoded);
+            if next && self.decoder.is_stateless() {
                 self.peek_decoded.clear();
                 if self
                     .decoder
@@ -574,8 +578,13 @@ impl ReceiveCore {
                         .merge_into(&mut self.decoded, &self.peek_decoded);
                 }
             }
-            self.metrics
-                .add_concealed(Duration::from_secs_f64(frames as f64 / f64::from(p.rate)));
+            let secs = |frames: usize| Duration::from_secs_f64(frames as f64 / f64::from(p.rate));
+            self.metrics.add_concealed(secs(frames));
+            self.metrics.add_concealed_by_method(
+                secs(done.pitch),
+                secs(done.fade),
+                secs(done.noise),
+            );
         } else {
             let mut frames = to_frames(silence_ticks);
             // A pause is the least audible place to move the level: by up to half its length.
@@ -620,7 +629,7 @@ impl Pipeline {
         Ok(Pipeline {
             rate,
             channels: ch,
-            concealer: Concealer::new(rate, channels),
+            concealer: conceal::for_stream(&cfg.format, rate, channels),
             drift: DriftCorrector::for_rate(ch, rate)?,
             mapper: ChannelMapper::new(ch, out_ch),
             resampler: if rate != cfg.output_rate {
