@@ -119,6 +119,10 @@ fn byte_budget(format: &PayloadFormat, depth: Duration) -> usize {
     }
 }
 
+/// Audio after a loss decoded ahead for concealment: enough for a pitch search (two 15 ms
+/// periods) with room to spare.
+const RESUME_AHEAD_MS: u64 = 40;
+
 /// How far above the target ceiling the buffer may fill before the oldest audio is dropped.
 pub const MAX_DEPTH_MARGIN: Duration = Duration::from_secs(1);
 
@@ -233,6 +237,10 @@ pub struct ReceiveCore {
     /// The next packet's payload and audio, decoded ahead to end a concealment smoothly.
     peek_payload: Vec<u8>,
     peek_decoded: Vec<f32>,
+    /// The audio after a loss, decoded ahead for two-sided concealment, and a scratch packet.
+    resume_payload: Vec<u8>,
+    resume_scratch: Vec<u8>,
+    resume_decoded: Vec<f32>,
     /// The controller's last word on moving the level, and by how much (seconds).
     level_move: LevelMove,
     level_gap: f64,
@@ -276,6 +284,9 @@ impl ReceiveCore {
             decoded: Vec::with_capacity(8192),
             peek_payload: Vec::with_capacity(8192),
             peek_decoded: Vec::with_capacity(8192),
+            resume_payload: Vec::with_capacity(16384),
+            resume_scratch: Vec::with_capacity(8192),
+            resume_decoded: Vec::with_capacity(16384),
             level_move: LevelMove::Hold,
             level_gap: 0.0,
             started: false,
@@ -562,6 +573,28 @@ impl ReceiveCore {
             p.concealer.process_decoded(&mut self.decoded);
         } else if lost_ticks > 0 {
             let frames = to_frames(lost_ticks);
+            if !p.concealer.is_concealing() && self.decoder.is_stateless() {
+                // A loss begins: the audio after it, if buffered, lets concealment work from
+                // both sides. PCM ticks are frames, so no remainder is carried here.
+                let want = u64::from(self.buffer.clock_rate()) * RESUME_AHEAD_MS / 1000;
+                if let Some(gap) = self.buffer.peek_resume(
+                    want,
+                    &mut self.resume_payload,
+                    &mut self.resume_scratch,
+                ) {
+                    self.resume_decoded.clear();
+                    let decoded = self
+                        .decoder
+                        .decode(&self.resume_payload, &mut self.resume_decoded);
+                    if decoded.is_ok() {
+                        let ahead = (u128::from(gap) * u128::from(p.rate)
+                            / u128::from(self.buffer.clock_rate().max(1)))
+                            as usize;
+                        p.concealer
+                            .resume_with(frames + ahead, &self.resume_decoded);
+                    }
+                }
+            }
             // The next packet, when it plays right after this loss: a codec may recover the
             // lost audio from it, and PCM concealment ends by merging into it.
             let next = self.buffer.peek_next(&mut self.peek_payload);

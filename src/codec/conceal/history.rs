@@ -50,6 +50,18 @@ impl History {
         self.filled = (self.filled + keep).min(self.capacity);
     }
 
+    /// Replaces the contents with `samples` in reverse frame order: `samples`' first frame
+    /// becomes the newest. Extending this history forwards extends `samples` backwards.
+    pub(super) fn fill_reversed(&mut self, samples: &[f32]) {
+        let ch = self.channels;
+        let keep = (samples.len() / ch).min(self.capacity);
+        for (j, frame) in samples.chunks_exact(ch).take(keep).enumerate() {
+            let at = (self.capacity - 1 - j) * ch;
+            self.data[at..at + ch].copy_from_slice(frame);
+        }
+        self.filled = keep;
+    }
+
     /// The frame `back` frames before the end (1 = the newest); `back` must be in `1..=filled`.
     pub(super) fn back(&self, back: usize) -> &[f32] {
         debug_assert!(
@@ -94,5 +106,10 @@ mod tests {
         assert_eq!((h.back(1)[0], h.back(4)[1]), (18.0, 13.0));
         h.clear();
         assert_eq!(h.filled(), 0);
+        h.fill_reversed(&[1.0, -1.0, 2.0, -2.0, 3.0, -3.0]);
+        assert_eq!(
+            (h.filled(), h.back(1), h.back(3)),
+            (3, &[1.0, -1.0][..], &[3.0, -3.0][..])
+        );
     }
 }

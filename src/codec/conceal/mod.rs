@@ -5,11 +5,13 @@
 //! implementation for a payload format. Every format decoded today (L16, L24, PCMU, PCMA, MPEG
 //! audio) conceals in the decoded domain with [`PitchConcealer`]: pitch-period replication in
 //! the spirit of ITU-T G.711 Appendix I and WebRTC NetEq's expand, a faded repeat for audio
-//! that does not repeat, then comfort noise or silence. A codec with its own concealment
+//! that does not repeat, then comfort noise or silence; from both sides of the loss when the
+//! audio after it is already buffered. A codec with its own concealment
 //! (Opus PLC, or FEC decoded from the next packet) implements the same trait around its
 //! decoder; `conceal` is handed the next packet's payload whenever it is already buffered.
 
 mod expand;
+mod extend;
 mod history;
 mod merge;
 mod noise;
@@ -59,6 +61,14 @@ pub trait Conceal: Send {
     /// Takes received audio before it plays: remembers it for the next loss, and fades it in
     /// if a concealment ended without a merge.
     fn process_decoded(&mut self, samples: &mut [f32]);
+
+    /// At the start of a loss, hands over the audio that resumes after it, when the jitter
+    /// buffer already holds it: `future` (decoded, interleaved) begins `gap` frames after the
+    /// concealment about to be produced. A concealer may shape the whole gap towards it; the
+    /// default ignores it.
+    fn resume_with(&mut self, gap: usize, future: &[f32]) {
+        let _ = (gap, future);
+    }
 
     /// Appends `frames` frames of concealment to `out`. `next_payload` is the encoded packet
     /// after the loss when it is already buffered (for codecs that can recover a lost frame
