@@ -23,8 +23,12 @@ Players
   ffmpeg      -max_delay 3000000 -i stream.sdp -af aresample=async=1 (a 3 s reorder window;
               aresample keeps the timeline)
 Scores (each output aligned to the source by cross-correlation first)
-  speech  ITU-T P.862.2 wide-band PESQ, MOS-LQO 1.0-4.64, higher is better (`pesq` package)
-  music   log-spectral distance in dB, lower is better: per channel, 2048-point Hann STFT
+  speech  ITU-T P.862.2 wide-band PESQ, MOS-LQO 1.0-4.64, higher is better (`pesq` package,
+          which also aligns each utterance itself)
+  music   log-spectral distance in dB, lower is better, after aligning each second of the
+          output again by whole packets (within 12: ffmpeg shifts its timeline by a few packets
+          even with aresample=async=1, and LSD has no alignment of its own): per channel,
+          2048-point Hann STFT
           (43 ms, half overlap), power normalised to full scale and floored at -90 dB, the RMS
           over 20 Hz-20 kHz of 10 log10(P_source / P_output) per frame, averaged over the
           frames where the source is above -60 dBFS. A lost packet filled with silence scores
@@ -260,7 +264,31 @@ def align(ref, deg):
     return deg[:len(ref)]
 
 
+def align_blocks(ref, deg, rate):
+    """`deg` realigned to `ref` one second at a time, so a player that shifts its timeline is
+    scored on its audio, not on the shift. A player shifts by whole packets (it drops or
+    inserts them), so only shifts by whole packets within 240 ms of the global alignment are
+    tried: a finer search could lock onto a concealed pitch period one period off."""
+    block, packet = rate, int(rate * PTIME)
+    reach = 12 * packet
+    a, b = ref.mean(axis=1), deg.mean(axis=1)
+    padded = np.vstack([np.zeros((reach, deg.shape[1])), deg, np.zeros((reach, deg.shape[1]))])
+    bp = padded.mean(axis=1)
+    out = np.zeros_like(ref)
+    for at in range(0, len(ref), block):
+        seg = a[at:at + block]
+        window = bp[at:at + len(seg) + 2 * reach]
+        if len(window) < len(seg) + 2 * reach or not seg.any():
+            out[at:at + len(seg)] = deg[at:at + len(seg)]
+            continue
+        c = correlate(window, seg, mode="valid", method="fft")
+        shift = max(range(0, 2 * reach + 1, packet), key=lambda k: c[k])
+        out[at:at + len(seg)] = padded[at + shift:at + shift + len(seg)]
+    return out
+
+
 def log_spectral_distance(ref, deg, rate):
+    deg = align_blocks(ref, deg, rate)
     n = 2048
     values = []
     for c in range(ref.shape[1]):
