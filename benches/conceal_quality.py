@@ -43,11 +43,14 @@ plugins-good, espeak-ng; Python 3 with numpy, scipy and pesq:
 
     python3 benches/conceal_quality.py [--players jitterplay,gstreamer,ffmpeg]
         [--signals speech,music] [--losses none,rand3,rand10,burst2-5,gap200] [--seed 15]
-        [--bin target/release/jitterplay] [--offline] [--keep DIR]
+        [--bin target/release/jitterplay] [--offline] [--keep DIR] [--rescore DIR]
 
 --offline scores jitterplay alone by replaying each capture through `play FILE.pcap --fast`
 (the same receive core in virtual time, seconds instead of minutes): for tuning, not for the
-table. The run takes about 10 minutes (every player hears every signal in real time).
+table. --rescore DIR scores again what a run kept with --keep DIR. The run takes about 13
+minutes (every player hears every signal in real time). Run it on an idle machine: the
+players are live, and a starved decoder thread underruns (jitterplay's line reports its
+underruns; a lossless row below 4.64 or above 0 says a run was disturbed).
 """
 import argparse
 import json
@@ -184,7 +187,7 @@ def receive(player, args, rate, channels, packets, out, work):
     caps = (f"application/x-rtp,media=(string)audio,clock-rate=(int){rate},"
             f"encoding-name=(string)L16,encoding-params=(string){channels},"
             f"channels=(int){channels},payload=(int){PT}")
-    stats = f"{work}/stats.jsonl"
+    stats = out[:-4] + ".stats.jsonl"
     if player == "jitterplay":
         argv = [args.bin, "play", f"rtp://127.0.0.1:{port}", "--format",
                 f"l16/{rate}/{channels}", "--output", f"wav:{out}", "--idle-timeout", "1s",
@@ -234,7 +237,7 @@ def last_stats(path):
 
 
 def offline(args, rate, channels, pcap, out, work):
-    stats = f"{work}/stats.json"
+    stats = out[:-4] + ".stats.jsonl"
     sh(args.bin, "play", pcap, "--format", f"l16/{rate}/{channels}", "--output", f"wav:{out}",
        "--fast", "--quiet", "--stats-json", stats)
     return last_stats(stats)
@@ -326,7 +329,11 @@ def main():
     ap.add_argument("--bin", default="target/release/jitterplay")
     ap.add_argument("--offline", action="store_true")
     ap.add_argument("--keep", help="directory to keep captures and outputs in")
+    ap.add_argument("--rescore", metavar="DIR",
+                    help="score the outputs a run kept in DIR (--keep) again; plays nothing")
     args = ap.parse_args()
+    if args.rescore:
+        args.keep = args.rescore
     players = ["jitterplay"] if args.offline else args.players.split(",")
     tools = {"gstreamer": "gst-launch-1.0", "ffmpeg": "ffmpeg"}
     for tool in ["espeak-ng", "ffmpeg"] + [tools[p] for p in players if p in tools]:
@@ -346,7 +353,10 @@ def main():
             write_pcap(pcap, kept, 5004)
             for player in players:
                 out = f"{work}/{name}-{loss}-{player}.wav"
-                if args.offline:
+                if args.rescore:
+                    stats_file = out[:-4] + ".stats.jsonl"
+                    stats = last_stats(stats_file) if os.path.exists(stats_file) else None
+                elif args.offline:
                     stats = offline(args, rate, channels, pcap, out, work)
                 else:
                     stats = receive(player, args, rate, channels, kept, out, work)
@@ -355,9 +365,11 @@ def main():
                 results[(name, loss, player)] = s
                 how = ""
                 if stats:
-                    how = " concealed {:.0f} ms (pitch {:.0f}, fade {:.0f}, noise {:.0f})".format(
+                    how = (" concealed {:.0f} ms (pitch {:.0f}, fade {:.0f}, noise {:.0f}),"
+                           " underruns {}").format(
                         stats.get("concealed_ms", 0), stats.get("concealed_pitch_ms", 0),
-                        stats.get("concealed_fade_ms", 0), stats.get("concealed_noise_ms", 0))
+                        stats.get("concealed_fade_ms", 0), stats.get("concealed_noise_ms", 0),
+                        stats.get("underruns", "?"))
                 print(f"{name:<7} {loss:<9} {player:<11} lost {len(lost):>3}/{len(packets)} "
                       f"score {s:.3f}{how}", flush=True)
     print()
