@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages jitterplay needs. `demo` needs only the build
-# dependencies; `test` adds the audio server and the RTP peers the test suite drives.
+# dependencies; `test` adds the audio server, the RTP peers the test suite drives, tshark
+# (Wireshark's RTP Streams figures that `streams` is compared with) and the Prometheus server
+# that scrapes `--metrics-listen`.
 # Runs `apt-get update` when the package lists are empty, and uses sudo only when not root.
 # The README's two set-up commands and .ci/run call this script, so they cannot drift apart.
 set -euo pipefail
@@ -8,7 +10,8 @@ what=${1:-demo}
 packages=(libasound2-dev pkg-config)
 if [ "$what" = test ]; then
   packages+=(ffmpeg pulseaudio pulseaudio-utils libasound2-plugins
-             gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good)
+             gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+             tshark prometheus)
 fi
 missing=()
 for p in "${packages[@]}"; do
@@ -18,6 +21,8 @@ done
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+# tshark's package asks whether non-root users may capture; answer no instead of prompting.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections 2>/dev/null || true
 if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e '^lock$' -e '^partial$' || true)" ]; then
   $SUDO apt-get update -qq
 fi

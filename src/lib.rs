@@ -3,7 +3,8 @@
 //! The crate is split along the IO boundary described in `DESIGN.md`:
 //! - the sans-IO core ([`rtp`], [`jitter`], [`playout`], [`codec`], [`audio`], [`sim`]) takes time
 //!   as an argument and never touches clocks, threads, sockets or devices;
-//! - the shell ([`output`], [`cli`]) wires the core to devices, files and threads;
+//! - the shell ([`output`], [`net`], [`metrics_http`], [`cli`]) wires the core to devices, files,
+//!   sockets and threads;
 //! - [`fuzzing`] holds one entry function per fuzz target (`fuzz/`, `docs/fuzzing.md`).
 
 pub mod audio;
@@ -12,6 +13,7 @@ pub mod cli;
 pub mod codec;
 pub mod fuzzing;
 pub mod jitter;
+pub mod metrics_http;
 pub mod net;
 pub mod netem;
 pub mod output;

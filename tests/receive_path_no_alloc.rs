@@ -13,7 +13,7 @@ use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 
 use jitterplay::playback::ring::audio_ring;
 use jitterplay::playback::{OutputStats, RingCallback};
-use jitterplay::playout::{ReceiveCore, ReceiveCoreConfig, RingFeeder};
+use jitterplay::playout::{PlayoutEngine, ReceiveCoreConfig};
 use jitterplay::rtp::payload::PayloadFormat;
 
 #[global_allocator]
@@ -49,10 +49,8 @@ fn a_jittery_lossy_stream_in_steady_state_allocates_nothing() {
     cfg.payload_type = Some(96);
     cfg.set_target_window(Duration::from_millis(200), Duration::from_secs(1));
     let high_water = Duration::from_millis(40);
-    cfg.add_output_ring(high_water);
-    let mut core = ReceiveCore::new(cfg).expect("receiver");
     let (producer, consumer) = audio_ring(high_water * 4, RATE, 2);
-    let mut feeder = RingFeeder::new(producer, high_water, RATE, 2);
+    let mut engine = PlayoutEngine::new(cfg, producer, high_water).expect("engine");
     let stats = Arc::new(OutputStats::default());
     let mut callback = RingCallback::new(consumer, Arc::clone(&stats));
     let mut device = vec![0.0f32; 480 * 2];
@@ -68,18 +66,19 @@ fn a_jittery_lossy_stream_in_steady_state_allocates_nothing() {
         })
         .collect();
     schedule.sort();
-    let metrics = Arc::clone(core.metrics());
+    let metrics = Arc::clone(engine.core().metrics());
     let mut next = 0;
     let mut step = |from_ms: u64, to_ms: u64| {
         for ms in (from_ms..to_ms).step_by(5) {
             let now = Duration::from_millis(ms);
             while next < schedule.len() && schedule[next].0 <= now {
                 let (at, i) = schedule[next];
-                core.on_datagram(&packets[i], at);
+                engine.handle_datagram(&packets[i], at);
                 next += 1;
             }
-            let top = feeder.top_up(&mut core, now).expect("top up");
-            stats.set_paused(!top.decision.playing);
+            engine.handle_output(stats.underruns());
+            let poll = engine.poll(now).expect("poll");
+            stats.set_paused(!poll.decision.playing);
             if ms % 10 == 0 {
                 callback.fill(&mut device);
             }

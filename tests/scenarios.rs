@@ -193,6 +193,29 @@ fn stalls_freezes_and_pauses_leave_the_audio_alone() {
         let r = simulate(named("dtx-pauses"), seed, None);
         assert_eq!(r.bit_exact_frames, r.frames_sent, "dtx/{seed}: {r}");
         assert_eq!(r.metrics.underruns, 0, "dtx/{seed}: {r}");
+        // The first pause falls while prebuffering: the start is not put off by it.
+        assert!(r.latency_mean_ms < 3100.0, "dtx/{seed}: {r}");
+    }
+}
+
+#[test]
+fn pauses_longer_than_the_buffer_play_as_silence_of_their_length() {
+    for seed in [1, 2, 3] {
+        let r = simulate(named("dtx-long"), seed, None);
+        assert_eq!(r.bit_exact_frames, r.frames_sent, "{seed}: {r}");
+        assert_eq!(r.metrics.underruns, 0, "{seed}: {r}");
+        assert_eq!(r.metrics.rebuffers, 0, "{seed}: {r}");
+        // The level after each pause is the level before it (the silence the output waited in
+        // is part of the pause, and only the rest of it plays).
+        assert!(
+            (r.latency_mean_ms - 3020.0).abs() < 30.0 && r.latency_p95_ms < 3100.0,
+            "{seed}: {r}"
+        );
+        assert_eq!(
+            r.metrics.stretched_ms + r.metrics.silence_adjusted_ms,
+            0.0,
+            "{seed}: {r}"
+        );
     }
 }
 

@@ -253,3 +253,19 @@ fn the_example_scenario_loads_and_runs() {
     let out = ok(simulate(path_arg(&path), &["--duration", "3s"]));
     assert!(String::from_utf8_lossy(&out.stdout).contains("scenario hotel-wifi"));
 }
+
+#[test]
+fn a_24_bit_source_is_judged_against_the_16_bit_audio_sent() {
+    let dir = scratch("simulate_24bit");
+    let report = dir.join("r.json");
+    let out = ok(jitterplay()
+        .arg("simulate")
+        .arg(asset("music-44k-stereo-24bit.flac"))
+        .args(["--scenario", "wifi", "--report", path_arg(&report)])
+        .output()
+        .expect("spawn jitterplay"));
+    let text = stderr(&out) + &String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("100.000 % bit-exact"), "{text}");
+    let r = read_json(&report);
+    assert_eq!(r["bit_exact_frames"], r["frames_sent"], "{r}");
+}

@@ -37,7 +37,7 @@ pub struct PacketRow {
 
 /// The per-packet analysis of `stream`, in capture order.
 pub fn analyse_packets(capture: &Capture, stream: &RtpStream) -> Vec<PacketRow> {
-    let clock = stream.main_payload().and_then(|p| p.clock_rate);
+    let clock = stream.main_payload().and_then(|p| p.timing_clock());
     let event_pt = stream.telephone_event_pt();
     let mut stats = StatsBuilder::new(clock);
     let mut previous_pt = None;

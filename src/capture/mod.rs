@@ -3,6 +3,7 @@
 //! arrival times.
 
 pub mod analysis;
+pub mod bindings;
 pub mod link;
 pub mod naming;
 pub mod reader;
@@ -13,6 +14,7 @@ pub mod sip;
 pub mod stats;
 pub mod streams;
 pub mod table;
+pub mod wireshark;
 
 #[cfg(test)]
 mod fuzz_tests;

@@ -1,23 +1,44 @@
-//! Naming a stream's payload types: from the call's SDP, the RFC 3551 static table, or the
-//! packets' shape (RFC 4733 events sent without SDP).
+//! Naming a stream's payload types: from the SDP in force for the stream's endpoints, the RFC
+//! 3551 static table, a capture-wide guess from another call's SDP, or the packets' shape
+//! (RFC 4733 events sent without SDP).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use super::bindings::{PayloadBindings, Scope};
 use super::reader::Datagram;
-use super::sip::SignalledPayloads;
 use super::streams::{NamedBy, PayloadRole, PayloadUse};
 use crate::rtp::header::RtpHeader;
 use crate::rtp::payload::PayloadFormat;
 
-/// Names payload type `pt`: from the call's SDP, else the static table, else its packets' shape.
+/// Where and when a payload type was first used in a stream, and how often.
+#[derive(Debug, Clone, Copy)]
+pub struct FirstUse {
+    /// Sender.
+    pub src: Option<SocketAddr>,
+    /// Receiver.
+    pub dst: Option<SocketAddr>,
+    /// Capture time of the stream's first packet of this payload type: the mapping in force
+    /// then is the one that names it.
+    pub at: Duration,
+    /// Packets of the stream carrying it.
+    pub packets: u64,
+}
+
+/// Names payload type `pt`: from the SDP in force for the stream's endpoints when it was first
+/// used, else the static table, else a capture-wide SDP guess, else its packets' shape.
 pub fn name_payload<'a>(
     pt: u8,
-    packets: u64,
-    src: Option<SocketAddr>,
-    dst: Option<SocketAddr>,
-    signalled: &SignalledPayloads,
+    first: FirstUse,
+    bindings: &PayloadBindings,
     stream: impl Iterator<Item = &'a Datagram>,
 ) -> PayloadUse {
+    let FirstUse {
+        src,
+        dst,
+        at,
+        packets,
+    } = first;
     let use_of =
         |name: String, role, named_by, format: Option<PayloadFormat>, clock_rate| PayloadUse {
             pt,
@@ -28,7 +49,13 @@ pub fn name_payload<'a>(
             format,
             clock_rate,
         };
-    if let Some(p) = signalled.lookup(src, dst, pt) {
+    let signalled = bindings.lookup(src, dst, pt, at);
+    // A static payload type means what the table says unless the stream's own SDP remaps it;
+    // another call's SDP is no reason to doubt the table.
+    let signalled = signalled.filter(|(_, scope)| {
+        *scope == Scope::Endpoint || PayloadFormat::from_static_pt(pt).is_none()
+    });
+    if let Some((p, scope)) = signalled {
         let rtpmap = p.rtpmap.clone();
         let clock = rtpmap
             .as_deref()
@@ -38,7 +65,10 @@ pub fn name_payload<'a>(
         return use_of(
             name.clone(),
             role_of(p.format, &name),
-            NamedBy::Sdp,
+            match scope {
+                Scope::Endpoint => NamedBy::Sdp,
+                Scope::CaptureWide => NamedBy::Guess,
+            },
             p.format,
             clock,
         );
@@ -62,13 +92,15 @@ pub fn name_payload<'a>(
         );
     }
     if looks_like_telephone_events(pt, stream) {
+        // RFC 4733 events run on the audio's clock, which nothing here names: no clock rate
+        // is better than an assumed one.
         let f = PayloadFormat::TelephoneEvent { rate: 8000 };
         return use_of(
-            "telephone-event/8000".into(),
+            "telephone-event".into(),
             PayloadRole::TelephoneEvent,
             NamedBy::Guess,
             Some(f),
-            Some(8000),
+            None,
         );
     }
     use_of(

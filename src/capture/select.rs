@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::reader::Capture;
-use super::streams::{RtpStream, StreamKind, StreamsReport};
+use super::streams::{NamedBy, RtpStream, StreamKind, StreamsReport};
 use super::table::stream_table;
 use super::CaptureError;
 use crate::rtp::payload::PayloadFormat;
@@ -113,9 +113,16 @@ pub fn select(
     let format = match (format, chosen.kind) {
         (Some(f), _) => f,
         (None, StreamKind::Audio) => {
-            chosen
-                .main_payload()
-                .and_then(|p| p.format)
+            let main = chosen.main_payload();
+            if main.is_some_and(|p| p.named_by == NamedBy::Guess) {
+                tracing::warn!(
+                    "no SDP in force for stream {}'s endpoints names PT {}: playing it as {} from another SDP in the capture (give --format if that is wrong)",
+                    chosen.index,
+                    chosen.pt,
+                    chosen.codec
+                );
+            }
+            main.and_then(|p| p.format)
                 .ok_or_else(|| CaptureError::Unsupported {
                     stream: chosen.index,
                     codec: chosen.codec.clone(),

@@ -1,75 +1,49 @@
-//! SIP signalling inside a capture: the SDP offers and answers say which dynamic payload type
-//! each media port carries, as Wireshark uses them to name RTP streams.
+//! SIP signalling inside a capture: the SIP messages (over UDP, or TCP segments that start like
+//! one) and the SDP offers and answers they carry, each with the time it was captured.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
+use super::bindings::PayloadBindings;
 use super::reader::Datagram;
-use crate::rtp::sdp::{audio_media, SdpPayload};
+use crate::rtp::sdp::{audio_media, SdpAudioMedia};
 
-/// Payload types announced for media endpoints by the SDP bodies of a capture's SIP messages.
-#[derive(Debug, Clone, Default)]
-pub struct SignalledPayloads {
-    by_endpoint: HashMap<SocketAddr, Vec<SdpPayload>>,
-    by_port: HashMap<u16, Vec<SdpPayload>>,
-    /// SIP messages seen.
-    pub sip_messages: u64,
-    /// SDP bodies read from them.
-    pub sdp_bodies: u64,
+/// One SDP body seen in a SIP message (INVITE, re-INVITE, UPDATE, 200 OK, ACK, …).
+#[derive(Debug, Clone)]
+pub struct SdpSighting {
+    /// When the message was captured.
+    pub at: Duration,
+    /// Who sent the message (where media goes when the SDP has no `c=` line).
+    pub sender: Option<SocketAddr>,
+    /// Its RTP audio media descriptions.
+    pub media: Vec<SdpAudioMedia>,
 }
 
-impl SignalledPayloads {
-    /// Scans a capture's UDP datagrams and TCP SIP segments for SIP messages carrying SDP.
-    pub fn scan<'a>(datagrams: impl IntoIterator<Item = &'a Datagram>) -> Self {
-        let mut found = SignalledPayloads::default();
-        for d in datagrams {
-            if !is_sip(&d.payload) {
-                continue;
-            }
-            found.sip_messages += 1;
-            let Some(body) = sdp_body(&d.payload) else {
-                continue;
-            };
-            let Ok(media) = audio_media(body) else {
-                continue;
-            };
-            found.sdp_bodies += 1;
-            for m in media {
-                // A c= line may be missing or name a NATed address: the port alone is the fallback.
-                if let Some(ip) = m.connection.or(d.src.map(|s| s.ip())) {
-                    found
-                        .by_endpoint
-                        .insert(SocketAddr::new(ip, m.port), m.payloads.clone());
-                }
-                found.by_port.insert(m.port, m.payloads);
-            }
+/// Scans a capture's UDP datagrams and TCP SIP segments for SIP messages carrying SDP, and binds
+/// each description's payload types to its endpoint from the time it was captured.
+pub fn scan<'a>(datagrams: impl IntoIterator<Item = &'a Datagram>) -> PayloadBindings {
+    let mut sip_messages = 0;
+    let mut sightings = Vec::new();
+    for d in datagrams {
+        if !is_sip(&d.payload) {
+            continue;
         }
-        found
+        sip_messages += 1;
+        let Some(body) = sdp_body(&d.payload) else {
+            continue;
+        };
+        // An SDP that does not parse names nothing; the call's RTP is still listed, unnamed.
+        let Ok(media) = audio_media(body) else {
+            tracing::debug!(at = ?d.at, "SIP message with an unreadable SDP body");
+            continue;
+        };
+        sightings.push(SdpSighting {
+            at: d.at,
+            sender: d.src,
+            media,
+        });
     }
-
-    /// What payload type `pt` is on a stream between `src` and `dst`: the receiver's SDP first,
-    /// then the sender's (symmetric RTP sends from the port it receives on), then by port alone.
-    pub fn lookup(
-        &self,
-        src: Option<SocketAddr>,
-        dst: Option<SocketAddr>,
-        pt: u8,
-    ) -> Option<&SdpPayload> {
-        fn find(list: Option<&Vec<SdpPayload>>, pt: u8) -> Option<&SdpPayload> {
-            list?.iter().find(|p| p.pt == pt)
-        }
-        let endpoint = |a: Option<SocketAddr>| find(self.by_endpoint.get(&a?), pt);
-        let port = |a: Option<SocketAddr>| find(self.by_port.get(&a?.port()), pt);
-        endpoint(dst)
-            .or_else(|| endpoint(src))
-            .or_else(|| port(dst))
-            .or_else(|| port(src))
-    }
-
-    /// True if no SDP was found.
-    pub fn is_empty(&self) -> bool {
-        self.by_port.is_empty()
-    }
+    PayloadBindings::new(sightings, sip_messages)
 }
 
 /// A SIP request line (`INVITE sip:… SIP/2.0`) or status line (`SIP/2.0 200 OK`).
@@ -97,7 +71,6 @@ fn sdp_body(message: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn datagram(src: &str, payload: &[u8]) -> Datagram {
         Datagram {
@@ -112,20 +85,19 @@ mod tests {
     #[test]
     fn an_invite_names_dynamic_payload_types() {
         let invite = b"INVITE sip:bob@10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.1\r\nContent-Type: application/sdp\r\n\r\nv=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 99 101\r\na=rtpmap:99 opus/48000/2\r\na=rtpmap:101 telephone-event/48000\r\n";
-        let found = SignalledPayloads::scan(&[
+        let found = scan(&[
             datagram("10.0.0.1:5060", invite),
             datagram("10.0.0.1:5060", b"\x80\x00 not sip"),
         ]);
         assert!(is_sip(b"SIP/2.0 200 OK\r\n"));
         assert!(!is_sip(b"HTTP/1.1 200 OK\r\n"));
         assert_eq!((found.sip_messages, found.sdp_bodies), (1, 1));
-        let src = Some("10.0.0.1:4000".parse().unwrap());
-        let dst = Some("10.0.0.2:6000".parse().unwrap());
-        let opus = found.lookup(src, dst, 99).unwrap();
+        // The offer says what 10.0.0.1:4000 receives; its reply comes from there too.
+        let caller = Some("10.0.0.1:4000".parse().unwrap());
+        let callee = Some("10.0.0.2:6000".parse().unwrap());
+        let (opus, _) = found.lookup(callee, caller, 99, Duration::ZERO).unwrap();
         assert_eq!(opus.rtpmap.as_deref(), Some("opus/48000/2"));
-        // The receiver's direction: its port is only known from its own SDP, which is absent.
-        assert!(found
-            .lookup(dst, Some("10.0.0.9:7000".parse().unwrap()), 99)
-            .is_none());
+        let (events, _) = found.lookup(caller, callee, 101, Duration::ZERO).unwrap();
+        assert_eq!(events.rtpmap.as_deref(), Some("telephone-event/48000"));
     }
 }

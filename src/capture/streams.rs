@@ -4,15 +4,18 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::Serialize;
 
+use super::bindings::PayloadBindings;
 use super::link::FrameCounts;
-use super::naming::name_payload;
+use super::naming::{name_payload, FirstUse};
 use super::reader::{Capture, CaptureKind, Datagram, Truncation};
 use super::rtcp::{looks_like_rtcp, RtcpCounts};
-use super::sip::SignalledPayloads;
+use super::sip;
 use super::stats::{StatsBuilder, StreamStats};
+use super::wireshark::{WiresharkBuilder, WiresharkFigures};
 use crate::rtp::header::RtpHeader;
 use crate::rtp::payload::PayloadFormat;
 
@@ -38,9 +41,11 @@ pub enum PayloadRole {
 pub enum NamedBy {
     /// The RFC 3551 static table.
     Static,
-    /// An SDP body in the capture's SIP signalling.
+    /// The SDP in force for the stream's receiver (or sender) address and port when the
+    /// payload type was first used.
     Sdp,
-    /// The packets' shape (4-byte RFC 4733 events without SDP).
+    /// A guess: no SDP in force for the stream's endpoints names it, so an SDP of another
+    /// endpoint or time in the capture does; or the packets' shape (4-byte RFC 4733 events).
     Guess,
     /// Nothing.
     Nothing,
@@ -64,6 +69,16 @@ pub struct PayloadUse {
     pub format: Option<PayloadFormat>,
     /// Its RTP clock rate, when known.
     pub clock_rate: Option<u32>,
+}
+
+impl PayloadUse {
+    /// The clock to time packets by: only one the static table or the stream's own SDP gives,
+    /// never a guess, and none for telephone events (their timestamp marks an event's start).
+    pub fn timing_clock(&self) -> Option<u32> {
+        let trusted = matches!(self.named_by, NamedBy::Static | NamedBy::Sdp);
+        self.clock_rate
+            .filter(|_| trusted && self.role != PayloadRole::TelephoneEvent)
+    }
 }
 
 /// What a stream is as a whole.
@@ -105,6 +120,8 @@ pub struct RtpStream {
     pub telephone_events: u64,
     /// Sequence and timing statistics.
     pub stats: StreamStats,
+    /// The same stream as Wireshark's RTP Streams dialog measures it.
+    pub wireshark: WiresharkFigures,
 }
 
 impl RtpStream {
@@ -173,11 +190,13 @@ type StreamKey = (Option<SocketAddr>, Option<SocketAddr>, u32);
 struct Gathered {
     indices: Vec<usize>,
     pt_counts: HashMap<u8, u64>,
+    /// Capture time of the first packet of each payload type.
+    pt_first_at: HashMap<u8, Duration>,
 }
 
 /// Finds the streams of `capture`.
 pub fn analyse(capture: &Capture) -> StreamsReport {
-    let signalled = SignalledPayloads::scan(capture.datagrams.iter().chain(&capture.sip_over_tcp));
+    let bindings = sip::scan(capture.datagrams.iter().chain(&capture.sip_over_tcp));
     let mut order: Vec<StreamKey> = Vec::new();
     let mut gathered: HashMap<StreamKey, Gathered> = HashMap::new();
     let mut rtcp: Vec<RtcpFlow> = Vec::new();
@@ -209,6 +228,7 @@ pub fn analyse(capture: &Capture) -> StreamsReport {
         });
         g.indices.push(i);
         *g.pt_counts.entry(h.payload_type).or_default() += 1;
+        g.pt_first_at.entry(h.payload_type).or_insert(d.at);
     }
     let mut streams = Vec::new();
     for key in order {
@@ -223,7 +243,7 @@ pub fn analyse(capture: &Capture) -> StreamsReport {
             key,
             g,
             &capture.datagrams,
-            &signalled,
+            &bindings,
         ));
     }
     StreamsReport {
@@ -231,8 +251,8 @@ pub fn analyse(capture: &Capture) -> StreamsReport {
         records: capture.records,
         udp: capture.datagrams.len() as u64,
         other_udp,
-        sip_messages: signalled.sip_messages,
-        sdp_bodies: signalled.sdp_bodies,
+        sip_messages: bindings.sip_messages,
+        sdp_bodies: bindings.sdp_bodies,
         frames: capture.frames,
         unsupported_link: capture.unsupported_link,
         truncated: capture.truncated.clone(),
@@ -246,13 +266,21 @@ fn describe(
     (src, dst, ssrc): StreamKey,
     g: &Gathered,
     datagrams: &[Datagram],
-    signalled: &SignalledPayloads,
+    bindings: &PayloadBindings,
 ) -> RtpStream {
     let packets = || g.indices.iter().map(|&i| &datagrams[i]);
     let mut payloads: Vec<PayloadUse> = g
         .pt_counts
         .iter()
-        .map(|(&pt, &n)| name_payload(pt, n, src, dst, signalled, packets()))
+        .map(|(&pt, &n)| {
+            let first = FirstUse {
+                src,
+                dst,
+                at: g.pt_first_at.get(&pt).copied().unwrap_or_default(),
+                packets: n,
+            };
+            name_payload(pt, first, bindings, packets())
+        })
         .collect();
     payloads.sort_by_key(|p| (std::cmp::Reverse(p.packets), p.pt));
     let rank = |role: PayloadRole| match role {
@@ -274,7 +302,10 @@ fn describe(
         PayloadRole::TelephoneEvent => StreamKind::TelephoneEvents,
     };
     let (pt, codec) = (main.pt, main.name.clone());
-    let mut stats = StatsBuilder::new(main.clock_rate);
+    let mut stats = StatsBuilder::new(main.timing_clock());
+    let mut wireshark = WiresharkBuilder::new();
+    let clocks: HashMap<u8, Option<u32>> =
+        payloads.iter().map(|p| (p.pt, p.timing_clock())).collect();
     let mut event_starts = std::collections::HashSet::new();
     let event_pt = telephone_event_pt(&payloads);
     for d in packets() {
@@ -282,6 +313,15 @@ fn describe(
             continue;
         };
         stats.add(d.at, h.sequence, h.timestamp, h.payload_type == pt);
+        let clock = clocks.get(&h.payload_type).copied().flatten();
+        wireshark.add(
+            d.at,
+            h.sequence,
+            h.timestamp,
+            h.payload_type,
+            h.marker,
+            clock,
+        );
         if Some(h.payload_type) == event_pt {
             event_starts.insert(h.timestamp);
         }
@@ -297,6 +337,7 @@ fn describe(
         payloads,
         telephone_events: event_starts.len() as u64,
         stats: stats.finish(),
+        wireshark: wireshark.finish(),
     }
 }
 

@@ -22,10 +22,7 @@ pub fn stream_table(streams: &[RtpStream]) -> String {
         } else {
             0.0
         };
-        let jitter = match (st.mean_jitter_ms, st.max_jitter_ms) {
-            (Some(mean), Some(max)) => format!("{mean:.1}/{max:.1} ms"),
-            _ => "-".into(),
-        };
+        let jitter = jitter_column(st.mean_jitter_ms, st.max_jitter_ms);
         let skew = st
             .skew_ppm
             .map_or_else(|| "-".into(), |p| format!("{p:+.0} ppm"));
@@ -47,6 +44,9 @@ pub fn stream_table(streams: &[RtpStream]) -> String {
             jitter,
             skew
         );
+        if let Some(line) = wireshark_line(s) {
+            let _ = writeln!(out, "     {line}");
+        }
         for p in s.payloads.iter().filter(|p| p.pt != s.pt) {
             let events = if p.role == super::streams::PayloadRole::TelephoneEvent {
                 format!(" ({} events)", s.telephone_events)
@@ -115,7 +115,44 @@ pub fn report_text(r: &StreamsReport) -> String {
     out
 }
 
+/// Mean/max jitter, or "unknown" when no clock rate is known to measure it with.
+fn jitter_column(mean: Option<f64>, max: Option<f64>) -> String {
+    match (mean, max) {
+        (Some(mean), Some(max)) => format!("{mean:.1}/{max:.1} ms"),
+        _ => "unknown".into(),
+    }
+}
+
+/// Wireshark's figures for the stream, when they read differently from ours at the table's
+/// precision (telephone events, comfort noise, markers or duplicates in the stream).
+fn wireshark_line(s: &RtpStream) -> Option<String> {
+    let (st, ws) = (&s.stats, &s.wireshark);
+    let ours = (
+        st.lost as i64,
+        format!("{:.0}", st.max_delta_ms),
+        jitter_column(st.mean_jitter_ms, st.max_jitter_ms),
+    );
+    let theirs = (
+        ws.lost,
+        format!("{:.0}", ws.max_delta_ms),
+        jitter_column(ws.mean_jitter_ms, ws.max_jitter_ms),
+    );
+    (ours != theirs).then(|| {
+        format!(
+            "Wireshark's figures: lost {}, max Δ {} ms, jitter mean/max {}",
+            theirs.0, theirs.1, theirs.2
+        )
+    })
+}
+
 fn codec_column(s: &RtpStream) -> String {
+    // A mapping taken from another call's SDP may be wrong: say so where it is read.
+    let guessed = s
+        .main_payload()
+        .is_some_and(|p| p.named_by == super::streams::NamedBy::Guess);
+    if guessed && s.kind == StreamKind::Audio {
+        return format!("{} (guess)", s.codec);
+    }
     match s.kind {
         StreamKind::Audio => s.codec.clone(),
         StreamKind::UnsupportedAudio => format!("{} (unsupported)", s.codec),

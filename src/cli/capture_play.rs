@@ -3,11 +3,13 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use super::play::{json_line, metrics_summary, stats_writer, PlayArgs};
 use super::status::{clock, StatusLine};
 use crate::capture::{open_stream, CapturedStream, Selector, StreamsReport};
+use crate::metrics_http::{EndpointThread, MetricsEndpoint, ReceiveExport};
 use crate::player::capture::play_capture;
 use crate::player::FilePlayOptions;
 use crate::sim::{Scenario, SimConfig, SimReport};
@@ -98,11 +100,23 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         ..FilePlayOptions::default()
     };
     let mut stats_out = stats_writer(args.stats_json.as_deref())?;
+    // Replay runs no tokio runtime, so the endpoint gets a thread of its own.
+    let export = args.metrics_listen.map(ReceiveExport::bind).transpose()?;
+    let _serving = export
+        .as_ref()
+        .map(|e| EndpointThread::spawn(&e.endpoint))
+        .transpose()?;
     let status = StatusLine::new(quiet || args.stats_json.as_deref() == Some("-"));
     let format = stream.format.to_string();
     let mut next_line = Duration::ZERO;
     let mut write_error = None;
-    let result = play_capture(&stream, &cfg, &options, &mut |p, m| {
+    let mut started = |metrics: &_| {
+        if let Some(e) = &export {
+            e.view
+                .attach_stream(metrics, format.clone(), stream.info.src);
+        }
+    };
+    let result = play_capture(&stream, &cfg, &options, &mut started, &mut |p, m| {
         let state = if m.received == 0 || p.position.is_zero() {
             "prebuffering"
         } else {
@@ -159,7 +173,29 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         }
     }
     tracing::info!(?played, "capture playback finished");
+    if let Some(e) = &export {
+        wait_for_final_scrape(&e.endpoint);
+    }
     Ok(())
+}
+
+/// How long a finished replay waits for a scrape of its final values.
+const FINAL_SCRAPE_WAIT: Duration = Duration::from_secs(30);
+
+/// A replay can end before any scraper calls (`--fast` takes milliseconds), so the endpoint
+/// stays up until one scrape has read the final values, [`FINAL_SCRAPE_WAIT`] or Ctrl-C.
+fn wait_for_final_scrape(endpoint: &MetricsEndpoint) {
+    let scrapes = || endpoint.counts().scrapes.load(Ordering::Relaxed);
+    let before = scrapes();
+    tracing::info!(addr = %endpoint.local_addr(), "waiting for a scrape of the final metrics");
+    let deadline = Instant::now() + FINAL_SCRAPE_WAIT;
+    // Polled: the wait is for another process, at a scraper's pace (seconds).
+    while scrapes() == before
+        && Instant::now() < deadline
+        && !super::play::STOP.load(Ordering::Acquire)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The --stats-json line of a replay: the same keys as a live stream's final line.

@@ -18,6 +18,10 @@ use crate::output::{OutputError, OutputSpec, Request, Sink};
 use crate::player::rtp::{play_rtp, RtpPlayOptions};
 use crate::rtp::stream_format::StreamHint;
 
+/// The demo's sample, built into the binary so that `jitterplay demo` runs in any directory
+/// (6.5 s of synthesised music, 48 kHz stereo FLAC, 323 KB; see assets/README.md).
+const DEMO_SAMPLE: &[u8] = include_bytes!("../../assets/music-48k-stereo.flac");
+
 /// The network the demo streams through.
 pub const DEMO_IMPAIRMENT: &str =
     "delay=30ms,jitter=15ms,loss=2%,burst=2,reorder=5%,dup=2%,spike=700ms:6s:1s,seed=7";
@@ -28,9 +32,9 @@ pub const DEMO_IMPAIRMENT: &str =
     after_help = "Examples:\n  jitterplay demo\n  jitterplay demo --output wav:demo.wav\n  jitterplay demo --impair \"delay=50ms,jitter=40ms,loss=5%,seed=3\""
 )]
 pub struct DemoArgs {
-    /// The sample to stream.
-    #[arg(long, default_value = "assets/music-48k-stereo.flac")]
-    pub input: PathBuf,
+    /// The file to stream (default: the sample built into jitterplay).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
     /// Where to play (default: the audio device, or demo-output.wav without one).
     #[arg(short, long)]
     pub output: Option<OutputSpec>,
@@ -55,12 +59,11 @@ static STOP: AtomicBool = AtomicBool::new(false);
 pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Release));
     let impair: ImpairSpec = args.impair.parse()?;
-    if !args.input.exists() {
-        anyhow::bail!(
-            "{} not found: run the demo from the jitterplay source directory or pass --input FILE",
-            args.input.display()
-        );
-    }
+    let sample = match &args.input {
+        Some(path) if !path.exists() => anyhow::bail!("{} not found", path.display()),
+        Some(path) => Sample::File(path.clone()),
+        None => Sample::write_built_in()?,
+    };
     let output = match args.output.clone() {
         Some(o) => o,
         None => default_output(),
@@ -70,7 +73,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
         .and_then(|s| s.local_addr())
         .context("no free UDP port on loopback")?
         .port();
-    let mut send = SendConfig::new(&args.input, format!("127.0.0.1:{port}"));
+    let mut send = SendConfig::new(sample.path(), format!("127.0.0.1:{port}"));
     send.passes = Passes::Times(args.passes.max(1));
     send.impair = Some(impair);
     let sender = Sender::open(send)?;
@@ -78,7 +81,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
     let pt = sender.payload_type();
     eprintln!(
         "demo: streaming {} as {} to 127.0.0.1:{port} through: {}",
-        args.input.display(),
+        sample.name(),
         format,
         args.impair
     );
@@ -135,6 +138,44 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
         m.target_ms, m.max_buffer_depth_ms, m.jitter_ms, m.underruns, m.rebuffers, m.drift_text()
     );
     Ok(())
+}
+
+/// What the demo streams: a file the user named, or the built-in sample written to a temporary
+/// file for the sender to read (removed when the demo ends).
+enum Sample {
+    File(PathBuf),
+    BuiltIn(PathBuf),
+}
+
+impl Sample {
+    fn write_built_in() -> anyhow::Result<Sample> {
+        let path =
+            std::env::temp_dir().join(format!("jitterplay-demo-{}.flac", std::process::id()));
+        std::fs::write(&path, DEMO_SAMPLE)
+            .with_context(|| format!("cannot write the demo sample to {}", path.display()))?;
+        Ok(Sample::BuiltIn(path))
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            Sample::File(p) | Sample::BuiltIn(p) => p,
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Sample::File(p) => p.display().to_string(),
+            Sample::BuiltIn(_) => "the built-in sample (6.5 s of music, FLAC)".into(),
+        }
+    }
+}
+
+impl Drop for Sample {
+    fn drop(&mut self) {
+        if let Sample::BuiltIn(path) = self {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// The default device if there is one; otherwise one line saying so and a WAV file.

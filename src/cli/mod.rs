@@ -1,6 +1,7 @@
 //! Command-line commands, one file each; this is the only place that uses `anyhow`.
 
 pub mod capture_play;
+pub mod completions;
 pub mod demo;
 pub mod devices;
 pub mod duration;
@@ -46,6 +47,10 @@ pub enum Command {
     /// Stream a sample through a simulated network (or a capture's arrival times) and the real
     /// receive core, in virtual time.
     Simulate(simulate::SimulateArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (or one command's), or write them all with --out-dir.
+    Man(completions::ManArgs),
 }
 
 /// Runs the parsed command line.
@@ -58,5 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Send(args) => send::run(args),
         Command::Relay(args) => relay::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     }
 }

@@ -2,7 +2,7 @@
 //! file or nowhere.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ use crate::rtp::stream_format::StreamHint;
 /// Arguments of `play`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  jitterplay play assets/music-48k-stereo.flac\n  jitterplay play speech.mp3 --output wav:out.wav --fast\n  jitterplay play rtp://@:5004 --format l16/48000/2\n  jitterplay play stream.sdp --stats-json stats.jsonl\n  jitterplay play rtp://10.0.0.7@239.1.2.3:5004 --target-min 200ms --target-max 1s --idle-timeout 5s\n  jitterplay play call.pcap --stream 2 --output wav:heard.wav --fast"
+    after_help = "Examples:\n  jitterplay play assets/music-48k-stereo.flac\n  jitterplay play speech.mp3 --output wav:out.wav --fast\n  jitterplay play rtp://@:5004 --format l16/48000/2\n  jitterplay play stream.sdp --stats-json stats.jsonl\n  jitterplay play rtp://@:5004 --format pcmu --metrics-listen 127.0.0.1:9464\n  jitterplay play rtp://10.0.0.7@239.1.2.3:5004 --target-min 200ms --target-max 1s --idle-timeout 5s\n  jitterplay play call.pcap --stream 2 --output wav:heard.wav --fast"
 )]
 pub struct PlayArgs {
     /// A file (WAV, FLAC, MP3, Ogg/Vorbis, AAC/M4A, AIFF, CAF, MKV), rtp://[SOURCE@]ADDR:PORT, an
@@ -67,6 +67,16 @@ pub struct PlayArgs {
     /// RTP: a JSON line of every metric each second, and a final summary, to PATH or - (stdout).
     #[arg(long, value_name = "PATH|-")]
     pub stats_json: Option<String>,
+    /// RTP: also record what is played, beside the output, to PATH.wav (32-bit float; batched
+    /// writes on their own thread, header fixed up at every flush; a slow disk drops frames from
+    /// the recording, never from playback, counted as record_dropped_frames).
+    #[arg(long, value_name = "PATH.wav")]
+    pub record: Option<PathBuf>,
+    /// RTP and captures: serve every metric as Prometheus/OpenMetrics text at
+    /// http://ADDR:PORT/metrics while playing (after a capture, until one scrape reads the final
+    /// values, at most 30 s).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// RTP: socket receive buffer (SO_RCVBUF) to ask for, in bytes.
     #[arg(long, value_name = "BYTES")]
     pub recv_buffer: Option<usize>,
@@ -127,11 +137,19 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
         };
         return play_live(&url, hint, &args, quiet);
     }
+    if args.record.is_some() {
+        anyhow::bail!(
+            "--record records live streams (rtp://, .sdp); for a file or a capture, --output wav:PATH writes what plays"
+        );
+    }
     if crate::capture::is_capture_path(path) {
         return super::capture_play::run(path, &args, quiet);
     }
     if args.stream.is_some() || args.ssrc.is_some() {
         anyhow::bail!("--stream and --ssrc choose a stream of a capture (.pcap, .pcapng, .rtp)");
+    }
+    if args.metrics_listen.is_some() {
+        anyhow::bail!("--metrics-listen serves the metrics of RTP streams and captures, not files");
     }
     play_local(path, &args, quiet)
 }
@@ -191,7 +209,16 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
 }
 
 fn play_live(url: &RtpUrl, hint: StreamHint, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
-    let options = live_options(args, hint);
+    let mut options = live_options(args, hint);
+    options.metrics = args
+        .metrics_listen
+        .map(crate::metrics_http::ReceiveExport::bind)
+        .transpose()?;
+    // Progress feeds the status line (10 Hz) and --stats-json (1 Hz); without a line to draw,
+    // waking ten times a second would only cost CPU.
+    if !StatusLine::would_draw(quiet || args.stats_json.as_deref() == Some("-")) {
+        options.progress_every = Duration::from_secs(1);
+    }
     report_live(url, args, quiet, |progress| {
         play_rtp(url, &options, &STOP, progress)
     })
@@ -209,6 +236,8 @@ fn live_options(args: &PlayArgs, hint: StreamHint) -> RtpPlayOptions {
         recv_buffer: args.recv_buffer,
         rate_cap: args.rate_cap,
         hint,
+        record: args.record.clone(),
+        ..RtpPlayOptions::default()
     }
 }
 
@@ -235,7 +264,9 @@ fn report_live(
     let mut next_line = 0.0;
     let mut write_error = None;
     let result = play(&mut |s| {
-        status.set(live_line(s, url));
+        if status.is_visible() {
+            status.set(live_line(s, url));
+        }
         if let Some(out) = stats_out.as_mut() {
             if s.t >= next_line {
                 next_line = s.t.floor() + 1.0;

@@ -5,7 +5,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::duration::parse_duration;
-use super::send::{ctrl_c, runtime};
+use super::send::{ctrl_c, metrics_endpoint, runtime};
+use crate::metrics_http::traffic::TrafficView;
 use crate::net::relay::{Relay, RelayConfig};
 use crate::netem::queue::QueueLimits;
 use crate::netem::spec::ImpairSpec;
@@ -16,6 +17,7 @@ use crate::netem::spec::ImpairSpec;
   jitterplay relay --listen 127.0.0.1:6004 --to 127.0.0.1:5004 --impair \"delay=40ms,jitter=20ms,loss=2%,reorder=5%,seed=7\"
   ffmpeg -re -i tone.wav -c:a pcm_s16be -payload_type 96 -f rtp rtp://127.0.0.1:6004   # sender, into the relay
   jitterplay play rtp://127.0.0.1:5004 --format l16/48000/2                            # receiver, behind it
+  jitterplay relay --listen 127.0.0.1:6004 --to 127.0.0.1:5004 --metrics-listen 127.0.0.1:9466
 
 Any datagrams are forwarded, RTP or not; only the one port (ffmpeg's RTCP on port+1 is not relayed).
 The first stdout line names the addresses; the last says what the relay did.")]
@@ -41,6 +43,9 @@ pub struct RelayArgs {
     /// Multicast TTL (IPv6: hop limit) of forwarded datagrams; unicast TTL for a unicast destination.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=255))]
     pub ttl: Option<u32>,
+    /// Serve the relay's counters as Prometheus/OpenMetrics text at http://ADDR:PORT/metrics.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// An impairment that changes nothing: the relay then only forwards.
@@ -66,8 +71,14 @@ pub fn run(args: RelayArgs) -> anyhow::Result<()> {
         },
         ttl: args.ttl,
     })?;
+    let endpoint = metrics_endpoint(args.metrics_listen, || {
+        TrafficView::relay(relay.metrics(), relay.local_addr(), relay.destination())
+    })?;
     println!("relaying {} -> {}", relay.local_addr(), relay.destination());
     let runtime = runtime()?;
+    if let Some(endpoint) = &endpoint {
+        runtime.spawn(endpoint.serve());
+    }
     let report = runtime.block_on(relay.run(ctrl_c()))?;
     println!("{report}");
     Ok(())

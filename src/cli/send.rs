@@ -7,6 +7,8 @@ use anyhow::Context;
 use clap::Args;
 
 use super::duration::parse_duration;
+use crate::metrics_http::traffic::TrafficView;
+use crate::metrics_http::MetricsEndpoint;
 use crate::net::file_source::{FormatRequest, Passes};
 use crate::net::sender::{SendConfig, Sender};
 use crate::netem::spec::ImpairSpec;
@@ -19,6 +21,7 @@ use crate::rtp::packetize::DEFAULT_MAX_PAYLOAD;
   jitterplay send music.flac --to 239.1.2.3:5004 --ttl 4 --format l16/48000/2 --loop
   jitterplay send speech.wav --to 127.0.0.1:5004 --format pcmu --impair \"delay=40ms,jitter=20ms,loss=2%,reorder=5%,seed=7\"
   jitterplay send speech.mp3 --to [::1]:5004 --format mpa --duration 30s
+  jitterplay send speech.wav --to 127.0.0.1:5004 --metrics-listen 127.0.0.1:9465
 
 Receive it with `jitterplay play stream.sdp`, `ffmpeg -protocol_whitelist file,udp,rtp -i stream.sdp`
 or GStreamer. The summary line on stdout says what was sent and what the impairment did.")]
@@ -65,6 +68,19 @@ pub struct SendArgs {
     /// Largest RTP payload in bytes (default fits a 1500-byte Ethernet MTU).
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_PAYLOAD)]
     pub max_payload: usize,
+    /// Serve the sender's counters as Prometheus/OpenMetrics text at http://ADDR:PORT/metrics.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+}
+
+/// Binds `--metrics-listen` for `view`, if asked; serve it with [`MetricsEndpoint::serve`].
+pub(crate) fn metrics_endpoint(
+    addr: Option<std::net::SocketAddr>,
+    view: impl FnOnce() -> TrafficView,
+) -> anyhow::Result<Option<MetricsEndpoint>> {
+    Ok(addr
+        .map(|a| MetricsEndpoint::bind(a, crate::metrics_http::registry(view())))
+        .transpose()?)
 }
 
 /// Parses a decimal or `0x` hexadecimal 32-bit number.
@@ -126,7 +142,19 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
         ptime = ?sender.ptime(),
         "sending"
     );
+    let endpoint = metrics_endpoint(args.metrics_listen, || {
+        TrafficView::sender(
+            sender.metrics(),
+            sender.local_addr(),
+            sender.destination(),
+            sender.ssrc(),
+            sender.format().to_string(),
+        )
+    })?;
     let runtime = runtime()?;
+    if let Some(endpoint) = &endpoint {
+        runtime.spawn(endpoint.serve());
+    }
     let report = runtime.block_on(sender.run(ctrl_c()))?;
     println!("{report}");
     Ok(())

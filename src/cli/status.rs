@@ -13,8 +13,7 @@ pub struct StatusLine {
 impl StatusLine {
     /// Creates the line; it draws only if both stdout and stderr are terminals and not `quiet`.
     pub fn new(quiet: bool) -> Self {
-        let visible = !quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal();
-        let bar = if visible {
+        let bar = if Self::would_draw(quiet) {
             ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10))
         } else {
             ProgressBar::hidden()
@@ -24,6 +23,16 @@ impl StatusLine {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         StatusLine { bar }
+    }
+
+    /// Whether a line made with `quiet` would be drawn (so that nobody formats one for nothing).
+    pub fn would_draw(quiet: bool) -> bool {
+        !quiet && std::io::stderr().is_terminal() && std::io::stdout().is_terminal()
+    }
+
+    /// Whether this line is drawn.
+    pub fn is_visible(&self) -> bool {
+        !self.bar.is_hidden()
     }
 
     /// Replaces the line's text.

@@ -31,6 +31,7 @@
 //!   the decoder should keep calling `pop` while rebuffering.
 
 mod candidates;
+mod pause;
 mod pop;
 #[cfg(test)]
 mod proptests;
@@ -284,6 +285,11 @@ impl JitterBuffer {
 
     fn cap(&self) -> u64 {
         self.slots.capacity() as u64
+    }
+
+    /// `d` in RTP ticks of the stream's clock.
+    pub fn ticks_of(&self, d: Duration) -> u64 {
+        self.ticks(d)
     }
 
     fn ticks(&self, d: Duration) -> u64 {

@@ -15,3 +15,5 @@ pub mod rtp_url;
 pub mod rtp_writer;
 pub mod sender;
 pub mod socket;
+pub mod stamped_recv;
+pub mod traffic_metrics;

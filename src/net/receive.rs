@@ -15,6 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::datagram_queue::DatagramSender;
 use super::rtp_url::RtpUrl;
+use super::stamped_recv;
 
 /// Largest UDP payload over IPv4 (65,535 − 8 − 20): loopback and jumbo-MTU links carry
 /// datagrams this large, and the kernel reassembles fragmented ones, so all of them are valid input.
@@ -186,49 +187,154 @@ pub fn bind(
     Ok(socket.into())
 }
 
+/// Longest the network task sleeps between two reads of the socket: the kernel stamps each
+/// datagram's arrival, so reading a few at a time costs the jitter estimate nothing, and a 3 s
+/// buffer does not notice 40 ms. Small targets read sooner (see [`batch_interval`]).
+const MAX_BATCH: Duration = Duration::from_millis(40);
+
+/// Most datagrams read in one go before the task looks at `stop` again (a flood must not hold it).
+const DRAIN_LIMIT: usize = 1024;
+
+/// How long the network task may let datagrams wait in the socket for a target window whose
+/// floor is `target_min`: an eighth of it, at most 40 ms.
+pub fn batch_interval(target_min: Duration) -> Duration {
+    (target_min / 8).min(MAX_BATCH)
+}
+
 /// Receives until `stop` resolves, stamping each datagram with its arrival since `origin`.
+///
+/// With kernel arrival stamps (Linux) and a non-zero `batch`, the socket stays out of the event
+/// loop: the task wakes once per `batch` and drains it, so a 200 packets/s stream costs 25
+/// wake-ups a second instead of 200 (a socket registered for readiness would wake the thread at
+/// every datagram even while the task sleeps). Without stamps each datagram is read, and
+/// stamped, as it comes.
+#[allow(clippy::too_many_arguments)]
 pub async fn receive(
-    socket: tokio::net::UdpSocket,
+    socket: std::net::UdpSocket,
     url: RtpUrl,
     rate_cap: u32,
     origin: Instant,
     mut queue: DatagramSender,
     stats: Arc<NetStats>,
     stop: impl Future<Output = ()>,
+    batch: Duration,
 ) {
     let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
-    let mut buf = vec![0u8; 65_536];
-    let mut bucket = TokenBucket::new(rate_cap);
+    let mut rx = Intake {
+        url,
+        stats,
+        bucket: TokenBucket::new(rate_cap),
+        buf: vec![0u8; 65_536],
+        origin,
+    };
     let mut drops_poll = tokio::time::interval(Duration::from_secs(1));
     tokio::pin!(stop);
+    if !batch.is_zero() && stamped_recv::enable(&socket) {
+        let mut ticks = tokio::time::interval(batch);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut more = false;
+        loop {
+            if more {
+                // A flood filled the last drain: give `stop` a look, then go on at once.
+                tokio::task::yield_now().await;
+            } else {
+                tokio::select! {
+                    () = &mut stop => break,
+                    _ = drops_poll.tick() => rx.poll_kernel_drops(port),
+                    _ = ticks.tick() => {}
+                }
+            }
+            more = rx.drain(&mut queue, |buf| stamped_recv::recv(&socket, buf));
+        }
+        return;
+    }
+    tracing::debug!("no kernel arrival stamps: reading each datagram as it comes");
+    let socket = match tokio::net::UdpSocket::from_std(socket) {
+        Ok(socket) => socket,
+        Err(e) => return tracing::error!(error = %e, "cannot register the socket"),
+    };
     loop {
         tokio::select! {
             () = &mut stop => break,
-            _ = drops_poll.tick() => {
-                if let Some(drops) = super::kernel_drops::udp_drops(port) {
-                    stats.kernel_drops.store(drops, Relaxed);
-                }
-            }
-            got = socket.recv_from(&mut buf) => {
-                let Ok((len, from)) = got else { continue };
-                // Stamp first: queueing below must not count as network delay.
-                let arrival = origin.elapsed();
-                stats.datagrams.fetch_add(1, Relaxed);
-                stats.bytes.fetch_add(len as u64, Relaxed);
-                let datagram = &buf[..len];
-                if len > MAX_DATAGRAM {
-                    stats.oversize.fetch_add(1, Relaxed);
-                } else if !accept(&url, &stats, from, datagram) {
-                    stats.foreign.fetch_add(1, Relaxed);
-                } else if !bucket.take(arrival) {
-                    stats.rate_limited.fetch_add(1, Relaxed);
-                } else if queue.push(datagram, arrival) {
-                    stats.accepted.fetch_add(1, Relaxed);
-                } else {
-                    stats.queue_full.fetch_add(1, Relaxed);
+            _ = drops_poll.tick() => rx.poll_kernel_drops(port),
+            ready = socket.readable() => {
+                if ready.is_ok() {
+                    rx.drain(&mut queue, |buf| {
+                        socket.try_io(tokio::io::Interest::READABLE, || stamped_recv::recv(&socket, buf))
+                    });
                 }
             }
         }
+    }
+}
+
+/// The receiving side's state: what it checks datagrams against, and the buffer it reads into.
+struct Intake {
+    url: RtpUrl,
+    stats: Arc<NetStats>,
+    bucket: TokenBucket,
+    buf: Vec<u8>,
+    origin: Instant,
+}
+
+impl Intake {
+    /// Reads with `recv` until the socket is empty (or [`DRAIN_LIMIT`]); true when the limit
+    /// cut it short.
+    fn drain(
+        &mut self,
+        queue: &mut DatagramSender,
+        mut recv: impl FnMut(&mut [u8]) -> std::io::Result<stamped_recv::Received>,
+    ) -> bool {
+        for _ in 0..DRAIN_LIMIT {
+            let Ok(got) = recv(&mut self.buf) else {
+                return false;
+            };
+            // The kernel's stamp: time spent in the socket is not network delay.
+            let arrival = self.origin.elapsed().saturating_sub(got.waited);
+            let datagram = &self.buf[..got.len.min(self.buf.len())];
+            handle(
+                &self.url,
+                &self.stats,
+                &mut self.bucket,
+                queue,
+                got.from,
+                datagram,
+                arrival,
+            );
+        }
+        true
+    }
+
+    fn poll_kernel_drops(&self, port: u16) {
+        if let Some(drops) = super::kernel_drops::udp_drops(port) {
+            self.stats.kernel_drops.store(drops, Relaxed);
+        }
+    }
+}
+
+/// Counts one datagram and queues it for the decoder thread if it passes the socket's checks.
+fn handle(
+    url: &RtpUrl,
+    stats: &NetStats,
+    bucket: &mut TokenBucket,
+    queue: &mut DatagramSender,
+    from: SocketAddr,
+    datagram: &[u8],
+    arrival: Duration,
+) {
+    let len = datagram.len();
+    stats.datagrams.fetch_add(1, Relaxed);
+    stats.bytes.fetch_add(len as u64, Relaxed);
+    if len > MAX_DATAGRAM {
+        stats.oversize.fetch_add(1, Relaxed);
+    } else if !accept(url, stats, from, datagram) {
+        stats.foreign.fetch_add(1, Relaxed);
+    } else if !bucket.take(arrival) {
+        stats.rate_limited.fetch_add(1, Relaxed);
+    } else if queue.push(datagram, arrival) {
+        stats.accepted.fetch_add(1, Relaxed);
+    } else {
+        stats.queue_full.fetch_add(1, Relaxed);
     }
 }
 

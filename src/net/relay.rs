@@ -10,9 +10,11 @@
 use std::fmt;
 use std::future::Future;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::socket::{listening_socket, resolve, resolve_destination, sending_socket, SocketError};
+use super::traffic_metrics::{TrafficMetrics, TrafficSnapshot};
 use crate::netem::queue::{ImpairCounts, ImpairQueue, QueueLimits};
 use crate::netem::spec::ImpairSpec;
 
@@ -99,6 +101,7 @@ pub struct Relay {
     sender: UdpSocket,
     local: SocketAddr,
     to: SocketAddr,
+    metrics: Arc<TrafficMetrics>,
 }
 
 impl Relay {
@@ -122,7 +125,13 @@ impl Relay {
             sender,
             local,
             to,
+            metrics: Arc::default(),
         })
+    }
+
+    /// The counters [`Relay::run`] publishes as it goes (for `--metrics-listen`).
+    pub fn metrics(&self) -> &Arc<TrafficMetrics> {
+        &self.metrics
     }
 
     /// The address actually listened on (with the port picked when 0 was asked).
@@ -173,7 +182,8 @@ impl Relay {
                 biased;
                 () = &mut stop => { interrupted = true; break; }
                 result = listener.recv_from(&mut buf), if receiving => match result {
-                    Ok((len, _from)) => {
+                    Ok((len, from)) => {
+                        let _ = self.metrics.source.set(from);
                         let now = Instant::now();
                         last_datagram = now;
                         received += 1;
@@ -204,6 +214,14 @@ impl Relay {
                 }
                 queue.recycle(bytes);
             }
+            self.metrics.publish(&TrafficSnapshot {
+                received,
+                datagrams: forwarded,
+                errors,
+                impairment: Some(queue.counts()),
+                held: queue.len() as u64,
+                ..TrafficSnapshot::default()
+            });
         }
         Ok(RelayReport {
             received,

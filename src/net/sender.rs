@@ -10,6 +10,7 @@ use std::fmt;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::file_source::SourceError;
@@ -17,6 +18,7 @@ use super::file_source::{FormatRequest, MpaFile, MpaSource, Passes, PayloadSourc
 use super::pacing::Pacer;
 use super::rtp_writer::{RtpWriter, RTP_HEADER_LEN};
 use super::socket::{resolve_destination, sending_socket, SocketError};
+use super::traffic_metrics::{TrafficMetrics, TrafficSnapshot};
 use crate::netem::queue::{ImpairCounts, ImpairQueue, QueueLimits};
 use crate::netem::spec::ImpairSpec;
 use crate::rtp::packetize::DEFAULT_MAX_PAYLOAD;
@@ -117,6 +119,7 @@ pub struct Sender {
     prepared: Prepared,
     format: PayloadFormat,
     header: RtpWriter,
+    metrics: Arc<TrafficMetrics>,
 }
 
 /// What a finished (or stopped) send did.
@@ -210,7 +213,18 @@ impl Sender {
             prepared,
             format,
             header,
+            metrics: Arc::default(),
         })
+    }
+
+    /// The counters [`Sender::run`] publishes as it goes (for `--metrics-listen`).
+    pub fn metrics(&self) -> &Arc<TrafficMetrics> {
+        &self.metrics
+    }
+
+    /// The local address packets leave from, if the system says.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.socket.local_addr().ok()
     }
 
     /// Where packets go.
@@ -271,6 +285,7 @@ impl Sender {
             prepared,
             format,
             mut header,
+            metrics,
         } = self;
         let socket =
             tokio::net::UdpSocket::from_std(socket).map_err(|error| SendError::Runtime {
@@ -308,6 +323,8 @@ impl Sender {
             .next_payload(&mut payload)?
             .filter(|&t| within(&pacer, t));
         let (mut marker, mut interrupted, mut frames_sent) = (true, false, 0u64);
+        let rate = u64::from(format.sample_rate().unwrap_or(1)).max(1);
+        let audio_of = |frames: u64| Duration::from_nanos(frames * 1_000_000_000 / rate);
         let start = Instant::now();
         let sleep = tokio::time::sleep_until(start.into());
         tokio::pin!(sleep, stop);
@@ -349,16 +366,23 @@ impl Sender {
                     q.recycle(bytes);
                 }
             }
+            metrics.publish(&TrafficSnapshot {
+                packets: header.packets(),
+                datagrams: out.datagrams,
+                errors: out.errors,
+                audio: audio_of(frames_sent),
+                impairment: queue.as_ref().map(ImpairQueue::counts),
+                held: queue.as_ref().map_or(0, |q| q.len() as u64),
+                ..TrafficSnapshot::default()
+            });
         }
-        let rate = u64::from(format.sample_rate().unwrap_or(1));
         Ok(SendReport {
             packets: header.packets(),
             datagrams: out.datagrams,
             send_errors: out.errors,
             impairment: queue.as_ref().map(ImpairQueue::counts),
             discarded: queue.as_ref().map_or(0, |q| q.len() as u64),
-            audio: bytes_per_frame
-                .map(|_| Duration::from_nanos(frames_sent * 1_000_000_000 / rate)),
+            audio: bytes_per_frame.map(|_| audio_of(frames_sent)),
             elapsed: start.elapsed(),
             interrupted,
         })

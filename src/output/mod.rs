@@ -6,6 +6,7 @@
 pub mod device;
 pub mod negotiate;
 mod quiet;
+pub mod recorder;
 pub mod spec;
 pub mod timer;
 
@@ -75,13 +76,15 @@ impl Sink {
     /// Devices negotiate; `wav:` and `null` take the stream's own rate and channels unless
     /// `--device-rate` overrides the rate. `fast` unpaces the timer sinks.
     pub fn open(spec: &OutputSpec, request: &Request, fast: bool) -> Result<Sink, OutputError> {
+        // Timer sinks pull 20 ms a period, a desktop audio server's pace (PulseAudio's default
+        // fragment is 25 ms): finer periods only cost wake-ups.
         let timer_format = || OutputFormat {
             rate: request.device_rate.unwrap_or(request.rate),
             channels: request.channels,
             sample_format: cpal::SampleFormat::F32,
             period_frames: request
                 .buffer_frames
-                .unwrap_or(request.device_rate.unwrap_or(request.rate) / 100)
+                .unwrap_or(request.device_rate.unwrap_or(request.rate) / 50)
                 .max(1),
         };
         Ok(match spec {

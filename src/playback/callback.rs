@@ -6,6 +6,7 @@ use std::sync::Arc;
 use dasp_sample::{FromSample, Sample};
 use ringbuf::traits::{Consumer, Observer};
 
+use super::record_tap::RecordTap;
 use super::ring::RingConsumer;
 use super::stats::OutputStats;
 
@@ -17,6 +18,7 @@ pub struct RingCallback {
     consumer: RingConsumer,
     stats: Arc<OutputStats>,
     started: bool,
+    tap: Option<RecordTap>,
 }
 
 impl RingCallback {
@@ -26,7 +28,13 @@ impl RingCallback {
             consumer,
             stats,
             started: false,
+            tap: None,
         }
+    }
+
+    /// Also hands everything played (and where silence was played) to `tap` (`--record`).
+    pub fn set_tap(&mut self, tap: RecordTap) {
+        self.tap = Some(tap);
     }
 
     /// Samples waiting in the ring.
@@ -43,10 +51,14 @@ impl RingCallback {
         if self.stats.paused.load(Ordering::Acquire) {
             out.fill(0.0);
             self.account(0, 0, finished);
+            self.tap(&[], out.len(), finished);
             return 0;
         }
         let got = self.pop_into(out);
         self.account(got, out.len(), finished);
+        if let Some((real, _)) = out.split_at_checked(got) {
+            self.tap(real, out.len() - got, finished);
+        }
         got
     }
 
@@ -59,6 +71,7 @@ impl RingCallback {
         if self.stats.paused.load(Ordering::Acquire) {
             out.fill(T::EQUILIBRIUM);
             self.account(0, 0, finished);
+            self.tap(&[], out.len(), finished);
             return 0;
         }
         let mut block = [0.0f32; CONVERT_BLOCK];
@@ -76,12 +89,22 @@ impl RingCallback {
             };
             short = got < chunk.len();
             real += got;
+            if let Some((played, _)) = scratch.split_at_checked(got) {
+                self.tap(played, chunk.len() - got, finished);
+            }
             for (dst, &src) in chunk.iter_mut().zip(scratch.iter()) {
                 *dst = T::from_sample(src);
             }
         }
         self.account(real, out.len(), finished);
         real
+    }
+
+    /// Silence after the producer finished is the end, not something the listener heard.
+    fn tap(&mut self, real: &[f32], silence: usize, finished: bool) {
+        if let Some(tap) = self.tap.as_mut() {
+            tap.record(real, if finished { 0 } else { silence });
+        }
     }
 
     fn pop_into(&mut self, out: &mut [f32]) -> usize {

@@ -6,6 +6,7 @@
 //! underrun in [`OutputStats`], allocating nothing, taking no lock, making no syscall.
 
 pub mod callback;
+pub mod record_tap;
 pub mod ring;
 pub mod stats;
 

@@ -9,7 +9,7 @@ use super::file::{play_source, FilePlayOptions, FilePlayReport, PlayError, PlayP
 use super::source::AudioSource;
 use crate::capture::CapturedStream;
 use crate::codec::file::PcmSpec;
-use crate::playout::metrics::MetricsSnapshot;
+use crate::playout::metrics::{Metrics, MetricsSnapshot};
 use crate::sim::capture_feed::{capture_replay, CaptureReplay};
 use crate::sim::{SimConfig, SimReport};
 
@@ -76,15 +76,18 @@ impl Drop for CaptureSource {
 }
 
 /// Replays `stream` with its captured timing to `options.output`; returns what the output did
-/// and what the receive core measured. `progress` also gets the receive core's metrics now.
+/// and what the receive core measured. `started` gets the receive core's shared metrics before
+/// the replay begins; `progress` also gets their values now.
 pub fn play_capture(
     stream: &CapturedStream,
     cfg: &SimConfig,
     options: &FilePlayOptions,
+    started: &mut dyn FnMut(&Arc<Metrics>),
     progress: &mut dyn FnMut(PlayProgress, &MetricsSnapshot),
 ) -> Result<(FilePlayReport, SimReport), PlayError> {
     let (replay, format) = capture_replay(stream, cfg)?;
     let metrics = Arc::clone(replay.receiver().metrics());
+    started(&metrics);
     let report = Arc::new(Mutex::new(None));
     let source = CaptureSource {
         replay: Some(replay),

@@ -9,12 +9,13 @@ use crate::jitter::InsertOutcome;
 use crate::net::datagram_queue::{datagram_queue, DataWake, DatagramReceiver};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
 use crate::net::rtp_url::RtpUrl;
+use crate::output::recorder::{RecordError, Recorder};
 use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
+use crate::playback::record_tap::RecordSnapshot;
 use crate::playback::ring::{audio_ring, wait_drained};
 use crate::playout::metrics::MetricsSnapshot;
 use crate::playout::{
-    PlayoutState, ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, RingFeeder,
-    Verdict,
+    PlayoutEngine, PlayoutState, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, Verdict,
 };
 use crate::rtp::header::RtpHeader;
 use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
@@ -24,8 +25,6 @@ const WAKE: Duration = Duration::from_millis(5);
 /// Datagram queue size between the network task and the decoder thread: the decoder drains it
 /// every few ms, so 1 MiB holds seconds of any audio stream, or sixteen 64 KiB datagrams.
 const QUEUE_BYTES: usize = 1 << 20;
-/// How often progress is reported.
-const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Options of live playback.
 #[derive(Debug, Clone)]
@@ -50,6 +49,12 @@ pub struct RtpPlayOptions {
     pub rate_cap: u32,
     /// What the stream carries, as far as known.
     pub hint: StreamHint,
+    /// How often progress is reported (default 100 ms).
+    pub progress_every: Duration,
+    /// Also record what is played to this WAV file (`--record`).
+    pub record: Option<std::path::PathBuf>,
+    /// `--metrics-listen`: served on the network task's runtime.
+    pub metrics: Option<crate::metrics_http::ReceiveExport>,
 }
 
 impl Default for RtpPlayOptions {
@@ -65,6 +70,9 @@ impl Default for RtpPlayOptions {
             recv_buffer: None,
             rate_cap: DEFAULT_RATE_CAP,
             hint: StreamHint::default(),
+            progress_every: Duration::from_millis(100),
+            record: None,
+            metrics: None,
         }
     }
 }
@@ -88,6 +96,9 @@ pub struct LiveStatus {
     pub receiver: ReceiveCounts,
     /// The network task's counters.
     pub net: NetSnapshot,
+    /// The recorder's counters (with `--record`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordSnapshot>,
 }
 
 /// Why live playback failed.
@@ -105,6 +116,9 @@ pub enum LiveError {
     /// The sink failed.
     #[error(transparent)]
     Play(#[from] PlayError),
+    /// Recording failed.
+    #[error(transparent)]
+    Record(#[from] RecordError),
     /// The runtime could not start.
     #[error("cannot start the network task: {0}")]
     Runtime(String),
@@ -129,29 +143,26 @@ pub fn play_rtp(
         .enable_all()
         .build()
         .map_err(|e| LiveError::Runtime(e.to_string()))?;
+    if let Some(metrics) = &options.metrics {
+        metrics.start_live(&runtime, &net_stats);
+    }
     let net = {
         let (url, stats, stop) = (url.clone(), Arc::clone(&net_stats), Arc::clone(&net_stop));
         let rate_cap = options.rate_cap;
+        let batch = receive::batch_interval(options.target_min);
         std::thread::Builder::new()
             .name("jitterplay-net".into())
             .spawn(move || {
-                runtime.block_on(async move {
-                    match tokio::net::UdpSocket::from_std(socket) {
-                        Ok(socket) => {
-                            receive::receive(
-                                socket,
-                                url,
-                                rate_cap,
-                                origin,
-                                tx,
-                                stats,
-                                stop.notified(),
-                            )
-                            .await
-                        }
-                        Err(e) => tracing::error!(error = %e, "cannot register the socket"),
-                    }
-                })
+                runtime.block_on(receive::receive(
+                    socket,
+                    url,
+                    rate_cap,
+                    origin,
+                    tx,
+                    stats,
+                    stop.notified(),
+                    batch,
+                ))
             })
             .map_err(|e| LiveError::Runtime(e.to_string()))?
     };
@@ -163,20 +174,13 @@ pub fn play_rtp(
 
 /// The live parts built once the first packet settles the format.
 struct Playing {
-    receiver: ReceiveCore,
+    engine: PlayoutEngine,
     format: StreamFormat,
     sink: Option<Sink>,
     callback: Option<RingCallback>,
-    feeder: RingFeeder,
     out_stats: Arc<OutputStats>,
-    underruns_seen: u64,
-}
-
-impl Playing {
-    /// True when the core has nothing left and everything produced is in the ring.
-    fn drained(&self) -> bool {
-        self.receiver.is_drained() && self.feeder.is_flushed()
-    }
+    recorder: Option<Recorder>,
+    final_record: Option<RecordSnapshot>,
 }
 
 fn decode_loop(
@@ -201,7 +205,7 @@ fn decode_loop(
                 match resolve(&options.hint, &datagram)? {
                     Some(format) => {
                         let mut p = start(format, options)?;
-                        p.receiver.count_malformed(early_malformed);
+                        p.engine.core_mut().count_malformed(early_malformed);
                         live = Some(p);
                     }
                     None if RtpHeader::parse(&datagram).is_err() => early_malformed += 1,
@@ -212,7 +216,7 @@ fn decode_loop(
                 Some(p) => {
                     // Only what the stream can use keeps it alive: late packets, duplicates and
                     // strays arriving after its end do not hold off the idle timeout.
-                    if feeds_the_stream(p.receiver.on_datagram(&datagram, arrival)) {
+                    if feeds_the_stream(p.engine.handle_datagram(&datagram, arrival)) {
                         last_packet = arrival;
                     }
                 }
@@ -229,7 +233,7 @@ fn decode_loop(
             match live.as_mut() {
                 // Idle: the sender is done, so everything buffered still plays. Stop and
                 // --duration end now.
-                Some(p) if idle && !out_of_time && !stopped => p.receiver.finish(),
+                Some(p) if idle && !out_of_time && !stopped => p.engine.end_of_stream(),
                 Some(p) => return finish(p, now, net_stats, false),
                 None => return Ok(status(None, now, net_stats, "stopped")),
             }
@@ -237,13 +241,13 @@ fn decode_loop(
         let mut deadline = None;
         if let Some(p) = live.as_mut() {
             deadline = step(p, now)?;
-            if finishing && p.drained() {
+            if finishing && p.engine.is_drained() {
                 return finish(p, now, net_stats, true);
             }
         }
         if now >= next_progress {
             progress(&status(live.as_ref(), now, net_stats, ""));
-            next_progress = now + PROGRESS_EVERY;
+            next_progress = now + options.progress_every;
         }
         // Sleep until the core's deadline, the next report or a time limit; a push wakes the
         // thread early only while the core waits for data (no deadline of its own).
@@ -291,35 +295,52 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
     };
     let sink = Sink::open(&options.output, &request, false).map_err(PlayError::from)?;
     let out = sink.format();
-    // The ring stays a few device periods ahead: the jitter buffer does the real buffering.
+    // The ring stays a few device periods ahead: the jitter buffer does the real buffering. It
+    // counts within the target, so with a deep target it may hold more (a 25th of the floor)
+    // and the decoder thread wakes less often, at no cost in latency.
     let period = Duration::from_secs_f64(f64::from(out.period_frames) / f64::from(out.rate));
-    let high_water = (period * 3).max(Duration::from_millis(60));
+    let high_water = (period * 3)
+        .max(Duration::from_millis(60))
+        .max(options.target_min / 25);
     let mut cfg = ReceiveCoreConfig::new(format.format, out.rate, out.channels);
     cfg.payload_type = Some(format.payload_type);
     cfg.telephone_event_pt = options.hint.telephone_event_pt;
     cfg.set_target_window(options.target_min, options.target_max);
-    cfg.add_output_ring(high_water);
-    let receiver = ReceiveCore::new(cfg)?;
     let (producer, consumer) = audio_ring(high_water * 2, out.rate, usize::from(out.channels));
+    let engine = PlayoutEngine::new(cfg, producer, high_water)?;
+    if let Some(m) = &options.metrics {
+        m.view
+            .attach_stream(engine.core().metrics(), format.format.to_string(), None);
+    }
     let out_stats = Arc::new(OutputStats::default());
     out_stats.set_paused(true);
     tracing::info!(?format, ?out, "stream format settled");
+    let mut callback = RingCallback::new(consumer, Arc::clone(&out_stats));
+    let recorder = match &options.record {
+        Some(path) => {
+            let (recorder, tap) = Recorder::start(path, out.rate, out.channels)?;
+            callback.set_tap(tap);
+            Some(recorder)
+        }
+        None => None,
+    };
     Ok(Playing {
-        receiver,
+        engine,
         format,
         sink: Some(sink),
-        callback: Some(RingCallback::new(consumer, Arc::clone(&out_stats))),
-        feeder: RingFeeder::new(producer, high_water, out.rate, usize::from(out.channels)),
+        callback: Some(callback),
         out_stats,
-        underruns_seen: 0,
+        recorder,
+        final_record: None,
     })
 }
 
 /// One decoder-thread step: control, top up the ring, start the sink when playback begins.
 /// Returns when the next step is due (`None`: when data arrives).
 fn step(p: &mut Playing, now: Duration) -> Result<Option<Duration>, LiveError> {
-    let top = p.feeder.top_up(&mut p.receiver, now)?;
-    let decision = top.decision;
+    p.engine.handle_output(p.out_stats.underruns());
+    let poll = p.engine.poll(now)?;
+    let decision = poll.decision;
     p.out_stats.set_paused(!decision.playing);
     if decision.playing {
         if let (Some(sink), Some(callback)) = (p.sink.as_mut(), p.callback.take()) {
@@ -328,12 +349,7 @@ fn step(p: &mut Playing, now: Duration) -> Result<Option<Duration>, LiveError> {
                 .map_err(PlayError::from)?;
         }
     }
-    let underruns = p.out_stats.underruns();
-    for _ in p.underruns_seen..underruns {
-        p.receiver.underrun();
-    }
-    p.underruns_seen = underruns;
-    Ok(p.feeder.next_deadline(&p.receiver, &top, now))
+    Ok(poll.deadline)
 }
 
 fn finish(
@@ -352,13 +368,19 @@ fn finish(
         }
     }
     if drain {
-        wait_drained(p.feeder.producer(), WAKE, &|| false);
+        wait_drained(p.engine.producer(), WAKE, &|| false);
     }
     if let Some(sink) = p.sink.take() {
         sink.finish().map_err(PlayError::from)?;
     }
+    if let Some(recorder) = p.recorder.take() {
+        // The output has stopped: everything it played is queued.
+        let stats = Arc::clone(recorder.stats());
+        recorder.finish()?;
+        p.final_record = Some(stats.snapshot());
+    }
     // Publish the final counts (the last step popped after its tick published).
-    p.receiver.tick(now, Duration::ZERO);
+    p.engine.core_mut().tick(now, Duration::ZERO);
     Ok(status(Some(p), now, net, "finished"))
 }
 
@@ -366,7 +388,7 @@ fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static s
     let (state, progress) = match p {
         None => ("waiting", 0.0),
         Some(p) => {
-            let c = p.receiver.controller();
+            let c = p.engine.core().controller();
             match c.state() {
                 PlayoutState::Prebuffering => ("prebuffering", c.progress()),
                 PlayoutState::Rebuffering => ("rebuffering", c.progress()),
@@ -381,9 +403,14 @@ fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static s
         source: net.source.get().map(|s| s.to_string()),
         format: p.map(|p| p.format.format.to_string()),
         metrics: p
-            .map(|p| p.receiver.metrics().snapshot())
+            .map(|p| p.engine.core().metrics().snapshot())
             .unwrap_or_default(),
-        receiver: p.map(|p| p.receiver.counts()).unwrap_or_default(),
+        receiver: p.map(|p| p.engine.core().counts()).unwrap_or_default(),
         net: net.snapshot(),
+        record: p.and_then(|p| {
+            (p.recorder.as_ref())
+                .map(|r| r.stats().snapshot())
+                .or(p.final_record)
+        }),
     }
 }

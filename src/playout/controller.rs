@@ -41,8 +41,11 @@ const MIN_CORRECTED_DRIFT: f64 = 20e-6;
 /// The zone left alone reaches at least this far above the target, in seconds.
 const SLACK_ABOVE_TARGET: f64 = 1.0;
 
-/// Share of the start/resume threshold that must be real buffered audio when the smooth level
-/// says go: the smooth level runs ahead of the buffer by the newest packet's extra delay.
+/// Share of the resume threshold that must be real buffered audio when the smooth level says go
+/// after an underrun: the smooth level grows while the output waits, whether the network froze or
+/// not. The first start needs none: a sender pause or a freeze while prebuffering is no reason to
+/// start late (the pause plays as silence, see `DryWait`), and a freeze longer than the audio
+/// already there costs the rebuffer it would cost later anyway.
 const REAL_FRACTION: f64 = 0.75;
 
 /// Parameters of the [`PlayoutController`].
@@ -202,17 +205,20 @@ impl PlayoutController {
                     let floor = self.cfg.resume_floor.as_secs_f64().min(self.target);
                     floor + (self.target - floor) * self.cfg.resume_fraction.clamp(0.0, 1.0)
                 };
+                let real = if self.state == PlayoutState::Prebuffering {
+                    0.0
+                } else {
+                    REAL_FRACTION
+                };
+                let level = delay.map_or(buffered, |d| d.as_secs_f64());
                 self.progress = if threshold > 0.0 {
-                    (delay.map_or(buffered, |d| d.as_secs_f64().min(buffered / REAL_FRACTION))
-                        / threshold)
-                        .clamp(0.0, 1.0)
+                    let enough = if real > 0.0 { buffered / real } else { level };
+                    (level.min(enough) / threshold).clamp(0.0, 1.0)
                 } else {
                     1.0
                 };
-                // Start on the level the ratio regulates, so that playback begins in band, but
-                // only with real audio mostly there (the smooth level also grows during a freeze).
-                let level = delay.map_or(buffered, |d| d.as_secs_f64());
-                if buffered > 0.0 && level >= threshold && buffered >= REAL_FRACTION * threshold {
+                // Start on the level the ratio regulates, so that playback begins in band.
+                if buffered > 0.0 && level >= threshold && buffered >= real * threshold {
                     self.state = PlayoutState::Playing;
                     self.level = buffered;
                     self.progress = 1.0;
@@ -321,6 +327,16 @@ impl PlayoutController {
     pub fn underrun(&mut self) {
         if self.state == PlayoutState::Playing {
             self.enter_rebuffering();
+        }
+    }
+
+    /// The rebuffer turned out to be a sender's pause that outlasted the buffer (the receiver
+    /// plays the rest of it as silence): play on, and it was no rebuffer.
+    pub fn resume_after_pause(&mut self) {
+        if self.state == PlayoutState::Rebuffering {
+            self.state = PlayoutState::Playing;
+            self.rebuffers = self.rebuffers.saturating_sub(1);
+            self.progress = 1.0;
         }
     }
 

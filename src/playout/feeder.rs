@@ -82,7 +82,8 @@ impl RingFeeder {
     }
 
     /// When the driver must come back at the latest: while playing, when the ring has fallen
-    /// to half its high-water mark (the device drains it in real time); while (pre/re)buffering,
+    /// to half its high-water mark (the device drains it in real time, whatever backlog waits
+    /// behind it); while (pre/re)buffering,
     /// soon, because the level the start waits for grows with time as well as with data (a
     /// sender pause must not delay the start); `None` before the first packet.
     pub fn next_deadline(
@@ -99,11 +100,12 @@ impl RingFeeder {
             let poll = now + BUFFERING_POLL;
             return Some(timer.map_or(poll, |t| t.min(poll)));
         }
-        let backlog = self.pending.len() - self.pushed;
-        let waiting = Duration::from_secs_f64(
-            (self.producer.occupied_len() + backlog) as f64 / self.channels as f64 / self.rate,
+        // Only the ring drains in real time: a backlog (a long pause's silence, say) waits
+        // behind it, so it must be pushed before the ring runs out, not when it would.
+        let in_ring = Duration::from_secs_f64(
+            self.producer.occupied_len() as f64 / self.channels as f64 / self.rate,
         );
-        let refill = now + waiting.saturating_sub(self.high_water / 2).max(MIN_WAIT);
+        let refill = now + in_ring.saturating_sub(self.high_water / 2).max(MIN_WAIT);
         Some(timer.map_or(refill, |t| t.min(refill)))
     }
 

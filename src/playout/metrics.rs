@@ -11,8 +11,11 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use super::PlayoutStatus;
+use super::{PlayoutStatus, ReceiveCounts};
 use crate::jitter::JitterStats;
+
+/// `Metrics::ssrc` before the jitter buffer has locked onto a source (not a valid SSRC).
+const NO_SSRC: u64 = u64::MAX;
 
 /// An `f64` gauge stored as its bits in an `AtomicU64`.
 #[derive(Debug, Default)]
@@ -62,6 +65,12 @@ pub struct Metrics {
     drift_ppm: AtomicF64,
     drift_known: std::sync::atomic::AtomicBool,
     ratio: AtomicF64,
+    /// The receive core's [`ReceiveCounts`] that are not already counted above, for views on
+    /// other threads (`--metrics-listen`): comfort noise, telephone events, decode errors and
+    /// non-audio gaps.
+    receive_counts: [AtomicU64; 4],
+    /// The SSRC the jitter buffer is locked to, or [`NO_SSRC`].
+    ssrc: AtomicU64,
 }
 
 /// Indices into `Metrics::core`, the counters published from [`JitterStats`].
@@ -163,7 +172,41 @@ impl Metrics {
     pub fn new() -> Self {
         let m = Self::default();
         m.ratio.store(1.0);
+        m.ssrc.store(NO_SSRC, Relaxed);
         m
+    }
+
+    /// Publishes the receive core's own counters and the SSRC it is locked to (absolute values).
+    pub fn publish_receive(&self, counts: &ReceiveCounts, ssrc: Option<u32>) {
+        let values = [
+            counts.comfort_noise,
+            counts.telephone_events,
+            counts.decode_errors,
+            counts.non_audio_gaps,
+        ];
+        for (a, v) in self.receive_counts.iter().zip(values) {
+            a.store(v, Relaxed);
+        }
+        self.ssrc.store(ssrc.map_or(NO_SSRC, u64::from), Relaxed);
+    }
+
+    /// The receive core's counters as last published; `malformed` and `unexpected_pt` come
+    /// from this struct's own counters, which count the same datagrams.
+    pub fn receive_counts(&self) -> ReceiveCounts {
+        let c = |i: usize| self.receive_counts.get(i).map_or(0, |a| a.load(Relaxed));
+        ReceiveCounts {
+            malformed: self.malformed.load(Relaxed),
+            unexpected_pt: self.unexpected_pt.load(Relaxed),
+            comfort_noise: c(0),
+            telephone_events: c(1),
+            decode_errors: c(2),
+            non_audio_gaps: c(3),
+        }
+    }
+
+    /// The SSRC the stream's jitter buffer is locked to, once it is.
+    pub fn ssrc(&self) -> Option<u32> {
+        u32::try_from(self.ssrc.load(Relaxed)).ok()
     }
 
     /// Publishes the jitter buffer's counters (absolute values).
@@ -230,6 +273,14 @@ impl Metrics {
     /// Counts one output underrun (the callback had to fill silence).
     pub fn add_underrun(&self) {
         self.underruns.fetch_add(1, Relaxed);
+    }
+
+    /// Takes back `n` underruns that turned out to be part of a sender's pause (see
+    /// `JitterBuffer::pause_after_starving`): the output waited in the silence the sender left.
+    pub fn retract_underruns(&self, n: u64) {
+        let _ = self
+            .underruns
+            .fetch_update(Relaxed, Relaxed, |u| Some(u.saturating_sub(n)));
     }
 
     /// Adds concealed audio (from the decoder's loss concealment).
@@ -395,5 +446,25 @@ mod tests {
     #[test]
     fn fresh_metrics_have_unit_ratio() {
         assert_eq!(Metrics::new().snapshot().ratio, 1.0);
+    }
+
+    #[test]
+    fn publishes_receive_counts_and_ssrc() {
+        let m = Metrics::new();
+        assert_eq!(m.ssrc(), None);
+        m.add_malformed(2);
+        let counts = ReceiveCounts {
+            malformed: 2,
+            unexpected_pt: 0,
+            comfort_noise: 3,
+            telephone_events: 4,
+            decode_errors: 5,
+            non_audio_gaps: 6,
+        };
+        m.publish_receive(&counts, Some(0xDEAD_BEEF));
+        assert_eq!(m.receive_counts(), counts);
+        assert_eq!(m.ssrc(), Some(0xDEAD_BEEF));
+        m.publish_receive(&counts, None);
+        assert_eq!(m.ssrc(), None);
     }
 }

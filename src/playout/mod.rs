@@ -3,9 +3,11 @@
 pub mod controller;
 pub mod drift;
 pub mod drift_estimator;
+mod dry_wait;
 #[cfg(test)]
 mod e2e_tests;
-pub mod feeder;
+pub mod engine;
+mod feeder;
 pub mod metrics;
 pub mod receive_core;
 #[cfg(test)]
@@ -17,7 +19,7 @@ pub use controller::{
 };
 pub use drift::{DriftCorrector, DriftError};
 pub use drift_estimator::DriftEstimator;
-pub use feeder::{RingFeeder, TopUp};
+pub use engine::{Output, PlayoutEngine};
 pub use receive_core::{
     ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, Segment, Verdict,
 };

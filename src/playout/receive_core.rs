@@ -2,14 +2,14 @@
 //! (source checks, jitter buffer, delay estimator, playout controller, decoder, concealment,
 //! level moves and drift correction).
 //!
-//! One `ReceiveCore` serves the live player, the simulator and capture replay alike:
+//! One `ReceiveCore` serves the live player, the simulator and capture replay alike, inside a
+//! [`PlayoutEngine`](super::PlayoutEngine) that adds the ring:
 //! - datagrams in: [`ReceiveCore::on_datagram`] with their arrival time;
 //! - output progress in: [`ReceiveCore::underrun`] when the device ran dry;
 //! - end of stream: [`ReceiveCore::finish`];
-//! - out: [`RingFeeder::top_up`](super::RingFeeder::top_up) runs [`ReceiveCore::tick`] (start,
-//!   pause, ratio, level move) and [`ReceiveCore::produce`] (audio), and
-//!   [`RingFeeder::next_deadline`](super::RingFeeder::next_deadline) says when to come back
-//!   (from [`ReceiveCore::next_timer`] and the ring), so no driver polls on a fixed period.
+//! - out: [`ReceiveCore::tick`] (start, pause, ratio, level move) and [`ReceiveCore::produce`]
+//!   (audio), with [`ReceiveCore::next_timer`] for the engine's deadline, so no driver polls on
+//!   a fixed period.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +19,7 @@ use crate::audio::resample::{ResampleError, StreamResampler};
 use crate::codec::conceal::{self, Conceal};
 use crate::codec::rtp_decoder::{CodecError, RtpDecoder};
 use crate::jitter::{InsertOutcome, JitterBuffer, JitterConfig, PopOutcome};
+use crate::playout::dry_wait::DryWait;
 use crate::playout::metrics::Metrics;
 use crate::playout::stretch::{LevelMove, StretchResult, TimeStretcher};
 use crate::playout::{
@@ -247,6 +248,9 @@ pub struct ReceiveCore {
     started: bool,
     finished: bool,
     segments: Vec<Segment>,
+    /// The output's wait since it ran dry, and the time of the last tick.
+    dry: DryWait,
+    last_now: Duration,
 }
 
 /// Conversion from the decoder's rate/channels to the output's, built once both are known.
@@ -292,6 +296,8 @@ impl ReceiveCore {
             started: false,
             finished: false,
             segments: Vec::new(),
+            dry: DryWait::default(),
+            last_now: Duration::ZERO,
             cfg,
         };
         if let (Some(rate), Some(channels)) = (receiver.decoder.rate(), receiver.decoder.channels())
@@ -360,6 +366,14 @@ impl ReceiveCore {
 
     /// Runs the controller for `now` with `ring` of audio waiting in the output ring.
     pub fn tick(&mut self, now: Duration, ring: Duration) -> PlayoutDecision {
+        self.last_now = now;
+        if self.controller.state() == PlayoutState::Rebuffering {
+            if let Some(before) = self.dry.resume_in_pause(&mut self.buffer, now) {
+                self.controller.resume_after_pause();
+                self.metrics
+                    .retract_underruns(self.metrics.underruns().saturating_sub(before));
+            }
+        }
         let staged = self.staged();
         let target = self.buffer.update_target(now);
         let buffered = self.buffer.depth() + ring + staged;
@@ -369,7 +383,16 @@ impl ReceiveCore {
                 Duration::from_secs_f64(ticks as f64 / f64::from(self.buffer.clock_rate().max(1)));
             self.controller.set_min_band(packet);
         }
+        let was = self.controller.state();
         let decision = self.controller.tick(now, buffered, delay, target);
+        match decision.state {
+            PlayoutState::Rebuffering if was == PlayoutState::Playing => {
+                self.dry
+                    .begin(now, self.controller.level(), self.metrics.underruns());
+            }
+            PlayoutState::Playing => self.dry.end(),
+            _ => {}
+        }
         self.level_move = decision.level_move;
         self.level_gap = decision.level_gap;
         if decision.state != PlayoutState::Prebuffering {
@@ -397,6 +420,8 @@ impl ReceiveCore {
             self.buffer.interarrival_jitter(),
         );
         self.metrics.publish_playout(&self.controller.status());
+        self.metrics
+            .publish_receive(&self.counts, self.buffer.ssrc());
         decision
     }
 
@@ -418,12 +443,28 @@ impl ReceiveCore {
 
     /// Tells the controller the output ran dry.
     pub fn underrun(&mut self) {
+        if self.controller.state() == PlayoutState::Playing {
+            self.dry.begin(
+                self.last_now,
+                self.controller.level(),
+                self.metrics.underruns(),
+            );
+        }
         self.controller.underrun();
         self.metrics.add_underrun();
     }
 
     /// No more packets will come: play out everything buffered.
     pub fn finish(&mut self) {
+        // Nothing came back since the output ran dry: that wait was the end of the stream, not
+        // an underrun (the controller takes back its rebuffer the same way).
+        let ended_dry = self.controller.state() == PlayoutState::Rebuffering
+            && self.controller.progress() == 0.0;
+        if let Some(before) = self.dry.underruns_before().filter(|_| ended_dry) {
+            self.metrics
+                .retract_underruns(self.metrics.underruns().saturating_sub(before));
+        }
+        self.dry.end();
         self.finished = true;
         self.started = true;
         self.buffer.set_draining(true);

@@ -11,7 +11,8 @@ use crate::jitter::InsertOutcome;
 use crate::playback::ring::audio_ring;
 use crate::playback::{OutputStats, RingCallback};
 use crate::playout::{
-    PlayoutDecision, ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, RingFeeder, Segment, Verdict,
+    PlayoutDecision, PlayoutEngine, ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, Segment,
+    Verdict,
 };
 
 /// How much audio the decoder side keeps in the ring.
@@ -69,8 +70,7 @@ pub struct Period<'a> {
 /// The loop's state.
 pub struct VirtualPlayout<F> {
     feed: F,
-    receiver: ReceiveCore,
-    feeder: RingFeeder,
+    engine: PlayoutEngine,
     callback: RingCallback,
     stats: Arc<OutputStats>,
     channels: usize,
@@ -116,9 +116,8 @@ impl<F: PacketFeed> VirtualPlayout<F> {
     ) -> Result<Self, ReceiveCoreError> {
         let (rate, channels) = (cfg.output_rate, usize::from(cfg.output_channels));
         cfg.trace = true;
-        cfg.add_output_ring(RING_HIGH_WATER);
-        let receiver = ReceiveCore::new(cfg)?;
         let (producer, consumer) = audio_ring(Duration::from_millis(200), rate, channels);
+        let engine = PlayoutEngine::new(cfg, producer, RING_HIGH_WATER)?;
         let stats = Arc::new(OutputStats::default());
         let callback = RingCallback::new(consumer, Arc::clone(&stats));
         stats.set_paused(true);
@@ -130,8 +129,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         );
         Ok(VirtualPlayout {
             feed,
-            receiver,
-            feeder: RingFeeder::new(producer, RING_HIGH_WATER, rate, channels),
+            engine,
             callback,
             stats,
             channels,
@@ -158,7 +156,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
 
     /// The receive core.
     pub fn receiver(&self) -> &ReceiveCore {
-        &self.receiver
+        self.engine.core()
     }
 
     /// Virtual time now.
@@ -174,8 +172,8 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         let now = self.now;
         let arrived = self.arrive(now);
         if self.finished_at.is_none() && self.feed.exhausted() {
-            self.report.estimated_drift_ppm = self.receiver.controller().drift_ppm();
-            self.receiver.finish();
+            self.report.estimated_drift_ppm = self.engine.core().controller().drift_ppm();
+            self.engine.end_of_stream();
             self.finished_at = Some(now);
         }
         // Like the live decoder thread: the core runs when data arrives, at its own deadline,
@@ -190,7 +188,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             self.top_up(now)?;
         }
         self.sample_timeline(now);
-        if self.finished_at.is_some() && self.receiver.is_drained() && self.feeder.is_flushed() {
+        if self.finished_at.is_some() && self.engine.is_drained() {
             // Everything is in the ring: what the device finds missing from now on is the end.
             self.stats.mark_finished();
         }
@@ -230,8 +228,8 @@ impl<F: PacketFeed> VirtualPlayout<F> {
     /// The report of the run so far (call after the last step), and the feed.
     pub fn finish(mut self) -> (SimReport, F) {
         let now = self.now.saturating_sub(self.period);
-        self.report.metrics = self.receiver.metrics().snapshot();
-        self.report.receiver = self.receiver.counts();
+        self.report.metrics = self.engine.core().metrics().snapshot();
+        self.report.receiver = self.engine.core().counts();
         let end = self.finished_at.unwrap_or(now);
         self.report.finish(&mut self.latencies, now, end);
         (self.report, self.feed)
@@ -242,7 +240,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         self.feed.deliver(now, &mut self.report, &mut self.arrivals);
         let arrived = self.arrivals.len();
         for Arrival { at, bytes } in self.arrivals.drain(..) {
-            let verdict = self.receiver.on_datagram(&bytes, at);
+            let verdict = self.engine.handle_datagram(&bytes, at);
             self.feed.recycle(bytes);
             let kind = match verdict {
                 Verdict::Buffered(InsertOutcome::Late) => EventKind::Late,
@@ -262,17 +260,14 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         let channels = self.channels;
         let rate = f64::from(self.rate);
         let frame_time = |frames: usize| Duration::from_secs_f64(frames as f64 / rate);
-        let step = self.feeder.top_up(&mut self.receiver, now)?;
-        self.next_top_up = self
-            .feeder
-            .next_deadline(&self.receiver, &step, now)
-            .map_or(Deadline::OnData, Deadline::At);
+        let step = self.engine.poll(now)?;
+        self.next_top_up = step.deadline.map_or(Deadline::OnData, Deadline::At);
         self.last_decision = Some(step.decision);
         let (decision, ring) = (step.decision, step.waiting);
         self.stats.set_paused(!decision.playing);
         if step.produced {
-            self.receiver.drain_segments(&mut self.segments);
-            let produced = self.feeder.produced();
+            self.engine.core_mut().drain_segments(&mut self.segments);
+            let produced = self.engine.produced();
             let mut pos = 0;
             for seg in self.segments.drain(..) {
                 let out = produced.get(pos..pos + seg.out_len).unwrap_or(&[]);
@@ -302,7 +297,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             return;
         };
         if self.timeline_due(now) {
-            let m = self.receiver.metrics().snapshot();
+            let m = self.engine.core().metrics().snapshot();
             self.report.timeline.push(TimelinePoint {
                 t: now.as_secs_f64(),
                 depth_ms: m.depth_ms,
@@ -325,15 +320,15 @@ impl<F: PacketFeed> VirtualPlayout<F> {
     fn note_events(&mut self, now: Duration) {
         let t = now.as_secs_f64();
         let underruns = self.stats.underruns();
+        self.engine.handle_output(underruns);
         for _ in self.last_underruns..underruns {
-            self.receiver.underrun();
             self.report.events.push(Event {
                 t,
                 kind: EventKind::Underrun,
             });
         }
         self.last_underruns = underruns;
-        let rebuffers = self.receiver.controller().rebuffers();
+        let rebuffers = self.engine.core().controller().rebuffers();
         if rebuffers > self.last_rebuffers {
             self.report.events.push(Event {
                 t,
@@ -341,7 +336,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             });
             self.last_rebuffers = rebuffers;
         }
-        let resets = self.receiver.buffer().stats().resets;
+        let resets = self.engine.core().buffer().stats().resets;
         if resets > self.last_resets {
             self.report.events.push(Event {
                 t,

@@ -89,12 +89,16 @@ pub fn draw(report: &SimReport, path: &Path) -> Result<(), PlotError> {
 /// The headline: scenario, seed and the numbers a reader checks first.
 pub fn title(report: &SimReport) -> String {
     let m = &report.metrics;
+    let exact = if report.captured {
+        "bit-exact n/a (no source)".to_string()
+    } else {
+        format!("{:.2} % bit-exact", report.bit_exact_share * 100.0)
+    };
     format!(
-        "{} (seed {}): {:.2} % bit-exact, {} rebuffers, {} late, {:.0} ms concealed, \
+        "{} (seed {}): {exact}, {} rebuffers, {} late, {:.0} ms concealed, \
          {:.0} ms stretched, {:.0} ms silence adjusted, {:.0} ms dropped",
         report.scenario,
         report.seed,
-        report.bit_exact_share * 100.0,
         m.rebuffers,
         m.late,
         m.concealed_ms,

@@ -65,6 +65,16 @@ fn a_small_report_draws_every_series_and_the_title() {
 }
 
 #[test]
+fn a_capture_title_says_bit_exactness_is_not_measured() {
+    let mut report = synthetic();
+    assert!(title(&report).contains("98.70 % bit-exact"));
+    report.captured = true;
+    let t = title(&report);
+    assert!(t.contains("bit-exact n/a (no source)"), "{t}");
+    assert!(!t.contains('%'), "{t}");
+}
+
+#[test]
 fn not_playing_spans_cover_prebuffering_and_rebuffering() {
     let spans = not_playing_spans(&synthetic());
     assert_eq!(spans.len(), 2);

@@ -182,6 +182,7 @@ pub const BUILT_IN: &[&str] = &[
     "stalls",
     "delay-step",
     "dtx-pauses",
+    "dtx-long",
     "overflow",
 ];
 
@@ -402,6 +403,23 @@ impl Scenario {
                 ];
                 s.duration_s = Some(10.0);
                 "silence suppression: the sender pauses 1.5 s at 2 s and 0.6 s at 5 s".into()
+            }
+            "dtx-long" => {
+                net.delay_ms = 20.0;
+                s.sender.pauses = vec![
+                    Span {
+                        at_s: 8.0,
+                        duration_ms: 7000.0,
+                    },
+                    Span {
+                        at_s: 20.0,
+                        duration_ms: 4000.0,
+                    },
+                ];
+                s.duration_s = Some(30.0);
+                "silence suppression longer than the buffer: the far end is silent 7 s at 8 s \
+                 and 4 s at 20 s"
+                    .into()
             }
             "overflow" => {
                 net.delay_ms = 20.0;

@@ -99,6 +99,11 @@ impl SimSender {
         packetizer
             .encode(&source, &mut encoded)
             .map_err(|e| SenderError::Packetize(e.to_string()))?;
+        // Bit-exactness is judged against what was sent: the source as L16 carries it (the same
+        // samples for a 16-bit source; a 24-bit or float source is rounded to 16 bits on the wire).
+        for (s, b) in source.iter_mut().zip(encoded.chunks_exact(2)) {
+            *s = f32::from(i16::from_be_bytes([b[0], b[1]])) / 32768.0;
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x005e_4de5);
         let seq = behaviour.initial_seq.unwrap_or_else(|| rng.random());
         let ts_base = behaviour.initial_ts.unwrap_or_else(|| rng.random());

@@ -2,6 +2,8 @@
 //! framing, pcap/pcapng writers, and running `jitterplay streams`/`play` on what they write.
 #![allow(dead_code)]
 
+pub mod calls;
+
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -387,17 +389,26 @@ pub fn streams_json(path: &Path) -> Value {
 pub struct Replay {
     /// The final --stats-json line.
     pub stats: Value,
-    /// The WAV output (8 kHz G.711 or the L16 rate), mono f32.
+    /// The WAV output (8 kHz G.711 or the L16 rate), interleaved f32.
     pub samples: Vec<f32>,
     /// The WAV's sample rate.
     pub rate: u32,
+    /// The WAV's channel count.
+    pub channels: u16,
     /// The command's stderr.
     pub stderr: String,
 }
 
 /// `jitterplay play FILE --output wav:… --fast --stats-json …` with `extra` arguments; `quiet`
-/// adds --quiet. RUST_LOG is cleared so warnings show as users see them.
+/// adds --quiet. RUST_LOG is cleared so warnings show as users see them. The output is mono.
 pub fn play(path: &Path, dir: &Path, extra: &[&str], quiet: bool) -> Replay {
+    let replay = play_any(path, dir, extra, quiet);
+    assert_eq!(replay.channels, 1, "mono output");
+    replay
+}
+
+/// [`play`] for a stream of any channel count.
+pub fn play_any(path: &Path, dir: &Path, extra: &[&str], quiet: bool) -> Replay {
     let wav = dir.join("out.wav");
     let stats = dir.join("stats.jsonl");
     let _ = std::fs::remove_file(&wav);
@@ -419,11 +430,11 @@ pub fn play(path: &Path, dir: &Path, extra: &[&str], quiet: bool) -> Replay {
     let stats: Value = serde_json::from_str(last).expect("stats line is JSON");
     assert_eq!(stats["final"], true, "{stats}");
     let (samples, rate, channels) = read_wav(&wav);
-    assert_eq!(channels, 1, "mono output");
     Replay {
         stats,
         samples,
         rate,
+        channels,
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }

@@ -191,6 +191,42 @@ fn pause_plays_silence_of_the_right_length() {
 }
 
 #[test]
+fn a_pause_that_outlasts_the_buffer_resumes_inside_it() {
+    let mut b = JitterBuffer::new(cfg(64));
+    run(&mut b, A, 1, 0, 3, 0);
+    assert_eq!(drain(&mut b, 100), frames(A, 1..4));
+    assert_eq!(b.pause_after_starving(), None, "nothing has come back yet");
+    // The sender was silent for 50 packets (1 s); the packet after the pause is next in line.
+    ins(&mut b, A, 4, 53 * STEP, 1060);
+    assert_eq!(b.pause_after_starving(), Some(50 * u64::from(STEP)));
+    // 300 ms of the pause is still to play; the rest went by while the output waited.
+    b.resume_in_pause(2400);
+    assert_eq!(drain(&mut b, 100), vec![Out::S(2400), Out::F(A, 4)]);
+}
+
+#[test]
+fn a_pause_with_its_first_packet_lost_is_still_a_pause() {
+    let mut b = JitterBuffer::new(cfg(64));
+    run(&mut b, A, 1, 0, 3, 0);
+    assert_eq!(drain(&mut b, 100), frames(A, 1..4));
+    // Packet 4 (the first after a 1 s pause) was lost; 5 follows it.
+    ins(&mut b, A, 5, 54 * STEP, 1080);
+    assert_eq!(b.pause_after_starving(), Some(50 * u64::from(STEP)));
+    // A stream that resumes with no pause before it is not one.
+    let mut c = JitterBuffer::new(cfg(64));
+    run(&mut c, A, 1, 0, 3, 0);
+    assert_eq!(drain(&mut c, 100), frames(A, 1..4));
+    ins(&mut c, A, 5, 4 * STEP, 1080);
+    assert_eq!(c.pause_after_starving(), None, "a loss, not a pause");
+    c.resume_in_pause(2400);
+    assert_eq!(
+        c.pop(Duration::ZERO),
+        PopOutcome::Empty,
+        "still waiting as before"
+    );
+}
+
+#[test]
 fn long_pause_silence_is_bounded() {
     let mut c = cfg(64);
     c.max_pause = Duration::from_secs(2);

@@ -1,0 +1,131 @@
+//! Payload mappings scoped the way Wireshark scopes them: each SDP offer or answer binds its
+//! payload types to the address and `m=` port where that side receives, from the moment the SDP
+//! was captured until a later SDP (re-INVITE, UPDATE, the next call) rebinds that endpoint.
+//!
+//! A capture of several calls reuses dynamic payload types (PT 99 is L16/8000/2 in one call and
+//! L16/48000 in the next), so one capture-wide table of payload types names every call but the
+//! last wrongly. Scoping by endpoint and time names each call by its own SDP.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::sip::SdpSighting;
+use crate::rtp::sdp::SdpPayload;
+
+/// How a payload mapping was found for a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The SDP in force for the stream's receiver (or sender) address and port.
+    Endpoint,
+    /// No SDP in force for either endpoint names the payload type: the nearest mapping of it
+    /// anywhere in the capture, which may belong to another call.
+    CaptureWide,
+}
+
+/// One SDP's payload types for one receiving endpoint, from the time it was captured.
+#[derive(Debug, Clone)]
+struct Binding {
+    at: Duration,
+    payloads: Vec<SdpPayload>,
+}
+
+/// Every payload mapping the capture's SDP made, by endpoint and time.
+#[derive(Debug, Clone, Default)]
+pub struct PayloadBindings {
+    /// Per endpoint, its bindings in capture order.
+    by_endpoint: HashMap<SocketAddr, Vec<Binding>>,
+    /// SIP messages seen.
+    pub sip_messages: u64,
+    /// SDP bodies read from them.
+    pub sdp_bodies: u64,
+}
+
+impl PayloadBindings {
+    /// Binds every media description of `sightings` (in any order; sorted here by capture time).
+    pub fn new(mut sightings: Vec<SdpSighting>, sip_messages: u64) -> Self {
+        // SIP over TCP is gathered apart from the UDP datagrams: put everything in time order,
+        // keeping capture order among equal times, so "the later SDP wins" holds.
+        sightings.sort_by_key(|s| s.at);
+        let mut bindings = PayloadBindings {
+            sip_messages,
+            sdp_bodies: sightings.len() as u64,
+            ..Self::default()
+        };
+        for s in sightings {
+            for m in s.media {
+                // Without a c= line the message's sender is the best guess of where media goes.
+                let Some(ip) = m.connection.or(s.sender.map(|a| a.ip())) else {
+                    continue;
+                };
+                bindings
+                    .by_endpoint
+                    .entry(SocketAddr::new(ip, m.port))
+                    .or_default()
+                    .push(Binding {
+                        at: s.at,
+                        payloads: m.payloads,
+                    });
+            }
+        }
+        bindings
+    }
+
+    /// What payload type `pt` meant on a stream from `src` to `dst` at `at`: the mapping in force
+    /// for the receiver, else for the sender (symmetric RTP sends from where it receives), else
+    /// a capture-wide guess.
+    pub fn lookup(
+        &self,
+        src: Option<SocketAddr>,
+        dst: Option<SocketAddr>,
+        pt: u8,
+        at: Duration,
+    ) -> Option<(&SdpPayload, Scope)> {
+        let in_force = |endpoint: Option<SocketAddr>| {
+            let list = self.by_endpoint.get(&endpoint?)?;
+            // The last binding captured at or before `at`.
+            let n = list.partition_point(|b| b.at <= at);
+            list[..n].last()?.payloads.iter().find(|p| p.pt == pt)
+        };
+        if let Some(p) = in_force(dst).or_else(|| in_force(src)) {
+            return Some((p, Scope::Endpoint));
+        }
+        self.guess(src, dst, pt, at)
+            .map(|p| (p, Scope::CaptureWide))
+    }
+
+    /// The capture-wide guess: a mapping of `pt` on the stream's own ports first, then
+    /// anywhere; among those, one already in force before one captured later; then the nearest
+    /// in time.
+    fn guess(
+        &self,
+        src: Option<SocketAddr>,
+        dst: Option<SocketAddr>,
+        pt: u8,
+        at: Duration,
+    ) -> Option<&SdpPayload> {
+        let ports = [src.map(|a| a.port()), dst.map(|a| a.port())];
+        self.by_endpoint
+            .iter()
+            .flat_map(|(endpoint, list)| list.iter().map(move |b| (endpoint, b)))
+            .filter_map(|(endpoint, b)| {
+                let p = b.payloads.iter().find(|p| p.pt == pt)?;
+                let other_port = !ports.contains(&Some(endpoint.port()));
+                let later = b.at > at;
+                let distance = if later { b.at - at } else { at - b.at };
+                // The endpoint breaks ties so the answer does not depend on hash order.
+                Some(((other_port, later, distance, *endpoint), p))
+            })
+            .min_by_key(|(key, _)| *key)
+            .map(|(_, p)| p)
+    }
+
+    /// True if no SDP bound anything.
+    pub fn is_empty(&self) -> bool {
+        self.by_endpoint.is_empty()
+    }
+}
+
+#[cfg(test)]
+#[path = "bindings_tests.rs"]
+mod tests;

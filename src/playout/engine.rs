@@ -1,0 +1,109 @@
+//! The one event-driven type every driver runs: the receive core plus the producer end of the
+//! playback ring (sans-IO).
+//!
+//! The contract is that of str0m, quinn-proto or rtpbin2: the driver hands in what happened
+//! ([`PlayoutEngine::handle_datagram`], [`PlayoutEngine::handle_output`],
+//! [`PlayoutEngine::end_of_stream`]) and calls [`PlayoutEngine::poll`] at the deadline the last
+//! poll gave, or when a datagram arrives while it gave none. A poll runs the controller, tops the
+//! ring up and says whether the output plays or pauses. The live decoder thread sleeps until
+//! then; the simulator and capture replay jump virtual time there. Nothing here reads a clock.
+
+use std::time::Duration;
+
+use super::feeder::RingFeeder;
+use super::receive_core::{ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, Verdict};
+use super::PlayoutDecision;
+use crate::playback::ring::RingProducer;
+
+/// What one poll did, and when the driver must poll again.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// The controller's decision: while `playing` the output consumes the ring; otherwise it
+    /// pauses (plays silence) and the core keeps buffering.
+    pub decision: PlayoutDecision,
+    /// Audio waiting for the device when the poll began (ring plus backlog).
+    pub waiting: Duration,
+    /// Whether new audio was produced ([`PlayoutEngine::produced`] holds it).
+    pub produced: bool,
+    /// Poll again by then at the latest; `None`: when a datagram arrives.
+    pub deadline: Option<Duration>,
+}
+
+/// The receive core feeding a playback ring.
+pub struct PlayoutEngine {
+    core: ReceiveCore,
+    feeder: RingFeeder,
+    underruns_seen: u64,
+}
+
+impl PlayoutEngine {
+    /// A core built from `cfg` that keeps `high_water` of audio in the ring behind `producer`.
+    pub fn new(
+        mut cfg: ReceiveCoreConfig,
+        producer: RingProducer,
+        high_water: Duration,
+    ) -> Result<Self, ReceiveCoreError> {
+        let (rate, channels) = (cfg.output_rate, usize::from(cfg.output_channels));
+        cfg.add_output_ring(high_water);
+        Ok(Self {
+            core: ReceiveCore::new(cfg)?,
+            feeder: RingFeeder::new(producer, high_water, rate, channels),
+            underruns_seen: 0,
+        })
+    }
+
+    /// A datagram arrived at `arrival`.
+    pub fn handle_datagram(&mut self, datagram: &[u8], arrival: Duration) -> Verdict {
+        self.core.on_datagram(datagram, arrival)
+    }
+
+    /// The output's progress: how many underruns it has counted since it started.
+    pub fn handle_output(&mut self, underruns: u64) {
+        for _ in self.underruns_seen..underruns {
+            self.core.underrun();
+        }
+        self.underruns_seen = self.underruns_seen.max(underruns);
+    }
+
+    /// No more datagrams will come: everything buffered plays out.
+    pub fn end_of_stream(&mut self) {
+        self.core.finish();
+    }
+
+    /// Runs the core at `now`: control, top the ring up, and the next deadline.
+    pub fn poll(&mut self, now: Duration) -> Result<Output, ReceiveCoreError> {
+        let top = self.feeder.top_up(&mut self.core, now)?;
+        let deadline = self.feeder.next_deadline(&self.core, &top, now);
+        Ok(Output {
+            decision: top.decision,
+            waiting: top.waiting,
+            produced: top.produced,
+            deadline,
+        })
+    }
+
+    /// True once the stream ended and every sample produced is in the ring.
+    pub fn is_drained(&self) -> bool {
+        self.core.is_drained() && self.feeder.is_flushed()
+    }
+
+    /// The audio the last producing poll made (in the ring, or still in the backlog).
+    pub fn produced(&self) -> &[f32] {
+        self.feeder.produced()
+    }
+
+    /// The receive core (metrics, counters, controller).
+    pub fn core(&self) -> &ReceiveCore {
+        &self.core
+    }
+
+    /// The receive core, to count what the shell saw or collect traced segments.
+    pub fn core_mut(&mut self) -> &mut ReceiveCore {
+        &mut self.core
+    }
+
+    /// The ring's producer end (to wait for the device to drain it).
+    pub fn producer(&self) -> &RingProducer {
+        self.feeder.producer()
+    }
+}
