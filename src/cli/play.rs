@@ -334,8 +334,8 @@ pub fn json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io:
 /// The counters every player prints when it ends.
 pub fn metrics_summary(m: &crate::playout::metrics::MetricsSnapshot) -> String {
     format!(
-        "received {} played {} lost {} late {} duplicate {} reordered {} concealed {:.0} ms stretched {:.0} ms silence-adjusted {:.0} ms dropped {:.0} ms underruns {} rebuffers {} jitter {:.1} ms",
-        m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.concealed_ms, m.stretched_ms, m.silence_adjusted_ms, m.dropped_ms, m.underruns, m.rebuffers, m.jitter_ms
+        "received {} played {} lost {} late {} duplicate {} reordered {} concealed {:.0} ms (pitch {:.0}, fade {:.0}, noise {:.0}) stretched {:.0} ms silence-adjusted {:.0} ms dropped {:.0} ms underruns {} rebuffers {} jitter {:.1} ms",
+        m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.concealed_ms, m.concealed_pitch_ms, m.concealed_fade_ms, m.concealed_noise_ms, m.stretched_ms, m.silence_adjusted_ms, m.dropped_ms, m.underruns, m.rebuffers, m.jitter_ms
     )
 }
 
