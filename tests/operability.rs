@@ -279,3 +279,30 @@ fn files_and_captures_record_what_they_play_too() {
         );
     }
 }
+
+#[test]
+fn a_flac_recording_holds_what_played_to_24_bits() {
+    let dir = scratch("op_record_flac");
+    let out = dir.join("out.wav");
+    let rec = dir.join("rec.flac");
+    run_ok(
+        jitterplay()
+            .arg("play")
+            .arg(asset("music-48k-stereo.flac"))
+            .args(["--quiet", "--output"])
+            .arg(format!("wav:{}", out.display()))
+            .arg("--record")
+            .arg(&rec),
+    );
+    let (played, _, _) = read_wav(&out);
+    let recorded = ffmpeg_decode(&rec);
+    assert_eq!(recorded.len(), played.len());
+    let quantised: Vec<f32> = played
+        .iter()
+        .map(|s| (s * 8_388_608.0).round() / 8_388_608.0)
+        .collect();
+    assert!(
+        recorded == quantised,
+        "the FLAC recording is not the played audio at 24 bits"
+    );
+}

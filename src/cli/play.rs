@@ -68,10 +68,11 @@ pub struct PlayArgs {
     /// RTP: a JSON line of every metric each second, and a final summary, to PATH or - (stdout).
     #[arg(long, value_name = "PATH|-")]
     pub stats_json: Option<String>,
-    /// Also record what is played, beside the output, to PATH.wav (32-bit float; batched
+    /// Also record what is played, beside the output, to PATH.wav (32-bit float) or PATH.flac
+    /// (24-bit) (batched
     /// writes on their own thread, header fixed up at every flush; a slow disk drops frames from
     /// the recording, never from playback, counted as record_dropped_frames).
-    #[arg(long, value_name = "PATH.wav")]
+    #[arg(long, value_name = "PATH.wav|PATH.flac")]
     pub record: Option<PathBuf>,
     /// RTP: save every received datagram with its arrival time to PATH.pcap or PATH.rtpdump
     /// (batched writes on their own thread), to replay the session exactly later with
