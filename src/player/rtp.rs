@@ -24,8 +24,10 @@ use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
 /// How often the decoder thread looks while the stream drains at its end.
 const WAKE: Duration = Duration::from_millis(5);
 /// Datagram queue size between the network task and the decoder thread: the decoder drains it
-/// every few ms, so 1 MiB holds seconds of any audio stream, or sixteen 64 KiB datagrams.
-const QUEUE_BYTES: usize = 1 << 20;
+/// every few tens of ms, and when it fills, the network task leaves datagrams in the socket and
+/// wakes the decoder, so 512 KiB (seconds of any audio stream, or eight 64 KiB datagrams) loses
+/// nothing to its size.
+const QUEUE_BYTES: usize = 1 << 19;
 
 /// Options of live playback.
 #[derive(Debug, Clone)]
