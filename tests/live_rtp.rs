@@ -31,7 +31,7 @@ const SPEECH: &str = "speech-48k-mono.wav";
 const WINDOW: [&str; 4] = ["--target-min", "200ms", "--target-max", "500ms"];
 /// How long the player waits for more packets after the last one.
 const IDLE: Duration = Duration::from_millis(500);
-/// The concealer's fade-in of resumed audio after a loss (`ConcealTiming::default().fade_in`).
+/// The concealer's fade-in of resumed audio after a loss (`ConcealConfig::default().fade_in`).
 const FADE_IN: Duration = Duration::from_millis(5);
 /// Far more than any run here needs; a player still running then has hung.
 const PLAYER_LIMIT: Duration = Duration::from_secs(40);
@@ -964,6 +964,9 @@ fn stats_json_to_stdout_is_a_line_a_second_and_a_final_line() {
         "stray",
         "foreign_ssrc",
         "concealed_ms",
+        "concealed_pitch_ms",
+        "concealed_fade_ms",
+        "concealed_noise_ms",
         "underruns",
         "rebuffers",
         "depth_ms",

@@ -191,3 +191,118 @@ fn the_demo_runs_outside_the_source_tree() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("received"), "{stdout}");
 }
+
+#[test]
+fn saved_packets_replay_to_the_same_audio_as_the_live_session() {
+    for ext in ["pcap", "rtpdump"] {
+        let dir = scratch(&format!("op_save_{ext}"));
+        let saved = dir.join(format!("session.{ext}"));
+        let stats = dir.join("stats.jsonl");
+        let port = free_port();
+        let args = [
+            &["--format", "l16/48000/1", "--idle-timeout", "500ms"][..],
+            &["--save-packets", saved.to_str().expect("utf-8")],
+            &["--stats-json", stats.to_str().expect("utf-8")],
+            &WINDOW[..],
+        ]
+        .concat();
+        let player = spawn_player(&dir, &format!("rtp://127.0.0.1:{port}"), &args);
+        wait_until_bound(port);
+        let sent = summary(&send(&asset("speech-48k-mono.wav"), port, &[]));
+        let datagrams = count(&sent, "datagrams");
+        let live_wav = player.wav.clone();
+        player.wait(PLAYER_LIMIT).assert_success();
+        let (_, last) = read_stats(&stats);
+        assert_eq!(stat(&last, "/save/saved"), datagrams as f64, "{last}");
+        assert_eq!(stat(&last, "/save/save_dropped"), 0.0, "{last}");
+        // The capture lists the one stream with every packet…
+        let listed = run_ok(jitterplay().args(["streams", "--json"]).arg(&saved));
+        let json: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+        let streams = json["streams"].as_array().expect("streams");
+        assert_eq!(streams.len(), 1, "{json}");
+        assert_eq!(streams[0]["stats"]["packets"], datagrams, "{json}");
+        // …and replays, in its recorded timing, to exactly what played live.
+        let replay = dir.join("replay.wav");
+        run_ok(
+            jitterplay()
+                .arg("play")
+                .arg(&saved)
+                .args(["--quiet", "--format", "l16/48000/1", "--output"])
+                .arg(format!("wav:{}", replay.display()))
+                .args(WINDOW),
+        );
+        let (live, _, _) = read_wav(&live_wav);
+        let (again, _, _) = read_wav(&replay);
+        assert!(live.len() > 48_000 * 4, "{}", live.len());
+        assert!(
+            live == again,
+            "{ext}: {} vs {} samples",
+            live.len(),
+            again.len()
+        );
+    }
+}
+
+#[test]
+fn files_and_captures_record_what_they_play_too() {
+    let dir = scratch("op_record_file");
+    for (input, extra) in [
+        (asset("music-48k-stereo.flac"), &[][..]),
+        (
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/data/sip-rtp-g711.pcap"),
+            &["--stream", "1", "--fast"][..],
+        ),
+    ] {
+        let out = dir.join("out.wav");
+        let rec = dir.join("rec.wav");
+        run_ok(
+            jitterplay()
+                .arg("play")
+                .arg(&input)
+                .args(["--quiet", "--output"])
+                .arg(format!("wav:{}", out.display()))
+                .arg("--record")
+                .arg(&rec)
+                .args(extra),
+        );
+        let (played, rate, channels) = read_wav(&out);
+        let (recorded, rrate, rchannels) = read_wav(&rec);
+        assert_eq!((rate, channels), (rrate, rchannels));
+        assert!(!played.is_empty());
+        assert!(
+            played == recorded,
+            "{}: {} vs {}",
+            input.display(),
+            played.len(),
+            recorded.len()
+        );
+    }
+}
+
+#[test]
+fn a_flac_recording_holds_what_played_to_24_bits() {
+    let dir = scratch("op_record_flac");
+    let out = dir.join("out.wav");
+    let rec = dir.join("rec.flac");
+    run_ok(
+        jitterplay()
+            .arg("play")
+            .arg(asset("music-48k-stereo.flac"))
+            .args(["--quiet", "--output"])
+            .arg(format!("wav:{}", out.display()))
+            .arg("--record")
+            .arg(&rec),
+    );
+    let (played, _, _) = read_wav(&out);
+    let recorded = ffmpeg_decode(&rec);
+    assert_eq!(recorded.len(), played.len());
+    let quantised: Vec<f32> = played
+        .iter()
+        .map(|s| (s * 8_388_608.0).round() / 8_388_608.0)
+        .collect();
+    assert!(
+        recorded == quantised,
+        "the FLAC recording is not the played audio at 24 bits"
+    );
+}

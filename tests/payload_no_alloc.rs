@@ -6,7 +6,7 @@
 
 use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 
-use jitterplay::codec::conceal::Concealer;
+use jitterplay::codec::conceal::{Conceal, PitchConcealer};
 use jitterplay::codec::rtp_decoder::RtpDecoder;
 use jitterplay::rtp::mpa::MpaPacketizer;
 use jitterplay::rtp::payload::PayloadFormat;
@@ -83,18 +83,47 @@ fn mpeg_audio_decodes_without_allocating_after_the_first_frame() {
 
 #[test]
 fn concealment_does_not_allocate() {
-    let mut concealer = Concealer::new(48_000, 2);
+    let mut concealer = PitchConcealer::new(48_000, 2);
     let mut out = Vec::with_capacity(48_000);
-    let mut packet = vec![0.25f32; 960 * 2];
+    // A voiced-like stereo signal (two harmonics of 150 Hz), so the pitch path runs; then a
+    // noisy one, which has no pitch and takes the faded repeat.
+    let voiced: Vec<f32> = (0..960 * 5)
+        .flat_map(|i| {
+            let t = i as f32 / 48_000.0;
+            let x = 0.3 * (std::f32::consts::TAU * 150.0 * t).sin()
+                + 0.2 * (std::f32::consts::TAU * 300.0 * t).sin();
+            [x, -x]
+        })
+        .collect();
+    let mut seed = 5u32;
+    let mut noise: Vec<f32> = (0..960 * 2)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        })
+        .collect();
+    let mut packets: Vec<Vec<f32>> = voiced.chunks(960 * 2).map(<[f32]>::to_vec).collect();
+    let mut next = vec![0.1f32; 960 * 2];
+    let mut done = jitterplay::codec::conceal::ConcealedFrames::default();
     assert_no_alloc(|| {
-        for _ in 0..5 {
-            concealer.process_decoded(&mut packet);
+        for packet in packets.iter_mut() {
+            concealer.process_decoded(packet);
             out.clear();
-            concealer.conceal(960, &mut out);
-            concealer.conceal(4800, &mut out);
+            done += concealer.conceal(960, None, &mut out);
+            done += concealer.conceal(4800, None, &mut out);
+            concealer.merge_into(&mut out, &next);
+            concealer.process_decoded(&mut next);
         }
+        concealer.process_decoded(&mut noise);
+        out.clear();
+        done += concealer.conceal(960, None, &mut out);
     });
-    assert_eq!(concealer.concealed_frames(), 5 * 5760);
+    assert_eq!(done.total(), 5 * 5760 + 960);
+    assert!(
+        done.pitch > 0 && done.fade > 0 && done.noise > 0,
+        "{done:?}"
+    );
+    assert_eq!(concealer.concealed(), done);
 }
 
 #[test]

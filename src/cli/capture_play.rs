@@ -97,6 +97,7 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         buffer_frames: args.buffer_frames,
         fast: args.fast,
         interrupt: Some(&super::play::STOP),
+        record: args.record.clone(),
         ..FilePlayOptions::default()
     };
     let mut stats_out = stats_writer(args.stats_json.as_deref())?;
@@ -172,6 +173,7 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
             eprintln!("output device underruns {}", played.underruns);
         }
     }
+    super::play::warn_record_drops(played.record.as_ref());
     tracing::info!(?played, "capture playback finished");
     if let Some(e) = &export {
         wait_for_final_scrape(&e.endpoint);

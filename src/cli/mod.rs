@@ -9,6 +9,7 @@ pub mod play;
 pub mod relay;
 pub mod send;
 pub mod simulate;
+pub mod sparkline;
 pub mod status;
 pub mod streams;
 

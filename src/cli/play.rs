@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 
 use super::duration::parse_duration;
+use super::sparkline::DepthHistory;
 use super::status::{clock, StatusLine};
 use crate::net::rtp_url::RtpUrl;
 use crate::output::OutputSpec;
@@ -67,11 +68,17 @@ pub struct PlayArgs {
     /// RTP: a JSON line of every metric each second, and a final summary, to PATH or - (stdout).
     #[arg(long, value_name = "PATH|-")]
     pub stats_json: Option<String>,
-    /// RTP: also record what is played, beside the output, to PATH.wav (32-bit float; batched
+    /// Also record what is played, beside the output, to PATH.wav (32-bit float) or PATH.flac
+    /// (24-bit) (batched
     /// writes on their own thread, header fixed up at every flush; a slow disk drops frames from
     /// the recording, never from playback, counted as record_dropped_frames).
-    #[arg(long, value_name = "PATH.wav")]
+    #[arg(long, value_name = "PATH.wav|PATH.flac")]
     pub record: Option<PathBuf>,
+    /// RTP: save every received datagram with its arrival time to PATH.pcap or PATH.rtpdump
+    /// (batched writes on their own thread), to replay the session exactly later with
+    /// `jitterplay play PATH` or `jitterplay simulate PATH`.
+    #[arg(long, value_name = "PATH.pcap|PATH.rtpdump")]
+    pub save_packets: Option<PathBuf>,
     /// RTP and captures: serve every metric as Prometheus/OpenMetrics text at
     /// http://ADDR:PORT/metrics while playing (after a capture, until one scrape reads the final
     /// values, at most 30 s).
@@ -137,10 +144,8 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
         };
         return play_live(&url, hint, &args, quiet);
     }
-    if args.record.is_some() {
-        anyhow::bail!(
-            "--record records live streams (rtp://, .sdp); for a file or a capture, --output wav:PATH writes what plays"
-        );
+    if args.save_packets.is_some() {
+        anyhow::bail!("--save-packets saves what a live stream (rtp://, .sdp) receives");
     }
     if crate::capture::is_capture_path(path) {
         return super::capture_play::run(path, &args, quiet);
@@ -182,6 +187,7 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         buffer_frames: args.buffer_frames,
         fast: args.fast,
         interrupt: Some(&STOP),
+        record: args.record.clone(),
         ..FilePlayOptions::default()
     };
     let status = StatusLine::new(quiet);
@@ -197,6 +203,7 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     });
     status.finish();
     let report = result?;
+    warn_record_drops(report.record.as_ref());
     if report.skipped_packets > 0 {
         tracing::warn!(
             "{} corrupt packet(s) skipped ({} frames of audio lost)",
@@ -206,6 +213,17 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     }
     tracing::info!(?report, "playback finished");
     Ok(())
+}
+
+/// One warning when the recording lost frames (the disk could not keep up).
+pub fn warn_record_drops(record: Option<&crate::playback::record_tap::RecordSnapshot>) {
+    if let Some(r) = record.filter(|r| r.record_dropped_frames > 0) {
+        tracing::warn!(
+            dropped = r.record_dropped_frames,
+            written = r.written_frames,
+            "the recording could not keep up: frames were left out of it (playback was not affected)"
+        );
+    }
 }
 
 fn play_live(url: &RtpUrl, hint: StreamHint, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
@@ -237,6 +255,7 @@ fn live_options(args: &PlayArgs, hint: StreamHint) -> RtpPlayOptions {
         rate_cap: args.rate_cap,
         hint,
         record: args.record.clone(),
+        save_packets: args.save_packets.clone(),
         ..RtpPlayOptions::default()
     }
 }
@@ -263,9 +282,11 @@ fn report_live(
     let status = StatusLine::new(quiet || args.stats_json.as_deref() == Some("-"));
     let mut next_line = 0.0;
     let mut write_error = None;
+    let mut history = DepthHistory::new(DepthHistory::colour_allowed());
     let result = play(&mut |s| {
         if status.is_visible() {
-            status.set(live_line(s, url));
+            history.push(s.t, s.metrics.depth_ms, s.metrics.target_ms);
+            status.set(live_line(s, url, &history));
         }
         if let Some(out) = stats_out.as_mut() {
             if s.t >= next_line {
@@ -314,12 +335,12 @@ pub fn json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io:
 /// The counters every player prints when it ends.
 pub fn metrics_summary(m: &crate::playout::metrics::MetricsSnapshot) -> String {
     format!(
-        "received {} played {} lost {} late {} duplicate {} reordered {} concealed {:.0} ms stretched {:.0} ms silence-adjusted {:.0} ms dropped {:.0} ms underruns {} rebuffers {} jitter {:.1} ms",
-        m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.concealed_ms, m.stretched_ms, m.silence_adjusted_ms, m.dropped_ms, m.underruns, m.rebuffers, m.jitter_ms
+        "received {} played {} lost {} late {} duplicate {} reordered {} concealed {:.0} ms (pitch {:.0}, fade {:.0}, noise {:.0}) stretched {:.0} ms silence-adjusted {:.0} ms dropped {:.0} ms underruns {} rebuffers {} jitter {:.1} ms",
+        m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.concealed_ms, m.concealed_pitch_ms, m.concealed_fade_ms, m.concealed_noise_ms, m.stretched_ms, m.silence_adjusted_ms, m.dropped_ms, m.underruns, m.rebuffers, m.jitter_ms
     )
 }
 
-fn live_line(s: &LiveStatus, url: &RtpUrl) -> String {
+fn live_line(s: &LiveStatus, url: &RtpUrl, history: &DepthHistory) -> String {
     let m = &s.metrics;
     let head = match s.state {
         "waiting" => return format!("waiting for RTP on {}", url.bind),
@@ -341,7 +362,8 @@ fn live_line(s: &LiveStatus, url: &RtpUrl) -> String {
         0.0
     };
     format!(
-        "{head}  buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%  late {}  stretched {:.0} ms  drift {}  {}  from {}",
+        "{head}  {} buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%  late {}  stretched {:.0} ms  drift {}  {}  from {}",
+        history.render(),
         m.depth_ms,
         m.target_ms,
         m.jitter_ms,

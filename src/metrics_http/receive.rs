@@ -191,6 +191,24 @@ fn encode_core(
         seconds(m.plc_ms),
     )?;
     out.counter(
+        "concealed_pitch",
+        "Audio concealed by replicating pitch periods",
+        s.clone(),
+        seconds(m.concealed_pitch_ms),
+    )?;
+    out.counter(
+        "concealed_fade",
+        "Audio concealed by a faded repeat (no pitch found)",
+        s.clone(),
+        seconds(m.concealed_fade_ms),
+    )?;
+    out.counter(
+        "concealed_noise",
+        "Audio concealed by comfort noise or silence after the fade",
+        s.clone(),
+        seconds(m.concealed_noise_ms),
+    )?;
+    out.counter(
         "stretched",
         "Audio added or removed by time-stretch",
         s.clone(),
@@ -435,6 +453,9 @@ mod tests {
             ("concealed_ms", "concealed_seconds_total"),
             ("fec_recovered", "fec_recovered_total"),
             ("plc_ms", "plc_seconds_total"),
+            ("concealed_pitch_ms", "concealed_pitch_seconds_total"),
+            ("concealed_fade_ms", "concealed_fade_seconds_total"),
+            ("concealed_noise_ms", "concealed_noise_seconds_total"),
             ("stretched_ms", "stretched_seconds_total"),
             ("silence_adjusted_ms", "silence_adjusted_seconds_total"),
             ("dropped_ms", "overflow_dropped_seconds_total"),

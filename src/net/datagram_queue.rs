@@ -2,7 +2,8 @@
 //!
 //! Records live back to back in one preallocated byte ring (`len u16, arrival ns u64, bytes`),
 //! so neither side allocates or locks, and the network task never waits: when the queue is full
-//! the datagram is dropped and counted.
+//! the datagram is dropped and counted (the network task avoids that by leaving datagrams in the
+//! socket while the queue lacks room, see `net::receive`).
 //!
 //! The decoder thread sleeps until its own next deadline. Only when it has asked to be woken
 //! by data (while it waits for audio to start or resume) does a push unpark it; otherwise
@@ -46,6 +47,11 @@ impl DataWake {
         self.wanted.store(wanted, Ordering::Release);
     }
 
+    /// Unparks the decoder thread whether or not it asked (the queue is filling up).
+    fn force(&self) {
+        self.thread.unpark();
+    }
+
     fn notify(&self) {
         if self.wanted.swap(false, Ordering::AcqRel) {
             self.thread.unpark();
@@ -81,6 +87,18 @@ impl DatagramSender {
     /// Unparks the decoder thread after a push whenever it asked for data.
     pub fn set_wake(&mut self, wake: Arc<DataWake>) {
         self.wake = Some(wake);
+    }
+
+    /// Whether a datagram of `len` bytes fits now.
+    pub fn has_room(&self, len: usize) -> bool {
+        self.ring.vacant_len() >= HEADER + len
+    }
+
+    /// Wakes the decoder thread to drain the queue, whatever it asked for.
+    pub fn wake_decoder(&self) {
+        if let Some(w) = &self.wake {
+            w.force();
+        }
     }
 
     /// Queues `datagram` stamped with `arrival`; false (nothing queued) when it does not fit.

@@ -9,6 +9,7 @@ pub mod datagram_queue;
 pub mod file_source;
 pub mod kernel_drops;
 pub mod pacing;
+pub mod packet_saver;
 pub mod receive;
 pub mod relay;
 pub mod rtp_url;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::datagram_queue::DatagramSender;
+use super::packet_saver::SaveTap;
 use super::rtp_url::RtpUrl;
 use super::stamped_recv;
 
@@ -93,6 +94,8 @@ pub struct NetStats {
     pub recv_buffer: AtomicU64,
     /// The accepted sender, once one is.
     pub source: OnceLock<SocketAddr>,
+    /// `--save-packets`' counters, when saving.
+    pub save: OnceLock<Arc<super::packet_saver::SaveStats>>,
 }
 
 /// A serialisable copy of [`NetStats`].
@@ -218,6 +221,7 @@ pub async fn receive(
     stats: Arc<NetStats>,
     stop: impl Future<Output = ()>,
     batch: Duration,
+    save: Option<SaveTap>,
 ) {
     let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
     let mut rx = Intake {
@@ -226,6 +230,7 @@ pub async fn receive(
         bucket: TokenBucket::new(rate_cap),
         buf: vec![0u8; 65_536],
         origin,
+        save,
     };
     let mut drops_poll = tokio::time::interval(Duration::from_secs(1));
     tokio::pin!(stop);
@@ -244,7 +249,7 @@ pub async fn receive(
                     _ = ticks.tick() => {}
                 }
             }
-            more = rx.drain(&mut queue, |buf| stamped_recv::recv(&socket, buf));
+            more = rx.drain(&mut queue, true, |buf| stamped_recv::recv(&socket, buf));
         }
         return;
     }
@@ -259,7 +264,7 @@ pub async fn receive(
             _ = drops_poll.tick() => rx.poll_kernel_drops(port),
             ready = socket.readable() => {
                 if ready.is_ok() {
-                    rx.drain(&mut queue, |buf| {
+                    rx.drain(&mut queue, false, |buf| {
                         socket.try_io(tokio::io::Interest::READABLE, || stamped_recv::recv(&socket, buf))
                     });
                 }
@@ -275,23 +280,36 @@ struct Intake {
     bucket: TokenBucket,
     buf: Vec<u8>,
     origin: Instant,
+    /// `--save-packets`: every datagram read, before any check.
+    save: Option<SaveTap>,
 }
 
 impl Intake {
     /// Reads with `recv` until the socket is empty (or [`DRAIN_LIMIT`]); true when the limit
-    /// cut it short.
+    /// cut it short. With `hold_back`, it stops while the queue could not take the largest
+    /// datagram and wakes the decoder thread to empty it: the rest waits in the socket's
+    /// (4 MiB) buffer for the next round instead of being dropped, so a burst after a freeze
+    /// is not lost to the queue's size.
     fn drain(
         &mut self,
         queue: &mut DatagramSender,
+        hold_back: bool,
         mut recv: impl FnMut(&mut [u8]) -> std::io::Result<stamped_recv::Received>,
     ) -> bool {
         for _ in 0..DRAIN_LIMIT {
+            if hold_back && !queue.has_room(MAX_DATAGRAM) {
+                queue.wake_decoder();
+                return false;
+            }
             let Ok(got) = recv(&mut self.buf) else {
                 return false;
             };
             // The kernel's stamp: time spent in the socket is not network delay.
             let arrival = self.origin.elapsed().saturating_sub(got.waited);
             let datagram = &self.buf[..got.len.min(self.buf.len())];
+            if let Some(save) = self.save.as_mut() {
+                save.save(got.from, datagram, arrival);
+            }
             handle(
                 &self.url,
                 &self.stats,
@@ -427,6 +445,51 @@ mod tests {
             "10.0.0.2:4000".parse().unwrap(),
             &[0x80; 12]
         ));
+    }
+
+    #[test]
+    fn a_full_queue_leaves_datagrams_in_the_socket_instead_of_dropping_them() {
+        let url: RtpUrl = "rtp://@:5004".parse().unwrap();
+        let stats = Arc::new(NetStats::default());
+        let mut rx = Intake {
+            url,
+            stats: Arc::clone(&stats),
+            bucket: TokenBucket::new(DEFAULT_RATE_CAP),
+            buf: vec![0u8; 65_536],
+            origin: Instant::now(),
+            save: None,
+        };
+        let (mut queue, mut out) = super::super::datagram_queue::datagram_queue(3 * 65_536);
+        let from: SocketAddr = "10.0.0.1:4000".parse().unwrap();
+        let mut socket: std::collections::VecDeque<usize> = (0..100).collect();
+        let mut recv = |buf: &mut [u8]| match socket.pop_front() {
+            Some(i) => {
+                buf[..12].copy_from_slice(&[0x80, 96, 0, i as u8, 0, 0, 0, 0, 0, 0, 0, 1]);
+                Ok(stamped_recv::Received {
+                    len: 60_000,
+                    from,
+                    waited: Duration::ZERO,
+                })
+            }
+            None => Err(std::io::ErrorKind::WouldBlock.into()),
+        };
+        // Three 60 kB datagrams leave a 192 KiB queue without room for a 64 KiB one: the rest
+        // waits in the socket.
+        assert!(!rx.drain(&mut queue, true, &mut recv));
+        assert_eq!(stats.snapshot().accepted, 3);
+        assert_eq!(stats.snapshot().queue_full, 0);
+        let mut got = Vec::new();
+        while out.pop(&mut got).is_some() {}
+        rx.drain(&mut queue, true, &mut recv);
+        assert_eq!(stats.snapshot().accepted, 6);
+        assert_eq!(
+            stats.snapshot().datagrams,
+            6,
+            "nothing read that was not queued"
+        );
+        // Without holding back, what does not fit is dropped and counted.
+        rx.drain(&mut queue, false, &mut recv);
+        assert!(stats.snapshot().queue_full > 0);
     }
 
     #[test]

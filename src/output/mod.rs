@@ -4,6 +4,7 @@
 //! real-time thread, `wav:` and `null` from a timer thread at the device's pace.
 
 pub mod device;
+pub mod flac_stream;
 pub mod negotiate;
 mod quiet;
 pub mod recorder;

@@ -1,4 +1,4 @@
-//! `--record PATH.wav`: a writer thread that saves what the device played, beside any output.
+//! `--record PATH.wav|PATH.flac`: a writer thread that saves what the device played, beside any output.
 //!
 //! The seed's batch-flush buffer: the output callback queues played frames lock-free
 //! ([`RecordTap`]); this thread takes them in batches and flushes on size or age (64 KiB or
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use ringbuf::traits::{Consumer, Observer};
 
+use super::flac_stream::{FlacError, FlacStream};
 use crate::playback::record_tap::{record_queue, RecordQueue, RecordStats, RecordTap};
 
 /// Flush once this much is waiting…
@@ -34,9 +35,17 @@ const QUEUE_FRAMES: usize = 1 << 18;
 /// Why recording failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    /// Only WAV is written.
-    #[error("--record {0}: only .wav is supported")]
+    /// Not a format the recorder writes.
+    #[error("--record {0}: use a .wav or .flac file")]
     Format(PathBuf),
+    /// FLAC encoding failed.
+    #[error("cannot write {path}: {error}")]
+    Flac {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        error: FlacError,
+    },
     /// The file could not be written.
     #[error("cannot write {path}: {error}")]
     Io {
@@ -66,13 +75,15 @@ impl Recorder {
         rate: u32,
         channels: u16,
     ) -> Result<(Recorder, RecordTap), RecordError> {
-        let is_wav = path
+        let ext = path
             .extension()
             .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
-        if !is_wav {
-            return Err(RecordError::Format(path.to_owned()));
-        }
+            .map(str::to_ascii_lowercase);
+        let flac = match ext.as_deref() {
+            Some("wav") => false,
+            Some("flac") => true,
+            _ => return Err(RecordError::Format(path.to_owned())),
+        };
         let stats = Arc::new(RecordStats::default());
         let (tap, queue) = record_queue(QUEUE_FRAMES, usize::from(channels), Arc::clone(&stats));
         let stop = Arc::new(AtomicBool::new(false));
@@ -80,7 +91,7 @@ impl Recorder {
             let (path, stats, stop) = (path.to_owned(), Arc::clone(&stats), Arc::clone(&stop));
             std::thread::Builder::new()
                 .name("jitterplay-record".into())
-                .spawn(move || write_loop(&path, rate, channels, queue, &stats, &stop))
+                .spawn(move || write_loop(&path, flac, rate, channels, queue, &stats, &stop))
                 .map_err(|error| RecordError::Io {
                     path: "recorder thread".into(),
                     error,
@@ -119,6 +130,7 @@ impl Drop for Recorder {
 
 fn write_loop(
     path: &Path,
+    flac: bool,
     rate: u32,
     channels: u16,
     mut queue: RecordQueue,
@@ -130,7 +142,17 @@ fn write_loop(
         error,
     };
     let file = File::create(path).map_err(io)?;
-    let mut wav = WavStream::new(file, rate, channels).map_err(io)?;
+    let mut wav = if flac {
+        let flac_err = |error| RecordError::Flac {
+            path: path.to_owned(),
+            error,
+        };
+        Encoding::Flac(Box::new(
+            FlacStream::new(file, rate, channels).map_err(flac_err)?,
+        ))
+    } else {
+        Encoding::Wav(WavStream::new(file, rate, channels).map_err(io)?)
+    };
     let channels = usize::from(channels.max(1));
     let mut batch = vec![0.0f32; 16_384];
     let mut marks = VecDeque::with_capacity(4096);
@@ -177,7 +199,7 @@ fn write_loop(
         }
         let due = oldest.is_some_and(|t| now.duration_since(t) >= FLUSH_AGE);
         if unflushed > 0 && (unflushed >= FLUSH_BYTES || due || stopping) {
-            wav.flush().map_err(io)?;
+            wav.flush(false).map_err(|e| e.at(path))?;
             unflushed = 0;
             if let Some(t) = oldest.take() {
                 let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -192,13 +214,52 @@ fn write_loop(
             std::thread::sleep(IDLE);
         }
     }
-    wav.flush().map_err(io)
+    wav.flush(true).map_err(|e| e.at(path))
 }
 
-fn write_silence<W: Write + Seek>(
-    wav: &mut WavStream<W>,
-    pending: &mut u64,
-) -> std::io::Result<()> {
+/// The file being written, in the format its extension names.
+enum Encoding {
+    Wav(WavStream<File>),
+    Flac(Box<FlacStream<File>>),
+}
+
+/// A write error not yet tied to its file.
+enum EncodingError {
+    Io(std::io::Error),
+    Flac(FlacError),
+}
+
+impl EncodingError {
+    fn at(self, path: &Path) -> RecordError {
+        let path = path.to_owned();
+        match self {
+            EncodingError::Io(error) => RecordError::Io { path, error },
+            EncodingError::Flac(error) => RecordError::Flac { path, error },
+        }
+    }
+}
+
+impl Encoding {
+    fn write_samples(&mut self, samples: &[f32]) -> std::io::Result<()> {
+        match self {
+            Encoding::Wav(w) => w.write_samples(samples),
+            Encoding::Flac(f) => {
+                f.write_samples(samples);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes what is pending and fixes the header up (`last`: the end of the stream).
+    fn flush(&mut self, last: bool) -> Result<(), EncodingError> {
+        match self {
+            Encoding::Wav(w) => w.flush().map_err(EncodingError::Io),
+            Encoding::Flac(f) => f.flush(last).map_err(EncodingError::Flac),
+        }
+    }
+}
+
+fn write_silence(wav: &mut Encoding, pending: &mut u64) -> std::io::Result<()> {
     const ZEROS: [f32; 1024] = [0.0; 1024];
     while *pending > 0 {
         let n = usize::try_from(*pending)

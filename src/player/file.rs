@@ -14,7 +14,9 @@ use super::source::AudioSource;
 use crate::audio::channels::ChannelMapper;
 use crate::audio::resample::{ResampleError, StreamResampler};
 use crate::codec::file::{FileDecoder, FileError};
+use crate::output::recorder::{RecordError, Recorder};
 use crate::output::{OutputError, OutputSpec, OutputStats, Request, RingCallback, Sink};
+use crate::playback::record_tap::RecordSnapshot;
 use crate::playback::ring::{audio_ring, push_all, wait_drained, RingProducer};
 
 /// How often the main thread refreshes progress.
@@ -35,6 +37,8 @@ pub struct FilePlayOptions {
     pub ring: Duration,
     /// Set (by Ctrl-C) to stop playback at once, without draining.
     pub interrupt: Option<&'static AtomicBool>,
+    /// Also record what is played to this WAV file (`--record`).
+    pub record: Option<std::path::PathBuf>,
 }
 
 impl Default for FilePlayOptions {
@@ -46,6 +50,7 @@ impl Default for FilePlayOptions {
             fast: false,
             ring: Duration::from_millis(200),
             interrupt: None,
+            record: None,
         }
     }
 }
@@ -64,7 +69,7 @@ pub struct PlayProgress {
 }
 
 /// What a finished playback did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FilePlayReport {
     /// Frames delivered to the sink, at the sink's rate.
     pub frames_played: u64,
@@ -78,6 +83,8 @@ pub struct FilePlayReport {
     pub output_rate: u32,
     /// The sink's channels.
     pub output_channels: u16,
+    /// The recorder's counters (with `--record`).
+    pub record: Option<RecordSnapshot>,
 }
 
 /// Why file playback failed.
@@ -86,6 +93,9 @@ pub enum PlayError {
     /// The file could not be read.
     #[error(transparent)]
     File(#[from] FileError),
+    /// Recording failed.
+    #[error(transparent)]
+    Record(#[from] RecordError),
     /// The sink failed.
     #[error(transparent)]
     Output(#[from] OutputError),
@@ -164,10 +174,16 @@ pub fn play_source(
         .map_err(|e| PlayError::Thread(e.to_string()))?;
     // Start the sink only once the ring holds audio, so playback does not open with an underrun.
     let _ = primed_rx.recv();
-    if let Err(e) = sink.start(
-        RingCallback::new(consumer, Arc::clone(&stats)),
-        Arc::clone(&stats),
-    ) {
+    let mut callback = RingCallback::new(consumer, Arc::clone(&stats));
+    let recorder = match &options.record {
+        Some(path) => {
+            let (recorder, tap) = Recorder::start(path, out.rate, out.channels)?;
+            callback.set_tap(tap);
+            Some(recorder)
+        }
+        None => None,
+    };
+    if let Err(e) = sink.start(callback, Arc::clone(&stats)) {
         stop.store(true, Ordering::Release);
         let _ = thread.join();
         return Err(e.into());
@@ -200,7 +216,16 @@ pub fn play_source(
     wait_drained(&producer, PROGRESS_INTERVAL / 4, &interrupted);
     sink.finish()?;
     report(0);
+    let record = match recorder {
+        Some(recorder) => {
+            let stats = Arc::clone(recorder.stats());
+            recorder.finish()?;
+            Some(stats.snapshot())
+        }
+        None => None,
+    };
     Ok(FilePlayReport {
+        record,
         frames_played: stats.samples_played() / u64::from(out.channels),
         skipped_packets,
         missing_frames,

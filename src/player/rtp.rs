@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::file::PlayError;
 use crate::jitter::InsertOutcome;
 use crate::net::datagram_queue::{datagram_queue, DataWake, DatagramReceiver};
+use crate::net::packet_saver::{PacketSaver, SaveError, SaveSnapshot};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
 use crate::net::rtp_url::RtpUrl;
 use crate::output::recorder::{RecordError, Recorder};
@@ -23,8 +24,10 @@ use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
 /// How often the decoder thread looks while the stream drains at its end.
 const WAKE: Duration = Duration::from_millis(5);
 /// Datagram queue size between the network task and the decoder thread: the decoder drains it
-/// every few ms, so 1 MiB holds seconds of any audio stream, or sixteen 64 KiB datagrams.
-const QUEUE_BYTES: usize = 1 << 20;
+/// every few tens of ms, and when it fills, the network task leaves datagrams in the socket and
+/// wakes the decoder, so 512 KiB (seconds of any audio stream, or eight 64 KiB datagrams) loses
+/// nothing to its size.
+const QUEUE_BYTES: usize = 1 << 19;
 
 /// Options of live playback.
 #[derive(Debug, Clone)]
@@ -53,6 +56,8 @@ pub struct RtpPlayOptions {
     pub progress_every: Duration,
     /// Also record what is played to this WAV file (`--record`).
     pub record: Option<std::path::PathBuf>,
+    /// Save every received datagram with its arrival to this pcap/rtpdump (`--save-packets`).
+    pub save_packets: Option<std::path::PathBuf>,
     /// `--metrics-listen`: served on the network task's runtime.
     pub metrics: Option<crate::metrics_http::ReceiveExport>,
 }
@@ -72,6 +77,7 @@ impl Default for RtpPlayOptions {
             hint: StreamHint::default(),
             progress_every: Duration::from_millis(100),
             record: None,
+            save_packets: None,
             metrics: None,
         }
     }
@@ -99,6 +105,9 @@ pub struct LiveStatus {
     /// The recorder's counters (with `--record`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<RecordSnapshot>,
+    /// The packet saver's counters (with `--save-packets`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub save: Option<SaveSnapshot>,
 }
 
 /// Why live playback failed.
@@ -119,6 +128,9 @@ pub enum LiveError {
     /// Recording failed.
     #[error(transparent)]
     Record(#[from] RecordError),
+    /// Saving packets failed.
+    #[error(transparent)]
+    Save(#[from] SaveError),
     /// The runtime could not start.
     #[error("cannot start the network task: {0}")]
     Runtime(String),
@@ -134,6 +146,15 @@ pub fn play_rtp(
     let origin = Instant::now();
     let net_stats = Arc::new(NetStats::default());
     let socket = receive::bind(url, options.recv_buffer, &net_stats)?;
+    let (saver, save_tap) = match &options.save_packets {
+        Some(path) => {
+            let local = socket.local_addr().unwrap_or(url.bind);
+            let (saver, tap) = PacketSaver::start(path, local, origin)?;
+            let _ = net_stats.save.set(Arc::clone(saver.stats()));
+            (Some(saver), Some(tap))
+        }
+        None => (None, None),
+    };
     let (mut tx, mut rx) = datagram_queue(QUEUE_BYTES);
     // The decoder loop runs on this thread; the network task wakes it when it waits for data.
     let wake = DataWake::new(std::thread::current());
@@ -162,13 +183,22 @@ pub fn play_rtp(
                     stats,
                     stop.notified(),
                     batch,
+                    save_tap,
                 ))
             })
             .map_err(|e| LiveError::Runtime(e.to_string()))?
     };
-    let result = decode_loop(options, origin, &mut rx, &wake, &net_stats, stop, progress);
+    let mut result = decode_loop(options, origin, &mut rx, &wake, &net_stats, stop, progress);
     net_stop.notify_one();
     let _ = net.join();
+    if let Some(saver) = saver {
+        // The network task has stopped: everything it saw is queued.
+        let stats = Arc::clone(saver.stats());
+        saver.finish()?;
+        if let Ok(last) = result.as_mut() {
+            last.save = Some(stats.snapshot());
+        }
+    }
     result
 }
 
@@ -407,6 +437,7 @@ fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static s
             .unwrap_or_default(),
         receiver: p.map(|p| p.engine.core().counts()).unwrap_or_default(),
         net: net.snapshot(),
+        save: net.save.get().map(|s| s.snapshot()),
         record: p.and_then(|p| {
             (p.recorder.as_ref())
                 .map(|r| r.stats().snapshot())

@@ -51,6 +51,9 @@ pub struct Metrics {
     concealed_us: AtomicU64,
     fec_recovered: AtomicU64,
     plc_us: AtomicU64,
+    concealed_pitch_us: AtomicU64,
+    concealed_fade_us: AtomicU64,
+    concealed_noise_us: AtomicU64,
     stretched_us: AtomicU64,
     silence_adjusted_us: AtomicU64,
     dropped_us: AtomicU64,
@@ -130,6 +133,12 @@ pub struct MetricsSnapshot {
     /// Milliseconds of audio made by the codec's own packet loss concealment (Opus PLC, also
     /// across DTX pauses).
     pub plc_ms: f64,
+    /// Of which: replicated pitch periods (including their attenuation).
+    pub concealed_pitch_ms: f64,
+    /// Of which: a faded repeat (audio without a pitch).
+    pub concealed_fade_ms: f64,
+    /// Of which: comfort noise or silence after the fade.
+    pub concealed_noise_ms: f64,
     /// Milliseconds added or removed by pitch-preserving time-stretch (level moves).
     pub stretched_ms: f64,
     /// Milliseconds of silence (pauses, silent audio) added or removed (level moves).
@@ -298,6 +307,17 @@ impl Metrics {
         self.plc_us.fetch_add(us, Relaxed);
     }
 
+    /// Adds concealed audio by method: pitch replication, faded repeat, noise or silence.
+    pub fn add_concealed_by_method(&self, pitch: Duration, fade: Duration, noise: Duration) {
+        for (d, a) in [
+            (pitch, &self.concealed_pitch_us),
+            (fade, &self.concealed_fade_us),
+            (noise, &self.concealed_noise_us),
+        ] {
+            a.fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Relaxed);
+        }
+    }
+
     /// Adds audio lengthened or shortened by time-stretch.
     pub fn add_stretched(&self, d: Duration) {
         let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
@@ -343,6 +363,9 @@ impl Metrics {
             concealed_ms: self.concealed_us.load(Relaxed) as f64 / 1e3,
             fec_recovered: self.fec_recovered.load(Relaxed),
             plc_ms: self.plc_us.load(Relaxed) as f64 / 1e3,
+            concealed_pitch_ms: self.concealed_pitch_us.load(Relaxed) as f64 / 1e3,
+            concealed_fade_ms: self.concealed_fade_us.load(Relaxed) as f64 / 1e3,
+            concealed_noise_ms: self.concealed_noise_us.load(Relaxed) as f64 / 1e3,
             stretched_ms: self.stretched_us.load(Relaxed) as f64 / 1e3,
             silence_adjusted_ms: self.silence_adjusted_us.load(Relaxed) as f64 / 1e3,
             dropped_ms: self.dropped_us.load(Relaxed) as f64 / 1e3,
@@ -392,6 +415,9 @@ mod tests {
         m.add_unexpected_pt(1);
         m.add_underrun();
         m.add_concealed(Duration::from_millis(40));
+        let ms = Duration::from_millis;
+        m.add_concealed_by_method(ms(25), ms(5), ms(10));
+        m.add_concealed_by_method(ms(1), ms(0), ms(0));
         let sec = Duration::from_secs(1);
         m.publish_buffer(3 * sec, 2 * sec, Some(sec), None, Duration::from_millis(5));
         m.publish_buffer(sec, 2 * sec, None, Some(sec / 2), Duration::from_millis(5));
@@ -419,6 +445,14 @@ mod tests {
         );
         assert_eq!((s.underruns, s.rebuffers), (1, 2));
         assert_eq!(s.concealed_ms, 40.0);
+        assert_eq!(
+            (
+                s.concealed_pitch_ms,
+                s.concealed_fade_ms,
+                s.concealed_noise_ms
+            ),
+            (26.0, 5.0, 10.0)
+        );
         assert_eq!(
             (s.depth_ms, s.max_buffer_depth_ms, s.buffer_fill_ratio),
             (1000.0, 3000.0, 0.5)

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use crate::audio::channels::ChannelMapper;
 use crate::audio::resample::{ResampleError, StreamResampler};
-use crate::codec::conceal::Concealer;
+use crate::codec::conceal::{self, Conceal};
 use crate::codec::rtp_decoder::{CodecError, RtpDecoder};
 use crate::jitter::{InsertOutcome, JitterBuffer, JitterConfig, PopOutcome};
 use crate::playout::codec_fill::{fill_by_codec, fill_pause};
@@ -121,6 +121,10 @@ fn byte_budget(format: &PayloadFormat, depth: Duration) -> usize {
         None => crate::jitter::DEFAULT_MAX_BYTES,
     }
 }
+
+/// Audio after a loss decoded ahead for concealment: enough for a pitch search (two 15 ms
+/// periods) with room to spare.
+const RESUME_AHEAD_MS: u64 = 40;
 
 /// How far above the target ceiling the buffer may fill before the oldest audio is dropped.
 pub const MAX_DEPTH_MARGIN: Duration = Duration::from_secs(1);
@@ -236,6 +240,10 @@ pub struct ReceiveCore {
     /// The next packet's payload and audio, decoded ahead to end a concealment smoothly.
     peek_payload: Vec<u8>,
     peek_decoded: Vec<f32>,
+    /// The audio after a loss, decoded ahead for two-sided concealment, and a scratch packet.
+    resume_payload: Vec<u8>,
+    resume_scratch: Vec<u8>,
+    resume_decoded: Vec<f32>,
     /// The controller's last word on moving the level, and by how much (seconds).
     level_move: LevelMove,
     level_gap: f64,
@@ -251,7 +259,7 @@ pub struct ReceiveCore {
 struct Pipeline {
     rate: u32,
     channels: usize,
-    concealer: Concealer,
+    concealer: Box<dyn Conceal>,
     drift: DriftCorrector,
     mapper: ChannelMapper,
     resampler: Option<StreamResampler>,
@@ -282,6 +290,9 @@ impl ReceiveCore {
             decoded: Vec::with_capacity(8192),
             peek_payload: Vec::with_capacity(8192),
             peek_decoded: Vec::with_capacity(8192),
+            resume_payload: Vec::with_capacity(16384),
+            resume_scratch: Vec::with_capacity(8192),
+            resume_decoded: Vec::with_capacity(16384),
             level_move: LevelMove::Hold,
             level_gap: 0.0,
             started: false,
@@ -614,25 +625,58 @@ impl ReceiveCore {
                     &mut self.decoded,
                     &self.metrics,
                 );
-            if !filled {
-                p.concealer.conceal(frames, &mut self.decoded);
-            }
-            if !filled
-                && self.decoder.is_stateless()
-                && self.buffer.peek_next(&mut self.peek_payload)
-            {
-                self.peek_decoded.clear();
-                if self
-                    .decoder
-                    .decode(&self.peek_payload, &mut self.peek_decoded)
-                    .is_ok()
-                {
-                    p.concealer
-                        .merge_into(&mut self.decoded, &self.peek_decoded);
+            if filled {
+                // The codec filled it (Opus FEC or PLC, counted by `fill_by_codec`).
+                self.metrics
+                    .add_concealed(Duration::from_secs_f64(frames as f64 / f64::from(p.rate)));
+            } else {
+                if !p.concealer.is_concealing() && self.decoder.is_stateless() {
+                    // A loss begins: the audio after it, if buffered, lets concealment work from
+                    // both sides. PCM ticks are frames, so no remainder is carried here.
+                    let want = u64::from(self.buffer.clock_rate()) * RESUME_AHEAD_MS / 1000;
+                    if let Some(gap) = self.buffer.peek_resume(
+                        want,
+                        &mut self.resume_payload,
+                        &mut self.resume_scratch,
+                    ) {
+                        self.resume_decoded.clear();
+                        let decoded = self
+                            .decoder
+                            .decode(&self.resume_payload, &mut self.resume_decoded);
+                        if decoded.is_ok() {
+                            let ahead = (u128::from(gap) * u128::from(p.rate)
+                                / u128::from(self.buffer.clock_rate().max(1)))
+                                as usize;
+                            p.concealer
+                                .resume_with(frames + ahead, &self.resume_decoded);
+                        }
+                    }
                 }
+                // The next packet, when it plays right after this loss: a codec may recover the
+                // lost audio from it, and PCM concealment ends by merging into it.
+                let next = self.buffer.peek_next(&mut self.peek_payload);
+                let next_payload = next.then_some(self.peek_payload.as_slice());
+                let done = p.concealer.conceal(frames, next_payload, &mut self.decoded);
+                if next && self.decoder.is_stateless() {
+                    self.peek_decoded.clear();
+                    if self
+                        .decoder
+                        .decode(&self.peek_payload, &mut self.peek_decoded)
+                        .is_ok()
+                    {
+                        p.concealer
+                            .merge_into(&mut self.decoded, &self.peek_decoded);
+                    }
+                }
+                let secs =
+                    |frames: usize| Duration::from_secs_f64(frames as f64 / f64::from(p.rate));
+                self.metrics.add_concealed(secs(frames));
+                self.metrics.add_concealed_by_method(
+                    secs(done.pitch),
+                    secs(done.fade),
+                    secs(done.noise),
+                );
             }
-            self.metrics
-                .add_concealed(Duration::from_secs_f64(frames as f64 / f64::from(p.rate)));
         } else {
             let mut frames = to_frames(silence_ticks);
             // A pause is the least audible place to move the level: by up to half its length.
@@ -688,7 +732,7 @@ impl Pipeline {
         Ok(Pipeline {
             rate,
             channels: ch,
-            concealer: Concealer::new(rate, channels),
+            concealer: conceal::for_stream(&cfg.format, rate, channels),
             drift: DriftCorrector::for_rate(ch, rate)?,
             mapper: ChannelMapper::new(ch, out_ch),
             resampler: if rate != cfg.output_rate {

@@ -15,6 +15,8 @@
 //! [`MAX_SHARE`] of the audio that went through, so stretching stays inaudible. All buffers are
 //! allocated up front: processing allocates nothing while blocks fit them.
 
+use crate::audio::pitch::{PitchSearch, Window, VOICE_LAGS};
+
 /// Most of the audio that time-stretch may add or remove: 2 %.
 pub const MAX_SHARE: f64 = 0.02;
 /// Silence may be lengthened or shortened by up to half its length.
@@ -23,8 +25,6 @@ const SILENCE_SHARE: f64 = 0.5;
 const SILENT_PEAK: f32 = 1e-3;
 /// Correlation a period must reach before it is repeated or removed.
 const MIN_CORRELATION: f32 = 0.85;
-/// Pitch lags searched, in seconds.
-const LAG_RANGE: (f64, f64) = (0.0025, 0.015);
 
 /// Which way the level must move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -53,8 +53,7 @@ pub struct StretchResult {
 #[derive(Debug, Clone)]
 pub struct TimeStretcher {
     channels: usize,
-    min_lag: usize,
-    max_lag: usize,
+    search: PitchSearch,
     mono: Vec<f32>,
     budget: f64,
 }
@@ -62,21 +61,18 @@ pub struct TimeStretcher {
 impl TimeStretcher {
     /// A stretcher for `channels`-channel audio at `rate` Hz.
     pub fn new(rate: u32, channels: usize) -> Self {
-        let rate = f64::from(rate.max(1));
-        let min_lag = ((LAG_RANGE.0 * rate) as usize).max(2);
-        let max_lag = ((LAG_RANGE.1 * rate) as usize).max(min_lag + 1);
+        let search = PitchSearch::new(rate, VOICE_LAGS);
         Self {
             channels: channels.max(1),
-            min_lag,
-            max_lag,
-            mono: Vec::with_capacity(4 * max_lag),
+            search,
+            mono: Vec::with_capacity(2 * search.span()),
             budget: 0.0,
         }
     }
 
     /// Shortest block worth handing over: two of the longest periods searched.
     pub fn min_frames(&self) -> usize {
-        2 * self.max_lag
+        self.search.span()
     }
 
     /// Processes `block` (interleaved) into `out` in the direction `dir`.
@@ -148,34 +144,21 @@ impl TimeStretcher {
     /// The lag at which the block's channel mix best repeats itself, if it repeats well.
     fn best_lag(&mut self, block: &[f32]) -> Option<usize> {
         let ch = self.channels;
-        let frames = (block.len() / ch).min(2 * self.max_lag);
+        let frames = (block.len() / ch).min(self.search.span());
         self.mono.clear();
         self.mono.extend(
             block[..frames * ch]
                 .chunks_exact(ch)
                 .map(|f| f.iter().sum::<f32>()),
         );
-        let x = &self.mono;
         let mut best = (0.0f32, 0usize);
         let mut longest = (0.0f32, 0usize);
-        for lag in self.min_lag..=self.max_lag.min(frames / 2) {
-            let (a, b) = (&x[..lag], &x[lag..2 * lag]);
-            let (mut ab, mut aa, mut bb) = (0.0f32, 0.0f32, 0.0f32);
-            for (p, q) in a.iter().zip(b) {
-                ab += p * q;
-                aa += p * p;
-                bb += q * q;
+        for p in self.search.correlations(&self.mono, 1, Window::Period) {
+            if p.correlation > best.0 {
+                best = (p.correlation, p.lag);
             }
-            let corr = if aa > 0.0 && bb > 0.0 {
-                ab / (aa * bb).sqrt()
-            } else {
-                0.0
-            };
-            if corr > best.0 {
-                best = (corr, lag);
-            }
-            if corr >= MIN_CORRELATION {
-                longest = (corr, lag);
+            if p.correlation >= MIN_CORRELATION {
+                longest = (p.correlation, p.lag);
             }
         }
         // Several periods at once where the audio repeats as well over them: fewer, longer

@@ -219,8 +219,11 @@ impl fmt::Display for SimReport {
         };
         writeln!(
             f,
-            "  output    {exact}, concealed {:.0} ms, underruns {}, rebuffers {}, resets {}{}",
+            "  output    {exact}, concealed {:.0} ms (pitch {:.0}, fade {:.0}, noise {:.0}), underruns {}, rebuffers {}, resets {}{}",
             m.concealed_ms,
+            m.concealed_pitch_ms,
+            m.concealed_fade_ms,
+            m.concealed_noise_ms,
             m.underruns,
             m.rebuffers,
             m.resets,

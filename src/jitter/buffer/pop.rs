@@ -136,6 +136,54 @@ impl JitterBuffer {
         self.slots.read_payload(next, out)
     }
 
+    /// The audio that resumes playout after the loss at the play position, decoded ahead by
+    /// concealment that works from both sides of a gap: copies the payloads of the next queued
+    /// packet and of those right after it (consecutive in sequence and time, at most 16), until
+    /// they hold `min_ticks`, into `out` back to back (`scratch` holds one at a time). Returns
+    /// the RTP ticks from the play position to the first of them, or `None` when nothing is
+    /// queued, the packet time is unknown, or a pause lies in the gap.
+    pub fn peek_resume(
+        &self,
+        min_ticks: u64,
+        out: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+    ) -> Option<u64> {
+        let cad = self.cadence.ticks();
+        if self.cur.queued == 0 || self.cur.starved || cad == 0 {
+            return None;
+        }
+        let start = self.cur.next_seq;
+        let (first, ts) = (start..start + self.cap())
+            .find_map(|s| self.slots.find(s, SlotState::Queued).map(|q| (s, q.ext_ts)))?;
+        let gap = ts.checked_sub(self.cur.play_ts)?;
+        if gap > (first - start) * cad + cad / 2 {
+            // More time than the missing packets hold: the sender paused in there.
+            return None;
+        }
+        out.clear();
+        let mut at = ts;
+        for seq in first..first + 16 {
+            if at - ts >= min_ticks {
+                break;
+            }
+            match self.slots.find(seq, SlotState::Queued) {
+                Some(slot) if slot.ext_ts == at => {}
+                _ => break,
+            }
+            if !self.slots.read_payload(seq, scratch) {
+                break;
+            }
+            out.extend_from_slice(scratch);
+            let own = self
+                .cfg
+                .bytes_per_tick
+                .filter(|&b| b > 0)
+                .map_or(cad, |b| (scratch.len() / b) as u64);
+            at += own.max(1);
+        }
+        (!out.is_empty()).then_some(gap)
+    }
+
     /// Duration of the missing packet at the play position, bounded by the next queued one and
     /// by the longest a packet can be (no lost packet conceals more than a second).
     fn lost_ticks(&self, cad: u64) -> u64 {

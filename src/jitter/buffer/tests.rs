@@ -397,3 +397,65 @@ fn clear_starts_over() {
     run(&mut b, B, 40, 0, 3, 500);
     assert_eq!(drain(&mut b, 10), frames(B, 40..43));
 }
+
+#[test]
+fn peek_resume_reads_the_audio_after_a_gap_without_popping_it() {
+    let mut b = JitterBuffer::new(cfg(64));
+    for s in [1u16, 2, 5, 6, 7, 9] {
+        ins(&mut b, A, s, u32::from(s) * STEP, 0);
+    }
+    assert_eq!(drain(&mut b, 2), frames(A, [1, 2]));
+    let (mut out, mut scratch) = (Vec::new(), Vec::new());
+    // At the loss of 3: 4 is missing too, so the audio resumes 2 packets on; 5, 6 and 7 are
+    // consecutive, 9 is not.
+    assert_eq!(
+        b.peek_resume(10 * STEP as u64, &mut out, &mut scratch),
+        Some(2 * 160)
+    );
+    let mut expected = Vec::new();
+    for s in [5u16, 6, 7] {
+        expected.extend_from_slice(&body(A, s));
+    }
+    assert_eq!(out, expected);
+    assert_eq!(
+        b.peek_resume(2 * STEP as u64, &mut out, &mut scratch),
+        Some(320)
+    );
+    assert_eq!(out.len(), 6, "stops once it holds enough");
+    assert_eq!(drain(&mut b, 1), vec![Out::L(160)]);
+    assert_eq!(
+        b.peek_resume(STEP as u64, &mut out, &mut scratch),
+        Some(160)
+    );
+    assert_eq!(
+        drain(&mut b, 100),
+        vec![
+            Out::L(160),
+            Out::F(A, 5),
+            Out::F(A, 6),
+            Out::F(A, 7),
+            Out::L(160),
+            Out::F(A, 9)
+        ],
+        "peeking took nothing"
+    );
+    assert_eq!(
+        b.peek_resume(STEP as u64, &mut out, &mut scratch),
+        None,
+        "empty"
+    );
+}
+
+#[test]
+fn peek_resume_refuses_a_gap_that_holds_a_pause() {
+    let mut b = JitterBuffer::new(cfg(64));
+    for s in [1u16, 2, 3] {
+        ins(&mut b, A, s, u32::from(s) * STEP, 0);
+    }
+    // 4 is lost and the sender paused a second before 5.
+    ins(&mut b, A, 5, 5 * STEP + 8000, 0);
+    ins(&mut b, A, 6, 6 * STEP + 8000, 0);
+    assert_eq!(drain(&mut b, 3), frames(A, [1, 2, 3]));
+    let (mut out, mut scratch) = (Vec::new(), Vec::new());
+    assert_eq!(b.peek_resume(STEP as u64, &mut out, &mut scratch), None);
+}
