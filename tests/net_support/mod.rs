@@ -93,12 +93,24 @@ pub fn count(summary: &HashMap<String, String>, key: &str) -> u64 {
         .unwrap_or_else(|_| panic!("{key} is not a number in {summary:?}"))
 }
 
-/// A port that was free a moment ago (for peers that cannot report the port they bound).
+/// A UDP port that was free a moment ago (for peers that cannot report the port they bound).
+///
+/// It is taken below the kernel's ephemeral range (32768–60999 by default), one after another
+/// within this test process: an ephemeral port could be handed to another test's socket bound to
+/// port 0 between this check and the player's own bind, and that test's datagrams would then be
+/// refused (a flake seen in CI).
 pub fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("ephemeral port")
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering::Relaxed};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    // Test binaries run one after another; their threads share the counter.
+    let base = 20_000 + u16::try_from(std::process::id() % 40).unwrap_or(0) * 300;
+    for _ in 0..300 {
+        let port = base + NEXT.fetch_add(1, Relaxed) % 300;
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free UDP port in {base}..{}", base + 300)
 }
 
 /// The receive queue (bytes) of every UDP socket bound to `port`, from /proc/net/udp{,6}.
