@@ -98,19 +98,21 @@ pub fn count(summary: &HashMap<String, String>, key: &str) -> u64 {
 /// It is taken below the kernel's ephemeral range (32768–60999 by default), one after another
 /// within this test process: an ephemeral port could be handed to another test's socket bound to
 /// port 0 between this check and the player's own bind, and that test's datagrams would then be
-/// refused (a flake seen in CI).
+/// refused (a flake seen in CI). Ports go four apart, so the RTCP port (+1) an RTP peer such as
+/// ffmpeg also uses never lands on another test's port.
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering::Relaxed};
     static NEXT: AtomicU16 = AtomicU16::new(0);
     // Test binaries run one after another; their threads share the counter.
-    let base = 20_000 + u16::try_from(std::process::id() % 40).unwrap_or(0) * 300;
+    let base = 20_000 + u16::try_from(std::process::id() % 10).unwrap_or(0) * 1_200;
     for _ in 0..300 {
-        let port = base + NEXT.fetch_add(1, Relaxed) % 300;
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        let port = base + (NEXT.fetch_add(1, Relaxed) % 300) * 4;
+        let free = |p: u16| UdpSocket::bind(("127.0.0.1", p)).is_ok();
+        if free(port) && free(port + 1) {
             return port;
         }
     }
-    panic!("no free UDP port in {base}..{}", base + 300)
+    panic!("no free UDP port in {base}..{}", base + 1_200)
 }
 
 /// The receive queue (bytes) of every UDP socket bound to `port`, from /proc/net/udp{,6}.
