@@ -107,6 +107,21 @@ impl Recorder {
         ))
     }
 
+    /// With `path`, starts recording what `callback` plays (`rate` Hz, `channels`) and taps it.
+    pub fn attach(
+        path: Option<&Path>,
+        callback: &mut crate::playback::RingCallback,
+        rate: u32,
+        channels: u16,
+    ) -> Result<Option<Recorder>, RecordError> {
+        let Some(path) = path else {
+            return Ok(None);
+        };
+        let (recorder, tap) = Recorder::start(path, rate, channels)?;
+        callback.set_tap(tap);
+        Ok(Some(recorder))
+    }
+
     /// The counters (for status views).
     pub fn stats(&self) -> &Arc<RecordStats> {
         &self.stats

@@ -175,14 +175,12 @@ pub fn play_source(
     // Start the sink only once the ring holds audio, so playback does not open with an underrun.
     let _ = primed_rx.recv();
     let mut callback = RingCallback::new(consumer, Arc::clone(&stats));
-    let recorder = match &options.record {
-        Some(path) => {
-            let (recorder, tap) = Recorder::start(path, out.rate, out.channels)?;
-            callback.set_tap(tap);
-            Some(recorder)
-        }
-        None => None,
-    };
+    let recorder = Recorder::attach(
+        options.record.as_deref(),
+        &mut callback,
+        out.rate,
+        out.channels,
+    )?;
     if let Err(e) = sink.start(callback, Arc::clone(&stats)) {
         stop.store(true, Ordering::Release);
         let _ = thread.join();

@@ -346,14 +346,12 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
     out_stats.set_paused(true);
     tracing::info!(?format, ?out, "stream format settled");
     let mut callback = RingCallback::new(consumer, Arc::clone(&out_stats));
-    let recorder = match &options.record {
-        Some(path) => {
-            let (recorder, tap) = Recorder::start(path, out.rate, out.channels)?;
-            callback.set_tap(tap);
-            Some(recorder)
-        }
-        None => None,
-    };
+    let recorder = Recorder::attach(
+        options.record.as_deref(),
+        &mut callback,
+        out.rate,
+        out.channels,
+    )?;
     Ok(Playing {
         engine,
         format,
