@@ -20,5 +20,6 @@ pub mod output;
 pub mod playback;
 pub mod player;
 pub mod playout;
+pub mod rtcp;
 pub mod rtp;
 pub mod sim;
