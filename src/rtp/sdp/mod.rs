@@ -5,6 +5,7 @@
 //! `rtpmap`, `source-filter` and connection addresses with TTL. On top of it this module picks the
 //! audio stream and maps its payload types to [`PayloadFormat`]s.
 
+mod rtcp_attrs;
 mod write;
 
 use std::net::IpAddr;
@@ -14,6 +15,7 @@ use sdp_types::{Connection, Media, RtpMap, Session, SourceFilterAddress, SourceF
 
 use crate::rtp::payload::PayloadFormat;
 
+pub use rtcp_attrs::{RtcpAttributes, RtxPayload};
 pub use write::write_sdp;
 
 /// Longest `a=ptime` accepted; anything longer is a typo, not a packet time.
@@ -96,6 +98,8 @@ pub struct SdpStream {
     pub ptime: Option<Duration>,
     /// `a=source-filter`, media-level or else session-level (RFC 4570: media overrides).
     pub source_filter: Option<SourceFilter>,
+    /// Where RTCP goes, and whether NACK and retransmission are offered.
+    pub rtcp: RtcpAttributes,
 }
 
 impl SdpStream {
@@ -114,6 +118,7 @@ impl SdpStream {
             }],
             ptime: None,
             source_filter: None,
+            rtcp: RtcpAttributes::default(),
         }
     }
 
@@ -161,6 +166,7 @@ pub fn parse_sdp(text: &[u8]) -> Result<SdpStream, SdpError> {
             None => None,
         };
         let name = session.session_name.trim();
+        let rtcp = RtcpAttributes::parse(media, &payloads);
         return Ok(SdpStream {
             session_name: (!name.is_empty() && name != "-").then(|| name.to_owned()),
             origin: session
@@ -173,6 +179,7 @@ pub fn parse_sdp(text: &[u8]) -> Result<SdpStream, SdpError> {
             payloads,
             ptime,
             source_filter,
+            rtcp,
         });
     }
     if offered.is_empty() {

@@ -327,3 +327,42 @@ proptest! {
         let _ = parse_sdp(text.as_bytes());
     }
 }
+
+#[test]
+fn rtcp_feedback_and_rtx_attributes_are_read_and_written_back() {
+    let text = "v=0\r\no=- 0 0 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.2\r\nt=0 0\r\n\
+        m=audio 5004 RTP/AVPF 96 97\r\na=rtpmap:96 L16/48000/2\r\na=rtpmap:97 rtx/48000\r\n\
+        a=fmtp:97 apt=96;rtx-time=3000\r\na=rtcp-fb:96 nack\r\na=rtcp-fb:96 nack pli\r\n\
+        a=rtcp:6000 IN IP4 10.0.0.2\r\na=rtcp-rsize\r\n";
+    let s = parse_sdp(text.as_bytes()).unwrap();
+    let rtx = RtxPayload {
+        pt: 97,
+        apt: 96,
+        rtx_time: Some(Duration::from_secs(3)),
+    };
+    assert_eq!(
+        s.rtcp,
+        RtcpAttributes {
+            mux: false,
+            port: Some(6000),
+            reduced_size: true,
+            nack: true,
+            rtx: Some(rtx)
+        }
+    );
+    assert_eq!(
+        s.primary().map(|p| p.0),
+        Some(96),
+        "the RTX payload type is not audio"
+    );
+    let again = parse_sdp(write_sdp(&s).as_bytes()).unwrap();
+    assert_eq!(again.rtcp, s.rtcp);
+    assert!(write_sdp(&s).contains("RTP/AVPF"));
+
+    let muxed = text
+        .replace("a=rtcp:6000 IN IP4 10.0.0.2", "a=rtcp-mux")
+        .replace("a=rtcp-fb:96 nack\r\n", "");
+    let m = parse_sdp(muxed.as_bytes()).unwrap();
+    assert!(m.rtcp.mux && !m.rtcp.nack && m.rtcp.port.is_none());
+    assert!(parse_sdp(write_sdp(&m).as_bytes()).unwrap().rtcp.mux);
+}

@@ -42,8 +42,14 @@ pub fn write_sdp(stream: &SdpStream) -> String {
     line(format_args!("c=IN {} {address}", family(conn.addr)));
     line(format_args!("t=0 0"));
     line(format_args!("a=tool:jitterplay"));
+    // Feedback needs the AVPF profile (RFC 4585); ffmpeg and GStreamer read both.
+    let profile = if stream.rtcp.nack {
+        "RTP/AVPF"
+    } else {
+        "RTP/AVP"
+    };
     line(format_args!(
-        "m=audio {} RTP/AVP {}",
+        "m=audio {} {profile} {}",
         stream.port,
         pts.join(" ")
     ));
@@ -58,6 +64,9 @@ pub fn write_sdp(stream: &SdpStream) -> String {
     if let Some(ptime) = stream.ptime {
         // Whole milliseconds print without a fraction ("20"); AES67's 125 µs prints as "0.125".
         line(format_args!("a=ptime:{}", ptime.as_nanos() as f64 / 1e6));
+    }
+    for attr in stream.rtcp.lines() {
+        line(format_args!("a={attr}"));
     }
     if let Some(filter) = &stream.source_filter {
         let mode = if filter.include { "incl" } else { "excl" };
