@@ -6,8 +6,11 @@
 //! runs beside the jitter buffer in the playout engine, the sender's session beside the pacer.
 
 pub mod interval;
+pub mod nack;
 pub mod ntp;
+pub mod reception;
 pub mod rtx;
+pub mod sr_clock;
 pub mod wire;
 
 /// Why an RTCP datagram or packet could not be handled.

@@ -1,0 +1,382 @@
+//! Which missing packets to ask for again, and when (RFC 4585 generic NACK).
+//!
+//! A sequence gap marks packets missing, each with its playout deadline: when the jitter buffer
+//! will reach it. A packet is asked for once a short reorder wait has passed (a packet merely
+//! reordered must not cost a retransmission), then again after each round trip with backoff,
+//! as long as a retransmission could still arrive before the deadline, at most
+//! `max_requests` times. All requests share a byte budget of a share (5 %) of the stream's
+//! bandwidth. Round trips are measured from the request to the retransmission's arrival, for
+//! packets asked for once only (Karn's rule: a later answer could be to either request).
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::rtp::seq::SeqExtender;
+
+/// Most packets tracked as missing; beyond it the oldest are given up (memory stays bounded
+/// whatever the loss).
+const MAX_MISSING: usize = 2048;
+
+/// How long a given-up packet is remembered, so that its retransmission, arriving too late, is
+/// still recognised as one.
+const REMEMBER: Duration = Duration::from_secs(2);
+
+/// IPv4 + UDP headers, charged with each request against the budget.
+const LOWER_LAYERS: usize = 28;
+
+/// Settings of NACK recovery.
+#[derive(Debug, Clone)]
+pub struct NackConfig {
+    /// Most requests for one packet.
+    pub max_requests: u32,
+    /// Time kept between a retransmission's expected arrival and the packet's deadline.
+    pub margin: Duration,
+    /// Round-trip time assumed until one is measured.
+    pub initial_rtt: Duration,
+    /// Share of the stream's bandwidth requests may use.
+    pub bandwidth_share: f64,
+    /// A gap of more packets than this is a restart or an outage, not losses to repair.
+    pub max_gap: u64,
+}
+
+impl Default for NackConfig {
+    fn default() -> Self {
+        NackConfig {
+            max_requests: 10,
+            margin: Duration::from_millis(20),
+            initial_rtt: Duration::from_millis(100),
+            bandwidth_share: 0.05,
+            max_gap: 1000,
+        }
+    }
+}
+
+/// Counters of NACK recovery.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NackCounts {
+    /// NACK datagrams sent.
+    pub nack_sent: u64,
+    /// Packets asked for, repeats included.
+    pub nack_packets: u64,
+    /// Bytes of the NACK datagrams (as sent, without IP/UDP headers).
+    pub nack_bytes: u64,
+    /// Asked-for packets that arrived in time to play.
+    pub recovered: u64,
+    /// Asked-for packets that arrived after their turn.
+    pub recovered_too_late: u64,
+    /// Missing packets given up (deadline too near, or asked for too often) before they came.
+    pub given_up: u64,
+    /// Requests held back by the bandwidth budget.
+    pub rate_limited: u64,
+}
+
+/// What an arriving packet was to the scheduler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    /// A new highest sequence number (or the first packet).
+    Next,
+    /// A missing packet not asked for yet: reordered, not lost.
+    Reordered,
+    /// A missing packet that was asked for: a retransmission (or an original, very late).
+    Requested,
+    /// Neither missing nor new: a duplicate, or from before the first packet.
+    Other,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Missing {
+    ext: u64,
+    seq: u16,
+    deadline: Duration,
+    next_at: Duration,
+    requests: u32,
+    last_request: Duration,
+    given_up: bool,
+}
+
+/// Missing packets of one source and the requests for them (sans-IO).
+#[derive(Debug, Clone)]
+pub struct NackScheduler {
+    cfg: NackConfig,
+    ext: SeqExtender,
+    /// Extended sequence number, RTP timestamp and arrival of the highest packet.
+    highest: Option<(u64, u32)>,
+    /// Packet duration in RTP ticks, from the last two consecutive packets.
+    packet_ticks: u32,
+    missing: VecDeque<Missing>,
+    rtt: Option<Duration>,
+    reorder_wait: Duration,
+    first_arrival: Option<Duration>,
+    bytes: u64,
+    tokens: f64,
+    refilled: Duration,
+    counts: NackCounts,
+}
+
+impl NackScheduler {
+    /// A scheduler with no packet seen yet.
+    pub fn new(cfg: NackConfig) -> Self {
+        NackScheduler {
+            cfg,
+            ext: SeqExtender::new(),
+            highest: None,
+            packet_ticks: 0,
+            missing: VecDeque::with_capacity(64),
+            rtt: None,
+            reorder_wait: Duration::from_millis(10),
+            first_arrival: None,
+            bytes: 0,
+            tokens: 2.0 * Self::cost(1) as f64,
+            refilled: Duration::ZERO,
+            counts: NackCounts::default(),
+        }
+    }
+
+    /// Forgets the source (a new one starts): missing packets, extension and round trip.
+    pub fn reset(&mut self) {
+        *self = NackScheduler::new(self.cfg.clone());
+    }
+
+    /// How long a gap waits before its first request: packets reordered by less than this are
+    /// never asked for. The receiver sets it from the measured jitter.
+    pub fn set_reorder_wait(&mut self, wait: Duration) {
+        self.reorder_wait = wait;
+    }
+
+    /// The round-trip time in use: measured, or the initial guess.
+    pub fn rtt(&self) -> Duration {
+        self.rtt.unwrap_or(self.cfg.initial_rtt)
+    }
+
+    /// The measured round-trip time, once a retransmission has answered a single request.
+    pub fn measured_rtt(&self) -> Option<Duration> {
+        self.rtt
+    }
+
+    /// The counters.
+    pub fn counts(&self) -> NackCounts {
+        self.counts
+    }
+
+    /// Packets currently missing and still being asked for.
+    pub fn pending(&self) -> usize {
+        self.missing.iter().filter(|m| !m.given_up).count()
+    }
+
+    /// Takes a packet of the source: `seq` and `ts` from its header, `len` bytes, arriving at
+    /// `arrival` when the newest audio plays `time_to_play` later (the buffer's depth).
+    pub fn on_packet(
+        &mut self,
+        seq: u16,
+        ts: u32,
+        len: usize,
+        arrival: Duration,
+        time_to_play: Duration,
+        clock_rate: u32,
+    ) -> Arrival {
+        self.bytes += len as u64;
+        self.first_arrival.get_or_insert(arrival);
+        let e = match self.highest {
+            None => self.ext.restart_at(seq, 1 << 16),
+            Some(_) => self.ext.extend(seq),
+        };
+        let Some((h, h_ts)) = self.highest else {
+            self.highest = Some((e, ts));
+            return Arrival::Next;
+        };
+        if e <= h {
+            return self.on_earlier(e, arrival);
+        }
+        self.highest = Some((e, ts));
+        let steps = e - h;
+        let ticks = ts.wrapping_sub(h_ts);
+        let per_step = u64::from(ticks) / steps;
+        if (1..=u64::from(clock_rate)).contains(&per_step) && (steps == 1 || self.packet_ticks == 0)
+        {
+            self.packet_ticks = per_step as u32;
+        }
+        if steps == 1 {
+            return Arrival::Next;
+        }
+        if steps - 1 > self.cfg.max_gap {
+            // A restart or a long outage: nothing there can be repaired in time.
+            self.give_up_all();
+            return Arrival::Next;
+        }
+        let packet =
+            Duration::from_secs_f64(f64::from(self.packet_ticks) / f64::from(clock_rate.max(1)));
+        for m in h + 1..e {
+            if self.missing.len() == MAX_MISSING {
+                if let Some(old) = self.missing.pop_front() {
+                    if !old.given_up {
+                        self.counts.given_up += 1;
+                    }
+                }
+            }
+            let before = u32::try_from(e - m).unwrap_or(u32::MAX);
+            let deadline = (arrival + time_to_play).saturating_sub(packet * before);
+            self.missing.push_back(Missing {
+                ext: m,
+                seq: m as u16,
+                deadline,
+                next_at: arrival + self.reorder_wait,
+                requests: 0,
+                last_request: arrival,
+                given_up: false,
+            });
+        }
+        Arrival::Next
+    }
+
+    fn on_earlier(&mut self, e: u64, arrival: Duration) -> Arrival {
+        let Ok(i) = self.missing.binary_search_by_key(&e, |m| m.ext) else {
+            return Arrival::Other;
+        };
+        let Some(m) = self.missing.remove(i) else {
+            return Arrival::Other;
+        };
+        if m.requests == 0 {
+            return Arrival::Reordered;
+        }
+        if m.requests == 1 && !m.given_up {
+            let sample = arrival.saturating_sub(m.last_request);
+            self.rtt = Some(match self.rtt {
+                None => sample,
+                Some(r) => (r * 7 + sample) / 8,
+            });
+        }
+        Arrival::Requested
+    }
+
+    /// Counts a requested packet's fate: in time to play, or not.
+    pub fn count_recovery(&mut self, in_time: bool) {
+        if in_time {
+            self.counts.recovered += 1;
+        } else {
+            self.counts.recovered_too_late += 1;
+        }
+    }
+
+    /// Whether `seq` is missing and was asked for (so a packet with it is a retransmission).
+    pub fn was_requested(&self, seq: u16) -> bool {
+        let e = self.ext.peek(seq);
+        self.missing
+            .binary_search_by_key(&e, |m| m.ext)
+            .is_ok_and(|i| self.missing[i].requests > 0)
+    }
+
+    fn give_up_all(&mut self) {
+        for m in self.missing.iter_mut().filter(|m| !m.given_up) {
+            m.given_up = true;
+            self.counts.given_up += 1;
+        }
+    }
+
+    /// When [`NackScheduler::poll`] has something to do next.
+    pub fn next_due(&self) -> Option<Duration> {
+        self.missing
+            .iter()
+            .filter(|m| !m.given_up)
+            .map(|m| m.next_at)
+            .min()
+    }
+
+    /// Bytes of a NACK for `n` packets, lower layers included (one FCI entry per packet at
+    /// worst, after a reduced-size header and the two SSRCs).
+    fn cost(n: usize) -> usize {
+        12 + 4 * n + LOWER_LAYERS
+    }
+
+    /// Fills `seqs` with the packets to ask for at `now` (empty: none).
+    pub fn poll(&mut self, now: Duration, seqs: &mut Vec<u16>) {
+        seqs.clear();
+        self.refill(now);
+        let rtt = self.rtt();
+        let latest_useful = |m: &Missing| now + rtt + self.cfg.margin <= m.deadline;
+        let max = self.cfg.max_requests;
+        let mut given_up = 0;
+        for m in self.missing.iter_mut().filter(|m| !m.given_up) {
+            if m.next_at > now {
+                continue;
+            }
+            if m.requests >= max || !latest_useful(m) {
+                m.given_up = true;
+                given_up += 1;
+                continue;
+            }
+            seqs.push(m.seq);
+        }
+        self.counts.given_up += given_up;
+        // Forget given-up packets once no retransmission of them can still be on its way.
+        while self
+            .missing
+            .front()
+            .is_some_and(|m| m.given_up && m.deadline + REMEMBER < now)
+        {
+            self.missing.pop_front();
+        }
+        if seqs.is_empty() {
+            return;
+        }
+        let affordable = ((self.tokens as usize).saturating_sub(Self::cost(0))) / 4;
+        if affordable < seqs.len() {
+            self.counts.rate_limited += (seqs.len() - affordable) as u64;
+            seqs.truncate(affordable);
+        }
+        if seqs.is_empty() {
+            // Wait for the budget to hold one request.
+            let wait = Duration::from_secs_f64(Self::cost(1) as f64 / self.refill_rate(now));
+            for m in self
+                .missing
+                .iter_mut()
+                .filter(|m| !m.given_up && m.next_at <= now)
+            {
+                m.next_at = now + wait;
+            }
+            return;
+        }
+        self.tokens -= Self::cost(seqs.len()) as f64;
+        let retry = |requests: u32| {
+            let base = rtt + (rtt / 4).max(Duration::from_millis(10));
+            base.mul_f64(1.5f64.powi(requests.saturating_sub(1) as i32))
+                .min(Duration::from_secs(1))
+        };
+        let mut asked = seqs.iter().peekable();
+        for m in self.missing.iter_mut().filter(|m| !m.given_up) {
+            if asked.peek() == Some(&&m.seq) && m.next_at <= now {
+                asked.next();
+                m.requests += 1;
+                m.last_request = now;
+                m.next_at = now + retry(m.requests);
+            }
+        }
+        self.counts.nack_sent += 1;
+        self.counts.nack_packets += seqs.len() as u64;
+    }
+
+    /// Counts the bytes of a NACK datagram as sent.
+    pub fn count_sent_bytes(&mut self, len: usize) {
+        self.counts.nack_bytes += len as u64;
+    }
+
+    /// The budget's refill rate in bytes per second: a share of the stream's rate so far.
+    fn refill_rate(&self, now: Duration) -> f64 {
+        let elapsed = self
+            .first_arrival
+            .map_or(0.0, |t| now.saturating_sub(t).as_secs_f64())
+            .max(1.0);
+        (self.bytes as f64 / elapsed * self.cfg.bandwidth_share).max(1.0)
+    }
+
+    fn refill(&mut self, now: Duration) {
+        let rate = self.refill_rate(now);
+        let dt = now.saturating_sub(self.refilled).as_secs_f64();
+        self.refilled = now;
+        let cap = rate.max(4.0 * Self::cost(1) as f64);
+        self.tokens = (self.tokens + dt * rate).min(cap);
+    }
+}
+
+#[cfg(test)]
+#[path = "nack_tests.rs"]
+mod tests;
