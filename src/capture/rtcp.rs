@@ -9,11 +9,7 @@ const SDES: u8 = 202;
 const BYE: u8 = 203;
 const APP: u8 = 204;
 
-/// True if `data` starts like RTCP: version 2 and a packet type 200–207 (which RTP cannot
-/// carry on the same port, RFC 5761 §4).
-pub fn looks_like_rtcp(data: &[u8]) -> bool {
-    data.len() >= 8 && data[0] >> 6 == 2 && (200..=207).contains(&data[1])
-}
+pub use crate::rtcp::wire::looks_like_rtcp;
 
 /// Counts of the RTCP packets in compound datagrams.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

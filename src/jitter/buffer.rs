@@ -132,6 +132,8 @@ pub struct JitterBuffer {
     stats: JitterStats,
     cur: Cursor,
     last_flush_latency: Option<Duration>,
+    /// The packet being inserted answers a NACK: its arrival says nothing about network delay.
+    retransmission: bool,
 }
 
 /// The fields of a packet that storage needs, whichever slot it comes from.
@@ -174,6 +176,7 @@ impl JitterBuffer {
             stats: JitterStats::default(),
             cur: Cursor::default(),
             last_flush_latency: None,
+            retransmission: false,
             slots,
             cfg,
         }
@@ -211,6 +214,21 @@ impl JitterBuffer {
                 self.insert_current(check, before, hdr, payload, arrival)
             }
         }
+    }
+
+    /// Offers a retransmitted packet (RTX, or an answer to a NACK on the media SSRC): stored like
+    /// any other, but its arrival, a round trip late by design, does not feed the delay and
+    /// jitter estimates (the target would otherwise grow to cover retransmission times).
+    pub fn insert_retransmission(
+        &mut self,
+        hdr: &RtpHeader,
+        payload: &[u8],
+        arrival: Duration,
+    ) -> InsertOutcome {
+        self.retransmission = true;
+        let outcome = self.insert(hdr, payload, arrival);
+        self.retransmission = false;
+        outcome
     }
 
     fn insert_current(
@@ -364,8 +382,10 @@ impl JitterBuffer {
             self.stats.duplicate += 1;
             return InsertOutcome::Duplicate;
         }
-        self.estimator.observe(ext_ts, pkt.arrival);
-        self.jitter.observe(pkt.ts, pkt.arrival);
+        if !self.retransmission {
+            self.estimator.observe(ext_ts, pkt.arrival);
+            self.jitter.observe(pkt.ts, pkt.arrival);
+        }
         if self.cur.starved && self.cur.resume_at.is_none() {
             // First arrival after starvation: `pop` gives reordered stragglers a grace period.
             self.cur.resume_at = Some(pkt.arrival + self.cfg.starve_grace);

@@ -149,6 +149,8 @@ pub struct PlayoutController {
     progress: f64,
     last_now: Option<Duration>,
     drift: DriftEstimator,
+    /// Drift known from outside (RTCP sender reports), preferred to the level-based estimate.
+    reference_drift: Option<f64>,
     rebuffers: u64,
     draining: bool,
     /// Smallest band: the level is only known to within a packet, so the band must hold one.
@@ -160,6 +162,7 @@ impl PlayoutController {
     pub fn new(cfg: ControllerConfig) -> Self {
         Self {
             drift: DriftEstimator::new(cfg.drift_window),
+            reference_drift: None,
             cfg,
             state: PlayoutState::Prebuffering,
             level_move: LevelMove::Hold,
@@ -281,8 +284,15 @@ impl PlayoutController {
         };
         // A drift this small moves the level by a few ms an hour, well inside the zone: leaving
         // it uncorrected keeps the audio bit-exact.
-        let confident = MIN_CORRECTED_DRIFT.max(2.0 * self.drift.confidence());
-        let desired = match self.drift.drift().filter(|d| d.abs() >= confident) {
+        let estimate = match self.reference_drift {
+            // Sender reports carry no network delay: no spread to clear beyond the floor.
+            Some(d) => Some(d).filter(|d| d.abs() >= MIN_CORRECTED_DRIFT),
+            None => {
+                let confident = MIN_CORRECTED_DRIFT.max(2.0 * self.drift.confidence());
+                self.drift.drift().filter(|d| d.abs() >= confident)
+            }
+        };
+        let desired = match estimate {
             Some(d) if !self.draining => d.clamp(-self.cfg.max_correction, self.cfg.max_correction),
             _ => 0.0,
         };
@@ -376,9 +386,15 @@ impl PlayoutController {
     }
 
     /// Estimated clock drift in ppm (positive: the sender's clock runs faster than the device's);
-    /// `None` while unknown (less than a minute of evidence).
+    /// `None` while unknown (less than a minute of evidence, and no sender reports).
     pub fn drift_ppm(&self) -> Option<f64> {
-        self.drift.drift().map(|d| d * 1e6)
+        self.reference_drift.or(self.drift.drift()).map(|d| d * 1e6)
+    }
+
+    /// Sets the drift known from RTCP sender reports (a fraction; `None`: none known). It
+    /// replaces the level-based estimate, which keeps running and takes over again without it.
+    pub fn set_reference_drift(&mut self, drift: Option<f64>) {
+        self.reference_drift = drift;
     }
 
     /// Rebuffers since the start.

@@ -13,7 +13,12 @@ use std::time::Duration;
 use super::feeder::RingFeeder;
 use super::receive_core::{ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, Verdict};
 use super::PlayoutDecision;
+use crate::jitter::InsertOutcome;
 use crate::playback::ring::RingProducer;
+use crate::rtcp::nack::Arrival;
+use crate::rtcp::receiver::{MediaKind, RtcpReceiver};
+use crate::rtcp::wire::looks_like_rtcp;
+use crate::rtp::header::RtpHeader;
 
 /// What one poll did, and when the driver must poll again.
 #[derive(Debug, Clone, Copy)]
@@ -34,6 +39,7 @@ pub struct PlayoutEngine {
     core: ReceiveCore,
     feeder: RingFeeder,
     underruns_seen: u64,
+    rtcp: Option<RtcpReceiver>,
 }
 
 impl PlayoutEngine {
@@ -49,12 +55,62 @@ impl PlayoutEngine {
             core: ReceiveCore::new(cfg)?,
             feeder: RingFeeder::new(producer, high_water, rate, channels),
             underruns_seen: 0,
+            rtcp: None,
         })
+    }
+
+    /// Runs an RTCP session beside the core: reports, NACK recovery, RTX, SR drift, BYE.
+    pub fn with_rtcp(mut self, rtcp: RtcpReceiver) -> Self {
+        self.rtcp = Some(rtcp);
+        self
     }
 
     /// A datagram arrived at `arrival`.
     pub fn handle_datagram(&mut self, datagram: &[u8], arrival: Duration) -> Verdict {
-        self.core.on_datagram(datagram, arrival)
+        let Some(rtcp) = self.rtcp.as_mut() else {
+            return self.core.on_datagram(datagram, arrival);
+        };
+        if looks_like_rtcp(datagram) {
+            if rtcp.on_rtcp(datagram, arrival) {
+                // The source left: what is buffered plays out, with no idle wait.
+                tracing::info!("the sender said BYE");
+                self.core.finish();
+            }
+            self.core.set_sr_drift(rtcp.sr_drift());
+            return Verdict::Rtcp;
+        }
+        let Ok(header) = RtpHeader::parse(datagram) else {
+            return self.core.on_datagram(datagram, arrival);
+        };
+        let locked = self.core.buffer().ssrc();
+        let (packet, header, retransmission) = match rtcp.classify(&header, datagram, locked) {
+            MediaKind::Media => {
+                let asked = locked == Some(header.ssrc) && rtcp.was_requested(header.sequence);
+                (datagram, header, asked)
+            }
+            MediaKind::Rtx => match RtpHeader::parse(rtcp.unwrapped()) {
+                Ok(original) => (rtcp.unwrapped(), original, true),
+                Err(_) => return Verdict::UnusableRtx,
+            },
+            MediaKind::UnusableRtx => return Verdict::UnusableRtx,
+        };
+        let verdict = self.core.on_packet(packet, arrival, retransmission);
+        let Verdict::Buffered(outcome) = verdict else {
+            return verdict;
+        };
+        if self.core.buffer().ssrc() != Some(header.ssrc) {
+            return verdict;
+        }
+        let len = packet.len();
+        let depth = self.core.buffer().depth();
+        if rtcp.on_media(&header, len, arrival, depth) == Some(Arrival::Requested) {
+            let in_time = !matches!(
+                outcome,
+                InsertOutcome::Late | InsertOutcome::Duplicate | InsertOutcome::TooLarge
+            );
+            rtcp.count_recovery(in_time);
+        }
+        verdict
     }
 
     /// The output's progress: how many underruns it has counted since it started.
@@ -70,10 +126,16 @@ impl PlayoutEngine {
         self.core.finish();
     }
 
-    /// Runs the core at `now`: control, top the ring up, and the next deadline.
+    /// Runs the core at `now`: control, top the ring up, RTCP, and the next deadline.
     pub fn poll(&mut self, now: Duration) -> Result<Output, ReceiveCoreError> {
         let top = self.feeder.top_up(&mut self.core, now)?;
-        let deadline = self.feeder.next_deadline(&self.core, &top, now);
+        let mut deadline = self.feeder.next_deadline(&self.core, &top, now);
+        if let Some(rtcp) = self.rtcp.as_mut() {
+            rtcp.poll(now, self.core.buffer().interarrival_jitter());
+            self.core.publish_rtcp(&rtcp.status());
+            let due = rtcp.next_due();
+            deadline = Some(deadline.map_or(due, |d| d.min(due)));
+        }
         Ok(Output {
             decision: top.decision,
             waiting: top.waiting,
@@ -100,6 +162,26 @@ impl PlayoutEngine {
     /// The receive core, to count what the shell saw or collect traced segments.
     pub fn core_mut(&mut self) -> &mut ReceiveCore {
         &mut self.core
+    }
+
+    /// The RTCP session, if one runs.
+    pub fn rtcp(&self) -> Option<&RtcpReceiver> {
+        self.rtcp.as_ref()
+    }
+
+    /// Hands each RTCP datagram waiting to go out to `send`.
+    pub fn drain_rtcp(&mut self, send: impl FnMut(&[u8])) {
+        if let Some(rtcp) = self.rtcp.as_mut() {
+            rtcp.drain_outbox(send);
+        }
+    }
+
+    /// Ends the session: the final report with BYE goes to the outbox.
+    pub fn leave(&mut self, now: Duration) {
+        let jitter = self.core.buffer().interarrival_jitter();
+        if let Some(rtcp) = self.rtcp.as_mut() {
+            rtcp.bye(now, jitter);
+        }
     }
 
     /// The ring's producer end (to wait for the device to drain it).

@@ -11,6 +11,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use super::recovery_metrics::{RecoveryMetrics, RecoverySnapshot};
 use super::{PlayoutStatus, ReceiveCounts};
 use crate::jitter::JitterStats;
 
@@ -73,6 +74,8 @@ pub struct Metrics {
     receive_counts: [AtomicU64; 4],
     /// The SSRC the jitter buffer is locked to, or [`NO_SSRC`].
     ssrc: AtomicU64,
+    /// The RTCP session's figures.
+    pub recovery: RecoveryMetrics,
 }
 
 /// Indices into `Metrics::core`, the counters published from [`JitterStats`].
@@ -172,6 +175,9 @@ pub struct MetricsSnapshot {
     pub drift_ppm: Option<f64>,
     /// Resample ratio in use.
     pub ratio: f64,
+    /// RTCP: NACK recovery, RTX, round trip, drift from sender reports.
+    #[serde(flatten)]
+    pub recovery: RecoverySnapshot,
 }
 
 impl Metrics {
@@ -389,6 +395,7 @@ impl Metrics {
                 .load(Relaxed)
                 .then(|| self.drift_ppm.load()),
             ratio: self.ratio.load(),
+            recovery: self.recovery.snapshot(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod receive_core;
 #[cfg(test)]
 mod receive_core_tests;
+pub mod recovery_metrics;
 pub mod stretch;
 
 pub use controller::{

@@ -156,6 +156,10 @@ pub enum Verdict {
     TelephoneEvent,
     /// A payload type this stream does not carry.
     UnexpectedPayloadType(u8),
+    /// RTCP, taken by the engine's RTCP session.
+    Rtcp,
+    /// A retransmission (RTX) packet that could not be used: too short, or before the stream.
+    UnusableRtx,
 }
 
 /// Counts of what never reached the jitter buffer or the decoder.
@@ -331,6 +335,17 @@ impl ReceiveCore {
 
     /// Takes one datagram that arrived at `arrival`.
     pub fn on_datagram(&mut self, datagram: &[u8], arrival: Duration) -> Verdict {
+        self.on_packet(datagram, arrival, false)
+    }
+
+    /// Takes one datagram, a retransmission if `retransmission` (see
+    /// [`JitterBuffer::insert_retransmission`]).
+    pub fn on_packet(
+        &mut self,
+        datagram: &[u8],
+        arrival: Duration,
+        retransmission: bool,
+    ) -> Verdict {
         let header = match RtpHeader::parse(datagram) {
             Ok(h) => h,
             Err(e) => {
@@ -360,9 +375,12 @@ impl ReceiveCore {
             None => self.cfg.payload_type = Some(pt),
             Some(_) => {}
         }
-        let outcome = self
-            .buffer
-            .insert(&header, header.payload(datagram), arrival);
+        let payload = header.payload(datagram);
+        let outcome = if retransmission {
+            self.buffer.insert_retransmission(&header, payload, arrival)
+        } else {
+            self.buffer.insert(&header, payload, arrival)
+        };
         Verdict::Buffered(outcome)
     }
 
@@ -425,6 +443,17 @@ impl ReceiveCore {
         self.metrics
             .publish_receive(&self.counts, self.buffer.ssrc());
         decision
+    }
+
+    /// The sender's clock drift from its RTCP sender reports (a fraction), when known: the
+    /// controller corrects it instead of the drift it infers from the buffer level.
+    pub fn set_sr_drift(&mut self, drift: Option<f64>) {
+        self.controller.set_reference_drift(drift);
+    }
+
+    /// Publishes the RTCP session's status with the other metrics.
+    pub fn publish_rtcp(&self, status: &crate::rtcp::receiver::RtcpReceiverStatus) {
+        self.metrics.recovery.publish(status);
     }
 
     /// Whether a stream has begun (a packet was buffered).

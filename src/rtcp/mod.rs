@@ -8,6 +8,7 @@
 pub mod interval;
 pub mod nack;
 pub mod ntp;
+pub mod receiver;
 pub mod reception;
 pub mod rtx;
 pub mod sr_clock;

@@ -16,6 +16,12 @@ const SDES_CNAME: u8 = 1;
 /// Largest RTCP datagram we build: one report block, a CNAME, a NACK of many ranges and a BYE.
 pub const MAX_RTCP_LEN: usize = 1200;
 
+/// True if `data` starts like RTCP: version 2 and a packet type 200–207 (which RTP cannot
+/// carry on the same port, RFC 5761 §4), so muxed RTCP is told from RTP.
+pub fn looks_like_rtcp(data: &[u8]) -> bool {
+    data.len() >= 8 && data[0] >> 6 == 2 && (200..=207).contains(&data[1])
+}
+
 /// The sender-info section of a sender report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SenderInfo {

@@ -1,0 +1,377 @@
+//! The receiver's RTCP session (sans-IO): receiver reports with SDES CNAME at RFC 3550
+//! intervals, generic NACKs for missing packets, RTX unwrapping, sender reports (clock drift,
+//! LSR/DLSR, the sender's counts and CNAME) and BYE.
+//!
+//! The playout engine drives it beside the jitter buffer: every media packet goes through
+//! [`RtcpReceiver::on_media`], every RTCP datagram through [`RtcpReceiver::on_rtcp`], and
+//! [`RtcpReceiver::poll`] fills an outbox the shell sends.
+
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::interval::ReportSchedule;
+use super::nack::{Arrival, NackConfig, NackCounts, NackScheduler};
+use super::ntp;
+use super::reception::ReceptionStats;
+use super::sr_clock::SenderClock;
+use super::wire::{self, Event, NackRequest, Outgoing, ReceptionBlock, MAX_RTCP_LEN};
+use crate::rtp::header::RtpHeader;
+
+/// Most datagrams waiting in the outbox (a shell that stops sending must not grow it).
+const OUTBOX_LIMIT: usize = 16;
+
+/// Settings of the receiver's session.
+#[derive(Debug, Clone)]
+pub struct RtcpReceiverConfig {
+    /// Our SSRC in reports.
+    pub ssrc: u32,
+    /// Our canonical name (`user@host`).
+    pub cname: String,
+    /// The media's RTP clock rate.
+    pub clock_rate: u32,
+    /// NACK recovery, or `None` (`--no-nack`).
+    pub nack: Option<NackConfig>,
+    /// The RTX payload type and the media payload type it repairs (`apt`), if announced.
+    pub rtx: Option<(u8, u8)>,
+    /// Send NACKs as reduced-size RTCP (`a=rtcp-rsize`).
+    pub reduced_size: bool,
+    /// The media's bandwidth in octets per second, until measured.
+    pub session_octets_per_s: f64,
+    /// Seed of the report-interval randomisation.
+    pub seed: u64,
+}
+
+/// What the receiver session has learnt and done, for stats and metrics.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct RtcpReceiverStatus {
+    /// The sender's CNAME (SDES), once received.
+    pub sender_cname: Option<String>,
+    /// Packets the sender says it sent (last SR).
+    pub sender_packets: Option<u32>,
+    /// Payload octets the sender says it sent (last SR).
+    pub sender_octets: Option<u32>,
+    /// Sender reports received.
+    pub sender_reports: u64,
+    /// Receiver reports sent.
+    pub reports_sent: u64,
+    /// The sender's media clock against wall-clock time from its SRs, ppm.
+    pub sr_drift_ppm: Option<f64>,
+    /// Round-trip time from NACK to retransmission, ms.
+    pub rtt_ms: Option<f64>,
+    /// RTX packets received.
+    pub rtx_received: u64,
+    /// RTX packets that could not be used (too short, before the source was known).
+    pub rtx_unusable: u64,
+    /// RTCP datagrams that did not parse.
+    pub rtcp_malformed: u64,
+    /// NACK recovery counters.
+    pub nack: NackCounts,
+    /// The locked source said BYE.
+    pub bye_received: bool,
+}
+
+/// What to do with a datagram that is not RTCP.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MediaKind {
+    /// An ordinary media packet.
+    Media,
+    /// An RTX packet, rewritten as its original into [`RtcpReceiver::unwrapped`].
+    Rtx,
+    /// An RTX packet that cannot be used (counted).
+    UnusableRtx,
+}
+
+/// The receiver's RTCP session for one stream.
+#[derive(Debug)]
+pub struct RtcpReceiver {
+    cfg: RtcpReceiverConfig,
+    schedule: ReportSchedule,
+    rng: ChaCha8Rng,
+    reception: ReceptionStats,
+    nack: Option<NackScheduler>,
+    clock: SenderClock,
+    /// The source reported on.
+    media_ssrc: Option<u32>,
+    /// Middle 32 bits of the last SR's NTP time and when it arrived.
+    last_sr: Option<(u32, Duration)>,
+    status: RtcpReceiverStatus,
+    outbox: Vec<Vec<u8>>,
+    outbox_len: usize,
+    seqs: Vec<u16>,
+    unwrapped: Vec<u8>,
+    bye_sent: bool,
+}
+
+impl RtcpReceiver {
+    /// A session starting at `now`.
+    pub fn new(cfg: RtcpReceiverConfig, now: Duration) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let schedule = ReportSchedule::new(now, cfg.session_octets_per_s, rng.random());
+        RtcpReceiver {
+            nack: cfg.nack.clone().map(NackScheduler::new),
+            clock: SenderClock::new(cfg.clock_rate),
+            schedule,
+            rng,
+            reception: ReceptionStats::default(),
+            media_ssrc: None,
+            last_sr: None,
+            status: RtcpReceiverStatus::default(),
+            outbox: (0..OUTBOX_LIMIT).map(|_| vec![0; MAX_RTCP_LEN]).collect(),
+            outbox_len: 0,
+            seqs: Vec::with_capacity(256),
+            unwrapped: Vec::with_capacity(2048),
+            bye_sent: false,
+            cfg,
+        }
+    }
+
+    /// The status so far.
+    pub fn status(&self) -> RtcpReceiverStatus {
+        let mut s = self.status.clone();
+        s.sr_drift_ppm = self.clock.drift().map(|d| d * 1e6);
+        if let Some(n) = &self.nack {
+            s.nack = n.counts();
+            s.rtt_ms = n.measured_rtt().map(|r| r.as_secs_f64() * 1e3);
+        }
+        s
+    }
+
+    /// The sender's clock drift from its reports (fraction, not ppm), when known.
+    pub fn sr_drift(&self) -> Option<f64> {
+        self.clock.drift()
+    }
+
+    /// Whether NACK recovery is on.
+    pub fn recovers(&self) -> bool {
+        self.nack.is_some()
+    }
+
+    /// Sorts a non-RTCP datagram: RTX packets of the announced payload type are rewritten as
+    /// their original (for the source `media_ssrc` the buffer is locked to).
+    pub fn classify(
+        &mut self,
+        header: &RtpHeader,
+        datagram: &[u8],
+        media_ssrc: Option<u32>,
+    ) -> MediaKind {
+        let Some((rtx_pt, apt)) = self.cfg.rtx else {
+            return MediaKind::Media;
+        };
+        if header.payload_type != rtx_pt {
+            return MediaKind::Media;
+        }
+        self.status.rtx_received += 1;
+        let rewritten = media_ssrc
+            .and_then(|ssrc| super::rtx::unwrap(datagram, apt, ssrc, &mut self.unwrapped));
+        if rewritten.is_some() {
+            MediaKind::Rtx
+        } else {
+            self.status.rtx_unusable += 1;
+            MediaKind::UnusableRtx
+        }
+    }
+
+    /// The original packet the last [`MediaKind::Rtx`] datagram carried.
+    pub fn unwrapped(&self) -> &[u8] {
+        &self.unwrapped
+    }
+
+    /// Whether a packet with `seq` now would answer a NACK (a retransmission on the media SSRC).
+    pub fn was_requested(&self, seq: u16) -> bool {
+        self.nack.as_ref().is_some_and(|n| n.was_requested(seq))
+    }
+
+    /// Takes a media packet of the locked source `ssrc` (originals and retransmissions alike):
+    /// `len` bytes at `arrival`, with the newest audio playing `time_to_play` later.
+    pub fn on_media(
+        &mut self,
+        header: &RtpHeader,
+        len: usize,
+        arrival: Duration,
+        time_to_play: Duration,
+    ) -> Option<Arrival> {
+        if self.media_ssrc != Some(header.ssrc) {
+            // A new source: its numbering, losses and clock start over.
+            self.media_ssrc = Some(header.ssrc);
+            self.reception.reset();
+            self.clock = SenderClock::new(self.cfg.clock_rate);
+            self.last_sr = None;
+            if let Some(n) = self.nack.as_mut() {
+                n.reset();
+            }
+        }
+        self.reception.on_packet(header.sequence);
+        let rate = self.cfg.clock_rate;
+        self.nack.as_mut().map(|n| {
+            n.on_packet(
+                header.sequence,
+                header.timestamp,
+                len,
+                arrival,
+                time_to_play,
+                rate,
+            )
+        })
+    }
+
+    /// Counts a requested packet's fate in the jitter buffer.
+    pub fn count_recovery(&mut self, in_time: bool) {
+        if let Some(n) = self.nack.as_mut() {
+            n.count_recovery(in_time);
+        }
+    }
+
+    /// Takes an RTCP datagram that arrived at `arrival`; true if the locked source said BYE.
+    pub fn on_rtcp(&mut self, datagram: &[u8], arrival: Duration) -> bool {
+        self.schedule.count_packet(datagram.len());
+        let media = self.media_ssrc;
+        let mut bye = false;
+        let status = &mut self.status;
+        let clock = &mut self.clock;
+        let last_sr = &mut self.last_sr;
+        let parsed = wire::parse(datagram, |event| match event {
+            Event::SenderReport { ssrc, info } if Some(ssrc) == media => {
+                status.sender_reports += 1;
+                status.sender_packets = Some(info.packets);
+                status.sender_octets = Some(info.octets);
+                clock.on_report(info.ntp, info.rtp_timestamp);
+                *last_sr = Some((info.ntp.middle32(), arrival));
+            }
+            Event::Cname { ssrc, name } if Some(ssrc) == media => {
+                if status.sender_cname.as_deref().map(str::as_bytes) != Some(name) {
+                    status.sender_cname = Some(String::from_utf8_lossy(name).into_owned());
+                }
+            }
+            Event::Bye { ssrc } if Some(ssrc) == media => bye = true,
+            _ => {}
+        });
+        if parsed.is_err() {
+            self.status.rtcp_malformed += 1;
+        }
+        if bye {
+            self.status.bye_received = true;
+        }
+        bye
+    }
+
+    /// When [`RtcpReceiver::poll`] has something to do next.
+    pub fn next_due(&self) -> Duration {
+        let report = self.schedule.next_due();
+        match self.nack.as_ref().and_then(NackScheduler::next_due) {
+            Some(n) => n.min(report),
+            None => report,
+        }
+    }
+
+    /// Runs the session at `now` with the stream's interarrival `jitter`: NACKs that are due and
+    /// a receiver report when its time has come go to the outbox.
+    pub fn poll(&mut self, now: Duration, jitter: Duration) {
+        if self.bye_sent {
+            return;
+        }
+        if let Some(n) = self.nack.as_mut() {
+            // Reordering shows up as jitter: wait out about twice it before asking.
+            let wait = (jitter * 2).clamp(Duration::from_millis(5), Duration::from_millis(100));
+            n.set_reorder_wait(wait);
+            let mut seqs = std::mem::take(&mut self.seqs);
+            n.poll(now, &mut seqs);
+            if !seqs.is_empty() {
+                let with_report = !self.cfg.reduced_size;
+                if let Some(len) = self.write(now, jitter, Some(&seqs), None, with_report) {
+                    if let Some(n) = self.nack.as_mut() {
+                        n.count_sent_bytes(len);
+                    }
+                }
+            }
+            self.seqs = seqs;
+        }
+        if now >= self.schedule.next_due() {
+            let random = self.rng.random();
+            self.write(now, jitter, None, None, true);
+            self.schedule.sent(now, 1, false, random);
+        }
+    }
+
+    /// Puts the final report with BYE in the outbox (once).
+    pub fn bye(&mut self, now: Duration, jitter: Duration) {
+        if !self.bye_sent {
+            self.write(now, jitter, None, Some(""), true);
+            self.bye_sent = true;
+        }
+    }
+
+    /// Writes one datagram into the outbox; its length, or `None` if the outbox is full.
+    fn write(
+        &mut self,
+        now: Duration,
+        jitter: Duration,
+        nack: Option<&[u16]>,
+        bye: Option<&str>,
+        with_report: bool,
+    ) -> Option<usize> {
+        if self.outbox_len == OUTBOX_LIMIT {
+            return None;
+        }
+        let block = with_report.then(|| self.block(now, jitter)).flatten();
+        let out = Outgoing {
+            ssrc: self.cfg.ssrc,
+            sender: None,
+            block,
+            cname: with_report.then_some(self.cfg.cname.as_str()),
+            nack: nack
+                .zip(self.media_ssrc)
+                .map(|(seqs, media_ssrc)| NackRequest { media_ssrc, seqs }),
+            bye,
+            reduced_size: !with_report,
+        };
+        let buf = &mut self.outbox[self.outbox_len];
+        buf.resize(MAX_RTCP_LEN, 0);
+        match out.write(buf) {
+            Ok(len) => {
+                buf.truncate(len);
+                self.outbox_len += 1;
+                self.schedule.count_packet(len);
+                if with_report {
+                    self.status.reports_sent += 1;
+                }
+                Some(len)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "RTCP report not written");
+                None
+            }
+        }
+    }
+
+    /// The report block about the source, if one is known.
+    fn block(&mut self, now: Duration, jitter: Duration) -> Option<ReceptionBlock> {
+        let ssrc = self.media_ssrc?;
+        let loss = self.reception.report()?;
+        let (lsr, dlsr) = self.last_sr.map_or((0, 0), |(lsr, at)| {
+            (lsr, ntp::to_short(now.saturating_sub(at)))
+        });
+        let ticks = jitter.as_secs_f64() * f64::from(self.cfg.clock_rate);
+        Some(ReceptionBlock {
+            ssrc,
+            fraction_lost: loss.fraction_lost,
+            cumulative_lost: loss
+                .cumulative_lost
+                .clamp(i64::from(i32::MIN), i64::from(i32::MAX))
+                as i32,
+            extended_highest_seq: loss.extended_highest_seq as u32,
+            jitter: ticks.min(f64::from(u32::MAX)) as u32,
+            lsr,
+            dlsr,
+        })
+    }
+
+    /// Hands each waiting datagram to `send`, emptying the outbox.
+    pub fn drain_outbox(&mut self, mut send: impl FnMut(&[u8])) {
+        for buf in &self.outbox[..self.outbox_len] {
+            send(buf);
+        }
+        self.outbox_len = 0;
+    }
+}
