@@ -12,12 +12,13 @@ use clap::Args;
 use super::duration::parse_duration;
 use super::sparkline::DepthHistory;
 use super::status::{clock, StatusLine};
+use crate::net::rtcp_link::RtcpMode;
 use crate::net::rtp_url::RtpUrl;
 use crate::output::OutputSpec;
-use crate::player::rtp::{play_rtp, LiveStatus, RtpPlayOptions};
+use crate::player::rtp::{play_rtp, LiveStatus, RtcpOptions, RtpPlayOptions};
 use crate::player::{play_file, FilePlayOptions};
 use crate::rtp::payload::PayloadFormat;
-use crate::rtp::sdp::parse_sdp;
+use crate::rtp::sdp::{parse_sdp, RtcpAttributes};
 use crate::rtp::stream_format::StreamHint;
 
 /// Arguments of `play`.
@@ -90,6 +91,21 @@ pub struct PlayArgs {
     /// RTP: packets per second accepted from the sender (flood protection).
     #[arg(long, default_value_t = crate::net::receive::DEFAULT_RATE_CAP)]
     pub rate_cap: u32,
+    /// RTP: where RTCP travels: auto (port + 1, and muxed on the RTP port once seen), mux (RFC
+    /// 5761, the RTP port only), a port number, or off (no reports, no NACKs). An .sdp's
+    /// a=rtcp-mux or a=rtcp: is used unless this is given.
+    #[arg(long, value_name = "auto|mux|off|PORT")]
+    pub rtcp: Option<RtcpMode>,
+    /// RTP: do not ask for lost packets again (RFC 4585 generic NACK; on by default, answered
+    /// by senders that keep a retransmission history).
+    #[arg(long)]
+    pub no_nack: bool,
+    /// RTP: payload type of RFC 4588 retransmissions (an .sdp announces it as rtx with apt=).
+    #[arg(long, value_name = "PT")]
+    pub rtx_pt: Option<u8>,
+    /// RTP: send NACKs as reduced-size RTCP (RFC 5506; an .sdp says so with a=rtcp-rsize).
+    #[arg(long)]
+    pub rtcp_rsize: bool,
 }
 
 /// Reads an SSRC in hex (`0x…`) or decimal.
@@ -114,7 +130,7 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
             payload_type: args.pt.or(args.format.and_then(|f| f.static_pt())),
             telephone_event_pt: None,
         };
-        return play_live(&url, hint, &args, quiet);
+        return play_live(&url, hint, &args, None, quiet);
     }
     let path = Path::new(&args.input);
     if path
@@ -142,7 +158,7 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
             payload_type: Some(args.pt.unwrap_or(pt)),
             telephone_event_pt,
         };
-        return play_live(&url, hint, &args, quiet);
+        return play_live(&url, hint, &args, Some(&sdp.rtcp), quiet);
     }
     if args.save_packets.is_some() {
         anyhow::bail!("--save-packets saves what a live stream (rtp://, .sdp) receives");
@@ -226,8 +242,15 @@ pub fn warn_record_drops(record: Option<&crate::playback::record_tap::RecordSnap
     }
 }
 
-fn play_live(url: &RtpUrl, hint: StreamHint, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
+fn play_live(
+    url: &RtpUrl,
+    hint: StreamHint,
+    args: &PlayArgs,
+    sdp: Option<&RtcpAttributes>,
+    quiet: bool,
+) -> anyhow::Result<()> {
     let mut options = live_options(args, hint);
+    options.rtcp = rtcp_options(args, sdp);
     options.metrics = args
         .metrics_listen
         .map(crate::metrics_http::ReceiveExport::bind)
@@ -257,6 +280,23 @@ fn live_options(args: &PlayArgs, hint: StreamHint) -> RtpPlayOptions {
         record: args.record.clone(),
         save_packets: args.save_packets.clone(),
         ..RtpPlayOptions::default()
+    }
+}
+
+/// The RTCP settings from the options, else the SDP's attributes.
+fn rtcp_options(args: &PlayArgs, sdp: Option<&RtcpAttributes>) -> RtcpOptions {
+    let from_sdp = sdp.and_then(|a| {
+        if a.mux {
+            Some(RtcpMode::Mux)
+        } else {
+            a.port.map(RtcpMode::Port)
+        }
+    });
+    RtcpOptions {
+        mode: args.rtcp.or(from_sdp).unwrap_or_default(),
+        nack: !args.no_nack,
+        rtx_pt: args.rtx_pt.or(sdp.and_then(|a| a.rtx.map(|r| r.pt))),
+        reduced_size: args.rtcp_rsize || sdp.is_some_and(|a| a.reduced_size),
     }
 }
 

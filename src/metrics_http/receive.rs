@@ -96,11 +96,13 @@ impl Collector for ReceiveView {
             .map(|s| (s.metrics.snapshot(), s.metrics.receive_counts()));
         if let Some((m, counts)) = &stream {
             encode_core(&mut out, m, counts)?;
+            super::recovery::encode_recovery(&mut out, &m.recovery)?;
         }
         let m = stream.map(|(m, _)| m).unwrap_or_default();
         encode_drops(&mut out, &m, net.as_ref())?;
         if let Some(n) = &net {
             encode_net(&mut out, n)?;
+            super::recovery::encode_rtcp_net(&mut out, &n.rtcp)?;
         }
         Ok(())
     }
@@ -442,6 +444,13 @@ mod tests {
             level_ms: 0.0,
             target_ms: 0.0,
         });
+        metrics
+            .recovery
+            .publish(&crate::rtcp::receiver::RtcpReceiverStatus {
+                rtt_ms: Some(50.0),
+                sr_drift_ppm: Some(12.0),
+                ..Default::default()
+            });
         view.attach_stream(&metrics, "PCMU/8000".into(), None);
         let text = scrape(&view);
         let exported = |series: &str| text.contains(&format!("\njitterplay_{series}"));
@@ -479,6 +488,20 @@ mod tests {
             ("bytes", "received_bytes_total"),
             ("accepted", "datagrams_accepted_total"),
             ("recv_buffer", "socket_receive_buffer_bytes"),
+            ("nack_sent", "nack_sent_total"),
+            ("nack_packets", "nack_packets_total"),
+            ("nack_bytes", "nack_bytes_total"),
+            ("rtx_received", "rtx_received_total"),
+            ("recovered", "recovered_total"),
+            ("recovered_too_late", "recovered_too_late_total"),
+            ("nack_given_up", "nack_given_up_total"),
+            ("sender_reports", "sender_reports_total"),
+            ("receiver_reports", "receiver_reports_total"),
+            ("rtt_ms", "round_trip_seconds"),
+            ("sr_drift_ppm", "sr_clock_drift_ratio"),
+            ("rtcp_received", "rtcp_received_total"),
+            ("rtcp_sent", "rtcp_sent_total"),
+            ("rtcp_send_errors", "rtcp_send_errors_total"),
         ];
         let reasons = [
             ("late", "late"),

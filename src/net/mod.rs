@@ -12,6 +12,7 @@ pub mod pacing;
 pub mod packet_saver;
 pub mod receive;
 pub mod relay;
+pub mod rtcp_link;
 pub mod rtp_url;
 pub mod rtp_writer;
 pub mod sender;

@@ -15,8 +15,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::datagram_queue::DatagramSender;
 use super::packet_saver::SaveTap;
+use super::rtcp_link::{RtcpNetSnapshot, RtcpNetStats};
 use super::rtp_url::RtpUrl;
 use super::stamped_recv;
+use crate::rtcp::wire::looks_like_rtcp;
 
 /// Largest UDP payload over IPv4 (65,535 − 8 − 20): loopback and jumbo-MTU links carry
 /// datagrams this large, and the kernel reassembles fragmented ones, so all of them are valid input.
@@ -96,6 +98,8 @@ pub struct NetStats {
     pub source: OnceLock<SocketAddr>,
     /// `--save-packets`' counters, when saving.
     pub save: OnceLock<Arc<super::packet_saver::SaveStats>>,
+    /// RTCP's counters and addresses.
+    pub rtcp: RtcpNetStats,
 }
 
 /// A serialisable copy of [`NetStats`].
@@ -119,6 +123,9 @@ pub struct NetSnapshot {
     pub kernel_drops: u64,
     /// Granted SO_RCVBUF.
     pub recv_buffer: u64,
+    /// RTCP datagrams in and out.
+    #[serde(flatten)]
+    pub rtcp: RtcpNetSnapshot,
 }
 
 impl NetStats {
@@ -134,6 +141,7 @@ impl NetStats {
             queue_full: self.queue_full.load(Relaxed),
             kernel_drops: self.kernel_drops.load(Relaxed),
             recv_buffer: self.recv_buffer.load(Relaxed),
+            rtcp: self.rtcp.snapshot(),
         }
     }
 }
@@ -222,6 +230,7 @@ pub async fn receive(
     stop: impl Future<Output = ()>,
     batch: Duration,
     save: Option<SaveTap>,
+    rtcp: Option<std::net::UdpSocket>,
 ) {
     let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
     let mut rx = Intake {
@@ -235,6 +244,9 @@ pub async fn receive(
     let mut drops_poll = tokio::time::interval(Duration::from_secs(1));
     tokio::pin!(stop);
     if !batch.is_zero() && stamped_recv::enable(&socket) {
+        if let Some(r) = &rtcp {
+            stamped_recv::enable(r);
+        }
         let mut ticks = tokio::time::interval(batch);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut more = false;
@@ -250,6 +262,9 @@ pub async fn receive(
                 }
             }
             more = rx.drain(&mut queue, true, |buf| stamped_recv::recv(&socket, buf));
+            if let Some(r) = &rtcp {
+                rx.drain_rtcp(&mut queue, |buf| stamped_recv::recv(r, buf));
+            }
         }
         return;
     }
@@ -257,6 +272,16 @@ pub async fn receive(
     let socket = match tokio::net::UdpSocket::from_std(socket) {
         Ok(socket) => socket,
         Err(e) => return tracing::error!(error = %e, "cannot register the socket"),
+    };
+    let rtcp = match rtcp.map(tokio::net::UdpSocket::from_std).transpose() {
+        Ok(r) => r,
+        Err(e) => return tracing::error!(error = %e, "cannot register the RTCP socket"),
+    };
+    let rtcp_readable = || async {
+        match &rtcp {
+            Some(r) => r.readable().await,
+            None => std::future::pending().await,
+        }
     };
     loop {
         tokio::select! {
@@ -266,6 +291,13 @@ pub async fn receive(
                 if ready.is_ok() {
                     rx.drain(&mut queue, false, |buf| {
                         socket.try_io(tokio::io::Interest::READABLE, || stamped_recv::recv(&socket, buf))
+                    });
+                }
+            }
+            ready = rtcp_readable() => {
+                if let (Ok(()), Some(r)) = (ready, &rtcp) {
+                    rx.drain_rtcp(&mut queue, |buf| {
+                        r.try_io(tokio::io::Interest::READABLE, || stamped_recv::recv(r, buf))
                     });
                 }
             }
@@ -323,6 +355,37 @@ impl Intake {
         true
     }
 
+    /// Reads the RTCP socket dry: RTCP from the sender's host goes to the core's RTCP session.
+    fn drain_rtcp(
+        &mut self,
+        queue: &mut DatagramSender,
+        mut recv: impl FnMut(&mut [u8]) -> std::io::Result<stamped_recv::Received>,
+    ) {
+        for _ in 0..DRAIN_LIMIT {
+            let Ok(got) = recv(&mut self.buf) else {
+                return;
+            };
+            let arrival = self.origin.elapsed().saturating_sub(got.waited);
+            let datagram = &self.buf[..got.len.min(self.buf.len())];
+            let stats = &self.stats;
+            stats.datagrams.fetch_add(1, Relaxed);
+            stats.bytes.fetch_add(datagram.len() as u64, Relaxed);
+            let from_source = self.url.source.is_none_or(|s| s == got.from.ip())
+                && stats.source.get().is_some_and(|l| l.ip() == got.from.ip());
+            if !looks_like_rtcp(datagram) || !from_source {
+                stats.foreign.fetch_add(1, Relaxed);
+                continue;
+            }
+            let _ = stats.rtcp.peer.set(got.from);
+            stats.rtcp.received.fetch_add(1, Relaxed);
+            if queue.push(datagram, arrival) {
+                stats.accepted.fetch_add(1, Relaxed);
+            } else {
+                stats.queue_full.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
     fn poll_kernel_drops(&self, port: u16) {
         if let Some(drops) = super::kernel_drops::udp_drops(port) {
             self.stats.kernel_drops.store(drops, Relaxed);
@@ -350,6 +413,11 @@ fn handle(
     } else if !bucket.take(arrival) {
         stats.rate_limited.fetch_add(1, Relaxed);
     } else if queue.push(datagram, arrival) {
+        if looks_like_rtcp(datagram) {
+            // RTCP on the RTP port (RFC 5761): reports and NACKs go back the same way.
+            stats.rtcp.received.fetch_add(1, Relaxed);
+            stats.rtcp.muxed.store(true, Relaxed);
+        }
         stats.accepted.fetch_add(1, Relaxed);
     } else {
         stats.queue_full.fetch_add(1, Relaxed);

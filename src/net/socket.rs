@@ -129,6 +129,18 @@ pub fn listening_socket(addr: SocketAddr) -> Result<UdpSocket, SocketError> {
     Ok(socket.into())
 }
 
+/// Our RTCP canonical name, `user@host` (RFC 3550 §6.5.1), from `$USER` and the kernel's host
+/// name.
+pub fn cname() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "jitterplay".to_owned());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{user}@{host}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ use crate::jitter::InsertOutcome;
 use crate::net::datagram_queue::{datagram_queue, DataWake, DatagramReceiver};
 use crate::net::packet_saver::{PacketSaver, SaveError, SaveSnapshot};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
+use crate::net::rtcp_link::{bind_rtcp, RtcpMode, RtcpSender};
 use crate::net::rtp_url::RtpUrl;
 use crate::output::recorder::{RecordError, Recorder};
 use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
@@ -18,6 +19,8 @@ use crate::playout::metrics::MetricsSnapshot;
 use crate::playout::{
     PlayoutEngine, PlayoutState, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, Verdict,
 };
+use crate::rtcp::nack::NackConfig;
+use crate::rtcp::receiver::{RtcpReceiver, RtcpReceiverConfig};
 use crate::rtp::header::RtpHeader;
 use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
 
@@ -60,6 +63,21 @@ pub struct RtpPlayOptions {
     pub save_packets: Option<std::path::PathBuf>,
     /// `--metrics-listen`: served on the network task's runtime.
     pub metrics: Option<crate::metrics_http::ReceiveExport>,
+    /// RTCP: where it travels, NACK recovery, RTX.
+    pub rtcp: RtcpOptions,
+}
+
+/// The receiver's RTCP settings (`--rtcp`, `--no-nack`, `--rtx-pt`, and the SDP's attributes).
+#[derive(Debug, Clone, Default)]
+pub struct RtcpOptions {
+    /// Where RTCP travels (`--rtcp`; `a=rtcp-mux`, `a=rtcp:`).
+    pub mode: RtcpMode,
+    /// Ask for lost packets again (off with `--no-nack`).
+    pub nack: bool,
+    /// The RTX payload type, when announced (`a=fmtp:97 apt=96` or `--rtx-pt`).
+    pub rtx_pt: Option<u8>,
+    /// Send NACKs as reduced-size RTCP (`a=rtcp-rsize`).
+    pub reduced_size: bool,
 }
 
 impl Default for RtpPlayOptions {
@@ -79,6 +97,10 @@ impl Default for RtpPlayOptions {
             record: None,
             save_packets: None,
             metrics: None,
+            rtcp: RtcpOptions {
+                nack: true,
+                ..RtcpOptions::default()
+            },
         }
     }
 }
@@ -146,6 +168,19 @@ pub fn play_rtp(
     let origin = Instant::now();
     let net_stats = Arc::new(NetStats::default());
     let socket = receive::bind(url, options.recv_buffer, &net_stats)?;
+    let rtcp_socket = bind_rtcp(url, options.rtcp.mode, &net_stats)?;
+    let rtcp_sender = match options.rtcp.mode {
+        RtcpMode::Off => None,
+        mode => Some(
+            RtcpSender::new(&socket, rtcp_socket.as_ref(), mode).map_err(|error| {
+                ReceiveError::Socket {
+                    what: "share",
+                    addr: url.bind,
+                    error,
+                }
+            })?,
+        ),
+    };
     let (saver, save_tap) = match &options.save_packets {
         Some(path) => {
             let local = socket.local_addr().unwrap_or(url.bind);
@@ -184,11 +219,16 @@ pub fn play_rtp(
                     stop.notified(),
                     batch,
                     save_tap,
+                    rtcp_socket,
                 ))
             })
             .map_err(|e| LiveError::Runtime(e.to_string()))?
     };
-    let mut result = decode_loop(options, origin, &mut rx, &wake, &net_stats, stop, progress);
+    let link = Link {
+        net: &net_stats,
+        rtcp: rtcp_sender,
+    };
+    let mut result = decode_loop(options, origin, &mut rx, &wake, &link, stop, progress);
     net_stop.notify_one();
     let _ = net.join();
     if let Some(saver) = saver {
@@ -200,6 +240,21 @@ pub fn play_rtp(
         }
     }
     result
+}
+
+/// The network side as the decoder thread sees it: the counters, and the way back to the sender.
+struct Link<'a> {
+    net: &'a NetStats,
+    rtcp: Option<RtcpSender>,
+}
+
+impl Link<'_> {
+    /// Sends whatever RTCP the engine has waiting.
+    fn send_rtcp(&self, engine: &mut PlayoutEngine) {
+        if let Some(rtcp) = &self.rtcp {
+            engine.drain_rtcp(|d| rtcp.send(d, self.net));
+        }
+    }
 }
 
 /// The live parts built once the first packet settles the format.
@@ -218,10 +273,11 @@ fn decode_loop(
     origin: Instant,
     rx: &mut DatagramReceiver,
     wake: &DataWake,
-    net_stats: &NetStats,
+    link: &Link<'_>,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(&LiveStatus),
 ) -> Result<LiveStatus, LiveError> {
+    let net_stats = link.net;
     let mut datagram = Vec::with_capacity(2048);
     let mut live: Option<Playing> = None;
     let mut last_packet = Duration::ZERO;
@@ -234,7 +290,7 @@ fn decode_loop(
             if live.is_none() {
                 match resolve(&options.hint, &datagram)? {
                     Some(format) => {
-                        let mut p = start(format, options)?;
+                        let mut p = start(format, options, origin.elapsed(), link.rtcp.is_some())?;
                         p.engine.core_mut().count_malformed(early_malformed);
                         live = Some(p);
                     }
@@ -253,6 +309,10 @@ fn decode_loop(
                 None => last_packet = arrival,
             }
         }
+        if !finishing && live.as_ref().is_some_and(|p| p.engine.sender_left()) {
+            // BYE: the engine already plays out what is buffered; no idle wait.
+            finishing = true;
+        }
         let idle = options
             .idle_timeout
             .is_some_and(|t| now.saturating_sub(last_packet) >= t);
@@ -264,15 +324,16 @@ fn decode_loop(
                 // Idle: the sender is done, so everything buffered still plays. Stop and
                 // --duration end now.
                 Some(p) if idle && !out_of_time && !stopped => p.engine.end_of_stream(),
-                Some(p) => return finish(p, now, net_stats, false),
+                Some(p) => return finish(p, now, link, false),
                 None => return Ok(status(None, now, net_stats, "stopped")),
             }
         }
         let mut deadline = None;
         if let Some(p) = live.as_mut() {
             deadline = step(p, now)?;
+            link.send_rtcp(&mut p.engine);
             if finishing && p.engine.is_drained() {
-                return finish(p, now, net_stats, true);
+                return finish(p, now, link, true);
             }
         }
         if now >= next_progress {
@@ -316,7 +377,12 @@ fn feeds_the_stream(verdict: Verdict) -> bool {
     )
 }
 
-fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, LiveError> {
+fn start(
+    format: StreamFormat,
+    options: &RtpPlayOptions,
+    now: Duration,
+    with_rtcp: bool,
+) -> Result<Playing, LiveError> {
     let request = Request {
         rate: format.rate,
         channels: format.channels,
@@ -337,7 +403,10 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
     cfg.telephone_event_pt = options.hint.telephone_event_pt;
     cfg.set_target_window(options.target_min, options.target_max);
     let (producer, consumer) = audio_ring(high_water * 2, out.rate, usize::from(out.channels));
-    let engine = PlayoutEngine::new(cfg, producer, high_water)?;
+    let mut engine = PlayoutEngine::new(cfg, producer, high_water)?;
+    if with_rtcp {
+        engine = engine.with_rtcp(rtcp_session(&format, &options.rtcp, now));
+    }
     if let Some(m) = &options.metrics {
         m.view
             .attach_stream(engine.core().metrics(), format.format.to_string(), None);
@@ -363,6 +432,29 @@ fn start(format: StreamFormat, options: &RtpPlayOptions) -> Result<Playing, Live
     })
 }
 
+/// The receiver's RTCP session for `format`: a random SSRC, `user@host` as CNAME.
+fn rtcp_session(format: &StreamFormat, o: &RtcpOptions, now: Duration) -> RtcpReceiver {
+    let seed: u64 = rand::random();
+    let cfg = RtcpReceiverConfig {
+        ssrc: (seed >> 32) as u32,
+        cname: crate::net::socket::cname(),
+        clock_rate: format.format.clock_rate(),
+        nack: o.nack.then(NackConfig::default),
+        rtx: o.rtx_pt.map(|pt| (pt, format.payload_type)),
+        reduced_size: o.reduced_size,
+        session_octets_per_s: session_rate(format),
+        seed,
+    };
+    RtcpReceiver::new(cfg, now)
+}
+
+/// The stream's bandwidth in octets per second, for the report interval: exact for PCM, a
+/// typical 8 kB/s for compressed formats (the 5 s minimum interval rules above that anyway).
+fn session_rate(format: &StreamFormat) -> f64 {
+    let per_frame = format.format.bytes_per_frame().unwrap_or(0) as f64;
+    (per_frame * f64::from(format.format.clock_rate())).max(8_000.0)
+}
+
 /// One decoder-thread step: control, top up the ring, start the sink when playback begins.
 /// Returns when the next step is due (`None`: when data arrives).
 fn step(p: &mut Playing, now: Duration) -> Result<Option<Duration>, LiveError> {
@@ -383,9 +475,12 @@ fn step(p: &mut Playing, now: Duration) -> Result<Option<Duration>, LiveError> {
 fn finish(
     p: &mut Playing,
     now: Duration,
-    net: &NetStats,
+    link: &Link<'_>,
     drain: bool,
 ) -> Result<LiveStatus, LiveError> {
+    let net = link.net;
+    p.engine.leave(now);
+    link.send_rtcp(&mut p.engine);
     p.out_stats.mark_finished();
     p.out_stats.set_paused(false);
     if let Some(callback) = p.callback.take() {

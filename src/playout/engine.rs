@@ -164,6 +164,11 @@ impl PlayoutEngine {
         &mut self.core
     }
 
+    /// Whether the source said BYE (the stream then ends once drained).
+    pub fn sender_left(&self) -> bool {
+        self.rtcp.as_ref().is_some_and(|r| r.status().bye_received)
+    }
+
     /// The RTCP session, if one runs.
     pub fn rtcp(&self) -> Option<&RtcpReceiver> {
         self.rtcp.as_ref()

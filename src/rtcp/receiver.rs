@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::interval::ReportSchedule;
 use super::nack::{Arrival, NackConfig, NackCounts, NackScheduler};
-use super::ntp;
+use super::ntp::{self, NtpTime};
 use super::reception::ReceptionStats;
 use super::sr_clock::SenderClock;
 use super::wire::{self, Event, NackRequest, Outgoing, ReceptionBlock, MAX_RTCP_LEN};
@@ -239,10 +239,11 @@ impl RtcpReceiver {
                 clock.on_report(info.ntp, info.rtp_timestamp);
                 *last_sr = Some((info.ntp.middle32(), arrival));
             }
-            Event::Cname { ssrc, name } if Some(ssrc) == media => {
-                if status.sender_cname.as_deref().map(str::as_bytes) != Some(name) {
-                    status.sender_cname = Some(String::from_utf8_lossy(name).into_owned());
-                }
+            Event::Cname { ssrc, name }
+                if Some(ssrc) == media
+                    && status.sender_cname.as_deref().map(str::as_bytes) != Some(name) =>
+            {
+                status.sender_cname = Some(String::from_utf8_lossy(name).into_owned());
             }
             Event::Bye { ssrc } if Some(ssrc) == media => bye = true,
             _ => {}
@@ -375,3 +376,7 @@ impl RtcpReceiver {
         self.outbox_len = 0;
     }
 }
+
+#[cfg(test)]
+#[path = "receiver_tests.rs"]
+mod tests;

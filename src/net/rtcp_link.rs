@@ -1,0 +1,165 @@
+//! Where the live receiver's RTCP travels: the socket it arrives on and the address reports
+//! and NACKs go back to (RFC 3550 port + 1, RFC 5761 rtcp-mux, or a port of its own).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+use super::receive::{NetStats, ReceiveError};
+use super::rtp_url::RtpUrl;
+
+/// How the receiver finds RTCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RtcpMode {
+    /// RTP port + 1, and muxed RTCP on the RTP port as well (used once seen).
+    #[default]
+    Auto,
+    /// Only muxed on the RTP port (`a=rtcp-mux`).
+    Mux,
+    /// This port.
+    Port(u16),
+    /// No RTCP at all: no reports, no NACKs.
+    Off,
+}
+
+impl std::str::FromStr for RtcpMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(RtcpMode::Auto),
+            "mux" => Ok(RtcpMode::Mux),
+            "off" => Ok(RtcpMode::Off),
+            port => port
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p != 0)
+                .map(RtcpMode::Port)
+                .ok_or_else(|| format!("--rtcp takes auto, mux, off or a port number, not {s:?}")),
+        }
+    }
+}
+
+/// RTCP's counters and learnt addresses, shared by the network task and the decoder thread.
+#[derive(Debug, Default)]
+pub struct RtcpNetStats {
+    /// RTCP datagrams received (either socket).
+    pub received: AtomicU64,
+    /// RTCP datagrams sent.
+    pub sent: AtomicU64,
+    /// RTCP datagrams that could not be sent.
+    pub send_errors: AtomicU64,
+    /// RTCP came on the RTP port: answer there.
+    pub muxed: AtomicBool,
+    /// The sender's RTCP address, from the first RTCP datagram on the RTCP socket.
+    pub peer: OnceLock<SocketAddr>,
+}
+
+/// A serialisable copy of [`RtcpNetStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RtcpNetSnapshot {
+    /// RTCP datagrams received.
+    pub rtcp_received: u64,
+    /// RTCP datagrams sent.
+    pub rtcp_sent: u64,
+    /// RTCP datagrams that could not be sent.
+    pub rtcp_send_errors: u64,
+}
+
+impl RtcpNetStats {
+    /// Copies the counters out.
+    pub fn snapshot(&self) -> RtcpNetSnapshot {
+        RtcpNetSnapshot {
+            rtcp_received: self.received.load(Relaxed),
+            rtcp_sent: self.sent.load(Relaxed),
+            rtcp_send_errors: self.send_errors.load(Relaxed),
+        }
+    }
+}
+
+/// Binds the RTCP socket `mode` asks for beside the RTP socket of `url` (none for mux/off).
+/// In `Auto`, a port + 1 that cannot be bound is not fatal: RTCP is then muxed or absent.
+pub fn bind_rtcp(
+    url: &RtpUrl,
+    mode: RtcpMode,
+    stats: &NetStats,
+) -> Result<Option<UdpSocket>, ReceiveError> {
+    let port = match mode {
+        RtcpMode::Mux | RtcpMode::Off => return Ok(None),
+        RtcpMode::Port(p) => p,
+        RtcpMode::Auto => url.bind.port().wrapping_add(1),
+    };
+    let rtcp_url = RtpUrl {
+        bind: SocketAddr::new(url.bind.ip(), port),
+        ..url.clone()
+    };
+    match super::receive::bind(&rtcp_url, Some(1 << 16), stats) {
+        Ok(socket) => Ok(Some(socket)),
+        Err(e) if mode == RtcpMode::Auto => {
+            tracing::warn!(error = %e, "no RTCP socket on port + 1: RTCP only if muxed");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The decoder thread's way to send RTCP back to the sender.
+#[derive(Debug)]
+pub struct RtcpSender {
+    rtp: UdpSocket,
+    rtcp: Option<UdpSocket>,
+    mode: RtcpMode,
+}
+
+impl RtcpSender {
+    /// Sends through clones of the receiving sockets (so the sender sees our reports come from
+    /// the ports it sends to, as symmetric RTP/RTCP and NATs expect).
+    pub fn new(rtp: &UdpSocket, rtcp: Option<&UdpSocket>, mode: RtcpMode) -> std::io::Result<Self> {
+        Ok(RtcpSender {
+            rtp: rtp.try_clone()?,
+            rtcp: rtcp.map(UdpSocket::try_clone).transpose()?,
+            mode,
+        })
+    }
+
+    /// Sends one datagram to the sender's RTCP address, if one is known yet.
+    pub fn send(&self, datagram: &[u8], net: &NetStats) {
+        let Some(source) = net.source.get().copied() else {
+            return;
+        };
+        let r = &net.rtcp;
+        let muxed = self.mode == RtcpMode::Mux || r.muxed.load(Relaxed) || self.rtcp.is_none();
+        let (socket, to) = match (&self.rtcp, muxed) {
+            (Some(rtcp), false) => {
+                let to =
+                    r.peer.get().copied().unwrap_or_else(|| {
+                        SocketAddr::new(source.ip(), source.port().wrapping_add(1))
+                    });
+                (rtcp, to)
+            }
+            _ => (&self.rtp, source),
+        };
+        match socket.send_to(datagram, to) {
+            Ok(_) => r.sent.fetch_add(1, Relaxed),
+            Err(e) => {
+                tracing::debug!(error = %e, %to, "RTCP not sent");
+                r.send_errors.fetch_add(1, Relaxed)
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse() {
+        assert_eq!("auto".parse(), Ok(RtcpMode::Auto));
+        assert_eq!("mux".parse(), Ok(RtcpMode::Mux));
+        assert_eq!("off".parse(), Ok(RtcpMode::Off));
+        assert_eq!("5011".parse(), Ok(RtcpMode::Port(5011)));
+        assert!("0".parse::<RtcpMode>().is_err());
+        assert!("yes".parse::<RtcpMode>().is_err());
+    }
+}
