@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::interval::ReportSchedule;
 use super::nack::{Arrival, NackConfig, NackCounts, NackScheduler};
-use super::ntp::{self, NtpTime};
+use super::ntp;
 use super::reception::ReceptionStats;
 use super::sr_clock::SenderClock;
 use super::wire::{self, Event, NackRequest, Outgoing, ReceptionBlock, MAX_RTCP_LEN};

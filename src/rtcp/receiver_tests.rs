@@ -1,6 +1,7 @@
 //! The receiver session on virtual time: NACKs, RTX, reports, SR and BYE.
 
 use super::*;
+use crate::rtcp::ntp::NtpTime;
 use crate::rtcp::wire::{Outgoing, SenderInfo};
 use rtp_rs::{RtpPacketBuilder, Seq};
 
