@@ -5,9 +5,13 @@
 //! argument. The network shell moves the datagrams: the receiver's [`receiver::RtcpReceiver`]
 //! runs beside the jitter buffer in the playout engine, the sender's session beside the pacer.
 
+pub mod budget;
+pub mod history;
 pub mod interval;
 pub mod ntp;
+pub mod retransmit;
 pub mod rtx;
+pub mod sender_session;
 pub mod wire;
 
 /// Why an RTCP datagram or packet could not be handled.
