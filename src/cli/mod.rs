@@ -8,6 +8,7 @@ pub mod duration;
 pub mod play;
 pub mod relay;
 pub mod send;
+pub mod send_rtcp;
 pub mod simulate;
 pub mod sparkline;
 pub mod status;
@@ -61,7 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args, cli.quiet),
         Command::Devices(args) => devices::run(args),
         Command::Streams(args) => streams::run(args),
-        Command::Send(args) => send::run(args),
+        Command::Send(args) => send::run(args, cli.quiet),
         Command::Relay(args) => relay::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Completions(args) => completions::completions(args),

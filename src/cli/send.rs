@@ -7,6 +7,8 @@ use anyhow::Context;
 use clap::Args;
 
 use super::duration::parse_duration;
+use super::send_rtcp::{status_text, RtcpSendArgs};
+use super::status::StatusLine;
 use crate::codec::opus::OpusEncodeOptions;
 use crate::metrics_http::traffic::TrafficView;
 use crate::metrics_http::MetricsEndpoint;
@@ -24,9 +26,15 @@ use crate::rtp::packetize::DEFAULT_MAX_PAYLOAD;
   jitterplay send speech.mp3 --to [::1]:5004 --format mpa --duration 30s
   jitterplay send speech.wav --to 127.0.0.1:5004 --format opus --bitrate 32k --fec --dtx --sdp-out opus.sdp
   jitterplay send speech.wav --to 127.0.0.1:5004 --metrics-listen 127.0.0.1:9465
+  jitterplay send speech.wav --to 127.0.0.1:6004 --local-port 7004 --sdp-out s.sdp   # RTCP 6005 <-> 7005
+  jitterplay send speech.wav --to 127.0.0.1:5004 --rtcp-mux --no-rtx --rtx-time 3s
 
 Receive it with `jitterplay play stream.sdp`, `ffmpeg -protocol_whitelist file,udp,rtp -i stream.sdp`
-or GStreamer. The summary line on stdout says what was sent and what the impairment did.")]
+or GStreamer. RTCP goes to port + 1 (or the RTP port with --rtcp-mux): sender reports with a CNAME,
+a BYE at the end (also on Ctrl-C); NACKs are answered from the last --rtx-time of packets as RTX
+(payload type --rtx-pt) or, with --no-rtx, by resending the packet. The status line shows what the
+receiver reports (loss, jitter, RTT); the summary line on stdout says what was sent, what the
+impairment did (retransmissions cross it too) and the receiver's last report.")]
 pub struct SendArgs {
     /// The audio file to stream (any format `play` reads; an .mp3/.mp2 file for --format mpa).
     pub input: PathBuf,
@@ -83,6 +91,9 @@ pub struct SendArgs {
     /// Opus: discontinuous transmission (silence is not sent; timestamps jump over it).
     #[arg(long)]
     pub dtx: bool,
+    /// RTCP, NACK and retransmission.
+    #[command(flatten)]
+    pub rtcp: RtcpSendArgs,
 }
 
 /// Binds `--metrics-listen` for `view`, if asked; serve it with [`MetricsEndpoint::serve`].
@@ -137,8 +148,8 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the network runtime")
 }
 
-/// Runs `send`, printing a summary line to stdout at the end.
-pub fn run(args: SendArgs) -> anyhow::Result<()> {
+/// Runs `send`, with a status line unless `quiet`, printing a summary line to stdout at the end.
+pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
     let passes = match args.repeat {
         None => Passes::Once,
         Some(None) => Passes::Forever,
@@ -161,6 +172,8 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
             fec: args.fec,
             dtx: args.dtx,
         },
+        rtcp: args.rtcp.options(),
+        local_port: args.rtcp.local_port,
         ..SendConfig::new(args.input, args.to)
     };
     let sender = Sender::open(config)?;
@@ -170,6 +183,7 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
     }
     tracing::info!(
         to = %sender.destination(),
+        rtcp = ?sender.rtcp_local_addr(),
         format = %sender.format(),
         pt = sender.payload_type(),
         ssrc = format_args!("{:#010x}", sender.ssrc()),
@@ -189,7 +203,13 @@ pub fn run(args: SendArgs) -> anyhow::Result<()> {
     if let Some(endpoint) = &endpoint {
         runtime.spawn(endpoint.serve());
     }
-    let report = runtime.block_on(sender.run(ctrl_c()))?;
+    let status = StatusLine::new(quiet);
+    let report = if status.is_visible() {
+        runtime.block_on(sender.run_with_progress(ctrl_c(), |p| status.set(status_text(p))))?
+    } else {
+        runtime.block_on(sender.run(ctrl_c()))?
+    };
+    status.finish();
     println!("{report}");
     Ok(())
 }

@@ -18,6 +18,7 @@ use super::packet_saver::SaveTap;
 use super::rtcp_link::{RtcpNetSnapshot, RtcpNetStats};
 use super::rtp_url::RtpUrl;
 use super::stamped_recv;
+use crate::rtcp::budget::TokenBucket;
 use crate::rtcp::wire::looks_like_rtcp;
 
 /// Largest UDP payload over IPv4 (65,535 − 8 − 20): loopback and jumbo-MTU links carry
@@ -236,7 +237,7 @@ pub async fn receive(
     let mut rx = Intake {
         url,
         stats,
-        bucket: TokenBucket::new(rate_cap),
+        bucket: packet_rate_cap(rate_cap),
         buf: vec![0u8; 65_536],
         origin,
         save,
@@ -410,7 +411,7 @@ fn handle(
         stats.oversize.fetch_add(1, Relaxed);
     } else if !accept(url, stats, from, datagram) {
         stats.foreign.fetch_add(1, Relaxed);
-    } else if !bucket.take(arrival) {
+    } else if !bucket.take(1.0, arrival) {
         stats.rate_limited.fetch_add(1, Relaxed);
     } else if queue.push(datagram, arrival) {
         if looks_like_rtcp(datagram) {
@@ -447,34 +448,10 @@ fn accept(url: &RtpUrl, stats: &NetStats, from: SocketAddr, datagram: &[u8]) -> 
     }
 }
 
-/// Packets per second with a one-second burst allowance.
-struct TokenBucket {
-    rate: f64,
-    tokens: f64,
-    last: Duration,
-}
-
-impl TokenBucket {
-    fn new(rate: u32) -> Self {
-        let rate = f64::from(rate.max(1));
-        TokenBucket {
-            rate,
-            tokens: rate,
-            last: Duration::ZERO,
-        }
-    }
-
-    fn take(&mut self, now: Duration) -> bool {
-        let dt = now.saturating_sub(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + dt * self.rate).min(self.rate);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
+/// A packet-rate cap of `rate` per second with a one-second burst allowance.
+fn packet_rate_cap(rate: u32) -> TokenBucket {
+    let rate = f64::from(rate.max(1));
+    TokenBucket::new(rate, rate, Duration::ZERO)
 }
 
 #[cfg(test)]
@@ -522,7 +499,7 @@ mod tests {
         let mut rx = Intake {
             url,
             stats: Arc::clone(&stats),
-            bucket: TokenBucket::new(DEFAULT_RATE_CAP),
+            bucket: packet_rate_cap(DEFAULT_RATE_CAP),
             buf: vec![0u8; 65_536],
             origin: Instant::now(),
             save: None,
@@ -562,15 +539,17 @@ mod tests {
 
     #[test]
     fn the_rate_cap_allows_a_burst_then_the_rate() {
-        let mut bucket = TokenBucket::new(100);
-        let burst = (0..150).filter(|_| bucket.take(Duration::ZERO)).count();
+        let mut bucket = packet_rate_cap(100);
+        let burst = (0..150)
+            .filter(|_| bucket.take(1.0, Duration::ZERO))
+            .count();
         assert_eq!(
             burst, 100,
             "a full bucket lets a second's worth through at once"
         );
         // A flood at 500 packets/s for 2 s: only the refill rate of 100/s gets through.
         let flood = (1..=1000)
-            .filter(|i| bucket.take(Duration::from_millis(2 * i)))
+            .filter(|i| bucket.take(1.0, Duration::from_millis(2 * i)))
             .count();
         assert!((198..=202).contains(&flood), "{flood}");
     }

@@ -6,109 +6,28 @@
 //! [`ImpairQueue`] and send whatever that releases — until the file (or `--duration`) ends or
 //! the stop future (Ctrl-C) fires.
 
-use std::fmt;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::PathBuf;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::file_source::SourceError;
-use super::file_source::{FormatRequest, MpaFile, MpaSource, Passes, PayloadSource, PcmSource};
+use super::file_source::{MpaFile, MpaSource, PayloadSource, PcmSource};
 use super::pacing::Pacer;
 use super::rtp_writer::{RtpWriter, RTP_HEADER_LEN};
-use super::socket::{resolve_destination, sending_socket, SocketError};
+pub use super::send_config::{SendConfig, SendError, DEFAULT_DYNAMIC_PT};
+use super::send_report::{SendProgress, SendReport};
+use super::send_rtcp::SendRtcp;
+use super::send_sdp::stream_sdp;
+use super::socket::{resolve_destination, sending_socket_at};
 use super::traffic_metrics::{TrafficMetrics, TrafficSnapshot};
-use crate::codec::opus::OpusEncodeOptions;
-use crate::netem::queue::{ImpairCounts, ImpairQueue, QueueLimits};
-use crate::netem::spec::ImpairSpec;
-use crate::rtp::opus_fmtp::OpusFmtp;
-use crate::rtp::packetize::DEFAULT_MAX_PAYLOAD;
+use crate::netem::queue::{ImpairQueue, QueueLimits};
+use crate::rtcp::sender_session::Transmit;
 use crate::rtp::payload::PayloadFormat;
-use crate::rtp::sdp::{write_sdp, ConnectionAddress, SdpStream};
 
-/// The first payload type above the static range: the usual dynamic choice.
-pub const DEFAULT_DYNAMIC_PT: u8 = 96;
-
-/// Why sending could not start or went wrong.
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// The destination is not usable or the socket could not be set up.
-    #[error(transparent)]
-    Socket(#[from] SocketError),
-    /// The input could not be read or converted.
-    #[error(transparent)]
-    Source(#[from] SourceError),
-    /// The payload type is outside RTP's 7 bits.
-    #[error("payload type {0} is out of range (0..=127; dynamic types are 96..=127)")]
-    PayloadType(u8),
-    /// The payload limit leaves no room for the RTP header.
-    #[error("maximum payload {0} bytes is too small")]
-    MaxPayload(usize),
-    /// The async runtime could not take over the socket.
-    #[error("cannot use the socket for {addr}: {error}")]
-    Runtime {
-        /// The destination.
-        addr: SocketAddr,
-        /// What failed.
-        error: std::io::Error,
-    },
-}
-
-/// What to send and how.
-#[derive(Debug, Clone)]
-pub struct SendConfig {
-    /// The file to stream.
-    pub input: PathBuf,
-    /// Destination `HOST:PORT`.
-    pub to: String,
-    /// Payload format; L16 at the file's rate and channels by default.
-    pub format: FormatRequest,
-    /// Packet time for PCM formats (MPEG audio packs as many whole frames as fit).
-    pub ptime: Duration,
-    /// Largest payload in bytes; PCM packets are shortened to fit (default: Ethernet MTU).
-    pub max_payload: usize,
-    /// Payload type; the static one of the format if it has one, else 96.
-    pub pt: Option<u8>,
-    /// SSRC; random if not given.
-    pub ssrc: Option<u32>,
-    /// First sequence number; random if not given.
-    pub seq: Option<u16>,
-    /// First RTP timestamp; random if not given.
-    pub timestamp: Option<u32>,
-    /// How many times to play the input.
-    pub passes: Passes,
-    /// Stop after this long (wall time of the schedule).
-    pub duration: Option<Duration>,
-    /// Multicast TTL / hop limit (unicast TTL for unicast destinations).
-    pub ttl: Option<u32>,
-    /// Network impairment and sender clock drift.
-    pub impair: Option<ImpairSpec>,
-    /// How Opus is encoded (`--format opus`).
-    pub opus: OpusEncodeOptions,
-}
-
-impl SendConfig {
-    /// Defaults for streaming `input` to `to`: L16, 20 ms, random SSRC/sequence/timestamp, once.
-    pub fn new(input: impl Into<PathBuf>, to: impl Into<String>) -> Self {
-        SendConfig {
-            input: input.into(),
-            to: to.into(),
-            format: FormatRequest::default(),
-            ptime: Duration::from_millis(20),
-            max_payload: DEFAULT_MAX_PAYLOAD,
-            pt: None,
-            ssrc: None,
-            seq: None,
-            timestamp: None,
-            passes: Passes::Once,
-            duration: None,
-            ttl: None,
-            impair: None,
-            opus: OpusEncodeOptions::default(),
-        }
-    }
-}
+/// How often [`Sender::run_with_progress`] reports progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// Largest datagram read on the RTCP socket (a muxed port may carry anything).
+const MAX_INCOMING: usize = 65_507;
 
 /// The input, opened and checked.
 enum Prepared {
@@ -121,63 +40,16 @@ pub struct Sender {
     config: SendConfig,
     destination: SocketAddr,
     socket: UdpSocket,
+    rtcp_socket: Option<UdpSocket>,
     prepared: Prepared,
     format: PayloadFormat,
     header: RtpWriter,
     metrics: Arc<TrafficMetrics>,
 }
 
-/// What a finished (or stopped) send did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SendReport {
-    /// RTP packets produced.
-    pub packets: u64,
-    /// Datagrams that left the socket (after impairment: minus dropped, plus duplicates).
-    pub datagrams: u64,
-    /// Datagrams the socket refused (logged).
-    pub send_errors: u64,
-    /// What the impairment did, when one was applied.
-    pub impairment: Option<ImpairCounts>,
-    /// Impaired copies still held when sending was stopped, never sent.
-    pub discarded: u64,
-    /// Audio sent, for PCM formats.
-    pub audio: Option<Duration>,
-    /// Wall time from the first packet's schedule to the end.
-    pub elapsed: Duration,
-    /// Whether the stop future (Ctrl-C) ended it.
-    pub interrupted: bool,
-}
-
-impl fmt::Display for SendReport {
-    /// One line: `sent packets=50 datagrams=45 dropped=5 ... elapsed=1.000s`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "sent packets={} datagrams={} {}",
-            self.packets,
-            self.datagrams,
-            self.impairment.unwrap_or_default()
-        )?;
-        if self.discarded > 0 {
-            write!(f, " discarded={}", self.discarded)?;
-        }
-        if self.send_errors > 0 {
-            write!(f, " errors={}", self.send_errors)?;
-        }
-        if let Some(audio) = self.audio {
-            write!(f, " audio={:.3}s", audio.as_secs_f64())?;
-        }
-        write!(f, " elapsed={:.3}s", self.elapsed.as_secs_f64())?;
-        if self.interrupted {
-            f.write_str(" (interrupted)")?;
-        }
-        Ok(())
-    }
-}
-
 impl Sender {
     /// Resolves the destination, opens and checks the input, and opens the socket.
-    pub fn open(config: SendConfig) -> Result<Sender, SendError> {
+    pub fn open(mut config: SendConfig) -> Result<Sender, SendError> {
         let destination = resolve_destination(&config.to)?;
         if config.max_payload <= RTP_HEADER_LEN {
             return Err(SendError::MaxPayload(config.max_payload));
@@ -205,17 +77,36 @@ impl Sender {
         if pt > 127 {
             return Err(SendError::PayloadType(pt));
         }
+        if let Some(rtx) = config.rtcp.rtx() {
+            if rtx > 127 {
+                return Err(SendError::RtxPayloadType(rtx));
+            }
+            if rtx == pt {
+                // The media took the RTX default (e.g. --pt 97): the next dynamic type is free.
+                let moved = if pt >= 127 { 96 } else { pt + 1 };
+                tracing::info!(rtx_pt = moved, "RTX payload type moved off the media's");
+                config.rtcp.rtx_pt = Some(moved);
+            }
+        }
         let header = RtpWriter::new(
             pt,
             config.ssrc.unwrap_or_else(rand::random),
             config.seq.unwrap_or_else(rand::random),
             config.timestamp.unwrap_or_else(rand::random),
         );
-        let socket = sending_socket(destination, config.ttl)?;
+        let socket = sending_socket_at(destination, config.ttl, config.local_port.unwrap_or(0))?;
+        let rtcp_socket = SendRtcp::open_socket(
+            &config.rtcp,
+            destination,
+            socket.local_addr().ok(),
+            config.ttl,
+            config.local_port.is_some(),
+        )?;
         Ok(Sender {
             config,
             destination,
             socket,
+            rtcp_socket,
             prepared,
             format,
             header,
@@ -243,6 +134,17 @@ impl Sender {
         self.format
     }
 
+    /// The local RTCP address (with rtcp-mux: the RTP socket's), if RTCP is on.
+    pub fn rtcp_local_addr(&self) -> Option<SocketAddr> {
+        if !self.config.rtcp.enabled {
+            return None;
+        }
+        match &self.rtcp_socket {
+            Some(s) => s.local_addr().ok(),
+            None => self.local_addr(),
+        }
+    }
+
     /// The payload type sent.
     pub fn payload_type(&self) -> u8 {
         self.header.pt()
@@ -263,59 +165,46 @@ impl Sender {
 
     /// An SDP describing the stream, for receivers (`ffmpeg -i`, GStreamer, `jitterplay play`).
     pub fn sdp(&self) -> String {
-        let addr = self.destination.ip();
-        let ttl = match addr {
-            IpAddr::V4(a) if a.is_multicast() => {
-                Some(u8::try_from(self.config.ttl.unwrap_or(1)).unwrap_or(u8::MAX))
-            }
-            _ => None,
-        };
-        let mut stream = SdpStream::new(
-            ConnectionAddress { addr, ttl },
-            self.destination.port(),
+        stream_sdp(
+            &self.config,
+            self.destination,
             self.header.pt(),
             self.format,
-        );
-        stream.ptime = self.ptime();
-        if self.format == PayloadFormat::Opus {
-            if let Some(p) = stream.payloads.first_mut() {
-                p.fmtp = Some(self.opus_fmtp().to_string());
-            }
-        }
-        write_sdp(&stream)
-    }
-
-    /// The RFC 7587 parameters of what is sent: always stereo, the bit rate, FEC and DTX.
-    fn opus_fmtp(&self) -> OpusFmtp {
-        let o = self.config.opus;
-        OpusFmtp {
-            stereo: Some(true),
-            sprop_stereo: Some(true),
-            useinbandfec: Some(o.fec),
-            usedtx: o.dtx.then_some(true),
-            maxaveragebitrate: Some(o.bitrate),
-            ..OpusFmtp::default()
-        }
+            self.ptime(),
+        )
     }
 
     /// Streams until the input or `--duration` ends, or `stop` completes (Ctrl-C).
     ///
     /// Must run inside a tokio runtime with time and IO enabled.
     pub async fn run(self, stop: impl Future<Output = ()>) -> Result<SendReport, SendError> {
+        self.run_with_progress(stop, |_| {}).await
+    }
+
+    /// [`Sender::run`], calling `progress` about twice a second (for a status line).
+    pub async fn run_with_progress(
+        self,
+        stop: impl Future<Output = ()>,
+        mut progress: impl FnMut(&SendProgress),
+    ) -> Result<SendReport, SendError> {
         let Sender {
             config,
             destination,
             socket,
+            rtcp_socket,
             prepared,
             format,
             mut header,
             metrics,
         } = self;
-        let socket =
-            tokio::net::UdpSocket::from_std(socket).map_err(|error| SendError::Runtime {
+        let tokio_socket = |s: UdpSocket| {
+            tokio::net::UdpSocket::from_std(s).map_err(|error| SendError::Runtime {
                 addr: destination,
                 error,
-            })?;
+            })
+        };
+        let socket = tokio_socket(socket)?;
+        let rtcp_socket = rtcp_socket.map(tokio_socket).transpose()?;
         let mpa_file;
         let mut source = match prepared {
             Prepared::Pcm(pcm) => PayloadSource::Pcm(pcm),
@@ -340,6 +229,25 @@ impl Sender {
             datagrams: 0,
             errors: 0,
         };
+        let mut rtcp = config.rtcp.enabled.then(|| {
+            SendRtcp::new(
+                &config.rtcp,
+                destination,
+                header.ssrc(),
+                format.clock_rate(),
+                nominal_octets_per_s(format, &config),
+            )
+        });
+        // RTCP arrives on its own socket, or muxed on the RTP socket.
+        let rtcp_in = rtcp_socket.as_ref().unwrap_or(&socket);
+        let rtcp_out = Output {
+            socket: rtcp_in,
+            destination: rtcp.as_ref().map_or(destination, SendRtcp::destination),
+            datagrams: 0,
+            errors: 0,
+        };
+        let mut rtcp_out = rtcp_out;
+        let mut incoming = vec![0u8; if rtcp.is_some() { MAX_INCOMING } else { 0 }];
         let bytes_per_frame = format.bytes_per_frame();
         let mut payload = Vec::with_capacity(config.max_payload);
         let within = |pacer: &Pacer, t: u64| config.duration.is_none_or(|d| pacer.due(t) < d);
@@ -349,19 +257,48 @@ impl Sender {
         let (mut marker, mut interrupted, mut frames_sent) = (true, false, 0u64);
         let rate = u64::from(format.sample_rate().unwrap_or(1)).max(1);
         let audio_of = |frames: u64| Duration::from_nanos(frames * 1_000_000_000 / rate);
+        // Nothing sent, nothing to NACK: no linger (e.g. `--duration 0s` to write the SDP).
+        let linger = if rtcp.is_some() && next.is_some() {
+            config.rtcp.linger
+        } else {
+            Duration::ZERO
+        };
+        let mut media_end: Option<Duration> = None;
+        let mut next_progress = Duration::ZERO;
+        let mut media_bytes = 0u64;
         let start = Instant::now();
         let sleep = tokio::time::sleep_until(start.into());
         tokio::pin!(sleep, stop);
         loop {
             let packet_due = next.map(|t| pacer.due(t));
             let release_due = queue.as_ref().and_then(ImpairQueue::next_due);
-            let Some(wake) = packet_due.into_iter().chain(release_due).min() else {
+            let media_wake = packet_due.into_iter().chain(release_due).min();
+            // After the input ends, NACKs are answered for `linger` more, then the BYE.
+            let linger_end = match media_wake {
+                Some(_) => None,
+                None => Some(*media_end.get_or_insert_with(|| start.elapsed()) + linger),
+            };
+            if linger_end.is_some_and(|end| start.elapsed() >= end) {
+                break;
+            }
+            let rtcp_due = rtcp.as_ref().map(|r| r.next_timer());
+            let Some(wake) = media_wake
+                .into_iter()
+                .chain(linger_end)
+                .chain(rtcp_due)
+                .min()
+            else {
                 break;
             };
             sleep.as_mut().reset((start + wake).into());
             tokio::select! {
                 biased;
                 () = &mut stop => { interrupted = true; break; }
+                received = rtcp_in.recv_from(&mut incoming), if rtcp.is_some() => {
+                    if let (Ok((len, _)), Some(r)) = (received, rtcp.as_mut()) {
+                        r.on_datagram(&incoming[..len], start.elapsed());
+                    }
+                }
                 () = &mut sleep => {}
             }
             let now = start.elapsed();
@@ -374,6 +311,11 @@ impl Sender {
                 let datagram = header.packet(pacer.rtp_ticks(t), marker, &payload);
                 marker = false;
                 frames_sent += bytes_per_frame.map_or(0, |b| (payload.len() / b) as u64);
+                media_bytes += datagram.len() as u64;
+                if let Some(r) = rtcp.as_mut() {
+                    // Stamped with its schedule, so the SR's clock mapping has no send jitter.
+                    r.on_rtp_sent(datagram, due);
+                }
                 match &mut queue {
                     Some(q) => {
                         q.offer(due, datagram);
@@ -383,6 +325,22 @@ impl Sender {
                 next = source
                     .next_payload(&mut payload)?
                     .filter(|&t| within(&pacer, t));
+            }
+            if let Some(r) = rtcp.as_mut() {
+                if now >= next_progress && now >= Duration::from_secs(5) {
+                    // The measured rate replaces the nominal one for the budgets.
+                    r.set_session_rate(media_bytes as f64 / now.as_secs_f64(), now);
+                }
+                while let Some(kind) = r.poll(now) {
+                    match (kind, &mut queue) {
+                        // Retransmissions cross the same (impaired) network as the media.
+                        (Transmit::Rtp, Some(q)) => {
+                            q.offer(now, &r.outgoing);
+                        }
+                        (Transmit::Rtp, None) => out.send(&r.outgoing).await,
+                        (Transmit::Rtcp, _) => rtcp_out.send(&r.outgoing).await,
+                    }
+                }
             }
             if let Some(q) = &mut queue {
                 while let Some(bytes) = q.pop_due(now) {
@@ -399,18 +357,42 @@ impl Sender {
                 held: queue.as_ref().map_or(0, |q| q.len() as u64),
                 ..TrafficSnapshot::default()
             });
+            if now >= next_progress {
+                next_progress = now + PROGRESS_EVERY;
+                progress(&SendProgress {
+                    elapsed: now,
+                    packets: header.packets(),
+                    rtcp: rtcp.as_ref().map(SendRtcp::summary),
+                });
+            }
+        }
+        if let Some(r) = rtcp.as_mut() {
+            r.bye(start.elapsed());
+            rtcp_out.send(&r.outgoing).await;
         }
         Ok(SendReport {
             packets: header.packets(),
             datagrams: out.datagrams,
-            send_errors: out.errors,
+            send_errors: out.errors + rtcp_out.errors,
             impairment: queue.as_ref().map(ImpairQueue::counts),
             discarded: queue.as_ref().map_or(0, |q| q.len() as u64),
             audio: bytes_per_frame.map(|_| audio_of(frames_sent)),
             elapsed: start.elapsed(),
             interrupted,
+            rtcp: rtcp.as_ref().map(SendRtcp::summary),
         })
     }
+}
+
+/// The media rate before it is measured: PCM from its frame size, Opus from its bit rate,
+/// MPEG audio at a typical 128 kbit/s; plus 40 bytes of headers per 20 ms packet.
+fn nominal_octets_per_s(format: PayloadFormat, config: &SendConfig) -> f64 {
+    let payload = match (format.bytes_per_frame(), format.sample_rate()) {
+        (Some(b), Some(rate)) => (b as f64) * f64::from(rate),
+        _ if format == PayloadFormat::Opus => f64::from(config.opus.bitrate) / 8.0,
+        _ => 16_000.0,
+    };
+    payload + 40.0 * 50.0
 }
 
 /// The socket end: sends datagrams and counts what happened.

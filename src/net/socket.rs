@@ -83,6 +83,16 @@ fn unspecified(family_of: SocketAddr) -> SocketAddr {
 /// `ttl` sets the multicast TTL (IPv4) or hop limit (IPv6) for a multicast destination
 /// (default 1: the local network only), and the unicast TTL/hop limit otherwise.
 pub fn sending_socket(dest: SocketAddr, ttl: Option<u32>) -> Result<UdpSocket, SocketError> {
+    sending_socket_at(dest, ttl, 0)
+}
+
+/// [`sending_socket`] bound to local port `port` (0: any), so that a peer's replies (RTCP)
+/// reach a port it can predict.
+pub fn sending_socket_at(
+    dest: SocketAddr,
+    ttl: Option<u32>,
+    port: u16,
+) -> Result<UdpSocket, SocketError> {
     let socket = Socket::new(Domain::for_address(dest), Type::DGRAM, Some(Protocol::UDP))
         .map_err(io_error("open a UDP socket for", dest))?;
     let set = io_error("set the TTL for", dest);
@@ -94,7 +104,8 @@ pub fn sending_socket(dest: SocketAddr, ttl: Option<u32>) -> Result<UdpSocket, S
         (_, None) => Ok(()),
     }
     .map_err(set)?;
-    let local = unspecified(dest);
+    let mut local = unspecified(dest);
+    local.set_port(port);
     socket
         .bind(&local.into())
         .map_err(io_error("bind", local))?;

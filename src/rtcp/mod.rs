@@ -5,12 +5,16 @@
 //! argument. The network shell moves the datagrams: the receiver's [`receiver::RtcpReceiver`]
 //! runs beside the jitter buffer in the playout engine, the sender's session beside the pacer.
 
+pub mod budget;
+pub mod history;
 pub mod interval;
 pub mod nack;
 pub mod ntp;
 pub mod receiver;
 pub mod reception;
+pub mod retransmit;
 pub mod rtx;
+pub mod sender_session;
 pub mod sr_clock;
 pub mod wire;
 
