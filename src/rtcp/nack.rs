@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use super::budget::TokenBucket;
 use crate::rtp::seq::SeqExtender;
 
 /// Most packets tracked as missing; beyond it the oldest are given up (memory stays bounded
@@ -108,8 +109,7 @@ pub struct NackScheduler {
     reorder_wait: Duration,
     first_arrival: Option<Duration>,
     bytes: u64,
-    tokens: f64,
-    refilled: Duration,
+    budget: TokenBucket,
     counts: NackCounts,
 }
 
@@ -126,8 +126,8 @@ impl NackScheduler {
             reorder_wait: Duration::from_millis(10),
             first_arrival: None,
             bytes: 0,
-            tokens: 2.0 * Self::cost(1) as f64,
-            refilled: Duration::ZERO,
+            // Two requests' worth at first: the stream's rate is not known yet.
+            budget: TokenBucket::new(0.0, 2.0 * Self::cost(1) as f64, Duration::ZERO),
             counts: NackCounts::default(),
         }
     }
@@ -290,7 +290,9 @@ impl NackScheduler {
     /// Fills `seqs` with the packets to ask for at `now` (empty: none).
     pub fn poll(&mut self, now: Duration, seqs: &mut Vec<u16>) {
         seqs.clear();
-        self.refill(now);
+        let rate = self.refill_rate(now);
+        self.budget
+            .set_rate(rate, rate.max(4.0 * Self::cost(1) as f64));
         let rtt = self.rtt();
         let latest_useful = |m: &Missing| now + rtt + self.cfg.margin <= m.deadline;
         let max = self.cfg.max_requests;
@@ -318,14 +320,17 @@ impl NackScheduler {
         if seqs.is_empty() {
             return;
         }
-        let affordable = ((self.tokens as usize).saturating_sub(Self::cost(0))) / 4;
-        if affordable < seqs.len() {
-            self.counts.rate_limited += (seqs.len() - affordable) as u64;
-            seqs.truncate(affordable);
-        }
+        // As many of the due packets as the budget affords, oldest (nearest deadline) first.
+        let wanted = seqs.len();
+        let affordable = (1..=wanted)
+            .rev()
+            .find(|&k| self.budget.take(Self::cost(k) as f64, now))
+            .unwrap_or(0);
+        self.counts.rate_limited += (wanted - affordable) as u64;
+        seqs.truncate(affordable);
         if seqs.is_empty() {
             // Wait for the budget to hold one request.
-            let wait = Duration::from_secs_f64(Self::cost(1) as f64 / self.refill_rate(now));
+            let wait = Duration::from_secs_f64(Self::cost(1) as f64 / rate);
             for m in self
                 .missing
                 .iter_mut()
@@ -335,7 +340,6 @@ impl NackScheduler {
             }
             return;
         }
-        self.tokens -= Self::cost(seqs.len()) as f64;
         let retry = |requests: u32| {
             let base = rtt + (rtt / 4).max(Duration::from_millis(10));
             base.mul_f64(1.5f64.powi(requests.saturating_sub(1) as i32))
@@ -366,14 +370,6 @@ impl NackScheduler {
             .map_or(0.0, |t| now.saturating_sub(t).as_secs_f64())
             .max(1.0);
         (self.bytes as f64 / elapsed * self.cfg.bandwidth_share).max(1.0)
-    }
-
-    fn refill(&mut self, now: Duration) {
-        let rate = self.refill_rate(now);
-        let dt = now.saturating_sub(self.refilled).as_secs_f64();
-        self.refilled = now;
-        let cap = rate.max(4.0 * Self::cost(1) as f64);
-        self.tokens = (self.tokens + dt * rate).min(cap);
     }
 }
 
