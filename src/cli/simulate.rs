@@ -55,6 +55,10 @@ pub struct SimulateArgs {
     /// Jitter buffer target ceiling (default 5s).
     #[arg(long, value_parser = parse_duration)]
     pub target_max: Option<Duration>,
+    /// Leave RTCP and NACK recovery out of a scenario that has them (loss-5pct-nack,
+    /// burst-loss-nack), to compare with concealment alone.
+    #[arg(long)]
+    pub no_nack: bool,
 }
 
 /// Runs `simulate`.
@@ -88,6 +92,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         duration: args.duration,
         target_min: args.target_min,
         target_max: args.target_max,
+        no_nack: args.no_nack,
     };
     let started = Instant::now();
     let mut write_error = None;
@@ -113,6 +118,7 @@ fn run_capture(args: SimulateArgs) -> anyhow::Result<()> {
         duration: None,
         target_min: args.target_min,
         target_max: args.target_max,
+        no_nack: args.no_nack,
     };
     let started = Instant::now();
     let (replay, format) = capture_replay(&stream, &cfg)?;

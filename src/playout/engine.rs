@@ -61,8 +61,13 @@ impl PlayoutEngine {
 
     /// Runs an RTCP session beside the core: reports, NACK recovery, RTX, SR drift, BYE.
     pub fn with_rtcp(mut self, rtcp: RtcpReceiver) -> Self {
-        self.rtcp = Some(rtcp);
+        self.attach_rtcp(rtcp);
         self
+    }
+
+    /// Runs an RTCP session beside the core from now on.
+    pub fn attach_rtcp(&mut self, rtcp: RtcpReceiver) {
+        self.rtcp = Some(rtcp);
     }
 
     /// A datagram arrived at `arrival`.
@@ -102,8 +107,8 @@ impl PlayoutEngine {
             return verdict;
         }
         let len = packet.len();
-        let depth = self.core.buffer().depth();
-        if rtcp.on_media(&header, len, arrival, depth) == Some(Arrival::Requested) {
+        let time_to_play = self.core.time_to_play();
+        if rtcp.on_media(&header, len, arrival, time_to_play) == Some(Arrival::Requested) {
             let in_time = !matches!(
                 outcome,
                 InsertOutcome::Late | InsertOutcome::Duplicate | InsertOutcome::TooLarge

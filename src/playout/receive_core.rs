@@ -451,6 +451,17 @@ impl ReceiveCore {
         self.controller.set_reference_drift(drift);
     }
 
+    /// How long until the newest buffered audio plays: the buffer's depth while playing; while
+    /// (pre/re)buffering at least the target, since playback waits for that much.
+    pub fn time_to_play(&self) -> Duration {
+        let depth = self.buffer.depth();
+        if self.controller.state() == PlayoutState::Playing {
+            return depth;
+        }
+        let target = Duration::from_secs_f64(self.controller.status().target_ms.max(0.0) / 1e3);
+        depth.max(target)
+    }
+
     /// Publishes the RTCP session's status with the other metrics.
     pub fn publish_rtcp(&self, status: &crate::rtcp::receiver::RtcpReceiverStatus) {
         self.metrics.recovery.publish(status);

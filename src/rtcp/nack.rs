@@ -177,7 +177,8 @@ impl NackScheduler {
         self.bytes += len as u64;
         self.first_arrival.get_or_insert(arrival);
         let e = match self.highest {
-            None => self.ext.restart_at(seq, 1 << 16),
+            // Extended numbers keep the RTP number in their low 16 bits (requests name it).
+            None => self.ext.restart_at(seq, (1 << 16) | u64::from(seq)),
             Some(_) => self.ext.extend(seq),
         };
         let Some((h, h_ts)) = self.highest else {

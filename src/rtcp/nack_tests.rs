@@ -131,3 +131,13 @@ fn the_missing_list_is_bounded() {
     feed(&mut s, 30_000, 20);
     assert!(s.pending() <= MAX_MISSING);
 }
+
+#[test]
+fn requests_name_the_rtp_sequence_numbers_across_the_wrap() {
+    let mut s = NackScheduler::new(NackConfig::default());
+    feed(&mut s, 65_533, 0);
+    feed(&mut s, 65_534, 20);
+    feed(&mut s, 1, 80);
+    assert_eq!(poll(&mut s, 100), vec![65_535, 0]);
+    assert!(s.was_requested(0) && s.was_requested(65_535) && !s.was_requested(1));
+}

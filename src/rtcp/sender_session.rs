@@ -88,7 +88,7 @@ pub struct ReceiverView {
 }
 
 /// What the session did, by reason.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct SenderRtcpCounts {
     /// NACKed sequence numbers of our stream.
     pub nacks_received: u64,

@@ -14,6 +14,7 @@ use crate::playout::{
     PlayoutDecision, PlayoutEngine, ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, Segment,
     Verdict,
 };
+use crate::rtcp::receiver::RtcpReceiver;
 
 /// How much audio the decoder side keeps in the ring.
 pub const RING_HIGH_WATER: Duration = Duration::from_millis(40);
@@ -56,6 +57,8 @@ pub trait PacketFeed {
     fn played(&mut self, key: (u32, u32), frames: usize, samples: &[f32]) -> Option<Played>;
     /// Packets sent before `horizon` can no longer play: forget them.
     fn forget_before(&mut self, _horizon: Duration) {}
+    /// The receiver sent an RTCP datagram at `at` (reports, NACKs) back towards the sender.
+    fn feedback(&mut self, _at: Duration, _datagram: &[u8]) {}
 }
 
 /// One virtual device period.
@@ -152,6 +155,12 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             now: Duration::ZERO,
             done: false,
         })
+    }
+
+    /// Runs an RTCP session beside the receiver; what it sends goes to the feed's
+    /// [`PacketFeed::feedback`].
+    pub fn attach_rtcp(&mut self, rtcp: RtcpReceiver) {
+        self.engine.attach_rtcp(rtcp);
     }
 
     /// The receive core.
@@ -261,6 +270,8 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         let rate = f64::from(self.rate);
         let frame_time = |frames: usize| Duration::from_secs_f64(frames as f64 / rate);
         let step = self.engine.poll(now)?;
+        let feed = &mut self.feed;
+        self.engine.drain_rtcp(|d| feed.feedback(now, d));
         self.next_top_up = step.deadline.map_or(Deadline::OnData, Deadline::At);
         self.last_decision = Some(step.decision);
         let (decision, ring) = (step.decision, step.waiting);

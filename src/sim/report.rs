@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::recovery::RecoveryReport;
 use super::scenario::Scenario;
 use crate::netem::model::NetworkCounts;
 use crate::playout::metrics::MetricsSnapshot;
@@ -102,6 +103,8 @@ pub struct SimReport {
     pub receiver: ReceiveCounts,
     /// What the network model did.
     pub network: NetworkCounts,
+    /// What NACK recovery cost and brought (scenarios with RTCP).
+    pub recovery: Option<RecoveryReport>,
     /// Buffer state every 100 ms.
     pub timeline: Vec<TimelinePoint>,
     /// (send time s, one-way delay ms) of every delivered packet.
@@ -135,6 +138,7 @@ impl SimReport {
             metrics: MetricsSnapshot::default(),
             receiver: ReceiveCounts::default(),
             network: NetworkCounts::default(),
+            recovery: None,
             timeline: Vec::new(),
             delays: Vec::new(),
             events: Vec::new(),
@@ -248,6 +252,25 @@ impl fmt::Display for SimReport {
             "  latency{latency_from}   mean {:.0} ms, p95 {:.0} ms; target {:.0} ms, max depth {:.0} ms, level error ≤ {:.0} ms (2nd half)",
             self.latency_mean_ms, self.latency_p95_ms, m.target_ms, m.max_buffer_depth_ms, self.level_error_max_ms
         )?;
+        if let Some(r) = &self.recovery {
+            let k = &m.recovery;
+            let rtt = k
+                .rtt_ms
+                .map_or("unmeasured".to_string(), |v| format!("{v:.0} ms"));
+            writeln!(
+                f,
+                "  recovery  {} packets asked for in {} NACKs; recovered {} (too late {}, given up {}); {} retransmissions; NACK + retransmission bytes {:.2}× the lost bytes; RTT {rtt}; back-channel lost {} of {}",
+                k.nack_packets,
+                k.nack_sent,
+                k.recovered,
+                k.recovered_too_late,
+                k.nack_given_up,
+                r.retransmissions,
+                r.overhead,
+                r.reverse.dropped,
+                r.reverse.sent
+            )?;
+        }
         let true_drift = if self.captured {
             "true unknown".to_string()
         } else {

@@ -6,11 +6,14 @@ use std::collections::{BinaryHeap, HashMap};
 use std::time::Duration;
 
 use super::engine::{Arrival, PacketFeed, Played, VirtualPlayout};
+use super::recovery::{SimRecovery, SIM_RTX_PT};
 use super::report::{Event, EventKind, SimReport};
-use super::scenario::Scenario;
+use super::scenario::{RecoveryBehaviour, Scenario};
 use super::sender::{SentPacket, SimSender, SIM_PT};
 use crate::netem::model::{Fate, NetworkModel};
 use crate::playout::{ReceiveCoreConfig, ReceiveCoreError};
+use crate::rtcp::nack::NackConfig;
+use crate::rtcp::receiver::{RtcpReceiver, RtcpReceiverConfig};
 use crate::rtp::payload::PayloadFormat;
 
 /// A decoded input to stream.
@@ -37,6 +40,8 @@ pub struct SimConfig {
     pub target_min: Option<Duration>,
     /// Jitter buffer target window ceiling override.
     pub target_max: Option<Duration>,
+    /// Leave RTCP and NACK recovery out even if the scenario has them (`--no-nack`).
+    pub no_nack: bool,
 }
 
 impl SimConfig {
@@ -84,6 +89,8 @@ struct SimulatedNetwork {
     in_air: BinaryHeap<Reverse<(Duration, u64, Vec<u8>)>>,
     in_flight: HashMap<(u32, u32), InFlight>,
     order: u64,
+    /// RTCP and NACK recovery, when the scenario has them.
+    recovery: Option<SimRecovery>,
 }
 
 impl PacketFeed for SimulatedNetwork {
@@ -103,7 +110,11 @@ impl PacketFeed for SimulatedNetwork {
                     frames: p.frames,
                 },
             );
-            match self.network.transmit(p.sent) {
+            let fate = self.network.transmit(p.sent);
+            if let Some(r) = self.recovery.as_mut() {
+                r.on_sent(p.key.0, &p.bytes, p.sent, fate == Fate::Dropped);
+            }
+            match fate {
                 Fate::Dropped => report.events.push(Event {
                     t: p.sent.as_secs_f64(),
                     kind: EventKind::NetworkLoss,
@@ -127,6 +138,24 @@ impl PacketFeed for SimulatedNetwork {
             self.order += 1;
             self.next_packet = self.sender.next_packet();
         }
+        if let Some(r) = self.recovery.as_mut() {
+            let (network, in_air, order) = (&mut self.network, &mut self.in_air, &mut self.order);
+            // Retransmissions and sender reports take the forward network like any packet.
+            r.poll(now, |bytes| {
+                let mut push = |at: Duration, bytes: Vec<u8>| {
+                    in_air.push(Reverse((at, *order, bytes)));
+                    *order += 1;
+                };
+                match network.transmit(now) {
+                    Fate::Dropped => {}
+                    Fate::Delivered(at) => push(at, bytes),
+                    Fate::Duplicated(a, b) => {
+                        push(a, bytes.clone());
+                        push(b, bytes);
+                    }
+                }
+            });
+        }
         while self
             .in_air
             .peek()
@@ -140,7 +169,15 @@ impl PacketFeed for SimulatedNetwork {
     }
 
     fn exhausted(&self) -> bool {
-        self.next_packet.is_none() && self.in_air.is_empty()
+        self.next_packet.is_none()
+            && self.in_air.is_empty()
+            && !self.recovery.as_ref().is_some_and(SimRecovery::busy)
+    }
+
+    fn feedback(&mut self, at: Duration, datagram: &[u8]) {
+        if let Some(r) = self.recovery.as_mut() {
+            r.feedback(at, datagram);
+        }
     }
 
     fn recycle(&mut self, bytes: Vec<u8>) {
@@ -187,7 +224,12 @@ pub fn run_simulation(
         cfg.seed,
     )?;
     let next_packet = sender.next_packet();
+    let recovery = scenario.recovery.clone().filter(|_| !cfg.no_nack);
+    let session_rate = f64::from(input.rate) * f64::from(input.channels) * 2.0;
     let feed = SimulatedNetwork {
+        recovery: recovery
+            .clone()
+            .map(|b| SimRecovery::new(b, cfg.seed, input.rate, session_rate)),
         sender,
         network: NetworkModel::new(scenario.network.clone(), cfg.seed),
         next_packet,
@@ -203,11 +245,38 @@ pub fn run_simulation(
     rcfg.payload_type = Some(SIM_PT);
     cfg.set_target_window(&mut rcfg);
     let report = SimReport::new(scenario, cfg.seed, duration);
-    let playout = VirtualPlayout::new(rcfg, &scenario.device, report, feed)?;
+    let mut playout = VirtualPlayout::new(rcfg, &scenario.device, report, feed)?;
+    if let Some(b) = &recovery {
+        playout.attach_rtcp(receiver_session(b, input.rate, session_rate, cfg.seed));
+    }
     let (mut report, feed) = playout.run(on_output)?;
     report.network = feed.network.counts();
+    report.recovery = feed
+        .recovery
+        .as_ref()
+        .map(|r| r.report(report.metrics.recovery.nack_bytes));
     report.true_drift_ppm = scenario.sender.drift_ppm - scenario.device.clock_ppm;
     Ok(report)
+}
+
+/// The simulated receiver's RTCP session: NACKs on, RTX as the sender uses it.
+fn receiver_session(
+    b: &RecoveryBehaviour,
+    clock_rate: u32,
+    session_rate: f64,
+    seed: u64,
+) -> RtcpReceiver {
+    let cfg = RtcpReceiverConfig {
+        ssrc: 0x5157_0001,
+        cname: "sim-receiver".to_owned(),
+        clock_rate,
+        nack: Some(NackConfig::default()),
+        rtx: b.rtx.then_some((SIM_RTX_PT, SIM_PT)),
+        reduced_size: false,
+        session_octets_per_s: session_rate,
+        seed,
+    };
+    RtcpReceiver::new(cfg, Duration::ZERO)
 }
 
 fn ms(v: f64) -> Duration {

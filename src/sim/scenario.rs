@@ -117,6 +117,36 @@ pub struct Scenario {
     pub target_min_ms: Option<f64>,
     /// Jitter buffer target window ceiling in ms (None: the player's default).
     pub target_max_ms: Option<f64>,
+    /// RTCP with NACK recovery: the reverse path and the sender's retransmission history
+    /// (None: no RTCP at all, as before recovery existed).
+    pub recovery: Option<RecoveryBehaviour>,
+}
+
+/// RTCP feedback in a scenario: receiver reports and NACKs travel back over `reverse`; the
+/// sender answers from its history, and retransmissions take the forward network like any
+/// packet (so they can be lost too).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RecoveryBehaviour {
+    /// The receiver-to-sender network.
+    pub reverse: Impairment,
+    /// Retransmit as RFC 4588 RTX (else plainly, on the media SSRC).
+    pub rtx: bool,
+    /// How long the sender keeps packets for retransmission, in seconds.
+    pub history_s: f64,
+}
+
+impl Default for RecoveryBehaviour {
+    fn default() -> Self {
+        RecoveryBehaviour {
+            reverse: Impairment {
+                delay_ms: 25.0,
+                ..Impairment::default()
+            },
+            rtx: true,
+            history_s: 5.0,
+        }
+    }
 }
 
 impl Default for Scenario {
@@ -130,6 +160,7 @@ impl Default for Scenario {
             device: DeviceBehaviour::default(),
             target_min_ms: None,
             target_max_ms: None,
+            recovery: None,
         }
     }
 }
@@ -184,6 +215,8 @@ pub const BUILT_IN: &[&str] = &[
     "dtx-pauses",
     "dtx-long",
     "overflow",
+    "loss-5pct-nack",
+    "burst-loss-nack",
 ];
 
 impl Scenario {
@@ -430,6 +463,34 @@ impl Scenario {
                 });
                 s.duration_s = Some(30.0);
                 "a 15 s freeze releases a burst larger than the buffer".into()
+            }
+            "loss-5pct-nack" => {
+                net.delay_ms = 25.0;
+                net.loss = 0.05;
+                let mut recovery = RecoveryBehaviour::default();
+                recovery.reverse.loss = 0.05;
+                s.recovery = Some(recovery);
+                s.duration_s = Some(60.0);
+                "5 % random loss each way, 50 ms round trip; lost packets are asked for again \
+                 (NACK) and retransmitted (RTX), and NACKs and retransmissions are lost too"
+                    .into()
+            }
+            "burst-loss-nack" => {
+                net.delay_ms = 25.0;
+                // Bursts of 3 on average (leaving the bad state 1 time in 3), 20 % of the time.
+                net.burst = Some(GilbertElliott {
+                    p_good_to_bad: 0.2 / 3.0 / 0.8,
+                    p_bad_to_good: 1.0 / 3.0,
+                    loss_good: 0.0,
+                    loss_bad: 1.0,
+                });
+                let mut recovery = RecoveryBehaviour::default();
+                recovery.reverse.loss = 0.05;
+                s.recovery = Some(recovery);
+                s.duration_s = Some(60.0);
+                "20 % loss in bursts of 3 (5 % on the way back), 50 ms round trip, recovered \
+                 by NACK and RTX"
+                    .into()
             }
             _ => return None,
         };
