@@ -2,7 +2,6 @@
 //! seeded loss on the way there and back.
 
 use std::path::Path;
-use std::time::Duration;
 
 use jitterplay::codec::file::FileDecoder;
 use jitterplay::sim::scenario::RecoveryBehaviour;
