@@ -46,6 +46,7 @@ fn replay(c: &mut Criterion) {
         duration: None,
         target_min: None,
         target_max: None,
+        dtmf: jitterplay::playout::DtmfMode::Tone,
     };
     let mut factors = Vec::new();
     let mut group = c.benchmark_group("capture");

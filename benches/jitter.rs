@@ -128,6 +128,7 @@ fn bench_simulate_hour(c: &mut Criterion) {
         duration: Some(Duration::from_secs(3600)),
         target_min: None,
         target_max: None,
+        dtmf: jitterplay::playout::DtmfMode::Tone,
     };
     let factors = RefCell::new(Vec::new());
     let mut group = c.benchmark_group("simulate_1h");

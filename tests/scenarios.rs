@@ -32,6 +32,7 @@ fn simulate(scenario: Scenario, seed: u64, duration: Option<Duration>) -> SimRep
         duration,
         target_min: None,
         target_max: None,
+        dtmf: jitterplay::playout::DtmfMode::Tone,
     };
     run_simulation(&input("music-48k-stereo.flac"), &cfg, &mut |_| {}).expect("simulation runs")
 }

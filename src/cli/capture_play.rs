@@ -90,6 +90,7 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         duration: None,
         target_min: Some(args.target_min),
         target_max: Some(args.target_max.max(args.target_min)),
+        dtmf: args.dtmf,
     };
     let options = FilePlayOptions {
         output: args.output.clone(),

@@ -16,6 +16,7 @@ use crate::net::rtp_url::RtpUrl;
 use crate::output::OutputSpec;
 use crate::player::rtp::{play_rtp, LiveStatus, RtpPlayOptions};
 use crate::player::{play_file, FilePlayOptions};
+use crate::playout::DtmfMode;
 use crate::rtp::payload::PayloadFormat;
 use crate::rtp::sdp::parse_sdp;
 use crate::rtp::stream_format::StreamHint;
@@ -90,6 +91,10 @@ pub struct PlayArgs {
     /// RTP: packets per second accepted from the sender (flood protection).
     #[arg(long, default_value_t = crate::net::receive::DEFAULT_RATE_CAP)]
     pub rate_cap: u32,
+    /// RTP (.sdp, captures): how RFC 4733 telephone events sound: `tone` (DTMF dual tones at
+    /// the signalled duration and volume) or `silence`.
+    #[arg(long, default_value = "tone", value_name = "tone|silence")]
+    pub dtmf: DtmfMode,
 }
 
 /// Reads an SSRC in hex (`0x…`) or decimal.
@@ -256,6 +261,7 @@ fn live_options(args: &PlayArgs, hint: StreamHint) -> RtpPlayOptions {
         hint,
         record: args.record.clone(),
         save_packets: args.save_packets.clone(),
+        dtmf: args.dtmf,
         ..RtpPlayOptions::default()
     }
 }

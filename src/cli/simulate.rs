@@ -88,6 +88,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         duration: args.duration,
         target_min: args.target_min,
         target_max: args.target_max,
+        dtmf: crate::playout::DtmfMode::Tone,
     };
     let started = Instant::now();
     let mut write_error = None;
@@ -113,6 +114,7 @@ fn run_capture(args: SimulateArgs) -> anyhow::Result<()> {
         duration: None,
         target_min: args.target_min,
         target_max: args.target_max,
+        dtmf: crate::playout::DtmfMode::Tone,
     };
     let started = Instant::now();
     let (replay, format) = capture_replay(&stream, &cfg)?;

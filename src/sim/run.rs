@@ -37,6 +37,8 @@ pub struct SimConfig {
     pub target_min: Option<Duration>,
     /// Jitter buffer target window ceiling override.
     pub target_max: Option<Duration>,
+    /// What telephone events sound like (captures that carry them).
+    pub dtmf: crate::playout::DtmfMode,
 }
 
 impl SimConfig {
