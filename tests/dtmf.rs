@@ -32,6 +32,10 @@ fn keypad(code: u8) -> (f64, f64) {
     }
 }
 
+/// A full-scale sine is +3.14 dBm0 (ITU-T G.711).
+#[allow(clippy::approx_constant)] // 3.14 dB, not π
+const G711_FULL_SCALE_DBM0: f64 = 3.14;
+
 struct Planned {
     code: u8,
     volume: u8,
@@ -147,7 +151,7 @@ fn check_tone(region: &[f32], e: &Planned) {
     // Both tones together carry the signalled power; 0 dBm0 is a sine 3.14 dB below full scale
     // (a full-scale sine has an RMS of 1/√2).
     let level = 20.0 * (rms(region) * 2f64.sqrt()).log10();
-    let want = -f64::from(e.volume) - 3.14;
+    let want = -f64::from(e.volume) - G711_FULL_SCALE_DBM0;
     assert!(
         (level - want).abs() < 0.3,
         "event {}: {level:.2} dB, want {want:.2}",
