@@ -155,7 +155,7 @@ fn encode_core(
     )?;
     out.counter(
         "non_audio_gaps",
-        "Sequence gaps taken by non-audio packets, played as silence",
+        "Sequence gaps taken by non-audio packets (not losses)",
         None,
         counts.non_audio_gaps,
     )?;

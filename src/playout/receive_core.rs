@@ -178,7 +178,8 @@ pub struct ReceiveCounts {
     /// payloads that could not be read (ignored).
     pub decode_errors: u64,
     /// Gaps in the audio where a non-audio packet (comfort noise, event, other payload type)
-    /// took the sequence number: played as silence, not counted as lost.
+    /// took the sequence number: played as what they signal (tone, noise) or silence, not counted
+    /// as lost.
     pub non_audio_gaps: u64,
 }
 
