@@ -239,8 +239,10 @@ pub struct ReceiveCore {
     metrics: Arc<Metrics>,
     counts: ReceiveCounts,
     non_audio: NonAudioSeqs,
-    /// Telephone events and comfort noise, rendered where they belong on the RTP timeline.
+    /// Telephone events and comfort noise, rendered where they belong on the RTP timeline, and
+    /// whether the last piece decoded carries an event (its length must not be stretched).
     signalled: SignalledAudio,
+    event_in_piece: bool,
     /// (extended, RTP) sequence number of the last frame played, to map losses back to RTP numbers.
     last_frame_seq: Option<(u64, u16)>,
     /// Fraction of a frame (in tick × rate units) left over from converting gaps to frames.
@@ -295,6 +297,7 @@ impl ReceiveCore {
             counts: ReceiveCounts::default(),
             non_audio: NonAudioSeqs::new(),
             signalled: SignalledAudio::new(cfg.dtmf, cfg.format.clock_rate()),
+            event_in_piece: false,
             last_frame_seq: None,
             tick_remainder: 0,
             decoded: Vec::with_capacity(8192),
@@ -517,7 +520,7 @@ impl ReceiveCore {
                 continue;
             };
             let trace = self.cfg.trace.then_some(&mut self.segments);
-            if source.is_some() && self.level_move != LevelMove::Hold {
+            if source.is_some() && self.level_move != LevelMove::Hold && !self.event_in_piece {
                 // Real audio is gathered into blocks long enough to find a pitch period in.
                 p.gather(&self.decoded, source);
                 if p.gathered_frames() >= p.stretcher.min_frames() {
@@ -741,6 +744,7 @@ impl ReceiveCore {
             }
             self.decoded.resize(frames * p.channels, 0.0);
         }
+        self.event_in_piece = false;
         if let Some(start) = start {
             let piece = Piece {
                 start,
@@ -748,7 +752,8 @@ impl ReceiveCore {
                 rate: p.rate,
                 channels: p.channels,
             };
-            self.signalled
+            self.event_in_piece = self
+                .signalled
                 .render(piece, &mut self.decoded, &self.metrics);
         }
         Ok(Some(source))

@@ -96,8 +96,9 @@ impl SignalledAudio {
         start.is_some_and(|s| self.events.covers(s, ticks))
     }
 
-    /// Renders comfort noise (gaps only) and then events over `samples`, and counts them.
-    pub(super) fn render(&mut self, piece: Piece, samples: &mut [f32], metrics: &Metrics) {
+    /// Renders comfort noise (gaps only) and then events over `samples`, and counts them;
+    /// true if an event sounds in them.
+    pub(super) fn render(&mut self, piece: Piece, samples: &mut [f32], metrics: &Metrics) -> bool {
         let secs = |frames: usize| Duration::from_secs_f64(frames as f64 / f64::from(piece.rate));
         if let Some((_, audio_ts)) = self.last_frame.filter(|_| !piece.audio) {
             let noise = self.noise.render_gap(
@@ -123,5 +124,6 @@ impl SignalledAudio {
         if r.frames > 0 || r.new_events > 0 {
             metrics.add_dtmf(r.new_events, secs(r.frames));
         }
+        r.frames > 0
     }
 }
