@@ -47,6 +47,8 @@ fn replay(c: &mut Criterion) {
         target_min: None,
         target_max: None,
         no_nack: false,
+        dtmf: jitterplay::playout::DtmfMode::Tone,
+        codec: jitterplay::sim::opus_sender::SimCodec::L16,
     };
     let mut factors = Vec::new();
     let mut group = c.benchmark_group("capture");

@@ -129,6 +129,8 @@ fn bench_simulate_hour(c: &mut Criterion) {
         target_min: None,
         target_max: None,
         no_nack: false,
+        dtmf: jitterplay::playout::DtmfMode::Tone,
+        codec: jitterplay::sim::opus_sender::SimCodec::L16,
     };
     let factors = RefCell::new(Vec::new());
     let mut group = c.benchmark_group("simulate_1h");

@@ -238,7 +238,7 @@ fn every_g711_stream_plays_equal_to_an_independent_decode() {
         let stats = dir.join("stats.jsonl");
         run_ok(
             jitterplay()
-                .args(["play", "--quiet", "--fast", "--ssrc"])
+                .args(["play", "--quiet", "--fast", "--dtmf", "silence", "--ssrc"])
                 .arg(format!("{ssrc:#x}"))
                 .arg("--output")
                 .arg(format!("wav:{}", wav.display()))

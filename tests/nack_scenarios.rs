@@ -30,6 +30,8 @@ fn simulate(scenario: Scenario, seed: u64, no_nack: bool) -> SimReport {
         target_min: None,
         target_max: None,
         no_nack,
+        dtmf: jitterplay::playout::DtmfMode::Tone,
+        codec: jitterplay::sim::opus_sender::SimCodec::L16,
     };
     run_simulation(&input(), &cfg, &mut |_| {}).expect("simulation runs")
 }

@@ -33,6 +33,8 @@ fn simulate(scenario: Scenario, seed: u64, duration: Option<Duration>) -> SimRep
         target_min: None,
         target_max: None,
         no_nack: false,
+        dtmf: jitterplay::playout::DtmfMode::Tone,
+        codec: jitterplay::sim::opus_sender::SimCodec::L16,
     };
     run_simulation(&input("music-48k-stereo.flac"), &cfg, &mut |_| {}).expect("simulation runs")
 }

@@ -477,7 +477,7 @@ fn a_dynamic_payload_type_without_sdp_needs_format() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn telephone_events_are_recognised_and_not_played() {
+fn telephone_events_are_recognised_and_heard_in_place_of_the_audio() {
     let (dir, path) = scratch_file("dtmf", "dtmf.pcap");
     const AUDIO: usize = 150;
     // After audio packets 30, 70 and 110 an RFC 4733 event (digits 1, 5, 9) is sent as three
@@ -531,26 +531,51 @@ fn telephone_events_are_recognised_and_not_played() {
     assert_near(&s["stats"]["jitter_ms"], 0.0, NS_IN_MS, "jitter_ms");
     assert_near(&s["stats"]["max_delta_ms"], 20.0, NS_IN_MS, "max_delta_ms");
 
-    let r = play(&path, &dir, &[], true);
-    let [received, played, lost, late, duplicate] = metrics(&r.stats);
-    assert_eq!(
-        received, AUDIO as u64,
-        "only audio packets are received as audio: {}",
-        r.stats["metrics"]
-    );
-    assert_eq!(
-        (played, lost, late, duplicate),
-        (150, 0, 0, 0),
-        "{}",
-        r.stats["metrics"]
-    );
-    // The events take no time: the output is the audio, packet after packet.
-    assert_eq!(r.samples.len(), AUDIO * G711_FRAME);
-    for k in 0..AUDIO {
-        let expected: Vec<f32> = pcmu_payload(k)
-            .into_iter()
-            .map(|c| to_f32(ulaw_to_linear(c)))
-            .collect();
-        assert_packet_samples(&r.samples, k, &expected, "PCMU with events");
+    // Each event lasts 480 ticks from its audio packet's timestamp: three packets' time, where
+    // the sender did not suppress the audio. The event replaces it, as a tone or as silence.
+    let in_event = |k: usize| event_after.iter().any(|&(at, _)| (at..at + 3).contains(&k));
+    for mode in ["tone", "silence"] {
+        let r = play(&path, &dir, &["--dtmf", mode], true);
+        let [received, played, lost, late, duplicate] = metrics(&r.stats);
+        assert_eq!(
+            received, AUDIO as u64,
+            "only audio packets are received as audio: {}",
+            r.stats["metrics"]
+        );
+        assert_eq!(
+            (played, lost, late, duplicate),
+            (150, 0, 0, 0),
+            "{}",
+            r.stats["metrics"]
+        );
+        assert_eq!(
+            r.stats["metrics"]["dtmf_events"], 3,
+            "{}",
+            r.stats["metrics"]
+        );
+        assert_eq!(
+            r.stats["metrics"]["dtmf_ms"], 180.0,
+            "{}",
+            r.stats["metrics"]
+        );
+        // The events take no time of their own: the output is the audio's length.
+        assert_eq!(r.samples.len(), AUDIO * G711_FRAME);
+        for k in 0..AUDIO {
+            let got = &r.samples[k * G711_FRAME..(k + 1) * G711_FRAME];
+            let expected: Vec<f32> = pcmu_payload(k)
+                .into_iter()
+                .map(|c| to_f32(ulaw_to_linear(c)))
+                .collect();
+            match (in_event(k), mode) {
+                (false, _) => assert_packet_samples(&r.samples, k, &expected, "PCMU with events"),
+                (true, "silence") => assert!(got.iter().all(|&x| x == 0.0), "packet {k}"),
+                (true, _) => {
+                    // Volume 10: the pair's RMS is a full-scale sine's less 13.14 dB.
+                    let rms = (got.iter().map(|x| x * x).sum::<f32>() / got.len() as f32).sqrt();
+                    let db = 20.0 * (rms * 2f32.sqrt()).log10();
+                    assert!((db + 13.14).abs() < 0.5, "packet {k}: {db} dB");
+                }
+            }
+        }
     }
 }

@@ -91,6 +91,8 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         target_min: Some(args.target_min),
         target_max: Some(args.target_max.max(args.target_min)),
         no_nack: false,
+        dtmf: args.dtmf,
+        codec: crate::sim::opus_sender::SimCodec::L16,
     };
     let options = FilePlayOptions {
         output: args.output.clone(),

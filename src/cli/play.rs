@@ -17,6 +17,7 @@ use crate::net::rtp_url::RtpUrl;
 use crate::output::OutputSpec;
 use crate::player::rtp::{play_rtp, LiveStatus, RtcpOptions, RtpPlayOptions};
 use crate::player::{play_file, FilePlayOptions};
+use crate::playout::DtmfMode;
 use crate::rtp::payload::PayloadFormat;
 use crate::rtp::sdp::{parse_sdp, RtcpAttributes};
 use crate::rtp::stream_format::StreamHint;
@@ -106,6 +107,10 @@ pub struct PlayArgs {
     /// RTP: send NACKs as reduced-size RTCP (RFC 5506; an .sdp says so with a=rtcp-rsize).
     #[arg(long)]
     pub rtcp_rsize: bool,
+    /// RTP (.sdp, captures): how RFC 4733 telephone events sound: `tone` (DTMF dual tones at
+    /// the signalled duration and volume) or `silence`.
+    #[arg(long, default_value = "tone", value_name = "tone|silence")]
+    pub dtmf: DtmfMode,
 }
 
 /// Reads an SSRC in hex (`0x…`) or decimal.
@@ -279,6 +284,7 @@ fn live_options(args: &PlayArgs, hint: StreamHint) -> RtpPlayOptions {
         hint,
         record: args.record.clone(),
         save_packets: args.save_packets.clone(),
+        dtmf: args.dtmf,
         ..RtpPlayOptions::default()
     }
 }

@@ -108,7 +108,7 @@ pub(crate) fn metrics_endpoint(
 
 /// Parses a decimal or `0x` hexadecimal 32-bit number.
 /// A bit rate: `64000`, `64k`, `1.5M`.
-fn parse_bitrate(s: &str) -> Result<u32, String> {
+pub(crate) fn parse_bitrate(s: &str) -> Result<u32, String> {
     let t = s.trim();
     let (number, scale) = match t.char_indices().last() {
         Some((i, 'k' | 'K')) => (&t[..i], 1e3),

@@ -9,14 +9,17 @@ use clap::Args;
 
 use super::duration::parse_duration;
 use crate::codec::file::FileDecoder;
+use crate::codec::opus::OpusEncodeOptions;
 use crate::output::OutputSpec;
+use crate::rtp::payload::PayloadFormat;
 use crate::sim::capture_feed::capture_replay;
+use crate::sim::opus_sender::SimCodec;
 use crate::sim::{run_simulation, Scenario, SimConfig, SimInput};
 
 /// Arguments of `simulate`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Scenarios: clean, lan, wifi, mobile, freeze-4s, blackout-2s, reorder-heavy, duplicates,\n  drift-plus, drift-minus, drift-plus-1pct, drift-minus-1pct, seq-wrap, ts-wrap, sender-restart,\n  ssrc-change, dtx-pauses, overflow, or a TOML file (see docs/scenarios.md).\n\nExamples:\n  jitterplay simulate assets/music-48k-stereo.flac --scenario mobile --plot mobile.svg\n  jitterplay simulate assets/speech-48k-mono.flac --scenario my-link.toml --seed 7 --report out.json\n  jitterplay simulate assets/music-48k-stereo.flac --scenario freeze-4s --output wav:heard.wav\n  jitterplay simulate call.pcap --stream 1 --target-min 60ms --plot call.svg"
+    after_help = "Scenarios: clean, lan, wifi, mobile, freeze-4s, blackout-2s, reorder-heavy, duplicates,\n  drift-plus, drift-minus, drift-plus-1pct, drift-minus-1pct, seq-wrap, ts-wrap, sender-restart,\n  ssrc-change, dtx-pauses, overflow, or a TOML file (see docs/scenarios.md).\n\nExamples:\n  jitterplay simulate assets/music-48k-stereo.flac --scenario mobile --plot mobile.svg\n  jitterplay simulate assets/speech-48k-mono.flac --scenario my-link.toml --seed 7 --report out.json\n  jitterplay simulate assets/music-48k-stereo.flac --scenario freeze-4s --output wav:heard.wav\n  jitterplay simulate assets/music-48k-stereo.flac --scenario wifi --format opus --bitrate 96k --fec\n  jitterplay simulate call.pcap --stream 1 --target-min 60ms --plot call.svg"
 )]
 pub struct SimulateArgs {
     /// The audio file to stream (16-bit sources give a bit-exact reference), or a capture
@@ -32,8 +35,16 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "SSRC", value_parser = super::play::parse_ssrc)]
     pub ssrc: Option<u32>,
     /// Captures: the payload format of a dynamic payload type the capture's SDP does not name.
+    /// Files: what the simulated sender encodes, l16 (default; compared with the source) or
+    /// opus (48 kHz sources; compared with the lossless decode of the sent packets).
     #[arg(long)]
     pub format: Option<crate::rtp::payload::PayloadFormat>,
+    /// Files with --format opus: the encoder's bit rate (as `send`).
+    #[arg(long, value_name = "RATE", default_value = "64k", value_parser = super::send::parse_bitrate)]
+    pub bitrate: u32,
+    /// Files with --format opus: code in-band FEC for 10 % loss (as `send`).
+    #[arg(long)]
+    pub fec: bool,
     /// Seed of every random choice (same seed, same run).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -66,12 +77,23 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     if crate::capture::is_capture_path(&args.input) {
         return run_capture(args);
     }
-    if args.stream.is_some() || args.ssrc.is_some() || args.format.is_some() {
+    if args.stream.is_some() || args.ssrc.is_some() {
         anyhow::bail!(
-            "--stream, --ssrc and --format apply to captures; {} is an audio file",
+            "--stream and --ssrc apply to captures; {} is an audio file",
             args.input.display()
         );
     }
+    let codec = match args.format {
+        None | Some(PayloadFormat::L16 { .. }) => SimCodec::L16,
+        Some(PayloadFormat::Opus) => SimCodec::Opus(OpusEncodeOptions {
+            bitrate: args.bitrate,
+            fec: args.fec,
+            dtx: false,
+        }),
+        Some(other) => anyhow::bail!(
+            "the simulated sender sends l16 or opus, not {other}; {other} plays from captures"
+        ),
+    };
     let scenario = Scenario::load(args.scenario.as_deref().unwrap_or("clean"))?;
     let mut decoder = FileDecoder::open(&args.input)?;
     let format = decoder.format();
@@ -93,6 +115,8 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         target_min: args.target_min,
         target_max: args.target_max,
         no_nack: args.no_nack,
+        dtmf: crate::playout::DtmfMode::Tone,
+        codec,
     };
     let started = Instant::now();
     let mut write_error = None;
@@ -119,6 +143,8 @@ fn run_capture(args: SimulateArgs) -> anyhow::Result<()> {
         target_min: args.target_min,
         target_max: args.target_max,
         no_nack: args.no_nack,
+        dtmf: crate::playout::DtmfMode::Tone,
+        codec: SimCodec::L16,
     };
     let started = Instant::now();
     let (replay, format) = capture_replay(&stream, &cfg)?;

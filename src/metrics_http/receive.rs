@@ -157,7 +157,7 @@ fn encode_core(
     )?;
     out.counter(
         "non_audio_gaps",
-        "Sequence gaps taken by non-audio packets, played as silence",
+        "Sequence gaps taken by non-audio packets (not losses)",
         None,
         counts.non_audio_gaps,
     )?;
@@ -191,6 +191,24 @@ fn encode_core(
         "Audio made by the codec's packet loss concealment (Opus PLC)",
         s.clone(),
         seconds(m.plc_ms),
+    )?;
+    out.counter(
+        "dtmf_events",
+        "RFC 4733 DTMF events played (as tones, or silence with --dtmf silence)",
+        None,
+        m.dtmf_events,
+    )?;
+    out.counter(
+        "dtmf",
+        "Audio taken by DTMF events",
+        s.clone(),
+        seconds(m.dtmf_ms),
+    )?;
+    out.counter(
+        "comfort_noise",
+        "RFC 3389 comfort noise synthesised",
+        s.clone(),
+        seconds(m.cn_ms),
     )?;
     out.counter(
         "concealed_pitch",
@@ -462,6 +480,9 @@ mod tests {
             ("concealed_ms", "concealed_seconds_total"),
             ("fec_recovered", "fec_recovered_total"),
             ("plc_ms", "plc_seconds_total"),
+            ("dtmf_events", "dtmf_events_total"),
+            ("dtmf_ms", "dtmf_seconds_total"),
+            ("cn_ms", "comfort_noise_seconds_total"),
             ("concealed_pitch_ms", "concealed_pitch_seconds_total"),
             ("concealed_fade_ms", "concealed_fade_seconds_total"),
             ("concealed_noise_ms", "concealed_noise_seconds_total"),

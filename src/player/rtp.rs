@@ -63,6 +63,8 @@ pub struct RtpPlayOptions {
     pub save_packets: Option<std::path::PathBuf>,
     /// `--metrics-listen`: served on the network task's runtime.
     pub metrics: Option<crate::metrics_http::ReceiveExport>,
+    /// What telephone events sound like (`--dtmf`).
+    pub dtmf: crate::playout::DtmfMode,
     /// RTCP: where it travels, NACK recovery, RTX.
     pub rtcp: RtcpOptions,
 }
@@ -97,6 +99,7 @@ impl Default for RtpPlayOptions {
             record: None,
             save_packets: None,
             metrics: None,
+            dtmf: crate::playout::DtmfMode::Tone,
             rtcp: RtcpOptions {
                 nack: true,
                 ..RtcpOptions::default()
@@ -401,6 +404,7 @@ fn start(
     let mut cfg = ReceiveCoreConfig::new(format.format, out.rate, out.channels);
     cfg.payload_type = Some(format.payload_type);
     cfg.telephone_event_pt = options.hint.telephone_event_pt;
+    cfg.dtmf = options.dtmf;
     cfg.set_target_window(options.target_min, options.target_max);
     let (producer, consumer) = audio_ring(high_water * 2, out.rate, usize::from(out.channels));
     let mut engine = PlayoutEngine::new(cfg, producer, high_water)?;

@@ -52,6 +52,9 @@ pub struct Metrics {
     concealed_us: AtomicU64,
     fec_recovered: AtomicU64,
     plc_us: AtomicU64,
+    dtmf_events: AtomicU64,
+    dtmf_us: AtomicU64,
+    cn_us: AtomicU64,
     concealed_pitch_us: AtomicU64,
     concealed_fade_us: AtomicU64,
     concealed_noise_us: AtomicU64,
@@ -136,6 +139,12 @@ pub struct MetricsSnapshot {
     /// Milliseconds of audio made by the codec's own packet loss concealment (Opus PLC, also
     /// across DTX pauses).
     pub plc_ms: f64,
+    /// RFC 4733 DTMF events played (as tones, or as silence with `--dtmf silence`).
+    pub dtmf_events: u64,
+    /// Milliseconds of audio those events took.
+    pub dtmf_ms: f64,
+    /// Milliseconds of RFC 3389 comfort noise synthesised.
+    pub cn_ms: f64,
     /// Of which: replicated pitch periods (including their attenuation).
     pub concealed_pitch_ms: f64,
     /// Of which: a faded repeat (audio without a pitch).
@@ -313,6 +322,19 @@ impl Metrics {
         self.plc_us.fetch_add(us, Relaxed);
     }
 
+    /// Counts DTMF events that began to play and the audio they took.
+    pub fn add_dtmf(&self, events: u64, d: Duration) {
+        self.dtmf_events.fetch_add(events, Relaxed);
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.dtmf_us.fetch_add(us, Relaxed);
+    }
+
+    /// Adds synthesised comfort noise.
+    pub fn add_comfort_noise(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.cn_us.fetch_add(us, Relaxed);
+    }
+
     /// Adds concealed audio by method: pitch replication, faded repeat, noise or silence.
     pub fn add_concealed_by_method(&self, pitch: Duration, fade: Duration, noise: Duration) {
         for (d, a) in [
@@ -369,6 +391,9 @@ impl Metrics {
             concealed_ms: self.concealed_us.load(Relaxed) as f64 / 1e3,
             fec_recovered: self.fec_recovered.load(Relaxed),
             plc_ms: self.plc_us.load(Relaxed) as f64 / 1e3,
+            dtmf_events: self.dtmf_events.load(Relaxed),
+            dtmf_ms: self.dtmf_us.load(Relaxed) as f64 / 1e3,
+            cn_ms: self.cn_us.load(Relaxed) as f64 / 1e3,
             concealed_pitch_ms: self.concealed_pitch_us.load(Relaxed) as f64 / 1e3,
             concealed_fade_ms: self.concealed_fade_us.load(Relaxed) as f64 / 1e3,
             concealed_noise_ms: self.concealed_noise_us.load(Relaxed) as f64 / 1e3,

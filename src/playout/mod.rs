@@ -1,10 +1,12 @@
 //! Playout control: prebuffering, rebuffering and the drift-correcting resample ratio (sans-IO).
 
 mod codec_fill;
+pub mod comfort_noise;
 pub mod controller;
 pub mod drift;
 pub mod drift_estimator;
 mod dry_wait;
+pub mod dtmf_events;
 #[cfg(test)]
 mod e2e_tests;
 pub mod engine;
@@ -14,6 +16,7 @@ pub mod receive_core;
 #[cfg(test)]
 mod receive_core_tests;
 pub mod recovery_metrics;
+mod signalled;
 pub mod stretch;
 
 pub use controller::{
@@ -21,6 +24,7 @@ pub use controller::{
 };
 pub use drift::{DriftCorrector, DriftError};
 pub use drift_estimator::DriftEstimator;
+pub use dtmf_events::DtmfMode;
 pub use engine::{Output, PlayoutEngine};
 pub use receive_core::{
     ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, Segment, Verdict,

@@ -21,7 +21,9 @@ use crate::codec::rtp_decoder::{CodecError, RtpDecoder};
 use crate::jitter::{InsertOutcome, JitterBuffer, JitterConfig, PopOutcome};
 use crate::playout::codec_fill::{fill_by_codec, fill_pause};
 use crate::playout::dry_wait::DryWait;
+use crate::playout::dtmf_events::DtmfMode;
 use crate::playout::metrics::Metrics;
+use crate::playout::signalled::{Piece, SignalledAudio};
 use crate::playout::stretch::{LevelMove, StretchResult, TimeStretcher};
 use crate::playout::{
     ControllerConfig, DriftCorrector, DriftError, PlayoutController, PlayoutDecision, PlayoutState,
@@ -36,10 +38,12 @@ pub struct ReceiveCoreConfig {
     pub format: PayloadFormat,
     /// The payload type carrying it (None: the first audio packet's PT is taken).
     pub payload_type: Option<u8>,
-    /// Payload type of comfort noise (counted, not played), if any.
+    /// Payload type of RFC 3389 comfort noise (counted, and synthesised in the gap it starts).
     pub comfort_noise_pt: Option<u8>,
-    /// Payload type of RFC 4733 telephone events (counted, not played), if any.
+    /// Payload type of RFC 4733 telephone events (counted, and heard as `dtmf` says), if any.
     pub telephone_event_pt: Option<u8>,
+    /// What DTMF events sound like.
+    pub dtmf: DtmfMode,
     /// Output rate in Hz.
     pub output_rate: u32,
     /// Output channels.
@@ -60,6 +64,7 @@ impl ReceiveCoreConfig {
             payload_type: format.static_pt(),
             comfort_noise_pt: Some(13),
             telephone_event_pt: None,
+            dtmf: DtmfMode::Tone,
             output_rate,
             output_channels,
             jitter: JitterConfig {
@@ -150,9 +155,9 @@ pub enum Verdict {
     Buffered(InsertOutcome),
     /// Not a valid RTP packet.
     Malformed(RtpError),
-    /// Comfort noise: counted; the following timestamp gap plays as silence.
+    /// Comfort noise: counted; the following timestamp gap plays its noise.
     ComfortNoise,
-    /// A telephone event: counted, not played.
+    /// A telephone event: counted; its time plays as its tone.
     TelephoneEvent,
     /// A payload type this stream does not carry.
     UnexpectedPayloadType(u8),
@@ -173,10 +178,12 @@ pub struct ReceiveCounts {
     pub comfort_noise: u64,
     /// Telephone event packets.
     pub telephone_events: u64,
-    /// Payloads the decoder rejected (concealed instead).
+    /// Payloads the decoder rejected (concealed instead), and comfort noise or telephone-event
+    /// payloads that could not be read (ignored).
     pub decode_errors: u64,
     /// Gaps in the audio where a non-audio packet (comfort noise, event, other payload type)
-    /// took the sequence number: played as silence, not counted as lost.
+    /// took the sequence number: played as what they signal (tone, noise) or silence, not counted
+    /// as lost.
     pub non_audio_gaps: u64,
 }
 
@@ -236,6 +243,10 @@ pub struct ReceiveCore {
     metrics: Arc<Metrics>,
     counts: ReceiveCounts,
     non_audio: NonAudioSeqs,
+    /// Telephone events and comfort noise, rendered where they belong on the RTP timeline, and
+    /// whether the last piece decoded carries an event (its length must not be stretched).
+    signalled: SignalledAudio,
+    event_in_piece: bool,
     /// (extended, RTP) sequence number of the last frame played, to map losses back to RTP numbers.
     last_frame_seq: Option<(u64, u16)>,
     /// Fraction of a frame (in tick × rate units) left over from converting gaps to frames.
@@ -289,6 +300,8 @@ impl ReceiveCore {
             metrics: Arc::new(Metrics::new()),
             counts: ReceiveCounts::default(),
             non_audio: NonAudioSeqs::new(),
+            signalled: SignalledAudio::new(cfg.dtmf, cfg.format.clock_rate()),
+            event_in_piece: false,
             last_frame_seq: None,
             tick_remainder: 0,
             decoded: Vec::with_capacity(8192),
@@ -355,14 +368,23 @@ impl ReceiveCore {
             }
         };
         let pt = header.payload_type;
+        // Another SSRC's events or noise would not belong to the audio that plays.
+        let ours = self.buffer.ssrc().is_none_or(|s| s == header.ssrc);
+        let payload = header.payload(datagram);
         if Some(pt) == self.cfg.comfort_noise_pt && Some(pt) != self.cfg.payload_type {
             self.counts.comfort_noise += 1;
             self.non_audio.note(header.sequence);
+            if ours && !self.signalled.on_comfort_noise(header.timestamp, payload) {
+                self.counts.decode_errors += 1;
+            }
             return Verdict::ComfortNoise;
         }
         if Some(pt) == self.cfg.telephone_event_pt {
             self.counts.telephone_events += 1;
             self.non_audio.note(header.sequence);
+            if ours && !self.signalled.on_event(header.timestamp, payload) {
+                self.counts.decode_errors += 1;
+            }
             return Verdict::TelephoneEvent;
         }
         match self.cfg.payload_type {
@@ -375,7 +397,6 @@ impl ReceiveCore {
             None => self.cfg.payload_type = Some(pt),
             Some(_) => {}
         }
-        let payload = header.payload(datagram);
         let outcome = if retransmission {
             self.buffer.insert_retransmission(&header, payload, arrival)
         } else {
@@ -540,7 +561,7 @@ impl ReceiveCore {
                 continue;
             };
             let trace = self.cfg.trace.then_some(&mut self.segments);
-            if source.is_some() && self.level_move != LevelMove::Hold {
+            if source.is_some() && self.level_move != LevelMove::Hold && !self.event_in_piece {
                 // Real audio is gathered into blocks long enough to find a pitch period in.
                 p.gather(&self.decoded, source);
                 if p.gathered_frames() >= p.stretcher.min_frames() {
@@ -589,6 +610,8 @@ impl ReceiveCore {
     ) -> Result<Option<Option<(u32, u32)>>, ReceiveCoreError> {
         self.decoded.clear();
         let clock_rate = u64::from(self.buffer.clock_rate());
+        // Where a loss or pause handed out now begins on the RTP timeline.
+        let position = self.buffer.play_position();
         let (source, lost_ticks, silence_ticks) = match self.buffer.pop(now) {
             PopOutcome::Empty => return Ok(None),
             PopOutcome::Frame {
@@ -598,8 +621,10 @@ impl ReceiveCore {
                 rtp_ts,
                 rtp_seq,
                 ext_seq,
+                ext_ts,
                 ..
             } => {
+                self.signalled.frame(ext_ts, rtp_ts);
                 if discont {
                     // A new stream begins here: the old one's decoder and concealment state
                     // do not carry over (the clocks, and so the drift, do).
@@ -641,6 +666,9 @@ impl ReceiveCore {
             // Nothing decoded yet (MPEG audio before its first frame): nothing to conceal with.
             return Ok(Some(None));
         };
+        let start = source
+            .map(|(_, ts)| ts)
+            .or_else(|| self.signalled.rtp_ts(position));
         // RTP ticks to frames, carrying the remainder: an MPEG audio frame is 2351.02 ticks of
         // 90 kHz, and truncating every concealed frame would slip the timeline a sample each time.
         let remainder = &mut self.tick_remainder;
@@ -719,8 +747,13 @@ impl ReceiveCore {
             }
         } else {
             let mut frames = to_frames(silence_ticks);
-            // A pause is the least audible place to move the level: by up to half its length.
-            let gap = (self.level_gap * f64::from(p.rate)) as usize;
+            // A pause is the least audible place to move the level: by up to half its length
+            // (not while a DTMF tone plays there: its length is signalled).
+            let gap = if self.signalled.has_tone(start, silence_ticks) {
+                0
+            } else {
+                (self.level_gap * f64::from(p.rate)) as usize
+            };
             let change = (frames / 2).min(gap);
             let moved = change as f64 / f64::from(p.rate);
             match self.level_move {
@@ -751,6 +784,18 @@ impl ReceiveCore {
                 );
             }
             self.decoded.resize(frames * p.channels, 0.0);
+        }
+        self.event_in_piece = false;
+        if let Some(start) = start {
+            let piece = Piece {
+                start,
+                audio: source.is_some(),
+                rate: p.rate,
+                channels: p.channels,
+            };
+            self.event_in_piece = self
+                .signalled
+                .render(piece, &mut self.decoded, &self.metrics);
         }
         Ok(Some(source))
     }

@@ -50,7 +50,7 @@ fn play(packets: &[Vec<u8>]) -> (ReceiveCore, Vec<f32>) {
 }
 
 #[test]
-fn telephone_events_and_comfort_noise_are_gaps_of_silence_not_losses() {
+fn non_audio_packets_are_gaps_not_losses() {
     // 20 audio packets, 12 telephone events (PT 101, same timestamp), 20 more audio packets,
     // one comfort noise packet, 10 more audio packets.
     let mut packets = Vec::new();
@@ -72,13 +72,20 @@ fn telephone_events_and_comfort_noise_are_gaps_of_silence_not_losses() {
     assert_eq!(m.lost, 0, "{m:?}");
     assert_eq!(m.concealed_ms, 0.0);
     assert_eq!(m.played, 50);
-    // Timing holds: 50 packets of audio plus 13 packets of silence.
+    // Timing holds: 50 packets of audio plus 13 packets of gap: the unknown payload type's
+    // as silence, the comfort noise packet's as noise at its level (0x55: −85 dBov).
     assert_eq!(out.len(), 63 * 160);
     let silent = out
         .chunks(160)
         .filter(|c| c.iter().all(|&s| s == 0.0))
         .count();
-    assert_eq!(silent, 13);
+    assert_eq!(silent, 12);
+    assert_eq!(m.cn_ms, 20.0);
+    let noise = &out[52 * 160..53 * 160];
+    let rms = (noise.iter().map(|s| s * s).sum::<f32>() / 160.0).sqrt();
+    // 20 ms of shaped noise: its RMS is an estimate (the level itself is tested over seconds
+    // in tests/comfort_noise.rs).
+    assert!((20.0 * rms.log10() + 85.0).abs() < 3.0, "{rms}");
 }
 
 #[test]

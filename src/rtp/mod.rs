@@ -1,5 +1,6 @@
 //! RTP: packet parsing and validation, sequence/timestamp extension, payload formats, SDP, and
 //! deciding a stream's format from what is known and its first packet.
+pub mod comfort_noise;
 pub mod header;
 pub mod mpa;
 pub mod opus_fmtp;
@@ -10,3 +11,4 @@ pub mod sdp;
 pub mod seq;
 pub mod source;
 pub mod stream_format;
+pub mod telephone_event;

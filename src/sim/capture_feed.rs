@@ -128,6 +128,7 @@ pub fn capture_replay(
     let mut rcfg = ReceiveCoreConfig::new(format.format, format.rate, format.channels);
     rcfg.payload_type = Some(format.payload_type);
     rcfg.telephone_event_pt = hint.telephone_event_pt;
+    rcfg.dtmf = cfg.dtmf;
     cfg.set_target_window(&mut rcfg);
     let duration = Duration::from_secs_f64(info.stats.duration_s);
     let mut report = SimReport::new(&cfg.scenario, cfg.seed, duration);

@@ -2,6 +2,7 @@
 
 pub mod capture_feed;
 pub mod engine;
+pub mod opus_sender;
 pub mod recovery;
 pub mod report;
 pub mod run;

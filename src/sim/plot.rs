@@ -91,6 +91,11 @@ pub fn title(report: &SimReport) -> String {
     let m = &report.metrics;
     let exact = if report.captured {
         "bit-exact n/a (no source)".to_string()
+    } else if report.lossy {
+        format!(
+            "{:.2} % equal to lossless decode",
+            report.bit_exact_share * 100.0
+        )
     } else {
         format!("{:.2} % bit-exact", report.bit_exact_share * 100.0)
     };

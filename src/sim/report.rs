@@ -69,6 +69,11 @@ pub struct SimReport {
     /// True when the packets came from a capture: there is no source to compare the output
     /// with (bit-exactness is not measured) and the true drift is unknown.
     pub captured: bool,
+    /// True when the sender encoded a lossy codec (Opus): `bit_exact_*` then count frames
+    /// equal to the lossless decode of the sent packets, not to the source.
+    pub lossy: bool,
+    /// Lossy codecs: SNR in dB of the played packets' audio against the lossless decode.
+    pub lossless_snr_db: Option<f64>,
     /// Virtual time the run took until everything played, in seconds.
     pub simulated_s: f64,
     /// Whether everything received was played out before the run ended.
@@ -126,6 +131,8 @@ impl SimReport {
             drained: true,
             packets_sent: 0,
             frames_sent: 0,
+            lossy: false,
+            lossless_snr_db: None,
             bit_exact_frames: 0,
             bit_exact_share: 0.0,
             out_of_order_frames: 0,
@@ -218,6 +225,12 @@ impl fmt::Display for SimReport {
         )?;
         let exact = if self.captured {
             "bit-exact n/a (no source)".to_string()
+        } else if self.lossy {
+            format!(
+                "{:.3} % equal to the lossless decode (SNR {:.1} dB)",
+                self.bit_exact_share * 100.0,
+                self.lossless_snr_db.unwrap_or(f64::NAN)
+            )
         } else {
             format!("{:.3} % bit-exact", self.bit_exact_share * 100.0)
         };

@@ -6,6 +6,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::time::Duration;
 
 use super::engine::{Arrival, PacketFeed, Played, VirtualPlayout};
+use super::opus_sender::{OpusPayloads, SimCodec};
 use super::recovery::{SimRecovery, SIM_RTX_PT};
 use super::report::{Event, EventKind, SimReport};
 use super::scenario::{RecoveryBehaviour, Scenario};
@@ -14,7 +15,6 @@ use crate::netem::model::{Fate, NetworkModel};
 use crate::playout::{ReceiveCoreConfig, ReceiveCoreError};
 use crate::rtcp::nack::NackConfig;
 use crate::rtcp::receiver::{RtcpReceiver, RtcpReceiverConfig};
-use crate::rtp::payload::PayloadFormat;
 
 /// A decoded input to stream.
 #[derive(Debug, Clone)]
@@ -42,6 +42,10 @@ pub struct SimConfig {
     pub target_max: Option<Duration>,
     /// Leave RTCP and NACK recovery out even if the scenario has them (`--no-nack`).
     pub no_nack: bool,
+    /// What telephone events sound like (captures that carry them).
+    pub dtmf: crate::playout::DtmfMode,
+    /// What the simulated sender encodes (L16 or Opus).
+    pub codec: super::opus_sender::SimCodec,
 }
 
 impl SimConfig {
@@ -189,7 +193,7 @@ impl PacketFeed for SimulatedNetwork {
         let exact = frames == info.frames
             && self
                 .sender
-                .matches_source(info.source_frame, info.frames, samples);
+                .matches_sent(key, info.source_frame, info.frames, samples);
         Some(Played {
             sent: info.sent,
             exact,
@@ -223,6 +227,15 @@ pub fn run_simulation(
         scenario.sender.clone(),
         cfg.seed,
     )?;
+    if let SimCodec::Opus(options) = cfg.codec {
+        let ptime = Duration::from_millis(u64::from(scenario.sender.ptime_ms.max(1)));
+        sender.use_opus(OpusPayloads::new(
+            input.rate,
+            input.channels,
+            ptime,
+            options,
+        )?);
+    }
     let next_packet = sender.next_packet();
     let recovery = scenario.recovery.clone().filter(|_| !cfg.no_nack);
     let session_rate = f64::from(input.rate) * f64::from(input.channels) * 2.0;
@@ -237,20 +250,19 @@ pub fn run_simulation(
         in_flight: HashMap::new(),
         order: 0,
     };
-    let format = PayloadFormat::L16 {
-        rate: input.rate,
-        channels: input.channels,
-    };
+    let format = cfg.codec.payload_format(input.rate, input.channels);
     let mut rcfg = ReceiveCoreConfig::new(format, input.rate, input.channels);
     rcfg.payload_type = Some(SIM_PT);
     cfg.set_target_window(&mut rcfg);
-    let report = SimReport::new(scenario, cfg.seed, duration);
+    let mut report = SimReport::new(scenario, cfg.seed, duration);
+    report.lossy = matches!(cfg.codec, SimCodec::Opus(_));
     let mut playout = VirtualPlayout::new(rcfg, &scenario.device, report, feed)?;
     if let Some(b) = &recovery {
         playout.attach_rtcp(receiver_session(b, input.rate, session_rate, cfg.seed));
     }
     let (mut report, feed) = playout.run(on_output)?;
     report.network = feed.network.counts();
+    report.lossless_snr_db = feed.sender.lossless_snr_db();
     report.recovery = feed
         .recovery
         .as_ref()

@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rtp_rs::{RtpPacketBuilder, Seq};
 
+use super::opus_sender::OpusPayloads;
 use super::scenario::SenderBehaviour;
 use crate::rtp::packetize::{PcmPacketizer, DEFAULT_MAX_PAYLOAD};
 use crate::rtp::payload::PayloadFormat;
@@ -73,6 +74,9 @@ pub struct SimSender {
     next_seq_jump: usize,
     next_ptime_change: usize,
     pool: Vec<Vec<u8>>,
+    /// Opus instead of L16 (see `opus_sender`), with a scratch buffer for a packet's samples.
+    opus: Option<OpusPayloads>,
+    pcm: Vec<f32>,
 }
 
 impl SimSender {
@@ -129,7 +133,37 @@ impl SimSender {
             next_seq_jump: 0,
             next_ptime_change: 0,
             pool: Vec::new(),
+            opus: None,
+            pcm: Vec::new(),
         })
+    }
+
+    /// Sends Opus encoded by `opus` instead of L16, in packets of its packet time (an L16
+    /// packet is bounded by the payload size instead).
+    pub fn use_opus(&mut self, opus: OpusPayloads) {
+        self.frames_per_packet = opus.frames_per_packet();
+        self.opus = Some(opus);
+    }
+
+    /// Opus: SNR of the played packets against the lossless decode (see `opus_sender`).
+    pub fn lossless_snr_db(&self) -> Option<f64> {
+        self.opus.as_ref().and_then(OpusPayloads::snr_db)
+    }
+
+    /// True if `samples`, played for the packet `key` of source frames `[start, start +
+    /// frames)`, are what that packet should give: the source for L16, the lossless decode of
+    /// the sent packets for Opus.
+    pub fn matches_sent(
+        &mut self,
+        key: (u32, u32),
+        start: u64,
+        frames: usize,
+        samples: &[f32],
+    ) -> bool {
+        match self.opus.as_mut() {
+            Some(opus) => opus.matches(key, samples),
+            None => self.matches_source(start, frames, samples),
+        }
     }
 
     /// Frames per packet (now: packet time changes move it).
@@ -237,10 +271,25 @@ impl SimSender {
             bytes.reserve(RTP_HEADER_LEN + frames * self.channels * 2);
             bytes.extend_from_slice(&header);
             let frame_bytes = self.channels * 2;
-            for run in self.runs(frame, frames) {
-                bytes.extend_from_slice(
-                    &self.encoded[run.start * frame_bytes..run.end * frame_bytes],
-                );
+            if self.opus.is_some() {
+                let mut pcm = std::mem::take(&mut self.pcm);
+                self.source_frames(frame, frames, &mut pcm);
+                let key = (self.ssrc, ts);
+                let encoded = self
+                    .opus
+                    .as_mut()
+                    .map(|o| o.encode(&pcm, fpp, key, &mut bytes));
+                self.pcm = pcm;
+                if let Some(Err(e)) = encoded {
+                    tracing::warn!(error = %e, "simulated Opus sender stopped");
+                    return None;
+                }
+            } else {
+                for run in self.runs(frame, frames) {
+                    bytes.extend_from_slice(
+                        &self.encoded[run.start * frame_bytes..run.end * frame_bytes],
+                    );
+                }
             }
             self.seq = self.seq.wrapping_add(1);
             return Some(SentPacket {

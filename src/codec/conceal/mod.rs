@@ -22,6 +22,7 @@ mod tests;
 use std::time::Duration;
 
 pub use expand::PitchConcealer;
+pub use noise::WhiteNoise;
 
 use crate::rtp::payload::PayloadFormat;
 

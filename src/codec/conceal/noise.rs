@@ -3,7 +3,11 @@
 //! The level is a minimum-statistics estimate: the quietest packet's RMS, allowed to rise
 //! slowly so a louder background is followed within seconds. Speech with digital silence
 //! between words has a floor of zero, and its long losses play silence; a noisy line keeps its
-//! hiss instead of dropping into a hole. The generator is a fixed-seed LCG: deterministic runs.
+//! hiss instead of dropping into a hole. [`WhiteNoise`] is the one noise source of the crate
+//! (RFC 3389 comfort noise shapes it too); it is a seeded ChaCha stream, so runs repeat exactly.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 
 /// How fast the floor may rise, per second of audio (×1.5 ≈ +3.5 dB/s).
 const RISE_PER_SECOND: f32 = 0.5;
@@ -14,12 +18,37 @@ const SILENT_RMS: f32 = 3e-4;
 /// (benches/conceal_quality.py, music), so such a stream fades to silence.
 const MAX_RMS: f32 = 0.01;
 
+/// Seeded uniform white noise at a chosen RMS.
+#[derive(Debug, Clone)]
+pub struct WhiteNoise {
+    rng: ChaCha8Rng,
+}
+
+impl WhiteNoise {
+    /// A noise stream that repeats for the same `seed`.
+    pub fn new(seed: u64) -> Self {
+        WhiteNoise {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+        }
+    }
+
+    /// The next sample at `level` RMS.
+    pub fn sample(&mut self, level: f32) -> f32 {
+        if level == 0.0 {
+            return 0.0;
+        }
+        let uniform = self.rng.random::<f32>() * 2.0 - 1.0;
+        // A uniform variable on [-1, 1] has an RMS of 1/√3.
+        uniform * level * 3f32.sqrt()
+    }
+}
+
 /// The background level of real audio, and white noise at it.
 #[derive(Debug, Clone)]
 pub(super) struct ComfortNoise {
     rate: f32,
     floor: Option<f32>,
-    seed: u32,
+    noise: WhiteNoise,
 }
 
 impl ComfortNoise {
@@ -27,7 +56,7 @@ impl ComfortNoise {
         ComfortNoise {
             rate: rate.max(1) as f32,
             floor: None,
-            seed: 0x2545_f491,
+            noise: WhiteNoise::new(0x2545_f491),
         }
     }
 
@@ -57,16 +86,7 @@ impl ComfortNoise {
 
     /// The next noise sample at `level` RMS (uniform white noise).
     pub(super) fn sample(&mut self, level: f32) -> f32 {
-        if level == 0.0 {
-            return 0.0;
-        }
-        self.seed = self
-            .seed
-            .wrapping_mul(1_664_525)
-            .wrapping_add(1_013_904_223);
-        let uniform = (self.seed >> 8) as f32 / (1u32 << 23) as f32 - 1.0;
-        // A uniform variable on [-1, 1] has an RMS of 1/√3.
-        uniform * level * 3f32.sqrt()
+        self.noise.sample(level)
     }
 }
 

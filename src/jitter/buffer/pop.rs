@@ -122,6 +122,12 @@ impl JitterBuffer {
         PopOutcome::Empty
     }
 
+    /// The extended RTP timestamp that plays next (where a lost packet or pause handed out
+    /// by the next `pop` begins).
+    pub fn play_position(&self) -> u64 {
+        self.cur.play_ts
+    }
+
     /// Copies the payload of what `pop` will hand out next into `out`, if that is a frame that
     /// plays right away (no pause or loss before it); false otherwise.
     pub fn peek_next(&self, out: &mut Vec<u8>) -> bool {
