@@ -81,6 +81,10 @@ pub struct RelayReport {
     pub discarded: u64,
     /// Receive or send errors (logged).
     pub errors: u64,
+    /// RTCP datagrams received on the listening port + 1 (not in `received`).
+    pub rtcp_received: u64,
+    /// Of those, forwarded to the destination port + 1 (not in `forwarded`).
+    pub rtcp_forwarded: u64,
     /// Datagrams received from the destination side (RTCP going back).
     pub reverse_received: u64,
     /// Of those, sent back to the sender.
@@ -109,8 +113,12 @@ impl fmt::Display for RelayReport {
         }
         write!(
             f,
-            " reverse_received={} reverse_forwarded={} reverse_dropped={}",
-            self.reverse_received, self.reverse_forwarded, self.reverse_impairment.dropped
+            " rtcp_received={} rtcp_forwarded={} reverse_received={} reverse_forwarded={} reverse_dropped={}",
+            self.rtcp_received,
+            self.rtcp_forwarded,
+            self.reverse_received,
+            self.reverse_forwarded,
+            self.reverse_impairment.dropped
         )?;
         write!(f, " elapsed={:.3}s", self.elapsed.as_secs_f64())?;
         if self.interrupted {
@@ -199,6 +207,7 @@ impl Relay {
         let mut bufs: [Vec<u8>; 4] = std::array::from_fn(|_| vec![0u8; MAX_DATAGRAM + 1]);
         let (mut received, mut forwarded, mut errors) = (0u64, 0u64, 0u64);
         let (mut reverse_received, mut reverse_forwarded) = (0u64, 0u64);
+        let (mut rtcp_received, mut rtcp_forwarded) = (0u64, 0u64);
         let mut receiving = true;
         let mut interrupted = false;
         let start = Instant::now();
@@ -252,7 +261,10 @@ impl Relay {
                             let _ = self.metrics.source.set(from);
                         }
                         legs.saw_sender(leg, from);
-                        received += 1;
+                        match leg {
+                            Leg::Rtcp => rtcp_received += 1,
+                            _ => received += 1,
+                        }
                         forward.offer(now - start, tagged);
                     }
                 }
@@ -269,13 +281,14 @@ impl Relay {
                     "stopped receiving; forwarding what is held"
                 );
             }
-            for (queue, count) in [
-                (&mut forward, &mut forwarded),
-                (&mut reverse, &mut reverse_forwarded),
-            ] {
+            for queue in [&mut forward, &mut reverse] {
                 while let Some(bytes) = queue.pop_due(now - start) {
                     match legs.send_tagged(&bytes).await {
-                        Ok(true) => *count += 1,
+                        Ok(true) => match bytes.first().copied() {
+                            Some(t) if t == Leg::Rtcp.tag() => rtcp_forwarded += 1,
+                            Some(t) if t == Leg::Media.tag() => forwarded += 1,
+                            _ => reverse_forwarded += 1,
+                        },
                         Ok(false) => {}
                         Err(error) => {
                             errors += 1;
@@ -300,6 +313,8 @@ impl Relay {
             impairment: forward.counts(),
             discarded: (forward.len() + reverse.len()) as u64,
             errors,
+            rtcp_received,
+            rtcp_forwarded,
             reverse_received,
             reverse_forwarded,
             reverse_impairment: reverse.counts(),
