@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages jitterplay needs. `demo` needs only the build
 # dependencies (ALSA and libopus headers, pkg-config); `test` adds the audio server, the RTP
-# peers the test suite drives, tshark (Wireshark's RTP Streams figures that `streams` is
-# compared with) and the Prometheus server that scrapes `--metrics-listen`.
+# peers the test suite drives (GStreamer also through its Python bindings, to attach rtpbin's
+# RTX receiver), tshark (Wireshark's RTP Streams figures that `streams` is compared with) and
+# the Prometheus server that scrapes `--metrics-listen`.
 # Runs `apt-get update` when the package lists are empty, and uses sudo only when not root.
 # The README's two set-up commands and .ci/run call this script, so they cannot drift apart.
 set -euo pipefail
@@ -11,7 +12,7 @@ packages=(libasound2-dev libopus-dev pkg-config)
 if [ "$what" = test ]; then
   packages+=(ffmpeg pulseaudio pulseaudio-utils libasound2-plugins
              gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-             tshark prometheus)
+             python3-gi gir1.2-gstreamer-1.0 tshark prometheus)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -311,22 +311,7 @@ fn ffmpeg_receives_send_sdp_out_bit_exact() {
     let port = free_port();
     let sdp = write_sdp(&dir, port);
     let wav = dir.join("rx.wav");
-    let ffmpeg = Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-protocol_whitelist",
-            "file,udp,rtp",
-            "-i",
-        ])
-        .arg(&sdp)
-        .args(["-c:a", "pcm_s16le", "-y"])
-        .arg(&wav)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let ffmpeg = ffmpeg_sdp_to_wav(&sdp, &wav);
     feed_receiver(port, ffmpeg);
     let (got, rate, channels) = read_wav(&wav);
     assert_eq!((rate, channels, got.len()), (48_000, 1, 48_000));

@@ -18,9 +18,13 @@ use crate::netem::spec::ImpairSpec;
   ffmpeg -re -i tone.wav -c:a pcm_s16be -payload_type 96 -f rtp rtp://127.0.0.1:6004   # sender, into the relay
   jitterplay play rtp://127.0.0.1:5004 --format l16/48000/2                            # receiver, behind it
   jitterplay relay --listen 127.0.0.1:6004 --to 127.0.0.1:5004 --metrics-listen 127.0.0.1:9466
+  jitterplay relay --listen 127.0.0.1:6004 --to 127.0.0.1:5004 --impair \"delay=25ms,loss=5%,seed=1\" --reverse \"delay=25ms,loss=5%,seed=2\"
 
-Any datagrams are forwarded, RTP or not; only the one port (ffmpeg's RTCP on port+1 is not relayed).
-The first stdout line names the addresses; the last says what the relay did.")]
+Any datagrams are forwarded, RTP or not. RTCP travels both ways: listening port + 1 goes to
+destination port + 1, and what the destination side sends back (to either forwarding socket:
+muxed RTCP, or RTCP on + 1) returns to the last sender seen, through --reverse (default: a perfect
+network). Forward RTCP (sender reports) takes --impair like the media. --no-rtcp relays one port only.
+The first stdout line names the addresses; the last says what the relay did, both ways.")]
 pub struct RelayArgs {
     /// Listen on ADDR:PORT (port 0 picks a free one; a multicast address joins the group).
     #[arg(long, value_name = "ADDR:PORT")]
@@ -43,6 +47,16 @@ pub struct RelayArgs {
     /// Multicast TTL (IPv6: hop limit) of forwarded datagrams; unicast TTL for a unicast destination.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=255))]
     pub ttl: Option<u32>,
+    /// The network back from the destination side (RTCP, NACKs), same syntax as --impair (default: perfect).
+    #[arg(long, value_name = "SPEC")]
+    pub reverse: Option<ImpairSpec>,
+    /// Relay only the one port: no RTCP on port + 1 (replies on the forwarding socket still go back).
+    #[arg(long)]
+    pub no_rtcp: bool,
+    /// Local port forwarded datagrams leave from (RTCP: + 1), so the destination side can answer
+    /// a known port (default: any free port).
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..65535))]
+    pub out_port: Option<u16>,
     /// Serve the relay's counters as Prometheus/OpenMetrics text at http://ADDR:PORT/metrics.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
@@ -70,11 +84,21 @@ pub fn run(args: RelayArgs) -> anyhow::Result<()> {
             ..QueueLimits::default()
         },
         ttl: args.ttl,
+        reverse: args.reverse.unwrap_or_else(perfect_network),
+        rtcp: !args.no_rtcp,
+        out_port: args.out_port,
     })?;
     let endpoint = metrics_endpoint(args.metrics_listen, || {
         TrafficView::relay(relay.metrics(), relay.local_addr(), relay.destination())
     })?;
-    println!("relaying {} -> {}", relay.local_addr(), relay.destination());
+    match (relay.rtcp_local_addr(), relay.out_addr()) {
+        (Some(rtcp), Some(out)) => println!(
+            "relaying {} -> {} (rtcp {rtcp}, from {out})",
+            relay.local_addr(),
+            relay.destination()
+        ),
+        _ => println!("relaying {} -> {}", relay.local_addr(), relay.destination()),
+    }
     let runtime = runtime()?;
     if let Some(endpoint) = &endpoint {
         runtime.spawn(endpoint.serve());

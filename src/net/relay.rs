@@ -4,6 +4,14 @@
 //! GStreamer) are tested through this relay instead: each datagram received on the listening
 //! socket is offered to the [`ImpairQueue`] at its receive time and forwarded from a second
 //! socket when the model says it arrives. Datagrams are not parsed; RTP or not, all are equal.
+//!
+//! RTCP travels both ways ([`RelayLegs`]): the listening port + 1 is forwarded to the
+//! destination port + 1, and what the destination side sends back to either forwarding socket
+//! (RTCP receiver reports and NACKs, muxed or on + 1) goes back to the last sender seen on the
+//! matching listening port, through its own `reverse` impairment. Forward RTCP (sender
+//! reports) shares the forward impairment and its queue: it crosses the same network as the
+//! media, so a lossy path loses reports too.
+//!
 //! Receiving ends on `--duration` or `--idle-timeout`, after which what is still held is
 //! forwarded on schedule; the stop future (Ctrl-C) ends at once, discarding what is held.
 
@@ -13,13 +21,14 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::socket::{listening_socket, resolve, resolve_destination, sending_socket, SocketError};
+use super::relay_legs::{Leg, RelayLegs, MAX_DATAGRAM};
+use super::socket::{
+    listening_socket, resolve, resolve_destination, sending_socket_at, SocketError,
+};
 use super::traffic_metrics::{TrafficMetrics, TrafficSnapshot};
 use crate::netem::queue::{ImpairCounts, ImpairQueue, QueueLimits};
 use crate::netem::spec::ImpairSpec;
 
-/// Largest UDP payload (IPv4: 65 535 − 8 − 20), the size of the receive buffer.
-const MAX_DATAGRAM: usize = 65_507;
 /// Sleep target when no timer is pending: the loop then only wakes for datagrams or the stop.
 const FAR_FUTURE: Duration = Duration::from_secs(24 * 3600);
 
@@ -51,6 +60,12 @@ pub struct RelayConfig {
     pub limits: QueueLimits,
     /// Multicast TTL (unicast TTL for a unicast destination) of forwarded datagrams.
     pub ttl: Option<u32>,
+    /// What the network does to datagrams coming back from the destination side (RTCP).
+    pub reverse: ImpairSpec,
+    /// Relay RTCP on the ports + 1 as well.
+    pub rtcp: bool,
+    /// Local port forwarded datagrams leave from (RTCP: + 1); any if not given.
+    pub out_port: Option<u16>,
 }
 
 /// What the relay did.
@@ -66,6 +81,16 @@ pub struct RelayReport {
     pub discarded: u64,
     /// Receive or send errors (logged).
     pub errors: u64,
+    /// RTCP datagrams received on the listening port + 1 (not in `received`).
+    pub rtcp_received: u64,
+    /// Of those, forwarded to the destination port + 1 (not in `forwarded`).
+    pub rtcp_forwarded: u64,
+    /// Datagrams received from the destination side (RTCP going back).
+    pub reverse_received: u64,
+    /// Of those, sent back to the sender.
+    pub reverse_forwarded: u64,
+    /// What the reverse impairment did.
+    pub reverse_impairment: ImpairCounts,
     /// Wall time from start to end.
     pub elapsed: Duration,
     /// Whether the stop future (Ctrl-C) ended it.
@@ -86,6 +111,15 @@ impl fmt::Display for RelayReport {
         if self.errors > 0 {
             write!(f, " errors={}", self.errors)?;
         }
+        write!(
+            f,
+            " rtcp_received={} rtcp_forwarded={} reverse_received={} reverse_forwarded={} reverse_dropped={}",
+            self.rtcp_received,
+            self.rtcp_forwarded,
+            self.reverse_received,
+            self.reverse_forwarded,
+            self.reverse_impairment.dropped
+        )?;
         write!(f, " elapsed={:.3}s", self.elapsed.as_secs_f64())?;
         if self.interrupted {
             f.write_str(" (interrupted)")?;
@@ -99,6 +133,8 @@ pub struct Relay {
     config: RelayConfig,
     listener: UdpSocket,
     sender: UdpSocket,
+    /// The RTCP pair (listening port + 1, forwarding to destination + 1), when relayed.
+    rtcp: Option<(UdpSocket, UdpSocket)>,
     local: SocketAddr,
     to: SocketAddr,
     metrics: Arc<TrafficMetrics>,
@@ -115,14 +151,20 @@ impl Relay {
             addr: listen,
             error,
         })?;
-        let sender = sending_socket(to, config.ttl)?;
-        if config.impair.drift_ppm != 0.0 {
+        let sender = sending_socket_at(to, config.ttl, config.out_port.unwrap_or(0))?;
+        let rtcp = if config.rtcp {
+            super::relay_legs::rtcp_sockets(local, &sender, to, config.ttl)?
+        } else {
+            None
+        };
+        if config.impair.drift_ppm != 0.0 || config.reverse.drift_ppm != 0.0 {
             tracing::warn!("drift= only applies to send; the relay ignores it");
         }
         Ok(Relay {
             config,
             listener,
             sender,
+            rtcp,
             local,
             to,
             metrics: Arc::default(),
@@ -144,16 +186,28 @@ impl Relay {
         self.to
     }
 
+    /// The local address RTCP is relayed on (listening port + 1), if it is.
+    pub fn rtcp_local_addr(&self) -> Option<SocketAddr> {
+        self.rtcp.as_ref().and_then(|(l, _)| l.local_addr().ok())
+    }
+
+    /// The local address forwarded datagrams leave from (replies to it travel back).
+    pub fn out_addr(&self) -> Option<SocketAddr> {
+        self.sender.local_addr().ok()
+    }
+
     /// Relays until `--duration`/`--idle-timeout` (then drains) or until `stop` completes.
     ///
     /// Must run inside a tokio runtime with time and IO enabled.
     pub async fn run(self, stop: impl Future<Output = ()>) -> Result<RelayReport, RelayError> {
-        let listener =
-            tokio::net::UdpSocket::from_std(self.listener).map_err(RelayError::Runtime)?;
-        let sender = tokio::net::UdpSocket::from_std(self.sender).map_err(RelayError::Runtime)?;
-        let mut queue = ImpairQueue::new(&self.config.impair, self.config.limits);
-        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let legs = RelayLegs::new(self.listener, self.sender, self.rtcp, self.to)?;
+        let mut forward = ImpairQueue::new(&self.config.impair, self.config.limits);
+        let mut reverse = ImpairQueue::new(&self.config.reverse, self.config.limits);
+        // One receive buffer per socket: their receive futures wait side by side.
+        let mut bufs: [Vec<u8>; 4] = std::array::from_fn(|_| vec![0u8; MAX_DATAGRAM + 1]);
         let (mut received, mut forwarded, mut errors) = (0u64, 0u64, 0u64);
+        let (mut reverse_received, mut reverse_forwarded) = (0u64, 0u64);
+        let (mut rtcp_received, mut rtcp_forwarded) = (0u64, 0u64);
         let mut receiving = true;
         let mut interrupted = false;
         let start = Instant::now();
@@ -168,67 +222,102 @@ impl Relay {
             } else {
                 None
             };
-            if !receiving && queue.is_empty() {
+            if !receiving && forward.is_empty() && reverse.is_empty() {
                 break;
             }
-            let release = queue.next_due().map(|d| start + d);
+            let release = forward
+                .next_due()
+                .into_iter()
+                .chain(reverse.next_due())
+                .min()
+                .map(|d| start + d);
             let wake = release
                 .into_iter()
                 .chain(end_receiving)
                 .min()
                 .unwrap_or_else(|| Instant::now() + FAR_FUTURE);
             sleep.as_mut().reset(wake.into());
-            tokio::select! {
+            let [b0, b1, b2, b3] = &mut bufs;
+            let arrival = tokio::select! {
                 biased;
                 () = &mut stop => { interrupted = true; break; }
-                result = listener.recv_from(&mut buf), if receiving => match result {
-                    Ok((len, from)) => {
-                        let _ = self.metrics.source.set(from);
-                        let now = Instant::now();
-                        last_datagram = now;
-                        received += 1;
-                        queue.offer(now - start, &buf[..len]);
-                    }
-                    Err(error) => {
-                        errors += 1;
-                        tracing::warn!(%error, "receive failed");
-                    }
-                },
-                () = &mut sleep => {}
-            }
+                r = legs.recv(Leg::Media, b0), if receiving => Some((Leg::Media, r)),
+                r = legs.recv(Leg::Rtcp, b1), if receiving && legs.has_rtcp() => Some((Leg::Rtcp, r)),
+                r = legs.recv(Leg::MediaBack, b2), if receiving => Some((Leg::MediaBack, r)),
+                r = legs.recv(Leg::RtcpBack, b3), if receiving && legs.has_rtcp() => Some((Leg::RtcpBack, r)),
+                () = &mut sleep => None,
+            };
             let now = Instant::now();
+            match arrival {
+                Some((leg, Ok((len, from)))) => {
+                    last_datagram = now;
+                    let tagged = &mut bufs[leg.index()][..=len];
+                    tagged[0] = leg.tag();
+                    if leg.is_reverse() {
+                        reverse_received += 1;
+                        reverse.offer(now - start, tagged);
+                    } else {
+                        if leg == Leg::Media {
+                            let _ = self.metrics.source.set(from);
+                        }
+                        legs.saw_sender(leg, from);
+                        match leg {
+                            Leg::Rtcp => rtcp_received += 1,
+                            _ => received += 1,
+                        }
+                        forward.offer(now - start, tagged);
+                    }
+                }
+                Some((_, Err(error))) => {
+                    errors += 1;
+                    tracing::warn!(%error, "receive failed");
+                }
+                None => {}
+            }
             if end_receiving.is_some_and(|end| now >= end) {
                 receiving = false;
                 tracing::info!(
-                    held = queue.len(),
+                    held = forward.len() + reverse.len(),
                     "stopped receiving; forwarding what is held"
                 );
             }
-            while let Some(bytes) = queue.pop_due(now - start) {
-                match sender.send_to(&bytes, self.to).await {
-                    Ok(_) => forwarded += 1,
-                    Err(error) => {
-                        errors += 1;
-                        tracing::warn!(%error, to = %self.to, "forwarding failed");
+            for queue in [&mut forward, &mut reverse] {
+                while let Some(bytes) = queue.pop_due(now - start) {
+                    match legs.send_tagged(&bytes).await {
+                        Ok(true) => match bytes.first().copied() {
+                            Some(t) if t == Leg::Rtcp.tag() => rtcp_forwarded += 1,
+                            Some(t) if t == Leg::Media.tag() => forwarded += 1,
+                            _ => reverse_forwarded += 1,
+                        },
+                        Ok(false) => {}
+                        Err(error) => {
+                            errors += 1;
+                            tracing::warn!(%error, "forwarding failed");
+                        }
                     }
+                    queue.recycle(bytes);
                 }
-                queue.recycle(bytes);
             }
             self.metrics.publish(&TrafficSnapshot {
                 received,
                 datagrams: forwarded,
                 errors,
-                impairment: Some(queue.counts()),
-                held: queue.len() as u64,
+                impairment: Some(forward.counts()),
+                held: forward.len() as u64,
                 ..TrafficSnapshot::default()
             });
         }
         Ok(RelayReport {
             received,
             forwarded,
-            impairment: queue.counts(),
-            discarded: queue.len() as u64,
+            impairment: forward.counts(),
+            discarded: (forward.len() + reverse.len()) as u64,
             errors,
+            rtcp_received,
+            rtcp_forwarded,
+            reverse_received,
+            reverse_forwarded,
+            reverse_impairment: reverse.counts(),
             elapsed: start.elapsed(),
             interrupted,
         })
@@ -251,6 +340,9 @@ mod tests {
             idle_timeout: Some(Duration::from_millis(300)),
             limits: QueueLimits::default(),
             ttl: None,
+            reverse: "delay=0ms".parse().unwrap(),
+            rtcp: false,
+            out_port: None,
         })
         .unwrap();
         let target = relay.local_addr();

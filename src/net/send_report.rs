@@ -86,6 +86,11 @@ fn write_rtcp(f: &mut fmt::Formatter<'_>, rtcp: &RtcpSummary) -> fmt::Result {
         f,
         " nacks={} retransmitted={} retransmitted_bytes={} not_in_history={} rate_limited={}",
         c.nacks_received, c.retransmitted, c.retransmitted_bytes, c.not_in_history, c.rate_limited
+    )?;
+    write!(
+        f,
+        " rtcp_malformed={} foreign_reports={} foreign_nacks={}",
+        c.malformed, c.foreign_reports, c.foreign_nacks
     )
 }
 

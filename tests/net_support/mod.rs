@@ -371,3 +371,24 @@ pub fn stat(stats: &serde_json::Value, pointer: &str) -> f64 {
         .and_then(serde_json::Value::as_f64)
         .unwrap_or_else(|| panic!("no number at {pointer} in {stats}"))
 }
+
+/// Starts ffmpeg receiving the stream `sdp` describes into the 16-bit WAV `wav` (stop it with
+/// [`interrupt`]).
+pub fn ffmpeg_sdp_to_wav(sdp: &std::path::Path, wav: &std::path::Path) -> Child {
+    std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-protocol_whitelist",
+            "file,udp,rtp",
+            "-i",
+        ])
+        .arg(sdp)
+        .args(["-c:a", "pcm_s16le", "-y"])
+        .arg(wav)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn ffmpeg")
+}
