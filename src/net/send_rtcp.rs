@@ -2,7 +2,7 @@
 //! clocks, and the [`RtcpSenderSession`] that decides. The pacing loop hands it every packet it
 //! sends, every datagram that arrives, and sends what it writes.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, SystemTime};
 
 use super::socket::{sending_socket_at, SocketError};
@@ -10,7 +10,7 @@ use crate::rtcp::ntp::NtpTime;
 use crate::rtcp::sender_session::{
     ReceiverView, RtcpSenderSession, RtxConfig, SenderRtcpCounts, SenderSessionConfig, Transmit,
 };
-use crate::rtcp::wire::MAX_RTCP_LEN;
+use crate::rtcp::wire::{looks_like_rtcp, MAX_RTCP_LEN};
 
 /// RFC 4588's retransmission payload type when none is given (the usual dynamic choice + 1).
 pub const DEFAULT_RTX_PT: u8 = 97;
@@ -133,7 +133,7 @@ impl SendRtcp {
         });
         let config = SenderSessionConfig {
             ssrc,
-            cname: cname(),
+            cname: super::socket::cname(),
             clock_rate,
             rtx,
             history: if options.answers_nacks() {
@@ -185,7 +185,7 @@ impl SendRtcp {
     /// port) is ignored.
     pub(super) fn on_datagram(&mut self, data: &[u8], now: Duration) {
         let wall = self.wallclock(now);
-        if is_rtcp(data) {
+        if looks_like_rtcp(data) {
             self.session.on_rtcp(data, now, wall);
         }
     }
@@ -220,43 +220,15 @@ pub fn rtcp_destination(rtp: SocketAddr, mux: bool) -> SocketAddr {
     }
 }
 
-/// RFC 5761 §4: on a muxed port, RTCP packet types 192–223 in the second byte (which RTP
-/// payload types must avoid) tell RTCP from RTP.
-pub fn is_rtcp(datagram: &[u8]) -> bool {
-    datagram.len() >= 4 && datagram[0] >> 6 == 2 && (192..=223).contains(&datagram[1])
-}
-
 /// The RTX SSRC of media SSRC `ssrc`: derived, so a run is reproducible with `--ssrc`, and
 /// never equal to it.
 pub fn rtx_ssrc(ssrc: u32) -> u32 {
     ssrc.rotate_left(16) ^ 0x5254_5800
 }
 
-/// `jitterplay@HOST`, the CNAME of this process.
-fn cname() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| IpAddr::from([127, 0, 0, 1]).to_string());
-    format!("jitterplay@{host}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rtcp_is_told_from_rtp_by_its_packet_type() {
-        assert!(is_rtcp(&[0x80, 200, 0, 6]));
-        assert!(is_rtcp(&[0x81, 205, 0, 3]));
-        assert!(!is_rtcp(&[0x80, 96, 0, 1]));
-        assert!(
-            !is_rtcp(&[0x80, 0xe0, 0, 1]),
-            "PT 96 with the marker bit set"
-        );
-        assert!(!is_rtcp(&[0x80, 200]));
-    }
 
     #[test]
     fn the_rtx_ssrc_differs_from_the_media_ssrc() {

@@ -381,6 +381,16 @@ mod tests {
     }
 
     #[test]
+    fn rtcp_is_told_from_rtp_by_its_packet_type() {
+        assert!(looks_like_rtcp(&[0x80, 200, 0, 6, 0, 0, 0, 1]));
+        assert!(looks_like_rtcp(&[0x81, 205, 0, 3, 0, 0, 0, 1]));
+        assert!(!looks_like_rtcp(&[0x80, 96, 0, 1, 0, 0, 0, 1]));
+        // PT 96 with the marker bit set.
+        assert!(!looks_like_rtcp(&[0x80, 0xe0, 0, 1, 0, 0, 0, 1]));
+        assert!(!looks_like_rtcp(&[0x80, 200]));
+    }
+
+    #[test]
     fn garbage_is_an_error_not_a_panic() {
         for data in [
             &[][..],
