@@ -303,6 +303,7 @@ fn rtcp_options(args: &PlayArgs, sdp: Option<&RtcpAttributes>) -> RtcpOptions {
         nack: !args.no_nack,
         rtx_pt: args.rtx_pt.or(sdp.and_then(|a| a.rtx.map(|r| r.pt))),
         reduced_size: args.rtcp_rsize || sdp.is_some_and(|a| a.reduced_size),
+        target_min: args.target_min,
     }
 }
 

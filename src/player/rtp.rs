@@ -80,6 +80,8 @@ pub struct RtcpOptions {
     pub rtx_pt: Option<u8>,
     /// Send NACKs as reduced-size RTCP (`a=rtcp-rsize`).
     pub reduced_size: bool,
+    /// The target floor (the network task's batch interval follows it).
+    pub target_min: Duration,
 }
 
 impl Default for RtpPlayOptions {
@@ -443,7 +445,12 @@ fn rtcp_session(format: &StreamFormat, o: &RtcpOptions, now: Duration) -> RtcpRe
         ssrc: (seed >> 32) as u32,
         cname: crate::net::socket::cname(),
         clock_rate: format.format.clock_rate(),
-        nack: o.nack.then(NackConfig::default),
+        nack: o.nack.then(|| NackConfig {
+            // The network task hands datagrams over in batches; the decoder thread wakes at its
+            // own deadlines: a retransmission may be seen that much after it arrived.
+            processing_delay: receive::batch_interval(o.target_min) + Duration::from_millis(40),
+            ..NackConfig::default()
+        }),
         rtx: o.rtx_pt.map(|pt| (pt, format.payload_type)),
         reduced_size: o.reduced_size,
         session_octets_per_s: session_rate(format),

@@ -38,6 +38,9 @@ pub struct NackConfig {
     pub bandwidth_share: f64,
     /// A gap of more packets than this is a restart or an outage, not losses to repair.
     pub max_gap: u64,
+    /// How late the receiver may see a packet after it arrived (a live network task reads the
+    /// socket in batches): a retransmission is waited for this much longer before asking again.
+    pub processing_delay: Duration,
 }
 
 impl Default for NackConfig {
@@ -48,6 +51,7 @@ impl Default for NackConfig {
             initial_rtt: Duration::from_millis(100),
             bandwidth_share: 0.05,
             max_gap: 1000,
+            processing_delay: Duration::ZERO,
         }
     }
 }
@@ -341,8 +345,9 @@ impl NackScheduler {
             }
             return;
         }
+        let processing = self.cfg.processing_delay;
         let retry = |requests: u32| {
-            let base = rtt + (rtt / 4).max(Duration::from_millis(10));
+            let base = rtt + (rtt / 4).max(Duration::from_millis(10)) + processing;
             base.mul_f64(1.5f64.powi(requests.saturating_sub(1) as i32))
                 .min(Duration::from_secs(1))
         };

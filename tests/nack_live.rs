@@ -1,0 +1,254 @@
+//! NACK recovery live over loopback: `send` (or a GStreamer sender with rtprtxsend) →
+//! `relay` (25 ms each way, loss both ways) → `play`, with the default 3–5 s window.
+
+mod common;
+mod net_support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{asset, read_wav, require_tool, scratch};
+use jitterplay::codec::file::FileDecoder;
+use net_support::{free_port, read_stats, spawn_player, stat, wait_until_bound};
+
+/// The source as interleaved f32, as the player's WAV output holds it.
+fn source() -> Vec<f32> {
+    let mut d = FileDecoder::open(&asset("music-48k-stereo.flac")).expect("asset");
+    let (mut all, mut chunk) = (Vec::new(), Vec::new());
+    while d.next_chunk(&mut chunk).expect("decode") {
+        all.extend_from_slice(&chunk);
+    }
+    all
+}
+
+/// Frames of `source` found bit-exact in `out`, aligned by the first frame that matches.
+fn exact_frames(source: &[f32], out: &[f32]) -> usize {
+    let frame = |s: &[f32], i: usize| [s[2 * i], s[2 * i + 1]];
+    let frames = out.len() / 2;
+    // The first non-silent source frame fixes the alignment.
+    let first = (0..source.len() / 2)
+        .find(|&i| frame(source, i) != [0.0, 0.0])
+        .expect("audio");
+    let Some(at) = (0..frames).find(|&j| frame(out, j) == frame(source, first)) else {
+        return 0;
+    };
+    let offset = at as isize - first as isize;
+    (0..source.len() / 2)
+        .filter(|&i| {
+            let j = i as isize + offset;
+            j >= 0 && (j as usize) < frames && frame(out, j as usize) == frame(source, i)
+        })
+        .count()
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn relay(listen: u16, to: u16, out: u16, forward: &str) -> Killed {
+    let child = Command::new(env!("CARGO_BIN_EXE_jitterplay"))
+        .args(["relay", "--listen", &format!("127.0.0.1:{listen}")])
+        .args([
+            "--to",
+            &format!("127.0.0.1:{to}"),
+            "--out-port",
+            &out.to_string(),
+        ])
+        .args([
+            "--impair",
+            forward,
+            "--reverse",
+            "delay=25ms,loss=5%,seed=11",
+        ])
+        .args(["--idle-timeout", "20s", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn relay");
+    wait_until_bound(listen);
+    Killed(child)
+}
+
+/// `send` through a relay impairing the way there with `forward`; the player's final stats,
+/// the frames played bit-exact, and the sender's summary line.
+fn send_through_relay(
+    test: &str,
+    forward: &str,
+    play_args: &[&str],
+) -> (serde_json::Value, usize, String) {
+    let dir = scratch(test);
+    let (play_port, relay_port, relay_out, send_port) =
+        (free_port(), free_port(), free_port(), free_port());
+    let stats = dir.join("stats.jsonl");
+    let mut args = vec!["--format", "l16/48000/2", "--rtx-pt", "97", "--stats-json"];
+    let stats_arg = stats.display().to_string();
+    args.push(&stats_arg);
+    args.extend_from_slice(play_args);
+    let player = spawn_player(&dir, &format!("rtp://@:{play_port}"), &args);
+    wait_until_bound(play_port);
+    let _relay = relay(relay_port, play_port, relay_out, forward);
+    let send = Command::new(env!("CARGO_BIN_EXE_jitterplay"))
+        .arg("send")
+        .arg(asset("music-48k-stereo.flac"))
+        .args([
+            "--to",
+            &format!("127.0.0.1:{relay_port}"),
+            "--local-port",
+            &send_port.to_string(),
+        ])
+        .args(["--quiet"])
+        .output()
+        .expect("run send");
+    assert!(
+        send.status.success(),
+        "{}",
+        String::from_utf8_lossy(&send.stderr)
+    );
+    // No --idle-timeout: the sender's BYE must end playback once the buffer has played out.
+    let played = player.wait(Duration::from_secs(40));
+    played.assert_success();
+    let (_, last) = read_stats(&stats);
+    let (out, _, _) = read_wav(&dir.join("out.wav"));
+    let summary =
+        String::from_utf8_lossy(&send.stdout).into_owned() + &String::from_utf8_lossy(&send.stderr);
+    (last, exact_frames(&source(), &out), summary)
+}
+
+fn summary_value(summary: &str, key: &str) -> f64 {
+    summary
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{key}=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {key}= in {summary}"))
+}
+
+#[test]
+fn five_percent_loss_each_way_plays_every_packet_bit_exact_and_bye_ends_it() {
+    let (stats, exact, summary) =
+        send_through_relay("nack_live_5pct", "delay=25ms,loss=5%,seed=3", &[]);
+    let frames = source().len() / 2;
+    assert_eq!(exact, frames, "every frame bit-exact; stats {stats}");
+    assert_eq!(stat(&stats, "/metrics/lost"), 0.0, "{stats}");
+    assert_eq!(stat(&stats, "/metrics/concealed_ms"), 0.0, "{stats}");
+    let recovered = stat(&stats, "/metrics/recovered");
+    assert!(recovered >= 20.0, "{stats}");
+    let rtt = stat(&stats, "/metrics/rtt_ms");
+    assert!((45.0..200.0).contains(&rtt), "RTT {rtt}");
+    // NACK and retransmission bytes against the bytes of the packets that were lost.
+    let packet = stat(&stats, "/net/bytes") / stat(&stats, "/net/datagrams");
+    let spent =
+        summary_value(&summary, "retransmitted_bytes") + stat(&stats, "/metrics/nack_bytes");
+    let ratio = spent / (recovered * packet);
+    assert!(ratio <= 1.3, "{ratio:.2}× ({summary})");
+}
+
+#[test]
+fn twenty_percent_loss_in_bursts_of_three_plays_999_per_mille() {
+    let (stats, exact, _) =
+        send_through_relay("nack_live_burst", "delay=25ms,loss=20%,burst=3,seed=5", &[]);
+    let frames = source().len() / 2;
+    assert!(
+        exact as f64 >= 0.999 * frames as f64,
+        "{exact} of {frames}; {stats}"
+    );
+    assert!(stat(&stats, "/metrics/recovered") >= 100.0, "{stats}");
+}
+
+#[test]
+fn without_nack_losses_are_concealed_as_before() {
+    let (stats, exact, summary) = send_through_relay(
+        "nack_live_off",
+        "delay=25ms,loss=5%,seed=3",
+        &["--no-nack", "--idle-timeout", "2s"],
+    );
+    assert!(stat(&stats, "/metrics/lost") >= 20.0, "{stats}");
+    assert!(stat(&stats, "/metrics/concealed_ms") > 0.0, "{stats}");
+    assert_eq!(stat(&stats, "/metrics/nack_sent"), 0.0, "{stats}");
+    assert_eq!(summary_value(&summary, "retransmitted"), 0.0, "{summary}");
+    assert!(exact < source().len() / 2);
+    // Reports still go back.
+    assert!(stat(&stats, "/net/rtcp_sent") >= 1.0, "{stats}");
+}
+
+#[test]
+fn a_gstreamer_sender_with_rtprtxsend_has_its_losses_recovered() {
+    if !require_tool("gst-launch-1.0") || !require_tool("ffmpeg") {
+        return;
+    }
+    let dir = scratch("nack_live_gst");
+    let wav = dir.join("src.wav");
+    let conv = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(asset("music-48k-stereo.flac"))
+        .args(["-c:a", "pcm_s16le"])
+        .arg(&wav)
+        .status()
+        .expect("ffmpeg");
+    assert!(conv.success());
+    let (play_port, relay_port, relay_out, gst_rtcp) =
+        (free_port(), free_port(), free_port(), free_port());
+    let stats = dir.join("stats.jsonl");
+    let stats_arg = stats.display().to_string();
+    let player = spawn_player(
+        &dir,
+        &format!("rtp://@:{play_port}"),
+        &[
+            "--format",
+            "l16/48000/2",
+            "--rtx-pt",
+            "97",
+            "--idle-timeout",
+            "3s",
+            "--stats-json",
+            &stats_arg,
+        ],
+    );
+    wait_until_bound(play_port);
+    let _relay = relay(
+        relay_port,
+        play_port,
+        relay_out,
+        "delay=25ms,loss=5%,seed=3",
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/gst_rtx_sender.py");
+    let gst = Command::new("/usr/bin/python3")
+        .arg(script)
+        .arg(&wav)
+        .args(["127.0.0.1", &relay_port.to_string(), &gst_rtcp.to_string()])
+        .output()
+        .expect("run the GStreamer sender");
+    let gst_out = String::from_utf8_lossy(&gst.stdout).into_owned();
+    assert!(
+        gst.status.success(),
+        "{gst_out}{}",
+        String::from_utf8_lossy(&gst.stderr)
+    );
+    let counts: serde_json::Value =
+        serde_json::from_str(gst_out.lines().last().unwrap_or("{}")).expect("sender's counters");
+    let played = player.wait(Duration::from_secs(40));
+    played.assert_success();
+    let (_, last) = read_stats(&stats);
+    let recovered = stat(&last, "/metrics/recovered");
+    assert!(recovered >= 20.0, "{last}\nGStreamer: {counts}");
+    assert!(stat(&last, "/metrics/rtx_received") >= recovered, "{last}");
+    assert!(
+        counts["num-rtx-packets"].as_u64().unwrap_or(0) >= 20,
+        "{counts}"
+    );
+    // Lost only what the sender could not answer (if anything): far under the relay's 5 %.
+    let lost = stat(&last, "/metrics/lost");
+    assert!(
+        lost <= 0.1 * recovered,
+        "lost {lost}, recovered {recovered}: {last}"
+    );
+    let (out, _, _) = read_wav(&dir.join("out.wav"));
+    let frames = source().len() / 2;
+    let exact = exact_frames(&source(), &out);
+    assert!(exact as f64 >= 0.99 * frames as f64, "{exact} of {frames}");
+}

@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""A GStreamer rtpbin sender with retransmission (RFC 4588 via rtprtxsend), for the interop
+tests: a WAV file as L16 on PT 96, retransmissions on PT 97.
+
+Usage: gst_rtx_sender.py WAV HOST RTP_PORT RTCP_LOCAL_PORT
+Sends RTP to HOST:RTP_PORT and RTCP to HOST:RTP_PORT + 1 from RTCP_LOCAL_PORT, where it also
+receives the receiver's RTCP (RRs, NACKs): one socket both ways, as symmetric RTCP needs.
+Prints one JSON line with rtprtxsend's counters when the file has been sent.
+gst-launch cannot connect rtpbin's request-aux-sender signal, hence this script.
+"""
+import json
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+from gi.repository import GLib, Gst  # noqa: E402
+
+Gst.init(None)
+wav, host, rtp_port, rtcp_local = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+pipeline = Gst.Pipeline.new("tx")
+
+
+def make(factory, **props):
+    e = Gst.ElementFactory.make(factory, None)
+    for k, v in props.items():
+        e.set_property(k.replace("_", "-"), v)
+    pipeline.add(e)
+    return e
+
+
+src = make("filesrc", location=wav)
+parse = make("wavparse")
+convert = make("audioconvert")
+pay = make("rtpL16pay", pt=96, min_ptime=20_000_000, max_ptime=20_000_000)
+rtpbin = make("rtpbin")
+rtpbin.set_property("rtp-profile", 3)  # AVPF: feedback (NACK) is acted on
+rtx = Gst.ElementFactory.make("rtprtxsend", None)
+rtx.set_property("payload-type-map", Gst.Structure.new_from_string("application/x-rtp-pt-map,96=(uint)97"))
+rtx.set_property("max-size-time", 5000)
+aux = Gst.Bin.new(None)
+aux.add(rtx)
+aux.add_pad(Gst.GhostPad.new("sink_0", rtx.get_static_pad("sink")))
+aux.add_pad(Gst.GhostPad.new("src_0", rtx.get_static_pad("src")))
+rtpbin.connect("request-aux-sender", lambda _bin, _sid: aux)
+rtp_sink = make("udpsink", host=host, port=rtp_port, sync=True)
+rtcp_src = make("udpsrc", address="127.0.0.1", port=rtcp_local)
+rtcp_sink = make("udpsink", host=host, port=rtp_port + 1, sync=False, **{"async": False})
+# The RTCP sink sends from the RTCP source's socket, so replies come back to it.
+rtcp_src.set_state(Gst.State.READY)
+rtcp_sink.set_property("socket", rtcp_src.get_property("used-socket"))
+rtcp_sink.set_property("close-socket", False)
+
+src.link(parse)
+parse.link(convert)
+convert.link_filtered(pay, Gst.Caps.from_string("audio/x-raw,format=S16BE"))
+pay.get_static_pad("src").link(rtpbin.request_pad_simple("send_rtp_sink_0"))
+rtpbin.get_static_pad("send_rtp_src_0").link(rtp_sink.get_static_pad("sink"))
+rtpbin.request_pad_simple("send_rtcp_src_0").link(rtcp_sink.get_static_pad("sink"))
+rtcp_src.get_static_pad("src").link(rtpbin.request_pad_simple("recv_rtcp_sink_0"))
+
+loop = GLib.MainLoop()
+
+
+def on_message(_bus, msg):
+    if msg.type in (Gst.MessageType.EOS, Gst.MessageType.ERROR):
+        if msg.type == Gst.MessageType.ERROR:
+            print(json.dumps({"error": str(msg.parse_error()[0])}), flush=True)
+        # Linger so that NACKs for the last packets are still answered.
+        GLib.timeout_add(1500, finish)
+
+
+def finish():
+    stats = {k: rtx.get_property(k) for k in ["num-rtx-requests", "num-rtx-packets"]}
+    pipeline.set_state(Gst.State.NULL)
+    print(json.dumps(stats), flush=True)
+    loop.quit()
+    return False
+
+
+bus = pipeline.get_bus()
+bus.add_signal_watch()
+bus.connect("message", on_message)
+pipeline.set_state(Gst.State.PLAYING)
+loop.run()
