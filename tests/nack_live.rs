@@ -138,6 +138,19 @@ fn five_percent_loss_each_way_plays_every_packet_bit_exact_and_bye_ends_it() {
     assert_eq!(stat(&stats, "/metrics/concealed_ms"), 0.0, "{stats}");
     let recovered = stat(&stats, "/metrics/recovered");
     assert!(recovered >= 20.0, "{stats}");
+    assert!(stat(&stats, "/rtcp/sender_reports") >= 1.0, "{stats}");
+    // The closing SR (with the BYE) counts every packet sent.
+    assert_eq!(
+        stat(&stats, "/rtcp/sender_packets"),
+        summary_value(&summary, "packets")
+    );
+    assert!(
+        stats["rtcp"]["sender_cname"]
+            .as_str()
+            .is_some_and(|c| c.contains('@')),
+        "{stats}"
+    );
+    assert_eq!(stats["rtcp"]["bye_received"], true, "{stats}");
     let rtt = stat(&stats, "/metrics/rtt_ms");
     assert!((45.0..200.0).contains(&rtt), "RTT {rtt}");
     // NACK and retransmission bytes against the bytes of the packets that were lost.
@@ -251,4 +264,43 @@ fn a_gstreamer_sender_with_rtprtxsend_has_its_losses_recovered() {
     let frames = source().len() / 2;
     let exact = exact_frames(&source(), &out);
     assert!(exact as f64 >= 0.99 * frames as f64, "{exact} of {frames}");
+}
+
+#[test]
+fn rtcp_muxed_on_the_rtp_port_is_found_and_answered_there() {
+    let dir = scratch("nack_live_mux");
+    let (play_port, send_port) = (free_port(), free_port());
+    let stats = dir.join("stats.jsonl");
+    let stats_arg = stats.display().to_string();
+    // `--rtcp auto` (the default) also listens on port + 1; muxed RTCP must be noticed.
+    let player = spawn_player(
+        &dir,
+        &format!("rtp://@:{play_port}"),
+        &["--format", "l16/48000/2", "--stats-json", &stats_arg],
+    );
+    wait_until_bound(play_port);
+    let send = Command::new(env!("CARGO_BIN_EXE_jitterplay"))
+        .arg("send")
+        .arg(asset("music-48k-stereo.flac"))
+        .args([
+            "--to",
+            &format!("127.0.0.1:{play_port}"),
+            "--local-port",
+            &send_port.to_string(),
+        ])
+        .args(["--rtcp-mux", "--quiet"])
+        .output()
+        .expect("run send");
+    assert!(
+        send.status.success(),
+        "{}",
+        String::from_utf8_lossy(&send.stderr)
+    );
+    let summary = String::from_utf8_lossy(&send.stdout).into_owned();
+    player.wait(Duration::from_secs(30)).assert_success();
+    let (_, last) = read_stats(&stats);
+    assert!(stat(&last, "/rtcp/sender_reports") >= 1.0, "{last}");
+    assert_eq!(last["rtcp"]["bye_received"], true, "{last}");
+    assert!(summary_value(&summary, "rx_reports") >= 1.0, "{summary}");
+    assert_eq!(stat(&last, "/metrics/lost"), 0.0);
 }

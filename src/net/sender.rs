@@ -24,6 +24,9 @@ use crate::netem::queue::{ImpairQueue, QueueLimits};
 use crate::rtcp::sender_session::Transmit;
 use crate::rtp::payload::PayloadFormat;
 
+/// How many times the closing BYE is sent.
+const BYE_COPIES: usize = 3;
+
 /// How often [`Sender::run_with_progress`] reports progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 /// Largest datagram read on the RTCP socket (a muxed port may carry anything).
@@ -368,7 +371,14 @@ impl Sender {
         }
         if let Some(r) = rtcp.as_mut() {
             r.bye(start.elapsed());
-            rtcp_out.send(&r.outgoing).await;
+            // A lost BYE leaves the receiver waiting out its idle timeout: send it three times,
+            // 20 ms apart, as RFC 4733 repeats its end packets (receivers act on the first).
+            for copy in 0..BYE_COPIES {
+                if copy > 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                rtcp_out.send(&r.outgoing).await;
+            }
         }
         Ok(SendReport {
             packets: header.packets(),

@@ -20,7 +20,7 @@ use crate::playout::{
     PlayoutEngine, PlayoutState, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, Verdict,
 };
 use crate::rtcp::nack::NackConfig;
-use crate::rtcp::receiver::{RtcpReceiver, RtcpReceiverConfig};
+use crate::rtcp::receiver::{RtcpReceiver, RtcpReceiverConfig, RtcpReceiverStatus};
 use crate::rtp::header::RtpHeader;
 use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
 
@@ -135,6 +135,9 @@ pub struct LiveStatus {
     /// The packet saver's counters (with `--save-packets`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub save: Option<SaveSnapshot>,
+    /// What RTCP said and did: the sender's CNAME and reported counts, reports, recovery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtcp: Option<RtcpReceiverStatus>,
 }
 
 /// Why live playback failed.
@@ -542,6 +545,7 @@ fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static s
         receiver: p.map(|p| p.engine.core().counts()).unwrap_or_default(),
         net: net.snapshot(),
         save: net.save.get().map(|s| s.snapshot()),
+        rtcp: p.and_then(|p| p.engine.rtcp().map(RtcpReceiver::status)),
         record: p.and_then(|p| {
             (p.recorder.as_ref())
                 .map(|r| r.stats().snapshot())
