@@ -38,8 +38,10 @@ print("| name | length s | packets | dropped | late | lost | overflow | bit-exac
       "| concealed ms | underruns | rebuffers | resets | latency mean / p95 ms | end target ms "
       "| drift true / estimated ppm |")
 print("|---|" + "---|" * 15)
+reports = {}
 for name in names:
     r = report(name)
+    reports[name] = r
     m, n = r["metrics"], r["network"]
     sent = r["packets_sent"]
     in_time = sent - n["dropped"] - m["late"]
@@ -52,3 +54,22 @@ for name in names:
           f"| {m['underruns']} | {m['rebuffers']} | {m['resets']} "
           f"| {r['latency_mean_ms']:.0f} / {r['latency_p95_ms']:.0f} | {m['target_ms']:.0f} "
           f"| {r['true_drift_ppm']:+.0f} / {est} |")
+
+# Scenarios with RTCP: what NACK recovery did, and the same run with --no-nack.
+recovering = [(n, r) for n, r in reports.items() if r.get("recovery")]
+if recovering:
+    print()
+    print("| name | asked for (NACKs) | recovered | too late | given up | overhead × | RTT ms "
+          "| back-channel lost | bit-exact % | bit-exact % with `--no-nack` |")
+    print("|---|" + "---|" * 9)
+    for name, r in recovering:
+        m, rec = r["metrics"], r["recovery"]
+        with tempfile.NamedTemporaryFile(suffix=".json") as f:
+            subprocess.run([BIN, "simulate", INPUT, "--scenario", name, "--seed", SEED, "--no-nack",
+                            "--report", f.name], check=True, capture_output=True)
+            off = json.load(open(f.name))
+        rtt = "–" if m["rtt_ms"] is None else f"{m['rtt_ms']:.0f}"
+        print(f"| `{name}` | {m['nack_packets']} ({m['nack_sent']}) | {m['recovered']} "
+              f"| {m['recovered_too_late']} | {m['nack_given_up']} | {rec['overhead']:.2f} | {rtt} "
+              f"| {rec['reverse']['dropped']} of {rec['reverse']['sent']} "
+              f"| {100.0 * r['bit_exact_share']:.2f} | {100.0 * off['bit_exact_share']:.2f} |")

@@ -37,11 +37,13 @@ const FADE_IN: Duration = Duration::from_millis(5);
 const PLAYER_LIMIT: Duration = Duration::from_secs(40);
 
 /// Runs `jitterplay send INPUT --to 127.0.0.1:PORT ARGS…` to completion.
+/// `send` as before RTCP (`--no-rtcp`): these tests are about what the player does with the
+/// packets alone (losses concealed, idle timeouts, counts); `nack_live` tests recovery.
 fn send(input: &Path, port: u16, args: &[&str]) -> Output {
     jitterplay()
         .arg("send")
         .arg(input)
-        .args(["--to", &format!("127.0.0.1:{port}")])
+        .args(["--to", &format!("127.0.0.1:{port}"), "--no-rtcp"])
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -445,7 +447,11 @@ fn capture_payloads(input: &Path, args: &[&str]) -> Vec<u8> {
     let child = jitterplay()
         .arg("send")
         .arg(input)
-        .args(["--to", &rx.local_addr().expect("addr").to_string()])
+        .args([
+            "--to",
+            &rx.local_addr().expect("addr").to_string(),
+            "--no-rtcp",
+        ])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -589,7 +595,7 @@ fn a_foreign_sender_is_ignored_and_counted() {
     let legit = jitterplay()
         .arg("send")
         .arg(&input)
-        .args(["--to", &format!("127.0.0.1:{port}")])
+        .args(["--to", &format!("127.0.0.1:{port}"), "--no-rtcp"])
         .args(["--ptime", "10ms", "--duration", "2s", "--ssrc", "0x1111"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -858,7 +864,13 @@ fn a_dynamic_payload_type_without_a_format_fails_in_one_line() {
     let sender = jitterplay()
         .arg("send")
         .arg(asset(SPEECH))
-        .args(["--to", &format!("127.0.0.1:{port}"), "--duration", "2s"])
+        .args([
+            "--to",
+            &format!("127.0.0.1:{port}"),
+            "--duration",
+            "2s",
+            "--no-rtcp",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

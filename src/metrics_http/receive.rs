@@ -521,6 +521,7 @@ mod tests {
             ("rtt_ms", "round_trip_seconds"),
             ("sr_drift_ppm", "sr_clock_drift_ratio"),
             ("rtcp_received", "rtcp_received_total"),
+            ("rtcp_refused", "rtcp_refused_total"),
             ("rtcp_sent", "rtcp_sent_total"),
             ("rtcp_send_errors", "rtcp_send_errors_total"),
         ];

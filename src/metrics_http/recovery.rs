@@ -82,6 +82,12 @@ pub fn encode_rtcp_net(out: &mut Exposition<'_, '_>, n: &RtcpNetSnapshot) -> std
         None,
         n.rtcp_received,
     )?;
+    out.counter(
+        "rtcp_refused",
+        "Datagrams on the RTCP port refused (not RTCP, another host)",
+        None,
+        n.rtcp_refused,
+    )?;
     out.counter("rtcp_sent", "RTCP datagrams sent", None, n.rtcp_sent)?;
     out.counter(
         "rtcp_send_errors",

@@ -368,21 +368,23 @@ impl Intake {
             };
             let arrival = self.origin.elapsed().saturating_sub(got.waited);
             let datagram = &self.buf[..got.len.min(self.buf.len())];
-            let stats = &self.stats;
-            stats.datagrams.fetch_add(1, Relaxed);
-            stats.bytes.fetch_add(datagram.len() as u64, Relaxed);
+            // The RTP socket's counters stay about RTP: RTCP on its own port is counted apart.
+            let rtcp = &self.stats.rtcp;
             let from_source = self.url.source.is_none_or(|s| s == got.from.ip())
-                && stats.source.get().is_some_and(|l| l.ip() == got.from.ip());
+                && self
+                    .stats
+                    .source
+                    .get()
+                    .is_some_and(|l| l.ip() == got.from.ip());
             if !looks_like_rtcp(datagram) || !from_source {
-                stats.foreign.fetch_add(1, Relaxed);
+                rtcp.refused.fetch_add(1, Relaxed);
                 continue;
             }
-            let _ = stats.rtcp.peer.set(got.from);
-            stats.rtcp.received.fetch_add(1, Relaxed);
+            let _ = rtcp.peer.set(got.from);
             if queue.push(datagram, arrival) {
-                stats.accepted.fetch_add(1, Relaxed);
+                rtcp.received.fetch_add(1, Relaxed);
             } else {
-                stats.queue_full.fetch_add(1, Relaxed);
+                rtcp.refused.fetch_add(1, Relaxed);
             }
         }
     }

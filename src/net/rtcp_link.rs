@@ -43,8 +43,10 @@ impl std::str::FromStr for RtcpMode {
 /// RTCP's counters and learnt addresses, shared by the network task and the decoder thread.
 #[derive(Debug, Default)]
 pub struct RtcpNetStats {
-    /// RTCP datagrams received (either socket).
+    /// RTCP datagrams taken (either socket; muxed ones are in the RTP counters too).
     pub received: AtomicU64,
+    /// Datagrams on the RTCP port refused: not RTCP, from another host, or no room.
+    pub refused: AtomicU64,
     /// RTCP datagrams sent.
     pub sent: AtomicU64,
     /// RTCP datagrams that could not be sent.
@@ -58,8 +60,10 @@ pub struct RtcpNetStats {
 /// A serialisable copy of [`RtcpNetStats`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RtcpNetSnapshot {
-    /// RTCP datagrams received.
+    /// RTCP datagrams taken.
     pub rtcp_received: u64,
+    /// Datagrams on the RTCP port refused.
+    pub rtcp_refused: u64,
     /// RTCP datagrams sent.
     pub rtcp_sent: u64,
     /// RTCP datagrams that could not be sent.
@@ -71,6 +75,7 @@ impl RtcpNetStats {
     pub fn snapshot(&self) -> RtcpNetSnapshot {
         RtcpNetSnapshot {
             rtcp_received: self.received.load(Relaxed),
+            rtcp_refused: self.refused.load(Relaxed),
             rtcp_sent: self.sent.load(Relaxed),
             rtcp_send_errors: self.send_errors.load(Relaxed),
         }
