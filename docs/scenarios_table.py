@@ -44,7 +44,10 @@ for name in names:
     reports[name] = r
     m, n = r["metrics"], r["network"]
     sent = r["packets_sent"]
-    in_time = sent - n["dropped"] - m["late"]
+    # With NACK recovery a dropped packet may still come in time (the network's count then
+    # includes lost retransmissions): what never played is what was lost.
+    gone = m["lost"] if r.get("recovery") else n["dropped"]
+    in_time = sent - gone - m["late"]
     exact = 100.0 * r["bit_exact_share"]
     exact_in_time = exact * sent / in_time if in_time else 0.0
     est = r["estimated_drift_ppm"]
