@@ -42,6 +42,25 @@ fn exact_frames(source: &[f32], out: &[f32]) -> usize {
         .count()
 }
 
+/// Runs `send` of the music asset to `to_port` from `local_port` with `extra` options; its
+/// output once it has finished (it must succeed).
+fn run_send(to_port: u16, local_port: u16, extra: &[&str]) -> std::process::Output {
+    let send = Command::new(env!("CARGO_BIN_EXE_jitterplay"))
+        .arg("send")
+        .arg(asset("music-48k-stereo.flac"))
+        .args(["--to", &format!("127.0.0.1:{to_port}")])
+        .args(["--local-port", &local_port.to_string(), "--quiet"])
+        .args(extra)
+        .output()
+        .expect("run send");
+    assert!(
+        send.status.success(),
+        "{}",
+        String::from_utf8_lossy(&send.stderr)
+    );
+    send
+}
+
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -93,23 +112,7 @@ fn send_through_relay(
     let player = spawn_player(&dir, &format!("rtp://@:{play_port}"), &args);
     wait_until_bound(play_port);
     let _relay = relay(relay_port, play_port, relay_out, forward);
-    let send = Command::new(env!("CARGO_BIN_EXE_jitterplay"))
-        .arg("send")
-        .arg(asset("music-48k-stereo.flac"))
-        .args([
-            "--to",
-            &format!("127.0.0.1:{relay_port}"),
-            "--local-port",
-            &send_port.to_string(),
-        ])
-        .args(["--quiet"])
-        .output()
-        .expect("run send");
-    assert!(
-        send.status.success(),
-        "{}",
-        String::from_utf8_lossy(&send.stderr)
-    );
+    let send = run_send(relay_port, send_port, &[]);
     // No --idle-timeout: the sender's BYE must end playback once the buffer has played out.
     let played = player.wait(Duration::from_secs(40));
     played.assert_success();
@@ -279,23 +282,7 @@ fn rtcp_muxed_on_the_rtp_port_is_found_and_answered_there() {
         &["--format", "l16/48000/2", "--stats-json", &stats_arg],
     );
     wait_until_bound(play_port);
-    let send = Command::new(env!("CARGO_BIN_EXE_jitterplay"))
-        .arg("send")
-        .arg(asset("music-48k-stereo.flac"))
-        .args([
-            "--to",
-            &format!("127.0.0.1:{play_port}"),
-            "--local-port",
-            &send_port.to_string(),
-        ])
-        .args(["--rtcp-mux", "--quiet"])
-        .output()
-        .expect("run send");
-    assert!(
-        send.status.success(),
-        "{}",
-        String::from_utf8_lossy(&send.stderr)
-    );
+    let send = run_send(play_port, send_port, &["--rtcp-mux"]);
     let summary = String::from_utf8_lossy(&send.stdout).into_owned();
     player.wait(Duration::from_secs(30)).assert_success();
     let (_, last) = read_stats(&stats);

@@ -1,26 +1,10 @@
 //! NACK recovery in the simulator: the real receive core and RTCP sessions at both ends, with
 //! seeded loss on the way there and back.
 
-use std::path::Path;
+mod common;
 
-use jitterplay::codec::file::FileDecoder;
 use jitterplay::sim::scenario::RecoveryBehaviour;
-use jitterplay::sim::{run_simulation, Scenario, SimConfig, SimInput, SimReport};
-
-fn input() -> SimInput {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/music-48k-stereo.flac");
-    let mut decoder = FileDecoder::open(&path).expect("asset");
-    let format = decoder.format();
-    let (mut samples, mut chunk) = (Vec::new(), Vec::new());
-    while decoder.next_chunk(&mut chunk).expect("decode") {
-        samples.extend_from_slice(&chunk);
-    }
-    SimInput {
-        samples,
-        rate: format.rate,
-        channels: format.channels as u16,
-    }
-}
+use jitterplay::sim::{run_simulation, Scenario, SimConfig, SimReport};
 
 fn simulate(scenario: Scenario, seed: u64, no_nack: bool) -> SimReport {
     let cfg = SimConfig {
@@ -33,7 +17,12 @@ fn simulate(scenario: Scenario, seed: u64, no_nack: bool) -> SimReport {
         dtmf: jitterplay::playout::DtmfMode::Tone,
         codec: jitterplay::sim::opus_sender::SimCodec::L16,
     };
-    run_simulation(&input(), &cfg, &mut |_| {}).expect("simulation runs")
+    run_simulation(
+        &common::sim_input("music-48k-stereo.flac"),
+        &cfg,
+        &mut |_| {},
+    )
+    .expect("simulation runs")
 }
 
 fn named(name: &str) -> Scenario {

@@ -1,28 +1,15 @@
 //! Scenario tests: the real receive core under seeded network conditions in virtual time,
 //! with the thresholds the jitter-buffer issue asks for.
 
-use std::path::Path;
+mod common;
+
 use std::time::Duration;
 
-use jitterplay::codec::file::FileDecoder;
 use jitterplay::netem::model::{Outage, OutageKind};
 use jitterplay::sim::{run_simulation, EventKind, Scenario, SimConfig, SimInput, SimReport};
 
 fn input(name: &str) -> SimInput {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets")
-        .join(name);
-    let mut decoder = FileDecoder::open(&path).expect("asset");
-    let format = decoder.format();
-    let (mut samples, mut chunk) = (Vec::new(), Vec::new());
-    while decoder.next_chunk(&mut chunk).expect("decode") {
-        samples.extend_from_slice(&chunk);
-    }
-    SimInput {
-        samples,
-        rate: format.rate,
-        channels: format.channels as u16,
-    }
+    common::sim_input(name)
 }
 
 fn simulate(scenario: Scenario, seed: u64, duration: Option<Duration>) -> SimReport {

@@ -130,3 +130,18 @@ pub fn onset(signal: &[f32], channels: usize, threshold: f32) -> Option<usize> {
         .step_by(channels)
         .position(|s| s.abs() > threshold)
 }
+
+/// An asset decoded for the simulator: interleaved f32 with its rate and channels.
+pub fn sim_input(name: &str) -> jitterplay::sim::SimInput {
+    let mut decoder = jitterplay::codec::file::FileDecoder::open(&asset(name)).expect("asset");
+    let format = decoder.format();
+    let (mut samples, mut chunk) = (Vec::new(), Vec::new());
+    while decoder.next_chunk(&mut chunk).expect("decode") {
+        samples.extend_from_slice(&chunk);
+    }
+    jitterplay::sim::SimInput {
+        samples,
+        rate: format.rate,
+        channels: format.channels as u16,
+    }
+}
