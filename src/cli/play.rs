@@ -382,8 +382,8 @@ pub fn json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io:
 /// The counters every player prints when it ends.
 pub fn metrics_summary(m: &crate::playout::metrics::MetricsSnapshot) -> String {
     format!(
-        "received {} played {} lost {} late {} duplicate {} reordered {} concealed {:.0} ms (pitch {:.0}, fade {:.0}, noise {:.0}) stretched {:.0} ms silence-adjusted {:.0} ms dropped {:.0} ms underruns {} rebuffers {} jitter {:.1} ms",
-        m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.concealed_ms, m.concealed_pitch_ms, m.concealed_fade_ms, m.concealed_noise_ms, m.stretched_ms, m.silence_adjusted_ms, m.dropped_ms, m.underruns, m.rebuffers, m.jitter_ms
+        "received {} played {} lost {} late {} duplicate {} reordered {} recovered {} (of {} asked for) concealed {:.0} ms (pitch {:.0}, fade {:.0}, noise {:.0}) stretched {:.0} ms silence-adjusted {:.0} ms dropped {:.0} ms underruns {} rebuffers {} jitter {:.1} ms",
+        m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.recovery.recovered, m.recovery.nack_packets, m.concealed_ms, m.concealed_pitch_ms, m.concealed_fade_ms, m.concealed_noise_ms, m.stretched_ms, m.silence_adjusted_ms, m.dropped_ms, m.underruns, m.rebuffers, m.jitter_ms
     )
 }
 
@@ -408,8 +408,16 @@ fn live_line(s: &LiveStatus, url: &RtpUrl, history: &DepthHistory) -> String {
     } else {
         0.0
     };
+    let r = &m.recovery;
+    // NACK recovery, once it has done something: recovered of asked, and the round trip.
+    let recovery = if r.nack_packets > 0 {
+        let rtt = r.rtt_ms.map_or(String::new(), |v| format!(" rtt {v:.0} ms"));
+        format!("  recovered {}/{}{rtt}", r.recovered, r.nack_packets)
+    } else {
+        String::new()
+    };
     format!(
-        "{head}  {} buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%  late {}  stretched {:.0} ms  drift {}  {}  from {}",
+        "{head}  {} buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%{recovery}  late {}  stretched {:.0} ms  drift {}  {}  from {}",
         history.render(),
         m.depth_ms,
         m.target_ms,
