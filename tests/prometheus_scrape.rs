@@ -172,7 +172,18 @@ fn prometheus_scrapes_send_relay_and_play() {
         jitterplay()
             .args(["send"])
             .arg(asset("speech-48k-mono.wav"))
-            .args(["--to", listen, "--ssrc", SSRC, "--duration", "3s"])
+            // Without RTCP: the player then ends on its idle timeout, which leaves Prometheus
+            // time to scrape the final values (a BYE would end it at once), and no
+            // retransmission makes the relay forward more than the stream (nack_live tests those).
+            .args([
+                "--to",
+                listen,
+                "--ssrc",
+                SSRC,
+                "--duration",
+                "3s",
+                "--no-rtcp",
+            ])
             .args(["--metrics-listen", &m_send.to_string()]),
     );
     let sent_packets = count(&summary(&sent), "packets") as f64;

@@ -37,6 +37,7 @@ const REPORT_FIELDS: &[&str] = &[
     "metrics",
     "receiver",
     "network",
+    "recovery",
     "timeline",
     "delays",
     "events",

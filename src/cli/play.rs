@@ -411,7 +411,9 @@ fn live_line(s: &LiveStatus, url: &RtpUrl, history: &DepthHistory) -> String {
     let r = &m.recovery;
     // NACK recovery, once it has done something: recovered of asked, and the round trip.
     let recovery = if r.nack_packets > 0 {
-        let rtt = r.rtt_ms.map_or(String::new(), |v| format!(" rtt {v:.0} ms"));
+        let rtt = r
+            .rtt_ms
+            .map_or(String::new(), |v| format!(" rtt {v:.0} ms"));
         format!("  recovered {}/{}{rtt}", r.recovered, r.nack_packets)
     } else {
         String::new()

@@ -88,17 +88,19 @@ impl PlayoutEngine {
             return self.core.on_datagram(datagram, arrival);
         };
         let locked = self.core.buffer().ssrc();
-        let (packet, header, retransmission) = match rtcp.classify(&header, datagram, locked) {
-            MediaKind::Media => {
-                let asked = locked == Some(header.ssrc) && rtcp.was_requested(header.sequence);
-                (datagram, header, asked)
-            }
-            MediaKind::Rtx => match RtpHeader::parse(rtcp.unwrapped()) {
-                Ok(original) => (rtcp.unwrapped(), original, true),
-                Err(_) => return Verdict::UnusableRtx,
-            },
-            MediaKind::UnusableRtx => return Verdict::UnusableRtx,
-        };
+        let media_pt = self.core.payload_type();
+        let (packet, header, retransmission) =
+            match rtcp.classify(&header, datagram, locked, media_pt) {
+                MediaKind::Media => {
+                    let asked = locked == Some(header.ssrc) && rtcp.was_requested(header.sequence);
+                    (datagram, header, asked)
+                }
+                MediaKind::Rtx => match RtpHeader::parse(rtcp.unwrapped()) {
+                    Ok(original) => (rtcp.unwrapped(), original, true),
+                    Err(_) => return Verdict::UnusableRtx,
+                },
+                MediaKind::UnusableRtx => return Verdict::UnusableRtx,
+            };
         let verdict = self.core.on_packet(packet, arrival, retransmission);
         let Verdict::Buffered(outcome) = verdict else {
             return verdict;

@@ -483,6 +483,11 @@ impl ReceiveCore {
         depth.max(target)
     }
 
+    /// The stream's payload type, once known (configured or from the first packet).
+    pub fn payload_type(&self) -> Option<u8> {
+        self.cfg.payload_type
+    }
+
     /// Publishes the RTCP session's status with the other metrics.
     pub fn publish_rtcp(&self, status: &crate::rtcp::receiver::RtcpReceiverStatus) {
         self.metrics.recovery.publish(status);

@@ -148,18 +148,26 @@ impl RtcpReceiver {
         self.nack.is_some()
     }
 
-    /// Sorts a non-RTCP datagram: RTX packets of the announced payload type are rewritten as
-    /// their original (for the source `media_ssrc` the buffer is locked to).
+    /// Sorts a non-RTCP datagram: RTX packets are rewritten as their original (for the source
+    /// `media_ssrc` the buffer is locked to, whose payload type is `media_pt`).
+    ///
+    /// The RTX payload type is the announced one (SDP `apt=`, `--rtx-pt`); without one it is
+    /// learnt from the first packet that can only be a retransmission: another SSRC, a dynamic
+    /// payload type other than the media's, and an original sequence number we asked for.
     pub fn classify(
         &mut self,
         header: &RtpHeader,
         datagram: &[u8],
         media_ssrc: Option<u32>,
+        media_pt: Option<u8>,
     ) -> MediaKind {
+        if self.cfg.rtx.is_none() {
+            self.learn_rtx(header, datagram, media_ssrc, media_pt);
+        }
         let Some((rtx_pt, apt)) = self.cfg.rtx else {
             return MediaKind::Media;
         };
-        if header.payload_type != rtx_pt {
+        if header.payload_type != rtx_pt || Some(header.ssrc) == media_ssrc {
             return MediaKind::Media;
         }
         self.status.rtx_received += 1;
@@ -170,6 +178,30 @@ impl RtcpReceiver {
         } else {
             self.status.rtx_unusable += 1;
             MediaKind::UnusableRtx
+        }
+    }
+
+    fn learn_rtx(
+        &mut self,
+        header: &RtpHeader,
+        datagram: &[u8],
+        media_ssrc: Option<u32>,
+        media_pt: Option<u8>,
+    ) {
+        let (Some(ssrc), Some(pt)) = (media_ssrc, media_pt) else {
+            return;
+        };
+        let payload = header.payload(datagram);
+        let candidate = header.ssrc != ssrc
+            && header.payload_type != pt
+            && header.payload_type >= 96
+            && payload.len() >= 2;
+        if candidate && self.was_requested(u16::from_be_bytes([payload[0], payload[1]])) {
+            tracing::info!(
+                pt = header.payload_type,
+                "retransmissions (RTX) found on this payload type"
+            );
+            self.cfg.rtx = Some((header.payload_type, pt));
         }
     }
 

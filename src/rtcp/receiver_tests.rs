@@ -85,7 +85,7 @@ fn a_gap_becomes_a_nack_with_a_report_and_its_rtx_is_the_original() {
     let mut rtx = Vec::new();
     assert!(crate::rtcp::rtx::wrap(&original, 97, 900, 0x3333, &mut rtx));
     let h = RtpHeader::parse(&rtx).unwrap();
-    assert_eq!(r.classify(&h, &rtx, Some(MEDIA)), MediaKind::Rtx);
+    assert_eq!(r.classify(&h, &rtx, Some(MEDIA), Some(0)), MediaKind::Rtx);
     assert_eq!(r.unwrapped(), &original[..]);
     let back = RtpHeader::parse(r.unwrapped()).unwrap();
     assert_eq!(
@@ -100,7 +100,7 @@ fn a_gap_becomes_a_nack_with_a_report_and_its_rtx_is_the_original() {
     );
     assert_eq!(s.rtt_ms, Some(60.0));
     // RTX before any stream is known cannot be used.
-    assert_eq!(r.classify(&h, &rtx, None), MediaKind::UnusableRtx);
+    assert_eq!(r.classify(&h, &rtx, None, Some(0)), MediaKind::UnusableRtx);
 }
 
 #[test]
@@ -205,4 +205,25 @@ fn bye_from_the_source_ends_and_ours_goes_out_once() {
     assert_eq!(byes, 1);
     assert!(!r.on_rtcp(b"\x80\xc9garbage", MS * 50));
     assert_eq!(r.status().rtcp_malformed, 1);
+}
+
+#[test]
+fn without_an_announced_payload_type_rtx_is_learnt_from_an_answer_to_a_nack() {
+    let mut r = session(None, true);
+    for seq in 0..5 {
+        media(&mut r, seq, u32::from(seq) * 20);
+    }
+    media(&mut r, 6, 120);
+    r.poll(MS * 140, MS);
+    assert_eq!(nacked(&sent(&mut r)), vec![5]);
+    let original = packet(5, 0, MEDIA, &[0x55; 160]);
+    let mut rtx = Vec::new();
+    // An RTX-looking packet for a number not asked for teaches nothing.
+    crate::rtcp::rtx::wrap(&packet(3, 0, MEDIA, &[1; 160]), 101, 1, 0x3333, &mut rtx);
+    let h = RtpHeader::parse(&rtx).unwrap();
+    assert_eq!(r.classify(&h, &rtx, Some(MEDIA), Some(0)), MediaKind::Media);
+    crate::rtcp::rtx::wrap(&original, 101, 2, 0x3333, &mut rtx);
+    let h = RtpHeader::parse(&rtx).unwrap();
+    assert_eq!(r.classify(&h, &rtx, Some(MEDIA), Some(0)), MediaKind::Rtx);
+    assert_eq!(r.unwrapped(), &original[..]);
 }

@@ -53,7 +53,19 @@ pub fn write_sdp(stream: &SdpStream) -> String {
         stream.port,
         pts.join(" ")
     ));
-    for p in &stream.payloads {
+    // ffmpeg applies every a=rtpmap of a media section to its one stream, the last one winning:
+    // retransmission payload types (rtx/…, no channel count) go first so the audio's is last.
+    let is_rtx = |p: &&super::SdpPayload| {
+        p.rtpmap
+            .as_deref()
+            .is_some_and(|r| r.to_ascii_lowercase().starts_with("rtx/"))
+    };
+    let ordered = stream
+        .payloads
+        .iter()
+        .filter(is_rtx)
+        .chain(stream.payloads.iter().filter(|p| !is_rtx(p)));
+    for p in ordered {
         if let Some(rtpmap) = p.format.map(|f| f.rtpmap()).or_else(|| p.rtpmap.clone()) {
             line(format_args!("a=rtpmap:{} {rtpmap}", p.pt));
         }
