@@ -138,6 +138,11 @@ impl RtcpReceiver {
         s
     }
 
+    /// Requested packets that arrived in time so far (cheap, for per-packet callers).
+    pub fn recovered(&self) -> u64 {
+        self.nack.as_ref().map_or(0, |n| n.counts().recovered)
+    }
+
     /// The sender's clock drift from its reports (fraction, not ppm), when known.
     pub fn sr_drift(&self) -> Option<f64> {
         self.clock.drift()

@@ -249,9 +249,13 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         self.feed.deliver(now, &mut self.report, &mut self.arrivals);
         let arrived = self.arrivals.len();
         for Arrival { at, bytes } in self.arrivals.drain(..) {
+            let recovered = self.engine.rtcp().map_or(0, RtcpReceiver::recovered);
             let verdict = self.engine.handle_datagram(&bytes, at);
             self.feed.recycle(bytes);
             let kind = match verdict {
+                _ if self.engine.rtcp().map_or(0, RtcpReceiver::recovered) > recovered => {
+                    EventKind::Recovered
+                }
                 Verdict::Buffered(InsertOutcome::Late) => EventKind::Late,
                 Verdict::Buffered(InsertOutcome::Overflow { .. }) => EventKind::Overflow,
                 _ => continue,

@@ -42,13 +42,18 @@ const DELAY: RGBColor = RGBColor(44, 110, 160);
 const GREY: RGBColor = RGBColor(120, 120, 120);
 
 /// The event rows of panel (c), top to bottom, with their labels and colours.
-const EVENT_ROWS: [(EventKind, &str, RGBColor); 6] = [
+const EVENT_ROWS: [(EventKind, &str, RGBColor); 7] = [
     (EventKind::NetworkLoss, "network loss", GREY),
     (EventKind::Late, "late", RGBColor(255, 127, 14)),
     (EventKind::Underrun, "underrun", RGBColor(214, 39, 40)),
     (EventKind::Rebuffer, "rebuffer", RGBColor(148, 103, 189)),
     (EventKind::Reset, "reset", RGBColor(44, 160, 44)),
     (EventKind::Overflow, "overflow", RGBColor(140, 86, 75)),
+    (
+        EventKind::Recovered,
+        "recovered (NACK)",
+        RGBColor(31, 119, 180),
+    ),
 ];
 
 /// One line of a legend: its text, colour, and whether the swatch is a box (else a line).

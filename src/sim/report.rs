@@ -27,6 +27,8 @@ pub enum EventKind {
     Reset,
     /// The buffer evicted packets to stay bounded.
     Overflow,
+    /// A lost packet's retransmission (answering a NACK) arrived in time to play.
+    Recovered,
 }
 
 /// One event.

@@ -361,7 +361,10 @@ fn rtcp_feedback_and_rtx_attributes_are_read_and_written_back() {
     assert!(written.contains("RTP/AVPF 96 97"));
     // ffmpeg lets the last a=rtpmap of a section decide the stream: the audio's comes last.
     let rtx_at = written.find("a=rtpmap:97 rtx/48000").unwrap();
-    assert!(rtx_at < written.find("a=rtpmap:96 L16/48000/2").unwrap(), "{written}");
+    assert!(
+        rtx_at < written.find("a=rtpmap:96 L16/48000/2").unwrap(),
+        "{written}"
+    );
 
     let muxed = text
         .replace("a=rtcp:6000 IN IP4 10.0.0.2", "a=rtcp-mux")
