@@ -4,7 +4,7 @@
 mod common;
 
 use jitterplay::sim::scenario::RecoveryBehaviour;
-use jitterplay::sim::{run_simulation, Scenario, SimConfig, SimReport};
+use jitterplay::sim::{run_simulation, EventKind, Scenario, SimConfig, SimReport};
 
 fn simulate(scenario: Scenario, seed: u64, no_nack: bool) -> SimReport {
     let cfg = SimConfig {
@@ -39,6 +39,15 @@ fn five_percent_loss_each_way_is_recovered_completely() {
         assert_eq!(r.bit_exact_frames, r.frames_sent, "{seed}: {r}");
         assert_eq!((m.lost, m.concealed_ms), (0, 0.0), "{seed}: {r}");
         assert!(m.recovery.recovered > 300, "{seed}: {r}");
+        let events = r
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Recovered)
+            .count();
+        assert_eq!(
+            events as u64, m.recovery.recovered,
+            "one plotted event per recovery"
+        );
         assert!(rec.overhead > 1.0 && rec.overhead <= 1.3, "{seed}: {r}");
         let rtt = m.recovery.rtt_ms.expect("RTT measured");
         assert!((50.0..70.0).contains(&rtt), "{seed}: RTT {rtt}");
