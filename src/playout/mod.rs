@@ -12,6 +12,7 @@ mod e2e_tests;
 pub mod engine;
 mod feeder;
 pub mod metrics;
+mod output_pipeline;
 pub mod receive_core;
 #[cfg(test)]
 mod receive_core_tests;
