@@ -89,18 +89,23 @@ impl PlayoutEngine {
         };
         let locked = self.core.buffer().ssrc();
         let media_pt = self.core.payload_type();
-        let (packet, header, retransmission) =
-            match rtcp.classify(&header, datagram, locked, media_pt) {
-                MediaKind::Media => {
-                    let asked = locked == Some(header.ssrc) && rtcp.was_requested(header.sequence);
-                    (datagram, header, asked)
-                }
-                MediaKind::Rtx => match RtpHeader::parse(rtcp.unwrapped()) {
-                    Ok(original) => (rtcp.unwrapped(), original, true),
-                    Err(_) => return Verdict::UnusableRtx,
-                },
-                MediaKind::UnusableRtx => return Verdict::UnusableRtx,
-            };
+        let kind = rtcp.classify(&header, datagram, locked, media_pt);
+        let rtx = kind == MediaKind::Rtx;
+        let (packet, header, retransmission) = match kind {
+            MediaKind::Media => {
+                // Retransmissions come as RTX when RTX is in use: a requested packet on the
+                // media SSRC is then the original, late, and its delay is real evidence.
+                let asked = locked == Some(header.ssrc)
+                    && !rtcp.uses_rtx()
+                    && rtcp.was_requested(header.sequence);
+                (datagram, header, asked)
+            }
+            MediaKind::Rtx => match RtpHeader::parse(rtcp.unwrapped()) {
+                Ok(original) => (rtcp.unwrapped(), original, true),
+                Err(_) => return Verdict::UnusableRtx,
+            },
+            MediaKind::UnusableRtx => return Verdict::UnusableRtx,
+        };
         let verdict = self.core.on_packet(packet, arrival, retransmission);
         let Verdict::Buffered(outcome) = verdict else {
             return verdict;
@@ -110,7 +115,7 @@ impl PlayoutEngine {
         }
         let len = packet.len();
         let time_to_play = self.core.time_to_play();
-        if rtcp.on_media(&header, len, arrival, time_to_play) == Some(Arrival::Requested) {
+        if rtcp.on_media(&header, len, arrival, time_to_play, rtx) == Some(Arrival::Requested) {
             let in_time = !matches!(
                 outcome,
                 InsertOutcome::Late | InsertOutcome::Duplicate | InsertOutcome::TooLarge

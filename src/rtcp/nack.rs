@@ -18,6 +18,12 @@ use crate::rtp::seq::SeqExtender;
 /// whatever the loss).
 const MAX_MISSING: usize = 2048;
 
+/// Half-life of the reordering the wait remembers.
+const REORDER_HALF_LIFE: Duration = Duration::from_secs(30);
+
+/// Longest wait before a first request, however late reordered packets came.
+const MAX_REORDER_WAIT: Duration = Duration::from_millis(500);
+
 /// How long a given-up packet is remembered, so that its retransmission, arriving too late, is
 /// still recognised as one.
 const REMEMBER: Duration = Duration::from_secs(2);
@@ -75,6 +81,22 @@ pub struct NackCounts {
     pub rate_limited: u64,
 }
 
+/// A packet of the source as the scheduler sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceivedPacket {
+    /// Its sequence number.
+    pub seq: u16,
+    /// Its RTP timestamp.
+    pub ts: u32,
+    /// Its length in bytes.
+    pub len: usize,
+    /// When it arrived.
+    pub arrival: Duration,
+    /// Whether it is the original (`Some(true)`: on the media SSRC while retransmissions come
+    /// as RTX), a retransmission (`Some(false)`: RTX), or either (`None`: plain retransmission).
+    pub original: Option<bool>,
+}
+
 /// What an arriving packet was to the scheduler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Arrival {
@@ -92,6 +114,8 @@ pub enum Arrival {
 struct Missing {
     ext: u64,
     seq: u16,
+    /// When the gap was seen.
+    detected: Duration,
     deadline: Duration,
     next_at: Duration,
     requests: u32,
@@ -111,6 +135,9 @@ pub struct NackScheduler {
     missing: VecDeque<Missing>,
     rtt: Option<Duration>,
     reorder_wait: Duration,
+    /// How late reordered packets came after their gap was seen (a peak that halves every
+    /// 30 s), and when it was last updated.
+    reorder_peak: (Duration, Duration),
     first_arrival: Option<Duration>,
     bytes: u64,
     budget: TokenBucket,
@@ -128,6 +155,7 @@ impl NackScheduler {
             missing: VecDeque::with_capacity(64),
             rtt: None,
             reorder_wait: Duration::from_millis(10),
+            reorder_peak: (Duration::ZERO, Duration::ZERO),
             first_arrival: None,
             bytes: 0,
             // Two requests' worth at first: the stream's rate is not known yet.
@@ -141,10 +169,24 @@ impl NackScheduler {
         *self = NackScheduler::new(self.cfg.clone());
     }
 
-    /// How long a gap waits before its first request: packets reordered by less than this are
-    /// never asked for. The receiver sets it from the measured jitter.
+    /// How long a gap waits before its first request at least: packets reordered by less than
+    /// this are never asked for. The receiver sets it from the measured jitter; reordering seen
+    /// (a missing packet arriving by itself) lengthens the wait beyond it.
     pub fn set_reorder_wait(&mut self, wait: Duration) {
         self.reorder_wait = wait;
+    }
+
+    /// The wait in use at `now`: the floor, or a quarter more than the latest reordering seen.
+    fn reorder_wait(&self, now: Duration) -> Duration {
+        let (peak, at) = self.reorder_peak;
+        let halvings = now.saturating_sub(at).as_secs_f64() / REORDER_HALF_LIFE.as_secs_f64();
+        let peak = peak.mul_f64(0.5f64.powf(halvings));
+        self.reorder_wait.max(peak + peak / 4).min(MAX_REORDER_WAIT)
+    }
+
+    fn note_reordering(&mut self, lateness: Duration, now: Duration) {
+        let current = self.reorder_wait(now) * 4 / 5;
+        self.reorder_peak = (current.max(lateness), now);
     }
 
     /// The round-trip time in use: measured, or the initial guess.
@@ -167,17 +209,21 @@ impl NackScheduler {
         self.missing.iter().filter(|m| !m.given_up).count()
     }
 
-    /// Takes a packet of the source: `seq` and `ts` from its header, `len` bytes, arriving at
-    /// `arrival` when the newest audio plays `time_to_play` later (the buffer's depth).
+    /// Takes a packet of the source arriving when the newest audio plays `time_to_play` later
+    /// (the buffer's depth).
     pub fn on_packet(
         &mut self,
-        seq: u16,
-        ts: u32,
-        len: usize,
-        arrival: Duration,
+        p: ReceivedPacket,
         time_to_play: Duration,
         clock_rate: u32,
     ) -> Arrival {
+        let ReceivedPacket {
+            seq,
+            ts,
+            len,
+            arrival,
+            original,
+        } = p;
         self.bytes += len as u64;
         self.first_arrival.get_or_insert(arrival);
         let e = match self.highest {
@@ -190,7 +236,7 @@ impl NackScheduler {
             return Arrival::Next;
         };
         if e <= h {
-            return self.on_earlier(e, arrival);
+            return self.on_earlier(e, arrival, original);
         }
         self.highest = Some((e, ts));
         let steps = e - h;
@@ -223,8 +269,9 @@ impl NackScheduler {
             self.missing.push_back(Missing {
                 ext: m,
                 seq: m as u16,
+                detected: arrival,
                 deadline,
-                next_at: arrival + self.reorder_wait,
+                next_at: arrival + self.reorder_wait(arrival),
                 requests: 0,
                 last_request: arrival,
                 given_up: false,
@@ -233,14 +280,17 @@ impl NackScheduler {
         Arrival::Next
     }
 
-    fn on_earlier(&mut self, e: u64, arrival: Duration) -> Arrival {
+    fn on_earlier(&mut self, e: u64, arrival: Duration, original: Option<bool>) -> Arrival {
         let Ok(i) = self.missing.binary_search_by_key(&e, |m| m.ext) else {
             return Arrival::Other;
         };
         let Some(m) = self.missing.remove(i) else {
             return Arrival::Other;
         };
-        if m.requests == 0 {
+        // Asked for or not, the original itself came late: reordering, to wait out next time
+        // (its request, if any, was spurious).
+        if m.requests == 0 || original == Some(true) {
+            self.note_reordering(arrival.saturating_sub(m.detected), arrival);
             return Arrival::Reordered;
         }
         if m.requests == 1 && !m.given_up {

@@ -8,14 +8,14 @@ const RATE: u32 = 8_000;
 /// A 20 ms PCMU-like packet `seq` arriving at `at_ms`, with 1 s of audio buffered.
 fn feed(s: &mut NackScheduler, seq: u16, at_ms: u64) -> Arrival {
     let ts = u32::from(seq).wrapping_mul(160);
-    s.on_packet(
+    let p = ReceivedPacket {
         seq,
         ts,
-        172,
-        MS * at_ms as u32,
-        Duration::from_secs(1),
-        RATE,
-    )
+        len: 172,
+        arrival: MS * at_ms as u32,
+        original: None,
+    };
+    s.on_packet(p, Duration::from_secs(1), RATE)
 }
 
 fn poll(s: &mut NackScheduler, at_ms: u64) -> Vec<u16> {
@@ -140,4 +140,21 @@ fn requests_name_the_rtp_sequence_numbers_across_the_wrap() {
     feed(&mut s, 1, 80);
     assert_eq!(poll(&mut s, 100), vec![65_535, 0]);
     assert!(s.was_requested(0) && s.was_requested(65_535) && !s.was_requested(1));
+}
+
+#[test]
+fn reordering_seen_lengthens_the_wait_before_asking() {
+    let mut s = NackScheduler::new(NackConfig::default());
+    s.set_reorder_wait(MS * 5);
+    feed(&mut s, 0, 0);
+    feed(&mut s, 2, 40);
+    // 1 turns up 35 ms after its gap was seen: reordered, never asked for (wait was 5 ms, but
+    // the poll had not run yet).
+    assert_eq!(feed(&mut s, 1, 75), Arrival::Reordered);
+    feed(&mut s, 4, 100);
+    // The next gap waits about a quarter more than 35 ms before its request.
+    let due = s.next_due().unwrap();
+    assert!(due > MS * 143 && due < MS * 144, "{due:?}");
+    assert!(poll(&mut s, 143).is_empty());
+    assert_eq!(poll(&mut s, 144), vec![3]);
 }

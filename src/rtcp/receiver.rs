@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::interval::ReportSchedule;
-use super::nack::{Arrival, NackConfig, NackCounts, NackScheduler};
+use super::nack::{Arrival, NackConfig, NackCounts, NackScheduler, ReceivedPacket};
 use super::ntp;
 use super::reception::ReceptionStats;
 use super::sr_clock::SenderClock;
@@ -210,6 +210,11 @@ impl RtcpReceiver {
         }
     }
 
+    /// Whether retransmissions come as RTX (announced, or learnt).
+    pub fn uses_rtx(&self) -> bool {
+        self.cfg.rtx.is_some()
+    }
+
     /// The original packet the last [`MediaKind::Rtx`] datagram carried.
     pub fn unwrapped(&self) -> &[u8] {
         &self.unwrapped
@@ -221,14 +226,22 @@ impl RtcpReceiver {
     }
 
     /// Takes a media packet of the locked source `ssrc` (originals and retransmissions alike):
-    /// `len` bytes at `arrival`, with the newest audio playing `time_to_play` later.
+    /// `len` bytes at `arrival`, with the newest audio playing `time_to_play` later; `rtx` if it
+    /// came as RTX.
     pub fn on_media(
         &mut self,
         header: &RtpHeader,
         len: usize,
         arrival: Duration,
         time_to_play: Duration,
+        rtx: bool,
     ) -> Option<Arrival> {
+        // With RTX in use, a packet on the media SSRC is the original; without, either.
+        let original = if rtx {
+            Some(false)
+        } else {
+            self.cfg.rtx.map(|_| true)
+        };
         if self.media_ssrc != Some(header.ssrc) {
             // A new source: its numbering, losses and clock start over.
             self.media_ssrc = Some(header.ssrc);
@@ -241,16 +254,16 @@ impl RtcpReceiver {
         }
         self.reception.on_packet(header.sequence);
         let rate = self.cfg.clock_rate;
-        self.nack.as_mut().map(|n| {
-            n.on_packet(
-                header.sequence,
-                header.timestamp,
-                len,
-                arrival,
-                time_to_play,
-                rate,
-            )
-        })
+        let packet = ReceivedPacket {
+            seq: header.sequence,
+            ts: header.timestamp,
+            len,
+            arrival,
+            original,
+        };
+        self.nack
+            .as_mut()
+            .map(|n| n.on_packet(packet, time_to_play, rate))
     }
 
     /// Counts a requested packet's fate in the jitter buffer.

@@ -36,7 +36,7 @@ fn packet(seq: u16, pt: u8, ssrc: u32, payload: &[u8]) -> Vec<u8> {
 fn media(r: &mut RtcpReceiver, seq: u16, at_ms: u32) -> Option<Arrival> {
     let p = packet(seq, 0, MEDIA, &[0x55; 160]);
     let h = RtpHeader::parse(&p).unwrap();
-    r.on_media(&h, p.len(), MS * at_ms, Duration::from_secs(1))
+    r.on_media(&h, p.len(), MS * at_ms, Duration::from_secs(1), false)
 }
 
 fn sent(r: &mut RtcpReceiver) -> Vec<Vec<u8>> {
@@ -89,7 +89,13 @@ fn a_gap_becomes_a_nack_with_a_report_and_its_rtx_is_the_original() {
     assert_eq!(r.unwrapped(), &original[..]);
     let back = RtpHeader::parse(r.unwrapped()).unwrap();
     assert_eq!(
-        r.on_media(&back, original.len(), MS * 200, Duration::from_secs(1)),
+        r.on_media(
+            &back,
+            original.len(),
+            MS * 200,
+            Duration::from_secs(1),
+            true
+        ),
         Some(Arrival::Requested)
     );
     r.count_recovery(true);
