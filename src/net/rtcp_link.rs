@@ -144,6 +144,16 @@ impl RtcpSender {
             }
             _ => (&self.rtp, source),
         };
+        self.send_to(socket, datagram, to, r);
+        // Until the sender's RTCP has been seen, `auto` cannot know whether it muxes: the RTP
+        // port gets a copy too (a non-muxing sender ignores it; a muxing one needs it).
+        let unknown = self.mode == RtcpMode::Auto && !muxed && r.peer.get().is_none();
+        if unknown {
+            self.send_to(&self.rtp, datagram, source, r);
+        }
+    }
+
+    fn send_to(&self, socket: &UdpSocket, datagram: &[u8], to: SocketAddr, r: &RtcpNetStats) {
         match socket.send_to(datagram, to) {
             Ok(_) => r.sent.fetch_add(1, Relaxed),
             Err(e) => {
