@@ -17,12 +17,14 @@ use common::*;
 use metrics_support::*;
 use net_support::*;
 
-/// Starts `jitterplay send ASSET --to TO ARGS…` with its stdout piped (the summary).
+/// Starts `jitterplay send ASSET --to TO ARGS…` with its stdout piped (the summary), without
+/// RTCP: these tests compare the last scrape with the final stats, so the player must end on
+/// its idle timeout, not at once on a BYE (nack_live and rtcp_send_interop test RTCP).
 fn send(asset_name: &str, to: SocketAddr, args: &[&str]) -> Child {
     jitterplay()
         .arg("send")
         .arg(asset(asset_name))
-        .args(["--to", &to.to_string()])
+        .args(["--to", &to.to_string(), "--no-rtcp"])
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
