@@ -137,7 +137,17 @@ pub struct LiveStatus {
     pub save: Option<SaveSnapshot>,
     /// What RTCP said and did: the sender's CNAME and reported counts, reports, recovery.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rtcp: Option<RtcpReceiverStatus>,
+    pub rtcp: Option<LiveRtcp>,
+}
+
+/// The RTCP part of [`LiveStatus`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LiveRtcp {
+    /// The sender's CNAME (SDES), once received.
+    pub sender_cname: Option<String>,
+    /// Everything else the session knows.
+    #[serde(flatten)]
+    pub status: RtcpReceiverStatus,
 }
 
 /// Why live playback failed.
@@ -545,7 +555,10 @@ fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static s
         receiver: p.map(|p| p.engine.core().counts()).unwrap_or_default(),
         net: net.snapshot(),
         save: net.save.get().map(|s| s.snapshot()),
-        rtcp: p.and_then(|p| p.engine.rtcp().map(RtcpReceiver::status)),
+        rtcp: p.and_then(|p| p.engine.rtcp()).map(|r| LiveRtcp {
+            sender_cname: r.sender_cname().map(str::to_owned),
+            status: r.status(),
+        }),
         record: p.and_then(|p| {
             (p.recorder.as_ref())
                 .map(|r| r.stats().snapshot())

@@ -178,7 +178,7 @@ impl PlayoutEngine {
 
     /// Whether the source said BYE (the stream then ends once drained).
     pub fn sender_left(&self) -> bool {
-        self.rtcp.as_ref().is_some_and(|r| r.status().bye_received)
+        self.rtcp.as_ref().is_some_and(RtcpReceiver::bye_received)
     }
 
     /// The RTCP session, if one runs.

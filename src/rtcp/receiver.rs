@@ -43,11 +43,10 @@ pub struct RtcpReceiverConfig {
     pub seed: u64,
 }
 
-/// What the receiver session has learnt and done, for stats and metrics.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+/// What the receiver session has learnt and done, for stats and metrics (a plain copy, so
+/// the engine can publish it at every poll; the sender's CNAME is [`RtcpReceiver::sender_cname`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct RtcpReceiverStatus {
-    /// The sender's CNAME (SDES), once received.
-    pub sender_cname: Option<String>,
     /// Packets the sender says it sent (last SR).
     pub sender_packets: Option<u32>,
     /// Payload octets the sender says it sent (last SR).
@@ -97,6 +96,8 @@ pub struct RtcpReceiver {
     /// Middle 32 bits of the last SR's NTP time and when it arrived.
     last_sr: Option<(u32, Duration)>,
     status: RtcpReceiverStatus,
+    /// The sender's CNAME (SDES), once received.
+    sender_cname: Option<String>,
     outbox: Vec<Vec<u8>>,
     outbox_len: usize,
     seqs: Vec<u16>,
@@ -118,6 +119,7 @@ impl RtcpReceiver {
             media_ssrc: None,
             last_sr: None,
             status: RtcpReceiverStatus::default(),
+            sender_cname: None,
             outbox: (0..OUTBOX_LIMIT).map(|_| vec![0; MAX_RTCP_LEN]).collect(),
             outbox_len: 0,
             seqs: Vec::with_capacity(256),
@@ -129,13 +131,23 @@ impl RtcpReceiver {
 
     /// The status so far.
     pub fn status(&self) -> RtcpReceiverStatus {
-        let mut s = self.status.clone();
+        let mut s = self.status;
         s.sr_drift_ppm = self.clock.drift().map(|d| d * 1e6);
         if let Some(n) = &self.nack {
             s.nack = n.counts();
             s.rtt_ms = n.measured_rtt().map(|r| r.as_secs_f64() * 1e3);
         }
         s
+    }
+
+    /// The sender's canonical name (SDES CNAME), once received.
+    pub fn sender_cname(&self) -> Option<&str> {
+        self.sender_cname.as_deref()
+    }
+
+    /// Whether the locked source said BYE.
+    pub fn bye_received(&self) -> bool {
+        self.status.bye_received
     }
 
     /// Requested packets that arrived in time so far (cheap, for per-packet callers).
@@ -279,6 +291,7 @@ impl RtcpReceiver {
         let media = self.media_ssrc;
         let mut bye = false;
         let status = &mut self.status;
+        let cname = &mut self.sender_cname;
         let clock = &mut self.clock;
         let last_sr = &mut self.last_sr;
         let parsed = wire::parse(datagram, |event| match event {
@@ -290,10 +303,9 @@ impl RtcpReceiver {
                 *last_sr = Some((info.ntp.middle32(), arrival));
             }
             Event::Cname { ssrc, name }
-                if Some(ssrc) == media
-                    && status.sender_cname.as_deref().map(str::as_bytes) != Some(name) =>
+                if Some(ssrc) == media && cname.as_deref().map(str::as_bytes) != Some(name) =>
             {
-                status.sender_cname = Some(String::from_utf8_lossy(name).into_owned());
+                *cname = Some(String::from_utf8_lossy(name).into_owned());
             }
             Event::Bye { ssrc } if Some(ssrc) == media => bye = true,
             _ => {}

@@ -173,7 +173,7 @@ fn reports_carry_loss_and_the_last_sender_report() {
         "{held:?}"
     );
     let s = r.status();
-    assert_eq!(s.sender_cname.as_deref(), Some("them@there"));
+    assert_eq!(r.sender_cname(), Some("them@there"));
     assert_eq!((s.sender_packets, s.sender_reports), (Some(100), 1));
 }
 
