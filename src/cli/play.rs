@@ -86,7 +86,8 @@ pub struct PlayArgs {
     /// values, at most 30 s).
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
-    /// RTP: socket receive buffer (SO_RCVBUF) to ask for, in bytes.
+    /// RTP: socket receive buffer (SO_RCVBUF) to ask for, in bytes [default: 16 MiB, beyond
+    /// net.core.rmem_max when run as root].
     #[arg(long, value_name = "BYTES")]
     pub recv_buffer: Option<usize>,
     /// RTP: packets per second accepted from the sender (flood protection).

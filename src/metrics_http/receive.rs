@@ -359,9 +359,15 @@ fn encode_net(out: &mut Exposition<'_, '_>, n: &NetSnapshot) -> std::fmt::Result
     )?;
     out.gauge(
         "socket_receive_buffer",
-        "Receive buffer (SO_RCVBUF) the kernel granted",
+        "Receive buffer (SO_RCVBUF) the kernel granted the RTP socket",
         Some(Unit::Bytes),
         n.recv_buffer,
+    )?;
+    out.counter(
+        "busy_read_spells",
+        "Times heavy traffic turned batched socket reads into reads at every readiness",
+        None,
+        n.busy_spells,
     )
 }
 
@@ -509,6 +515,7 @@ mod tests {
             ("bytes", "received_bytes_total"),
             ("accepted", "datagrams_accepted_total"),
             ("recv_buffer", "socket_receive_buffer_bytes"),
+            ("busy_spells", "busy_read_spells_total"),
             ("nack_sent", "nack_sent_total"),
             ("nack_packets", "nack_packets_total"),
             ("nack_bytes", "nack_bytes_total"),
@@ -524,6 +531,7 @@ mod tests {
             ("rtcp_refused", "rtcp_refused_total"),
             ("rtcp_sent", "rtcp_sent_total"),
             ("rtcp_send_errors", "rtcp_send_errors_total"),
+            ("rtcp_recv_buffer", "rtcp_socket_receive_buffer_bytes"),
         ];
         let reasons = [
             ("late", "late"),

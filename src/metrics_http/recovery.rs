@@ -89,6 +89,12 @@ pub fn encode_rtcp_net(out: &mut Exposition<'_, '_>, n: &RtcpNetSnapshot) -> std
         n.rtcp_refused,
     )?;
     out.counter("rtcp_sent", "RTCP datagrams sent", None, n.rtcp_sent)?;
+    out.gauge(
+        "rtcp_socket_receive_buffer",
+        "Receive buffer (SO_RCVBUF) the kernel granted the RTCP socket (0 without one)",
+        Some(Unit::Bytes),
+        n.rtcp_recv_buffer,
+    )?;
     out.counter(
         "rtcp_send_errors",
         "RTCP datagrams that could not be sent",

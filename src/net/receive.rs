@@ -24,8 +24,11 @@ use crate::rtcp::wire::looks_like_rtcp;
 /// Largest UDP payload over IPv4 (65,535 − 8 − 20): loopback and jumbo-MTU links carry
 /// datagrams this large, and the kernel reassembles fragmented ones, so all of them are valid input.
 pub const MAX_DATAGRAM: usize = 65_507;
-/// Receive buffer asked for when `--recv-buffer` is not given.
-pub const DEFAULT_RECV_BUFFER: usize = 4 << 20;
+/// Receive buffer asked for when `--recv-buffer` is not given: the kernel grants twice this
+/// (32 MiB, charged only while datagrams wait in it). A flood of 64 KiB datagrams at 260 MB/s
+/// then needs over 100 ms to fill it, which leaves a batched read (every 40 ms at most) time to
+/// notice the load and switch to reads at every readiness before any packet is dropped.
+pub const DEFAULT_RECV_BUFFER: usize = 16 << 20;
 
 /// Sets SO_RCVBUFFORCE (Linux, with CAP_NET_ADMIN), which is not capped by net.core.rmem_max.
 #[cfg(target_os = "linux")]
@@ -93,8 +96,10 @@ pub struct NetStats {
     pub queue_full: AtomicU64,
     /// The kernel's own drop count for the socket (receive buffer overflow).
     pub kernel_drops: AtomicU64,
-    /// Receive buffer size the kernel granted, in bytes.
+    /// Receive buffer size the kernel granted the RTP socket, in bytes.
     pub recv_buffer: AtomicU64,
+    /// Times heavy traffic turned batched reads into reads at every readiness.
+    pub busy_spells: AtomicU64,
     /// The accepted sender, once one is.
     pub source: OnceLock<SocketAddr>,
     /// `--save-packets`' counters, when saving.
@@ -122,8 +127,10 @@ pub struct NetSnapshot {
     pub queue_full: u64,
     /// Kernel drops.
     pub kernel_drops: u64,
-    /// Granted SO_RCVBUF.
+    /// Granted SO_RCVBUF of the RTP socket.
     pub recv_buffer: u64,
+    /// Spells of readiness-driven reads under heavy traffic.
+    pub busy_spells: u64,
     /// RTCP datagrams in and out.
     #[serde(flatten)]
     pub rtcp: RtcpNetSnapshot,
@@ -142,17 +149,19 @@ impl NetStats {
             queue_full: self.queue_full.load(Relaxed),
             kernel_drops: self.kernel_drops.load(Relaxed),
             recv_buffer: self.recv_buffer.load(Relaxed),
+            busy_spells: self.busy_spells.load(Relaxed),
             rtcp: self.rtcp.snapshot(),
         }
     }
 }
 
 /// Binds the socket an `rtp://` URL describes: reuse for multicast, SO_RCVBUF if asked, group
-/// join (source-specific when a source is named). Returns it non-blocking.
+/// join (source-specific when a source is named). Returns it non-blocking, and stores the receive
+/// buffer the kernel granted in `granted_buffer` (each socket has its own figure).
 pub fn bind(
     url: &RtpUrl,
     recv_buffer: Option<usize>,
-    stats: &NetStats,
+    granted_buffer: &AtomicU64,
 ) -> Result<std::net::UdpSocket, ReceiveError> {
     let addr = url.bind;
     let err = |what| move |error| ReceiveError::Socket { what, addr, error };
@@ -175,7 +184,7 @@ pub fn bind(
     }
     // Linux doubles the value for bookkeeping and caps it at net.core.rmem_max: report what it gave.
     let granted = socket.recv_buffer_size().unwrap_or(0);
-    stats.recv_buffer.store(granted as u64, Relaxed);
+    granted_buffer.store(granted as u64, Relaxed);
     if recv_buffer.is_some_and(|asked| granted < asked) {
         tracing::warn!(
             asked = recv_buffer,
@@ -216,9 +225,13 @@ pub fn batch_interval(target_min: Duration) -> Duration {
 /// Receives until `stop` resolves, stamping each datagram with its arrival since `origin`.
 ///
 /// With kernel arrival stamps (Linux) and a non-zero `batch`, the socket stays out of the event
-/// loop: the task wakes once per `batch` and drains it, so a 200 packets/s stream costs 25
-/// wake-ups a second instead of 200 (a socket registered for readiness would wake the thread at
-/// every datagram even while the task sleeps). Without stamps each datagram is read, and
+/// loop while the traffic is light: the task wakes once per `batch` and drains it, so a
+/// 200 packets/s stream costs 25 wake-ups a second instead of 200 (a socket registered for
+/// readiness would wake the thread at every datagram even while the task sleeps). A drain that
+/// finds more than a small share of the socket's buffer queued (see [`DrainLoad`]) means the next
+/// sleep could overflow it, and the kernel would then drop the stream's packets along with the
+/// flood's: the task registers the socket and reads at every readiness until the load has been
+/// light for a while, then goes back to batches. Without stamps each datagram is read, and
 /// stamped, as it comes.
 #[allow(clippy::too_many_arguments)]
 pub async fn receive(
@@ -242,34 +255,161 @@ pub async fn receive(
         origin,
         save,
     };
-    let mut drops_poll = tokio::time::interval(Duration::from_secs(1));
     tokio::pin!(stop);
     if !batch.is_zero() && stamped_recv::enable(&socket) {
         if let Some(r) = &rtcp {
             stamped_recv::enable(r);
         }
-        let mut ticks = tokio::time::interval(batch);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut more = false;
-        loop {
-            if more {
-                // A flood filled the last drain: give `stop` a look, then go on at once.
-                tokio::task::yield_now().await;
-            } else {
-                tokio::select! {
-                    () = &mut stop => break,
-                    _ = drops_poll.tick() => rx.poll_kernel_drops(port),
-                    _ = ticks.tick() => {}
-                }
-            }
-            more = rx.drain(&mut queue, true, |buf| stamped_recv::recv(&socket, buf));
-            if let Some(r) = &rtcp {
-                rx.drain_rtcp(&mut queue, |buf| stamped_recv::recv(r, buf));
-            }
-        }
+        receive_adaptive(
+            socket,
+            rtcp.as_ref(),
+            &mut rx,
+            &mut queue,
+            port,
+            batch,
+            stop,
+        )
+        .await;
         return;
     }
     tracing::debug!("no kernel arrival stamps: reading each datagram as it comes");
+    receive_each(socket, rtcp, &mut rx, &mut queue, port, stop).await;
+}
+
+/// Batched drains while the load is light, readiness-driven reads while it is heavy.
+async fn receive_adaptive(
+    mut socket: std::net::UdpSocket,
+    rtcp: Option<&std::net::UdpSocket>,
+    rx: &mut Intake,
+    queue: &mut DatagramSender,
+    port: u16,
+    batch: Duration,
+    mut stop: std::pin::Pin<&mut impl Future<Output = ()>>,
+) {
+    let mut drops_poll = tokio::time::interval(Duration::from_secs(1));
+    let mut ticks = tokio::time::interval(batch);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = drops_poll.tick() => rx.poll_kernel_drops(port),
+            _ = ticks.tick() => {}
+        }
+        let load = rx.drain(queue, true, |buf| stamped_recv::recv(&socket, buf));
+        if let Some(r) = rtcp {
+            rx.drain_rtcp(queue, |buf| stamped_recv::recv(r, buf));
+        }
+        if !load.is_heavy(rx.share()) {
+            continue;
+        }
+        rx.stats.busy_spells.fetch_add(1, Relaxed);
+        tracing::debug!(
+            bytes = load.bytes,
+            datagrams = load.datagrams,
+            "heavy traffic: reading at every readiness"
+        );
+        // SAFETY: the descriptor belongs to `socket`, which the AsyncFd owns until
+        // `into_inner` hands it back; nothing closes or replaces it meanwhile.
+        let registered = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE)
+        };
+        let fd = match registered {
+            Ok(fd) => fd,
+            Err(e) => {
+                let (back, error) = e.into_parts();
+                tracing::warn!(%error, "cannot register the socket: batched reads go on");
+                socket = back;
+                continue;
+            }
+        };
+        let stopped = read_while_busy(
+            &fd,
+            rtcp,
+            rx,
+            queue,
+            port,
+            batch,
+            &mut drops_poll,
+            &mut stop,
+        )
+        .await;
+        socket = fd.into_inner();
+        if stopped {
+            return;
+        }
+        tracing::debug!("traffic light again: back to batched reads");
+    }
+}
+
+/// How long the load must stay light before batched reads resume.
+const CALM_FOR: Duration = Duration::from_secs(1);
+
+/// Reads at every readiness of `fd` until the traffic has been light for [`CALM_FOR`] (false) or
+/// `stop` resolves (true).
+#[allow(clippy::too_many_arguments)]
+async fn read_while_busy(
+    fd: &tokio::io::unix::AsyncFd<std::net::UdpSocket>,
+    rtcp: Option<&std::net::UdpSocket>,
+    rx: &mut Intake,
+    queue: &mut DatagramSender,
+    port: u16,
+    batch: Duration,
+    drops_poll: &mut tokio::time::Interval,
+    stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> bool {
+    // The load is judged per batch interval: what would have queued up had the task slept.
+    let mut window = DrainLoad::default();
+    let mut window_start = Instant::now();
+    let mut calm_since = Instant::now();
+    loop {
+        tokio::select! {
+            () = &mut *stop => return true,
+            _ = drops_poll.tick() => rx.poll_kernel_drops(port),
+            ready = fd.readable() => {
+                let Ok(mut guard) = ready else {
+                    return false;
+                };
+                let load = rx.drain(queue, true, |buf| stamped_recv::recv(fd.get_ref(), buf));
+                if load.emptied {
+                    guard.clear_ready();
+                }
+                if let Some(r) = rtcp {
+                    rx.drain_rtcp(queue, |buf| stamped_recv::recv(r, buf));
+                }
+                window.add(&load);
+                if load.held_back {
+                    // The decoder thread is emptying the queue; the socket's buffer holds the
+                    // rest meanwhile.
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                } else if load.hit_limit {
+                    tokio::task::yield_now().await;
+                }
+            }
+        }
+        let now = Instant::now();
+        if now.duration_since(window_start) < batch {
+            continue;
+        }
+        if window.is_heavy(rx.share() / 2) {
+            calm_since = now;
+        } else if now.duration_since(calm_since) >= CALM_FOR {
+            return false;
+        }
+        window = DrainLoad::default();
+        window_start = now;
+    }
+}
+
+/// Without kernel stamps: every datagram is read as it comes, and stamped then.
+async fn receive_each(
+    socket: std::net::UdpSocket,
+    rtcp: Option<std::net::UdpSocket>,
+    rx: &mut Intake,
+    queue: &mut DatagramSender,
+    port: u16,
+    mut stop: std::pin::Pin<&mut impl Future<Output = ()>>,
+) {
+    let mut drops_poll = tokio::time::interval(Duration::from_secs(1));
     let socket = match tokio::net::UdpSocket::from_std(socket) {
         Ok(socket) => socket,
         Err(e) => return tracing::error!(error = %e, "cannot register the socket"),
@@ -290,19 +430,53 @@ pub async fn receive(
             _ = drops_poll.tick() => rx.poll_kernel_drops(port),
             ready = socket.readable() => {
                 if ready.is_ok() {
-                    rx.drain(&mut queue, false, |buf| {
+                    rx.drain(queue, false, |buf| {
                         socket.try_io(tokio::io::Interest::READABLE, || stamped_recv::recv(&socket, buf))
                     });
                 }
             }
             ready = rtcp_readable() => {
                 if let (Ok(()), Some(r)) = (ready, &rtcp) {
-                    rx.drain_rtcp(&mut queue, |buf| {
+                    rx.drain_rtcp(queue, |buf| {
                         r.try_io(tokio::io::Interest::READABLE, || stamped_recv::recv(r, buf))
                     });
                 }
             }
         }
+    }
+}
+
+/// Kernel bookkeeping charged to the socket's buffer per datagram beyond its bytes (the buffer
+/// holds each datagram's whole allocation, so many small datagrams fill it long before their
+/// bytes would).
+const DATAGRAM_OVERHEAD: u64 = 1024;
+
+/// What one drain (or a window of drains) read, to judge the load.
+#[derive(Debug, Default, Clone, Copy)]
+struct DrainLoad {
+    /// Datagrams read.
+    datagrams: u64,
+    /// Bytes read, with the kernel's per-datagram overhead.
+    bytes: u64,
+    /// The drain stopped at [`DRAIN_LIMIT`] with more waiting.
+    hit_limit: bool,
+    /// The drain stopped because the decoder's queue had no room.
+    held_back: bool,
+    /// The socket was found empty.
+    emptied: bool,
+}
+
+impl DrainLoad {
+    fn add(&mut self, other: &DrainLoad) {
+        self.datagrams += other.datagrams;
+        self.bytes += other.bytes;
+        self.hit_limit |= other.hit_limit;
+    }
+
+    /// Whether this much queued between two drains puts the socket's buffer at risk: more than
+    /// `share` of it, or a drain cut short.
+    fn is_heavy(&self, share: u64) -> bool {
+        self.hit_limit || self.bytes > share
     }
 }
 
@@ -318,25 +492,45 @@ struct Intake {
 }
 
 impl Intake {
-    /// Reads with `recv` until the socket is empty (or [`DRAIN_LIMIT`]); true when the limit
-    /// cut it short. With `hold_back`, it stops while the queue could not take the largest
-    /// datagram and wakes the decoder thread to empty it: the rest waits in the socket's
-    /// (4 MiB) buffer for the next round instead of being dropped, so a burst after a freeze
-    /// is not lost to the queue's size.
+    /// The part of the socket's buffer one drain may find queued before reads turn
+    /// readiness-driven: an eighth, so a load that doubles twice before the next drain still fits.
+    fn share(&self) -> u64 {
+        self.stats.recv_buffer.load(Relaxed).max(1 << 16) / 8
+    }
+
+    /// Reads with `recv` until the socket is empty (or [`DRAIN_LIMIT`]), and says how much it
+    /// read. With `hold_back`, it stops while the queue could not take the largest datagram and
+    /// wakes the decoder thread to empty it: the rest waits in the socket's (16 MiB) buffer for
+    /// the next round instead of being dropped, so a burst after a freeze is not lost to the
+    /// queue's size.
     fn drain(
         &mut self,
         queue: &mut DatagramSender,
         hold_back: bool,
         mut recv: impl FnMut(&mut [u8]) -> std::io::Result<stamped_recv::Received>,
-    ) -> bool {
+    ) -> DrainLoad {
+        let mut load = DrainLoad::default();
         for _ in 0..DRAIN_LIMIT {
             if hold_back && !queue.has_room(MAX_DATAGRAM) {
                 queue.wake_decoder();
-                return false;
+                load.held_back = true;
+                return load;
             }
-            let Ok(got) = recv(&mut self.buf) else {
-                return false;
+            let got = match recv(&mut self.buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    load.emptied = true;
+                    return load;
+                }
+                // An ICMP error reported on the socket, or a datagram from a non-IP sender: that
+                // one read fails, the next may not.
+                Err(e) => {
+                    tracing::debug!(error = %e, "receive error");
+                    continue;
+                }
             };
+            load.datagrams += 1;
+            load.bytes += got.len as u64 + DATAGRAM_OVERHEAD;
             // The kernel's stamp: time spent in the socket is not network delay.
             let arrival = self.origin.elapsed().saturating_sub(got.waited);
             let datagram = &self.buf[..got.len.min(self.buf.len())];
@@ -353,7 +547,8 @@ impl Intake {
                 arrival,
             );
         }
-        true
+        load.hit_limit = true;
+        load
     }
 
     /// Reads the RTCP socket dry: RTCP from the sender's host goes to the core's RTCP session.
@@ -363,8 +558,10 @@ impl Intake {
         mut recv: impl FnMut(&mut [u8]) -> std::io::Result<stamped_recv::Received>,
     ) {
         for _ in 0..DRAIN_LIMIT {
-            let Ok(got) = recv(&mut self.buf) else {
-                return;
+            let got = match recv(&mut self.buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(_) => continue,
             };
             let arrival = self.origin.elapsed().saturating_sub(got.waited);
             let datagram = &self.buf[..got.len.min(self.buf.len())];
@@ -522,7 +719,7 @@ mod tests {
         };
         // Three 60 kB datagrams leave a 192 KiB queue without room for a 64 KiB one: the rest
         // waits in the socket.
-        assert!(!rx.drain(&mut queue, true, &mut recv));
+        assert!(rx.drain(&mut queue, true, &mut recv).held_back);
         assert_eq!(stats.snapshot().accepted, 3);
         assert_eq!(stats.snapshot().queue_full, 0);
         let mut got = Vec::new();

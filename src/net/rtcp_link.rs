@@ -55,6 +55,8 @@ pub struct RtcpNetStats {
     pub muxed: AtomicBool,
     /// The sender's RTCP address, from the first RTCP datagram on the RTCP socket.
     pub peer: OnceLock<SocketAddr>,
+    /// Receive buffer the kernel granted the RTCP socket (0 without one), in bytes.
+    pub recv_buffer: AtomicU64,
 }
 
 /// A serialisable copy of [`RtcpNetStats`].
@@ -68,6 +70,8 @@ pub struct RtcpNetSnapshot {
     pub rtcp_sent: u64,
     /// RTCP datagrams that could not be sent.
     pub rtcp_send_errors: u64,
+    /// Granted SO_RCVBUF of the RTCP socket (0 without one).
+    pub rtcp_recv_buffer: u64,
 }
 
 impl RtcpNetStats {
@@ -78,6 +82,7 @@ impl RtcpNetStats {
             rtcp_refused: self.refused.load(Relaxed),
             rtcp_sent: self.sent.load(Relaxed),
             rtcp_send_errors: self.send_errors.load(Relaxed),
+            rtcp_recv_buffer: self.recv_buffer.load(Relaxed),
         }
     }
 }
@@ -98,7 +103,7 @@ pub fn bind_rtcp(
         bind: SocketAddr::new(url.bind.ip(), port),
         ..url.clone()
     };
-    match super::receive::bind(&rtcp_url, Some(1 << 16), stats) {
+    match super::receive::bind(&rtcp_url, Some(1 << 16), &stats.rtcp.recv_buffer) {
         Ok(socket) => Ok(Some(socket)),
         Err(e) if mode == RtcpMode::Auto => {
             tracing::warn!(error = %e, "no RTCP socket on port + 1: RTCP only if muxed");

@@ -185,7 +185,7 @@ pub fn play_rtp(
 ) -> Result<LiveStatus, LiveError> {
     let origin = Instant::now();
     let net_stats = Arc::new(NetStats::default());
-    let socket = receive::bind(url, options.recv_buffer, &net_stats)?;
+    let socket = receive::bind(url, options.recv_buffer, &net_stats.recv_buffer)?;
     let rtcp_socket = bind_rtcp(url, options.rtcp.mode, &net_stats)?;
     let rtcp_sender = match options.rtcp.mode {
         RtcpMode::Off => None,
