@@ -305,6 +305,8 @@ fn rtcp_options(args: &PlayArgs, sdp: Option<&RtcpAttributes>) -> RtcpOptions {
         rtx_pt: args.rtx_pt.or(sdp.and_then(|a| a.rtx.map(|r| r.pt))),
         reduced_size: args.rtcp_rsize || sdp.is_some_and(|a| a.reduced_size),
         target_min: args.target_min,
+        // Decided from the URL when playing (unicast only).
+        first_report_at_once: false,
     }
 }
 
@@ -383,8 +385,8 @@ pub fn json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io:
 /// The counters every player prints when it ends.
 pub fn metrics_summary(m: &crate::playout::metrics::MetricsSnapshot) -> String {
     format!(
-        "received {} played {} lost {} late {} duplicate {} reordered {} recovered {} (of {} asked for) concealed {:.0} ms (pitch {:.0}, fade {:.0}, noise {:.0}) stretched {:.0} ms silence-adjusted {:.0} ms dropped {:.0} ms underruns {} rebuffers {} jitter {:.1} ms",
-        m.received, m.played, m.lost, m.late, m.duplicate, m.reordered, m.recovery.recovered, m.recovery.nack_packets, m.concealed_ms, m.concealed_pitch_ms, m.concealed_fade_ms, m.concealed_noise_ms, m.stretched_ms, m.silence_adjusted_ms, m.dropped_ms, m.underruns, m.rebuffers, m.jitter_ms
+        "received {} played {} lost {} (+{} before the first, +{} after the last) late {} duplicate {} reordered {} recovered {} (of {} asked for) concealed {:.0} ms (pitch {:.0}, fade {:.0}, noise {:.0}) stretched {:.0} ms silence-adjusted {:.0} ms dropped {:.0} ms underruns {} rebuffers {} jitter {:.1} ms",
+        m.received, m.played, m.lost, m.recovery.lost_before_first, m.recovery.lost_after_last, m.late, m.duplicate, m.reordered, m.recovery.recovered, m.recovery.nack_packets, m.concealed_ms, m.concealed_pitch_ms, m.concealed_fade_ms, m.concealed_noise_ms, m.stretched_ms, m.silence_adjusted_ms, m.dropped_ms, m.underruns, m.rebuffers, m.jitter_ms
     )
 }
 

@@ -68,6 +68,7 @@ fn perfect_network() -> ImpairSpec {
         impairment: Default::default(),
         drift_ppm: 0.0,
         seed: 1,
+        edges: Default::default(),
     }
 }
 

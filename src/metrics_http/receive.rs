@@ -525,6 +525,8 @@ mod tests {
             ("nack_given_up", "nack_given_up_total"),
             ("sender_reports", "sender_reports_total"),
             ("receiver_reports", "receiver_reports_total"),
+            ("lost_before_first", "lost_before_first_total"),
+            ("lost_after_last", "lost_after_last_total"),
             ("rtt_ms", "round_trip_seconds"),
             ("sr_drift_ppm", "sr_clock_drift_ratio"),
             ("rtcp_received", "rtcp_received_total"),

@@ -45,6 +45,16 @@ pub fn encode_recovery(out: &mut Exposition<'_, '_>, r: &RecoverySnapshot) -> st
             "RTCP receiver reports sent",
             r.receiver_reports,
         ),
+        (
+            "lost_before_first",
+            "Packets the sender reported before the first one received that did not play",
+            r.lost_before_first,
+        ),
+        (
+            "lost_after_last",
+            "Packets the sender reported after the last one received that did not play",
+            r.lost_after_last,
+        ),
     ];
     for (name, help, value) in counters {
         out.counter(name, help, None, value)?;

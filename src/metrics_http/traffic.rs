@@ -99,6 +99,7 @@ impl Collector for TrafficView {
                     ("duplicated", c.duplicated),
                     ("reordered", c.reordered),
                     ("overflow", c.overflow),
+                    ("edge_dropped", c.edge_dropped),
                 ],
             )?;
             out.gauge(

@@ -196,6 +196,12 @@ impl SendRtcp {
         self.session.poll_transmit(now, wall, &mut self.outgoing)
     }
 
+    /// Makes a sender report due at once: the media ended, and the receiver learns from it
+    /// how many packets there were while the retransmission history still holds the last.
+    pub(super) fn report_now(&mut self, now: Duration) {
+        self.session.report_now(now);
+    }
+
     /// Writes the closing SR + SDES + BYE into [`SendRtcp::outgoing`].
     pub(super) fn bye(&mut self, now: Duration) {
         let wall = self.wallclock(now);

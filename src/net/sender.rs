@@ -279,7 +279,16 @@ impl Sender {
             // After the input ends, NACKs are answered for `linger` more, then the BYE.
             let linger_end = match media_wake {
                 Some(_) => None,
-                None => Some(*media_end.get_or_insert_with(|| start.elapsed()) + linger),
+                None => {
+                    if media_end.is_none() {
+                        // A final report: its count tells the receiver which packets it still
+                        // lacks at the end, asked for during the linger.
+                        if let Some(r) = rtcp.as_mut() {
+                            r.report_now(start.elapsed());
+                        }
+                    }
+                    Some(*media_end.get_or_insert_with(|| start.elapsed()) + linger)
+                }
             };
             if linger_end.is_some_and(|end| start.elapsed() >= end) {
                 break;

@@ -37,7 +37,7 @@ pub struct TrafficMetrics {
     errors: AtomicU64,
     audio_us: AtomicU64,
     impaired: AtomicU64,
-    impair: [AtomicU64; 6],
+    impair: [AtomicU64; 7],
     held: AtomicU64,
     /// The first address datagrams came from (relay).
     pub source: OnceLock<SocketAddr>,
@@ -62,6 +62,7 @@ impl TrafficMetrics {
             c.reordered,
             c.overflow,
             c.released,
+            c.edge_dropped,
         ];
         for (a, v) in self.impair.iter().zip(values) {
             a.store(v, Relaxed);
@@ -85,6 +86,7 @@ impl TrafficMetrics {
                 reordered: i(3),
                 overflow: i(4),
                 released: i(5),
+                edge_dropped: i(6),
             }),
             held: self.held.load(Relaxed),
         }
@@ -112,6 +114,7 @@ mod tests {
                 reordered: 8,
                 overflow: 9,
                 released: 10,
+                edge_dropped: 12,
             }),
             held: 11,
         };

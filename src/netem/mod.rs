@@ -4,6 +4,7 @@
 //! (real sockets, through the [`queue::ImpairQueue`] that holds real datagrams until the
 //! arrival times the model picks). [`spec::ImpairSpec`] is the command-line spelling of it.
 
+pub mod edge_drop;
 pub mod model;
 pub mod queue;
 pub mod spec;

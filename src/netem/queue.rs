@@ -12,6 +12,7 @@ use std::collections::BinaryHeap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::netem::edge_drop::EdgeDropper;
 use crate::netem::model::{Fate, NetworkModel};
 use crate::netem::spec::ImpairSpec;
 
@@ -49,6 +50,8 @@ pub struct ImpairCounts {
     pub overflow: u64,
     /// Copies handed back by [`ImpairQueue::pop_due`] (to be sent).
     pub released: u64,
+    /// Packets lost at the stream's edges (`drop-first`, `drop-last`).
+    pub edge_dropped: u64,
 }
 
 impl fmt::Display for ImpairCounts {
@@ -58,7 +61,11 @@ impl fmt::Display for ImpairCounts {
             f,
             "dropped={} duplicated={} reordered={} overflow={}",
             self.dropped, self.duplicated, self.reordered, self.overflow
-        )
+        )?;
+        if self.edge_dropped > 0 {
+            write!(f, " edge-dropped={}", self.edge_dropped)?;
+        }
+        Ok(())
     }
 }
 
@@ -107,6 +114,8 @@ pub struct ImpairQueue {
     next_order: u64,
     overflow: u64,
     released: u64,
+    /// Edge drops, when asked for.
+    edges: Option<EdgeDropper>,
 }
 
 impl ImpairQueue {
@@ -121,13 +130,26 @@ impl ImpairQueue {
             next_order: 0,
             overflow: 0,
             released: 0,
+            edges: spec.edges.any().then(|| EdgeDropper::new(spec.edges)),
         }
     }
 
     /// Offers a datagram sent at `sent`; it comes back from [`Self::pop_due`] at its arrival time(s).
     ///
-    /// Datagrams must be offered in sending order (the model keeps a FIFO floor).
+    /// Datagrams must be offered in sending order (the model keeps a FIFO floor). With edge
+    /// drops, the datagram may be lost or held back, and an older one go on in its place: the
+    /// answer is then about what went on.
     pub fn offer(&mut self, sent: Duration, datagram: &[u8]) -> Offered {
+        let Some(mut edges) = self.edges.take() else {
+            return self.transmit(sent, datagram);
+        };
+        let mut offered = Offered::Dropped;
+        edges.offer(sent, datagram, |at, d| offered = self.transmit(at, d));
+        self.edges = Some(edges);
+        offered
+    }
+
+    fn transmit(&mut self, sent: Duration, datagram: &[u8]) -> Offered {
         let (first, second) = match self.model.transmit(sent) {
             Fate::Dropped => return Offered::Dropped,
             Fate::Delivered(at) => (at, None),
@@ -186,12 +208,12 @@ impl ImpairQueue {
         }
     }
 
-    /// Copies still held.
+    /// Copies still held (the tail held back by `drop-last` apart).
     pub fn len(&self) -> usize {
         self.heap.len()
     }
 
-    /// Whether nothing is held.
+    /// Whether nothing is held for release.
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }
@@ -206,6 +228,7 @@ impl ImpairQueue {
             reordered: model.reordered,
             overflow: self.overflow,
             released: self.released,
+            edge_dropped: self.edges.as_ref().map_or(0, EdgeDropper::dropped),
         }
     }
 }

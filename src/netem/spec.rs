@@ -3,11 +3,13 @@
 //! `delay=40ms,jitter=20ms,loss=2%,burst=4,reorder=5%,dup=1%,drift=300ppm,seed=7`; every key is
 //! optional. `jitter=pareto:20ms:2.5` picks the heavy-tailed model, `spike=2500ms:20s:3s` adds
 //! delay spikes (peak, mean interval, length). With `burst=N`, `loss` is the long-run loss
-//! rate and losses come in runs of N packets on average (Gilbert–Elliott).
+//! rate and losses come in runs of N packets on average (Gilbert–Elliott). `drop-first=N` and
+//! `drop-last=N` lose the media stream's first and last N packets (see [`EdgeDrops`]).
 
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::netem::edge_drop::EdgeDrops;
 use crate::netem::model::{GilbertElliott, Impairment, Jitter, Spikes};
 
 /// A parsed `--impair` value.
@@ -19,6 +21,8 @@ pub struct ImpairSpec {
     pub drift_ppm: f64,
     /// Seed of the model's random choices.
     pub seed: u64,
+    /// Packets lost at the stream's edges, whatever the model does.
+    pub edges: EdgeDrops,
 }
 
 /// A malformed `--impair` value.
@@ -55,6 +59,14 @@ fn probability(item: &str, text: &str) -> Result<f64, ImpairSpecError> {
     }
 }
 
+/// A packet count for the edge drops (at most 10,000: they are held in memory).
+fn count(item: &str, text: &str) -> Result<u32, ImpairSpecError> {
+    text.parse::<u32>()
+        .ok()
+        .filter(|&n| n <= 10_000)
+        .ok_or_else(|| bad(item, "expected a number of packets from 0 to 10000"))
+}
+
 impl FromStr for ImpairSpec {
     type Err = ImpairSpecError;
 
@@ -63,6 +75,7 @@ impl FromStr for ImpairSpec {
             impairment: Impairment::default(),
             drift_ppm: 0.0,
             seed: 1,
+            edges: EdgeDrops::default(),
         };
         let mut burst_len: Option<f64> = None;
         for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
@@ -115,6 +128,8 @@ impl FromStr for ImpairSpec {
                         .parse()
                         .map_err(|_| bad(item, "expected drift=300ppm"))?
                 }
+                "drop-first" => spec.edges.first = count(item, value)?,
+                "drop-last" => spec.edges.last = count(item, value)?,
                 "seed" => {
                     spec.seed = value
                         .parse()
@@ -136,7 +151,8 @@ impl FromStr for ImpairSpec {
                 }
                 _ => return Err(bad(
                     item,
-                    "unknown key (delay, jitter, loss, burst, reorder, dup, drift, seed, spike)",
+                    "unknown key (delay, jitter, loss, burst, reorder, dup, drift, seed, spike, \
+                     drop-first, drop-last)",
                 )),
             }
         }

@@ -82,6 +82,9 @@ pub struct RtcpOptions {
     pub reduced_size: bool,
     /// The target floor (the network task's batch interval follows it).
     pub target_min: Duration,
+    /// Send the first receiver report at once (set for unicast sessions, where RFC 3550
+    /// allows it).
+    pub first_report_at_once: bool,
 }
 
 impl Default for RtpPlayOptions {
@@ -184,6 +187,9 @@ pub fn play_rtp(
     progress: &mut dyn FnMut(&LiveStatus),
 ) -> Result<LiveStatus, LiveError> {
     let origin = Instant::now();
+    let mut options = options.clone();
+    options.rtcp.first_report_at_once = url.group.is_none();
+    let options = &options;
     let net_stats = Arc::new(NetStats::default());
     let socket = receive::bind(url, options.recv_buffer, &net_stats.recv_buffer)?;
     let rtcp_socket = bind_rtcp(url, options.rtcp.mode, &net_stats)?;
@@ -468,6 +474,7 @@ fn rtcp_session(format: &StreamFormat, o: &RtcpOptions, now: Duration) -> RtcpRe
         reduced_size: o.reduced_size,
         session_octets_per_s: session_rate(format),
         seed,
+        first_report_at_once: o.first_report_at_once,
     };
     RtcpReceiver::new(cfg, now)
 }

@@ -40,6 +40,8 @@ pub struct PlayoutEngine {
     feeder: RingFeeder,
     underruns_seen: u64,
     rtcp: Option<RtcpReceiver>,
+    /// The sender's last report, not a BYE, ended the stream.
+    ended_by_report: bool,
 }
 
 impl PlayoutEngine {
@@ -56,6 +58,7 @@ impl PlayoutEngine {
             feeder: RingFeeder::new(producer, high_water, rate, channels),
             underruns_seen: 0,
             rtcp: None,
+            ended_by_report: false,
         })
     }
 
@@ -115,11 +118,12 @@ impl PlayoutEngine {
         }
         let len = packet.len();
         let time_to_play = self.core.time_to_play();
-        if rtcp.on_media(&header, len, arrival, time_to_play, rtx) == Some(Arrival::Requested) {
-            let in_time = !matches!(
-                outcome,
-                InsertOutcome::Late | InsertOutcome::Duplicate | InsertOutcome::TooLarge
-            );
+        let in_time = !matches!(
+            outcome,
+            InsertOutcome::Late | InsertOutcome::Duplicate | InsertOutcome::TooLarge
+        );
+        let arrived = rtcp.on_media(&header, len, arrival, time_to_play, rtx, in_time);
+        if arrived == Some(Arrival::Requested) {
             rtcp.count_recovery(in_time);
         }
         verdict
@@ -143,7 +147,18 @@ impl PlayoutEngine {
         let top = self.feeder.top_up(&mut self.core, now)?;
         let mut deadline = self.feeder.next_deadline(&self.core, &top, now);
         if let Some(rtcp) = self.rtcp.as_mut() {
-            rtcp.poll(now, self.core.buffer().interarrival_jitter());
+            let time_to_play = self.core.time_to_play();
+            rtcp.poll(now, self.core.buffer().interarrival_jitter(), time_to_play);
+            if !self.core.is_finished()
+                && self.core.buffer().is_empty()
+                && rtcp.report_says_finished()
+            {
+                // Every BYE lost: the sender's last report counted what came, and the buffer
+                // ran dry waiting for more.
+                tracing::info!("the sender's last report counted all it sent: the stream ended");
+                self.core.finish();
+                self.ended_by_report = true;
+            }
             self.core.publish_rtcp(&rtcp.status());
             let due = rtcp.next_due();
             deadline = Some(deadline.map_or(due, |d| d.min(due)));
@@ -156,9 +171,12 @@ impl PlayoutEngine {
         })
     }
 
-    /// True once the stream ended and every sample produced is in the ring.
+    /// True once the stream ended and every sample produced is in the ring (and no packet the
+    /// sender's reports counted beyond the received ones is still asked for).
     pub fn is_drained(&self) -> bool {
-        self.core.is_drained() && self.feeder.is_flushed()
+        self.core.is_drained()
+            && self.feeder.is_flushed()
+            && !self.rtcp.as_ref().is_some_and(RtcpReceiver::awaits_edges)
     }
 
     /// The audio the last producing poll made (in the ring, or still in the backlog).
@@ -176,9 +194,10 @@ impl PlayoutEngine {
         &mut self.core
     }
 
-    /// Whether the source said BYE (the stream then ends once drained).
+    /// Whether the source said BYE, or its last report showed it had finished (the stream then
+    /// ends once drained).
     pub fn sender_left(&self) -> bool {
-        self.rtcp.as_ref().is_some_and(RtcpReceiver::bye_received)
+        self.ended_by_report || self.rtcp.as_ref().is_some_and(RtcpReceiver::bye_received)
     }
 
     /// The RTCP session, if one runs.

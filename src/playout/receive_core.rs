@@ -520,6 +520,11 @@ impl ReceiveCore {
         self.controller.set_draining(true);
     }
 
+    /// Whether the stream was declared over (BYE, idle, end of input).
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
     /// True once finished and nothing is left to produce.
     pub fn is_drained(&self) -> bool {
         self.finished && self.buffer.is_empty() && self.staged().is_zero()

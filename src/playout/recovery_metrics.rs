@@ -28,7 +28,7 @@ impl OptionalF64 {
 /// Lock-free copy of the RTCP session's status.
 #[derive(Debug, Default)]
 pub struct RecoveryMetrics {
-    counters: [AtomicU64; 9],
+    counters: [AtomicU64; 11],
     rtt_ms: OptionalF64,
     sr_drift_ppm: OptionalF64,
 }
@@ -54,6 +54,10 @@ pub struct RecoverySnapshot {
     pub sender_reports: u64,
     /// Receiver reports sent.
     pub receiver_reports: u64,
+    /// Packets the sender's reports counted before the first one received that did not play.
+    pub lost_before_first: u64,
+    /// Packets the sender's reports counted after the last one received that did not play.
+    pub lost_after_last: u64,
     /// Round-trip time from NACK to retransmission, ms (`null` until measured).
     pub rtt_ms: Option<f64>,
     /// The sender's clock against wall-clock time from its reports, ppm (`null` until two
@@ -74,6 +78,8 @@ impl RecoveryMetrics {
             s.nack.given_up,
             s.sender_reports,
             s.reports_sent,
+            s.nack.lost_before_first,
+            s.nack.lost_after_last,
         ];
         for (a, v) in self.counters.iter().zip(values) {
             a.store(v, Relaxed);
@@ -95,6 +101,8 @@ impl RecoveryMetrics {
             nack_given_up: c(6),
             sender_reports: c(7),
             receiver_reports: c(8),
+            lost_before_first: c(9),
+            lost_after_last: c(10),
             rtt_ms: self.rtt_ms.load(),
             sr_drift_ppm: self.sr_drift_ppm.load(),
         }

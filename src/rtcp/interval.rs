@@ -44,6 +44,12 @@ impl ReportSchedule {
         self.next
     }
 
+    /// Makes the next report due by `at` at the latest (a first report sent at once, or an
+    /// early answer to a new participant).
+    pub fn bring_forward(&mut self, at: Duration) {
+        self.next = self.next.min(at);
+    }
+
     /// Updates the session bandwidth (once the stream's real rate is known).
     pub fn set_session_rate(&mut self, octets_per_s: f64) {
         self.session_octets_per_s = octets_per_s.max(1.0);

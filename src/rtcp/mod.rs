@@ -6,6 +6,7 @@
 //! runs beside the jitter buffer in the playout engine, the sender's session beside the pacer.
 
 pub mod budget;
+pub mod edges;
 pub mod history;
 pub mod interval;
 pub mod nack;

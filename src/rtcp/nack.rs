@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use super::budget::TokenBucket;
+use super::edges;
 use crate::rtp::seq::SeqExtender;
 
 /// Most packets tracked as missing; beyond it the oldest are given up (memory stays bounded
@@ -30,6 +31,12 @@ const REMEMBER: Duration = Duration::from_secs(2);
 
 /// IPv4 + UDP headers, charged with each request against the budget.
 const LOWER_LAYERS: usize = 28;
+
+/// Two packet durations in wall time, at the nominal rate the scheduler saw (20 ms when
+/// unknown); used as slack around arrival times.
+fn packet_gap(s: &NackScheduler) -> Duration {
+    s.packet_duration().unwrap_or(Duration::from_millis(10)) * 2
+}
 
 /// Settings of NACK recovery.
 #[derive(Debug, Clone)]
@@ -79,6 +86,12 @@ pub struct NackCounts {
     pub given_up: u64,
     /// Requests held back by the bandwidth budget.
     pub rate_limited: u64,
+    /// Packets the sender's reports say it sent before the first one received, that did not
+    /// arrive in time to play.
+    pub lost_before_first: u64,
+    /// Packets the sender's reports say it sent after the last one received, that did not
+    /// arrive in time to play.
+    pub lost_after_last: u64,
 }
 
 /// A packet of the source as the scheduler sees it.
@@ -110,10 +123,20 @@ pub enum Arrival {
     Other,
 }
 
+/// Where a missing packet lies: between received ones (a gap), or beyond the received range,
+/// known only from the sender's reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    Gap,
+    BeforeFirst,
+    AfterLast,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Missing {
     ext: u64,
     seq: u16,
+    edge: Edge,
     /// When the gap was seen.
     detected: Duration,
     deadline: Duration,
@@ -132,6 +155,8 @@ pub struct NackScheduler {
     highest: Option<(u64, u32)>,
     /// Packet duration in RTP ticks, from the last two consecutive packets.
     packet_ticks: u32,
+    /// The media clock rate, from the packets.
+    clock_rate: u32,
     missing: VecDeque<Missing>,
     rtt: Option<Duration>,
     reorder_wait: Duration,
@@ -139,6 +164,19 @@ pub struct NackScheduler {
     /// 30 s), and when it was last updated.
     reorder_peak: (Duration, Duration),
     first_arrival: Option<Duration>,
+    /// Lowest extended number received, and by when the audio it starts must be in (its
+    /// arrival plus the time it had to play then): the deadline of anything before it.
+    lowest: Option<(u64, Duration)>,
+    /// When the newest packet (a new highest number) arrived, to tell a stream that stopped.
+    last_arrival: Duration,
+    /// The first packet the sender sent, once a sender report placed it.
+    first_sent: Option<u64>,
+    /// The last packet sent by the latest report's count.
+    reported_last: Option<u64>,
+    /// The latest sender report (packet count, RTP timestamp), until it can be placed.
+    unplaced_report: Option<(u32, u32)>,
+    /// The latest sender report's RTP timestamp and arrival.
+    last_report: Option<(u32, Duration)>,
     bytes: u64,
     budget: TokenBucket,
     counts: NackCounts,
@@ -152,11 +190,18 @@ impl NackScheduler {
             ext: SeqExtender::new(),
             highest: None,
             packet_ticks: 0,
+            clock_rate: 0,
             missing: VecDeque::with_capacity(64),
             rtt: None,
             reorder_wait: Duration::from_millis(10),
             reorder_peak: (Duration::ZERO, Duration::ZERO),
             first_arrival: None,
+            lowest: None,
+            last_arrival: Duration::ZERO,
+            first_sent: None,
+            reported_last: None,
+            unplaced_report: None,
+            last_report: None,
             bytes: 0,
             // Two requests' worth at first: the stream's rate is not known yet.
             budget: TokenBucket::new(0.0, 2.0 * Self::cost(1) as f64, Duration::ZERO),
@@ -189,6 +234,13 @@ impl NackScheduler {
         self.reorder_peak = (current.max(lateness), now);
     }
 
+    /// One packet's duration, once two consecutive packets told it.
+    fn packet_duration(&self) -> Option<Duration> {
+        (self.packet_ticks > 0 && self.clock_rate > 0).then(|| {
+            Duration::from_secs_f64(f64::from(self.packet_ticks) / f64::from(self.clock_rate))
+        })
+    }
+
     /// The round-trip time in use: measured, or the initial guess.
     pub fn rtt(&self) -> Duration {
         self.rtt.unwrap_or(self.cfg.initial_rtt)
@@ -210,12 +262,13 @@ impl NackScheduler {
     }
 
     /// Takes a packet of the source arriving when the newest audio plays `time_to_play` later
-    /// (the buffer's depth).
+    /// (the buffer's depth); `in_time` if the jitter buffer took it to play.
     pub fn on_packet(
         &mut self,
         p: ReceivedPacket,
         time_to_play: Duration,
         clock_rate: u32,
+        in_time: bool,
     ) -> Arrival {
         let ReceivedPacket {
             seq,
@@ -225,20 +278,39 @@ impl NackScheduler {
             original,
         } = p;
         self.bytes += len as u64;
+        self.clock_rate = clock_rate;
         self.first_arrival.get_or_insert(arrival);
         let e = match self.highest {
             // Extended numbers keep the RTP number in their low 16 bits (requests name it).
             None => self.ext.restart_at(seq, (1 << 16) | u64::from(seq)),
             Some(_) => self.ext.extend(seq),
         };
+        if self.lowest.is_none_or(|(l, _)| e < l) && in_time {
+            let deadline = self.lowest.map_or(arrival + time_to_play, |(_, d)| d);
+            self.lowest = Some((e, deadline));
+        }
         let Some((h, h_ts)) = self.highest else {
             self.highest = Some((e, ts));
+            self.last_arrival = arrival;
             return Arrival::Next;
         };
         if e <= h {
-            return self.on_earlier(e, arrival, original);
+            return self.on_earlier(e, arrival, original, in_time);
         }
         self.highest = Some((e, ts));
+        self.last_arrival = self.last_arrival.max(arrival);
+        // Packets after the reported last: the stream went on, so the tail was a gap (the
+        // jitter buffer counts what of it is lost).
+        for m in self
+            .missing
+            .iter_mut()
+            .filter(|m| m.edge == Edge::AfterLast)
+        {
+            m.edge = Edge::Gap;
+            if m.given_up {
+                self.counts.lost_after_last = self.counts.lost_after_last.saturating_sub(1);
+            }
+        }
         let steps = e - h;
         let ticks = ts.wrapping_sub(h_ts);
         let per_step = u64::from(ticks) / steps;
@@ -269,6 +341,7 @@ impl NackScheduler {
             self.missing.push_back(Missing {
                 ext: m,
                 seq: m as u16,
+                edge: Edge::Gap,
                 detected: arrival,
                 deadline,
                 next_at: arrival + self.reorder_wait(arrival),
@@ -280,13 +353,22 @@ impl NackScheduler {
         Arrival::Next
     }
 
-    fn on_earlier(&mut self, e: u64, arrival: Duration, original: Option<bool>) -> Arrival {
+    fn on_earlier(
+        &mut self,
+        e: u64,
+        arrival: Duration,
+        original: Option<bool>,
+        in_time: bool,
+    ) -> Arrival {
         let Ok(i) = self.missing.binary_search_by_key(&e, |m| m.ext) else {
             return Arrival::Other;
         };
         let Some(m) = self.missing.remove(i) else {
             return Arrival::Other;
         };
+        if !in_time && !m.given_up {
+            self.count_edge_loss(m.edge);
+        }
         // Asked for or not, the original itself came late: reordering, to wait out next time
         // (its request, if any, was spurious).
         if m.requests == 0 || original == Some(true) {
@@ -301,6 +383,177 @@ impl NackScheduler {
             });
         }
         Arrival::Requested
+    }
+
+    /// Takes a sender report of the source that arrived at `now`: `count` packets sent up to
+    /// the instant its RTP timestamp `report_ts` names.
+    ///
+    /// The first report places the stream's first packet (see [`edges`]): what was sent before
+    /// the first one received is asked for while it can still play before it (playback does
+    /// not start later for it), or counted lost. Every report names the last packet sent by
+    /// then, for [`NackScheduler::ask_for_tail`].
+    pub fn on_sender_report(&mut self, count: u32, report_ts: u32, now: Duration) {
+        self.unplaced_report = Some((count, report_ts));
+        self.last_report = Some((report_ts, now));
+        self.place_report(now);
+    }
+
+    fn place_report(&mut self, now: Duration) {
+        let Some((count, report_ts)) = self.unplaced_report else {
+            return;
+        };
+        let (Some((h, h_ts)), Some((lowest, deadline))) = (self.highest, self.lowest) else {
+            return;
+        };
+        if self.packet_ticks == 0 {
+            // One packet so far: the next one gives the packet duration.
+            return;
+        }
+        self.unplaced_report = None;
+        if self.first_sent.is_none() {
+            // A report's timestamp places it only while packets flow: in a pause it runs on
+            // with no packets behind it.
+            let flowing = self.last_report.is_some_and(|(_, at)| {
+                at.saturating_sub(self.last_arrival) <= self.reorder_wait(now) + packet_gap(self)
+            });
+            let first = edges::sent_at_report(report_ts, (h, h_ts), self.packet_ticks)
+                .and_then(|at| edges::first_sent(at, count))
+                .filter(|&first| flowing && first <= lowest);
+            let Some(first) = first else {
+                tracing::debug!(count, "a sender report that cannot be placed in the stream");
+                return;
+            };
+            self.first_sent = Some(first);
+            self.ask_before_first(first, lowest, deadline, now);
+        }
+        self.reported_last = self.first_sent.and_then(|f| edges::last_sent(f, count));
+    }
+
+    /// Marks the packets from `first` up to the lowest received as missing, to play before it.
+    fn ask_before_first(&mut self, first: u64, lowest: u64, deadline: Duration, now: Duration) {
+        let n = lowest.saturating_sub(first);
+        if n == 0 {
+            return;
+        }
+        if n > self.cfg.max_gap {
+            tracing::info!(
+                packets = n,
+                "joined a stream under way: its earlier packets are not asked for"
+            );
+            return;
+        }
+        if now + self.rtt() + self.cfg.margin > deadline {
+            tracing::info!(packets = n, "the first packets were lost, too late to ask");
+            self.counts.lost_before_first += n;
+            return;
+        }
+        tracing::debug!(
+            packets = n,
+            "the sender's report shows packets before the first"
+        );
+        let first_arrival = self.first_arrival.unwrap_or(now);
+        let next_at = now.max(first_arrival + self.reorder_wait(now));
+        for ext in (first..lowest).rev() {
+            if self.missing.len() == MAX_MISSING {
+                self.counts.lost_before_first += ext + 1 - first;
+                break;
+            }
+            // Below every number tracked: the list stays sorted.
+            self.missing.push_front(Missing {
+                ext,
+                seq: ext as u16,
+                edge: Edge::BeforeFirst,
+                detected: now,
+                deadline,
+                next_at,
+                requests: 0,
+                last_request: now,
+                given_up: false,
+            });
+        }
+    }
+
+    /// Asks for the packets the latest sender report counted after the newest one received,
+    /// once the stream has stopped (nothing new for a reorder wait and two packets, or
+    /// `ended`: the sender said BYE), while the newest audio plays `time_to_play` from `now`.
+    pub fn ask_for_tail(
+        &mut self,
+        now: Duration,
+        time_to_play: Duration,
+        clock_rate: u32,
+        ended: bool,
+    ) {
+        self.place_report(now);
+        let (Some(last), Some((h, h_ts))) = (self.reported_last, self.highest) else {
+            return;
+        };
+        if last <= h || self.packet_ticks == 0 {
+            return;
+        }
+        let packet =
+            Duration::from_secs_f64(f64::from(self.packet_ticks) / f64::from(clock_rate.max(1)));
+        let stall = self.reorder_wait(now) + packet * 2;
+        if !ended && now < self.last_arrival + stall {
+            return;
+        }
+        let n = last - h;
+        if n > self.cfg.max_gap {
+            return;
+        }
+        tracing::debug!(
+            packets = n,
+            "the sender's report shows packets after the last"
+        );
+        for (k, ext) in (h + 1..=last).enumerate() {
+            if self.missing.len() == MAX_MISSING {
+                if let Some(old) = self.missing.pop_front() {
+                    if !old.given_up {
+                        self.counts.given_up += 1;
+                        self.count_edge_loss(old.edge);
+                    }
+                }
+            }
+            let ahead = u32::try_from(k + 1).unwrap_or(u32::MAX);
+            self.missing.push_back(Missing {
+                ext,
+                seq: ext as u16,
+                edge: Edge::AfterLast,
+                detected: now,
+                deadline: now + time_to_play + packet * ahead,
+                next_at: now,
+                requests: 0,
+                last_request: now,
+                given_up: false,
+            });
+        }
+        let ticks = (n as u32).wrapping_mul(self.packet_ticks);
+        self.highest = Some((last, h_ts.wrapping_add(ticks)));
+    }
+
+    /// Whether packets beyond the received range are still being asked for (the stream must
+    /// not end before they come or are given up).
+    pub fn awaits_edges(&self) -> bool {
+        self.missing
+            .iter()
+            .any(|m| !m.given_up && m.edge != Edge::Gap)
+    }
+
+    /// Whether the latest sender report looks like the sender's last: everything it counted
+    /// has arrived or been given up, it was made within two packets of the newest packet's
+    /// timestamp (a report during a pause runs on), and nothing came after it.
+    pub fn report_says_finished(&self) -> bool {
+        let (Some(last), Some((h, h_ts)), Some((report_ts, at))) =
+            (self.reported_last, self.highest, self.last_report)
+        else {
+            return false;
+        };
+        let since_newest = report_ts.wrapping_sub(h_ts);
+        last == h
+            && self.unplaced_report.is_none()
+            && self.packet_ticks > 0
+            && since_newest <= self.packet_ticks * 2
+            && self.last_arrival <= at
+            && !self.awaits_edges()
     }
 
     /// Counts a requested packet's fate: in time to play, or not.
@@ -321,9 +574,23 @@ impl NackScheduler {
     }
 
     fn give_up_all(&mut self) {
+        let mut edges = Vec::new();
         for m in self.missing.iter_mut().filter(|m| !m.given_up) {
             m.given_up = true;
             self.counts.given_up += 1;
+            edges.push(m.edge);
+        }
+        for edge in edges {
+            self.count_edge_loss(edge);
+        }
+    }
+
+    /// Counts a packet beyond the received range as lost (gaps are the jitter buffer's to count).
+    fn count_edge_loss(&mut self, edge: Edge) {
+        match edge {
+            Edge::Gap => {}
+            Edge::BeforeFirst => self.counts.lost_before_first += 1,
+            Edge::AfterLast => self.counts.lost_after_last += 1,
         }
     }
 
@@ -352,6 +619,7 @@ impl NackScheduler {
         let latest_useful = |m: &Missing| now + rtt + self.cfg.margin <= m.deadline;
         let max = self.cfg.max_requests;
         let mut given_up = 0;
+        let (mut before, mut after) = (0, 0);
         for m in self.missing.iter_mut().filter(|m| !m.given_up) {
             if m.next_at > now {
                 continue;
@@ -359,11 +627,18 @@ impl NackScheduler {
             if m.requests >= max || !latest_useful(m) {
                 m.given_up = true;
                 given_up += 1;
+                match m.edge {
+                    Edge::Gap => {}
+                    Edge::BeforeFirst => before += 1,
+                    Edge::AfterLast => after += 1,
+                }
                 continue;
             }
             seqs.push(m.seq);
         }
         self.counts.given_up += given_up;
+        self.counts.lost_before_first += before;
+        self.counts.lost_after_last += after;
         // Forget given-up packets once no retransmission of them can still be on its way.
         while self
             .missing
@@ -432,3 +707,7 @@ impl NackScheduler {
 #[cfg(test)]
 #[path = "nack_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "nack_edge_tests.rs"]
+mod edge_tests;

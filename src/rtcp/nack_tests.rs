@@ -15,7 +15,7 @@ fn feed(s: &mut NackScheduler, seq: u16, at_ms: u64) -> Arrival {
         arrival: MS * at_ms as u32,
         original: None,
     };
-    s.on_packet(p, Duration::from_secs(1), RATE)
+    s.on_packet(p, Duration::from_secs(1), RATE, true)
 }
 
 fn poll(s: &mut NackScheduler, at_ms: u64) -> Vec<u16> {

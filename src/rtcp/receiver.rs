@@ -41,6 +41,10 @@ pub struct RtcpReceiverConfig {
     pub session_octets_per_s: f64,
     /// Seed of the report-interval randomisation.
     pub seed: u64,
+    /// Send the first report at once rather than after RFC 3550's initial wait, as §6.2
+    /// allows in unicast sessions: the sender's answer (its report) then tells the edges of
+    /// the stream while the first packets can still be asked for.
+    pub first_report_at_once: bool,
 }
 
 /// What the receiver session has learnt and done, for stats and metrics (a plain copy, so
@@ -109,7 +113,10 @@ impl RtcpReceiver {
     /// A session starting at `now`.
     pub fn new(cfg: RtcpReceiverConfig, now: Duration) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-        let schedule = ReportSchedule::new(now, cfg.session_octets_per_s, rng.random());
+        let mut schedule = ReportSchedule::new(now, cfg.session_octets_per_s, rng.random());
+        if cfg.first_report_at_once {
+            schedule.bring_forward(now);
+        }
         RtcpReceiver {
             nack: cfg.nack.clone().map(NackScheduler::new),
             clock: SenderClock::new(cfg.clock_rate),
@@ -158,6 +165,21 @@ impl RtcpReceiver {
     /// The sender's clock drift from its reports (fraction, not ppm), when known.
     pub fn sr_drift(&self) -> Option<f64> {
         self.clock.drift()
+    }
+
+    /// Whether packets before the first or after the last one received are still being asked
+    /// for: the stream must not end before they come or are given up.
+    pub fn awaits_edges(&self) -> bool {
+        self.nack.as_ref().is_some_and(NackScheduler::awaits_edges)
+    }
+
+    /// Whether the sender's latest report looks like its last, everything it counted having
+    /// come (see [`NackScheduler::report_says_finished`]): the stream can end once drained,
+    /// even if its BYE was lost.
+    pub fn report_says_finished(&self) -> bool {
+        self.nack
+            .as_ref()
+            .is_some_and(NackScheduler::report_says_finished)
     }
 
     /// Whether NACK recovery is on.
@@ -239,7 +261,7 @@ impl RtcpReceiver {
 
     /// Takes a media packet of the locked source `ssrc` (originals and retransmissions alike):
     /// `len` bytes at `arrival`, with the newest audio playing `time_to_play` later; `rtx` if it
-    /// came as RTX.
+    /// came as RTX; `in_time` if the jitter buffer took it to play.
     pub fn on_media(
         &mut self,
         header: &RtpHeader,
@@ -247,6 +269,7 @@ impl RtcpReceiver {
         arrival: Duration,
         time_to_play: Duration,
         rtx: bool,
+        in_time: bool,
     ) -> Option<Arrival> {
         // With RTX in use, a packet on the media SSRC is the original; without, either.
         let original = if rtx {
@@ -275,7 +298,7 @@ impl RtcpReceiver {
         };
         self.nack
             .as_mut()
-            .map(|n| n.on_packet(packet, time_to_play, rate))
+            .map(|n| n.on_packet(packet, time_to_play, rate, in_time))
     }
 
     /// Counts a requested packet's fate in the jitter buffer.
@@ -294,6 +317,7 @@ impl RtcpReceiver {
         let cname = &mut self.sender_cname;
         let clock = &mut self.clock;
         let last_sr = &mut self.last_sr;
+        let mut counted = None;
         let parsed = wire::parse(datagram, |event| match event {
             Event::SenderReport { ssrc, info } if Some(ssrc) == media => {
                 status.sender_reports += 1;
@@ -301,6 +325,7 @@ impl RtcpReceiver {
                 status.sender_octets = Some(info.octets);
                 clock.on_report(info.ntp, info.rtp_timestamp);
                 *last_sr = Some((info.ntp.middle32(), arrival));
+                counted = Some((info.packets, info.rtp_timestamp));
             }
             Event::Cname { ssrc, name }
                 if Some(ssrc) == media && cname.as_deref().map(str::as_bytes) != Some(name) =>
@@ -312,6 +337,9 @@ impl RtcpReceiver {
         });
         if parsed.is_err() {
             self.status.rtcp_malformed += 1;
+        }
+        if let (Some((packets, rtp_ts)), Some(n)) = (counted, self.nack.as_mut()) {
+            n.on_sender_report(packets, rtp_ts, arrival);
         }
         if bye {
             self.status.bye_received = true;
@@ -328,13 +356,16 @@ impl RtcpReceiver {
         }
     }
 
-    /// Runs the session at `now` with the stream's interarrival `jitter`: NACKs that are due and
-    /// a receiver report when its time has come go to the outbox.
-    pub fn poll(&mut self, now: Duration, jitter: Duration) {
+    /// Runs the session at `now` with the stream's interarrival `jitter`, while the newest
+    /// audio plays `time_to_play` later: NACKs that are due (a tail the sender's report counted
+    /// among them) and a receiver report when its time has come go to the outbox.
+    pub fn poll(&mut self, now: Duration, jitter: Duration, time_to_play: Duration) {
         if self.bye_sent {
             return;
         }
+        let (rate, ended) = (self.cfg.clock_rate, self.status.bye_received);
         if let Some(n) = self.nack.as_mut() {
+            n.ask_for_tail(now, time_to_play, rate, ended);
             // Reordering shows up as jitter: wait out about twice it before asking.
             let wait = (jitter * 2).clamp(Duration::from_millis(5), Duration::from_millis(100));
             n.set_reorder_wait(wait);

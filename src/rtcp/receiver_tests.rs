@@ -18,6 +18,7 @@ fn session(rtx: Option<(u8, u8)>, nack: bool) -> RtcpReceiver {
         reduced_size: false,
         session_octets_per_s: 8600.0,
         seed: 1,
+        first_report_at_once: false,
     };
     RtcpReceiver::new(cfg, Duration::ZERO)
 }
@@ -36,7 +37,7 @@ fn packet(seq: u16, pt: u8, ssrc: u32, payload: &[u8]) -> Vec<u8> {
 fn media(r: &mut RtcpReceiver, seq: u16, at_ms: u32) -> Option<Arrival> {
     let p = packet(seq, 0, MEDIA, &[0x55; 160]);
     let h = RtpHeader::parse(&p).unwrap();
-    r.on_media(&h, p.len(), MS * at_ms, Duration::from_secs(1), false)
+    r.on_media(&h, p.len(), MS * at_ms, Duration::from_secs(1), false, true)
 }
 
 fn sent(r: &mut RtcpReceiver) -> Vec<Vec<u8>> {
@@ -70,7 +71,7 @@ fn a_gap_becomes_a_nack_with_a_report_and_its_rtx_is_the_original() {
         media(&mut r, seq, u32::from(seq) * 20);
     }
     media(&mut r, 6, 120);
-    r.poll(MS * 140, MS);
+    r.poll(MS * 140, MS, Duration::from_secs(1));
     let out = sent(&mut r);
     assert_eq!(nacked(&out), vec![5]);
     let mut had_block = false;
@@ -94,6 +95,7 @@ fn a_gap_becomes_a_nack_with_a_report_and_its_rtx_is_the_original() {
             original.len(),
             MS * 200,
             Duration::from_secs(1),
+            true,
             true
         ),
         Some(Arrival::Requested)
@@ -119,7 +121,7 @@ fn reports_carry_loss_and_the_last_sender_report() {
     // The first report (2.5 s randomised, compensated) goes out before any SR.
     let first = r.next_due();
     assert!(first < MS * 3100, "{first:?}");
-    r.poll(first, MS * 3);
+    r.poll(first, MS * 3, Duration::from_secs(1));
     assert_eq!(sent(&mut r).len(), 1);
     // An SR arrives at 2 s; the next report, at its scheduled time, echoes it.
     let info = SenderInfo {
@@ -144,7 +146,7 @@ fn reports_carry_loss_and_the_last_sender_report() {
         due > first + MS * 1600 && due < first + MS * 6200,
         "{due:?}"
     );
-    r.poll(due, MS * 3);
+    r.poll(due, MS * 3, Duration::from_secs(1));
     let out = sent(&mut r);
     let mut block = None;
     let mut cname = false;
@@ -220,7 +222,7 @@ fn without_an_announced_payload_type_rtx_is_learnt_from_an_answer_to_a_nack() {
         media(&mut r, seq, u32::from(seq) * 20);
     }
     media(&mut r, 6, 120);
-    r.poll(MS * 140, MS);
+    r.poll(MS * 140, MS, Duration::from_secs(1));
     assert_eq!(nacked(&sent(&mut r)), vec![5]);
     let original = packet(5, 0, MEDIA, &[0x55; 160]);
     let mut rtx = Vec::new();

@@ -136,7 +136,12 @@ pub struct RtcpSenderSession {
     view: Option<ReceiverView>,
     srtt: Option<Duration>,
     counts: SenderRtcpCounts,
+    /// Receivers whose reports were seen (a few; more are not remembered).
+    reporters: Vec<u32>,
 }
+
+/// Most receivers remembered, to answer each new one with an early report.
+const MAX_REPORTERS: usize = 16;
 
 impl RtcpSenderSession {
     /// A session starting at `now`; the first report is due after RFC 3550's initial interval.
@@ -170,6 +175,7 @@ impl RtcpSenderSession {
             view: None,
             srtt: None,
             counts: SenderRtcpCounts::default(),
+            reporters: Vec::new(),
             cfg,
         }
     }
@@ -219,6 +225,11 @@ impl RtcpSenderSession {
         let random = self.rng.random();
         self.schedule.sent(now, 1, we_sent, random);
         written.then_some(Transmit::Rtcp)
+    }
+
+    /// Makes a report due at `now` (the media ended: its count is final).
+    pub fn report_now(&mut self, now: Duration) {
+        self.schedule.bring_forward(now);
     }
 
     /// When to call poll_transmit next.
@@ -285,6 +296,14 @@ impl RtcpSenderSession {
             }
             Event::Nack { .. } => self.counts.foreign_nacks += 1,
             Event::Reception { reporter, block } if block.ssrc == self.cfg.ssrc => {
+                if !self.reporters.contains(&reporter) && self.reporters.len() < MAX_REPORTERS {
+                    // A receiver that just joined learns from our report how many packets it
+                    // missed before its first, while it can still ask for them.
+                    self.reporters.push(reporter);
+                    if self.packets > 0 {
+                        self.schedule.bring_forward(now);
+                    }
+                }
                 self.on_report_block(reporter, block, wallclock);
             }
             Event::Reception { .. } => self.counts.foreign_reports += 1,

@@ -287,6 +287,8 @@ fn receiver_session(
         reduced_size: false,
         session_octets_per_s: session_rate,
         seed,
+        // RFC 3550's initial wait, as in the runs the scenario tables were made with.
+        first_report_at_once: false,
     };
     RtcpReceiver::new(cfg, Duration::ZERO)
 }
