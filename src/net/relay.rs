@@ -201,8 +201,9 @@ impl Relay {
     /// Must run inside a tokio runtime with time and IO enabled.
     pub async fn run(self, stop: impl Future<Output = ()>) -> Result<RelayReport, RelayError> {
         let legs = RelayLegs::new(self.listener, self.sender, self.rtcp, self.to)?;
-        let mut forward = ImpairQueue::new(&self.config.impair, self.config.limits);
-        let mut reverse = ImpairQueue::new(&self.config.reverse, self.config.limits);
+        // Datagrams are queued with their leg's tag in front.
+        let mut forward = ImpairQueue::new(&self.config.impair, self.config.limits).with_prefix(1);
+        let mut reverse = ImpairQueue::new(&self.config.reverse, self.config.limits).with_prefix(1);
         // One receive buffer per socket: their receive futures wait side by side.
         let mut bufs: [Vec<u8>; 4] = std::array::from_fn(|_| vec![0u8; MAX_DATAGRAM + 1]);
         let (mut received, mut forwarded, mut errors) = (0u64, 0u64, 0u64);

@@ -1,6 +1,7 @@
-//! Deterministic losses at a stream's edges (`--impair drop-first=N,drop-last=N`): the media
-//! stream's first N packets never leave, and its newest N are held back until newer ones come,
-//! so the N before the end never arrive. Sans-IO, like the queue that uses it.
+//! Deterministic losses at a stream's edges (`--impair drop-first=N,drop-last=N,drop-bye`): the
+//! media stream's first N packets never leave, its newest N are held back until newer ones
+//! come, so the N before the end never arrive, and RTCP carrying a BYE is lost. Sans-IO, like
+//! the queue that uses it.
 //!
 //! The media stream is the first SSRC of RTP seen; RTCP and other SSRCs (retransmissions as
 //! RTX) pass untouched, so what is lost can still be repaired. Holding the tail costs the
@@ -19,12 +20,14 @@ pub struct EdgeDrops {
     pub first: u32,
     /// The stream's last packets lost.
     pub last: u32,
+    /// Every RTCP datagram with a BYE lost.
+    pub bye: bool,
 }
 
 impl EdgeDrops {
     /// Whether any packet is lost at an edge.
     pub fn any(&self) -> bool {
-        self.first > 0 || self.last > 0
+        self.first > 0 || self.last > 0 || self.bye
     }
 }
 
@@ -36,6 +39,9 @@ pub struct EdgeDropper {
     seen: u64,
     held: VecDeque<Vec<u8>>,
     dropped_first: u64,
+    dropped_byes: u64,
+    /// Bytes before the packet in each datagram (the relay tags datagrams with their leg).
+    prefix: usize,
 }
 
 impl EdgeDropper {
@@ -47,7 +53,15 @@ impl EdgeDropper {
             seen: 0,
             held: VecDeque::with_capacity(drops.last as usize + 1),
             dropped_first: 0,
+            dropped_byes: 0,
+            prefix: 0,
         }
+    }
+
+    /// Looks past `prefix` bytes at the start of each datagram.
+    pub fn with_prefix(mut self, prefix: usize) -> Self {
+        self.prefix = prefix;
+        self
     }
 
     /// Takes a datagram sent at `sent` and passes on (to `pass`) what goes on now: it, an
@@ -58,7 +72,12 @@ impl EdgeDropper {
         datagram: &[u8],
         mut pass: impl FnMut(Duration, &[u8]),
     ) {
-        if !self.drops.any() || !self.is_media(datagram) {
+        let packet = datagram.get(self.prefix..).unwrap_or_default();
+        if self.drops.bye && has_bye(packet) {
+            self.dropped_byes += 1;
+            return;
+        }
+        if !self.drops.any() || !self.is_media(packet) {
             return pass(sent, datagram);
         }
         self.seen += 1;
@@ -92,16 +111,28 @@ impl EdgeDropper {
         *self.ssrc.get_or_insert(header.ssrc) == header.ssrc
     }
 
-    /// Packets lost at the edges so far: the first ones, and the newest held back (lost if
-    /// nothing newer comes).
+    /// Packets lost at the edges so far: the first ones, the newest held back (lost if
+    /// nothing newer comes) and the RTCP datagrams with a BYE.
     pub fn dropped(&self) -> u64 {
-        self.dropped_first + self.held.len() as u64
+        self.dropped_first + self.held.len() as u64 + self.dropped_byes
     }
 
     /// Packets held back at the tail.
     pub fn held(&self) -> usize {
         self.held.len()
     }
+}
+
+/// Whether an RTCP datagram carries a BYE.
+fn has_bye(datagram: &[u8]) -> bool {
+    if !looks_like_rtcp(datagram) {
+        return false;
+    }
+    let mut bye = false;
+    let _ = crate::rtcp::wire::parse(datagram, |e| {
+        bye |= matches!(e, crate::rtcp::wire::Event::Bye { .. });
+    });
+    bye
 }
 
 #[cfg(test)]
@@ -119,7 +150,11 @@ mod tests {
 
     #[test]
     fn the_first_and_last_packets_of_the_media_stream_never_pass() {
-        let mut dropper = EdgeDropper::new(EdgeDrops { first: 3, last: 3 });
+        let mut dropper = EdgeDropper::new(EdgeDrops {
+            first: 3,
+            last: 3,
+            bye: false,
+        });
         let mut passed = Vec::new();
         for seq in 0..10u16 {
             dropper.offer(

@@ -134,6 +134,12 @@ impl ImpairQueue {
         }
     }
 
+    /// Looks past `prefix` bytes of each datagram for edge drops (the relay's leg tag).
+    pub fn with_prefix(mut self, prefix: usize) -> Self {
+        self.edges = self.edges.map(|e| e.with_prefix(prefix));
+        self
+    }
+
     /// Offers a datagram sent at `sent`; it comes back from [`Self::pop_due`] at its arrival time(s).
     ///
     /// Datagrams must be offered in sending order (the model keeps a FIFO floor). With edge

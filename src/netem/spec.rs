@@ -4,7 +4,8 @@
 //! optional. `jitter=pareto:20ms:2.5` picks the heavy-tailed model, `spike=2500ms:20s:3s` adds
 //! delay spikes (peak, mean interval, length). With `burst=N`, `loss` is the long-run loss
 //! rate and losses come in runs of N packets on average (Gilbert–Elliott). `drop-first=N` and
-//! `drop-last=N` lose the media stream's first and last N packets (see [`EdgeDrops`]).
+//! `drop-last=N` lose the media stream's first and last N packets, `drop-bye=yes` every RTCP BYE
+//! (see [`EdgeDrops`]).
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -130,6 +131,13 @@ impl FromStr for ImpairSpec {
                 }
                 "drop-first" => spec.edges.first = count(item, value)?,
                 "drop-last" => spec.edges.last = count(item, value)?,
+                "drop-bye" => {
+                    spec.edges.bye = match value {
+                        "yes" | "on" | "true" | "1" => true,
+                        "no" | "off" | "false" | "0" => false,
+                        _ => return Err(bad(item, "expected drop-bye=yes or drop-bye=no")),
+                    }
+                }
                 "seed" => {
                     spec.seed = value
                         .parse()
@@ -152,7 +160,7 @@ impl FromStr for ImpairSpec {
                 _ => return Err(bad(
                     item,
                     "unknown key (delay, jitter, loss, burst, reorder, dup, drift, seed, spike, \
-                     drop-first, drop-last)",
+                     drop-first, drop-last, drop-bye)",
                 )),
             }
         }

@@ -164,9 +164,10 @@ pub struct NackScheduler {
     /// 30 s), and when it was last updated.
     reorder_peak: (Duration, Duration),
     first_arrival: Option<Duration>,
-    /// Lowest extended number received, and by when the audio it starts must be in (its
-    /// arrival plus the time it had to play then): the deadline of anything before it.
-    lowest: Option<(u64, Duration)>,
+    /// Lowest extended number received (in time to play).
+    lowest: Option<u64>,
+    /// When the newest packet plays (its arrival plus the buffer's time to play then).
+    newest_plays_at: Duration,
     /// When the newest packet (a new highest number) arrived, to tell a stream that stopped.
     last_arrival: Duration,
     /// The first packet the sender sent, once a sender report placed it.
@@ -197,6 +198,7 @@ impl NackScheduler {
             reorder_peak: (Duration::ZERO, Duration::ZERO),
             first_arrival: None,
             lowest: None,
+            newest_plays_at: Duration::ZERO,
             last_arrival: Duration::ZERO,
             first_sent: None,
             reported_last: None,
@@ -285,13 +287,13 @@ impl NackScheduler {
             None => self.ext.restart_at(seq, (1 << 16) | u64::from(seq)),
             Some(_) => self.ext.extend(seq),
         };
-        if self.lowest.is_none_or(|(l, _)| e < l) && in_time {
-            let deadline = self.lowest.map_or(arrival + time_to_play, |(_, d)| d);
-            self.lowest = Some((e, deadline));
+        if self.lowest.is_none_or(|l| e < l) && in_time {
+            self.lowest = Some(e);
         }
         let Some((h, h_ts)) = self.highest else {
             self.highest = Some((e, ts));
             self.last_arrival = arrival;
+            self.newest_plays_at = arrival + time_to_play;
             return Arrival::Next;
         };
         if e <= h {
@@ -299,6 +301,7 @@ impl NackScheduler {
         }
         self.highest = Some((e, ts));
         self.last_arrival = self.last_arrival.max(arrival);
+        self.newest_plays_at = arrival + time_to_play;
         // Packets after the reported last: the stream went on, so the tail was a gap (the
         // jitter buffer counts what of it is lost).
         for m in self
@@ -402,7 +405,7 @@ impl NackScheduler {
         let Some((count, report_ts)) = self.unplaced_report else {
             return;
         };
-        let (Some((h, h_ts)), Some((lowest, deadline))) = (self.highest, self.lowest) else {
+        let (Some((h, h_ts)), Some(lowest)) = (self.highest, self.lowest) else {
             return;
         };
         if self.packet_ticks == 0 {
@@ -424,6 +427,11 @@ impl NackScheduler {
                 return;
             };
             self.first_sent = Some(first);
+            // The lowest packet's turn: anything before it must be in by then (playback does
+            // not start later for it).
+            let packet = self.packet_duration().unwrap_or_default();
+            let steps = u32::try_from(h.saturating_sub(lowest)).unwrap_or(u32::MAX);
+            let deadline = self.newest_plays_at.saturating_sub(packet * steps);
             self.ask_before_first(first, lowest, deadline, now);
         }
         self.reported_last = self.first_sent.and_then(|f| edges::last_sent(f, count));

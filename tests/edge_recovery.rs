@@ -1,0 +1,194 @@
+//! The stream's edges, live over loopback: packets lost before the first one received or
+//! after the last are found from the sender's RTCP reports and asked for again, and a stream
+//! whose BYE never arrives still ends once drained.
+
+mod common;
+mod nack_support;
+mod net_support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{asset, read_wav, scratch};
+use nack_support::{relay, run_send, source, Killed};
+use net_support::{free_port, read_stats, spawn_player, stat, wait_until_bound};
+
+/// Checks that `out` is the source sample for sample, with nothing but silence around it.
+fn assert_is_the_source(out: &[f32], stats: &serde_json::Value) {
+    let src = source();
+    let lead = src.iter().position(|&s| s != 0.0).expect("audio") & !1;
+    let at = out
+        .chunks_exact(2)
+        .position(|f| f == &src[lead..lead + 2])
+        .map(|frame| 2 * frame)
+        .unwrap_or_else(|| panic!("the source's first frame is not in the output; {stats}"));
+    assert!(at >= lead, "the output starts inside the source; {stats}");
+    let start = at - lead;
+    let end = start + src.len();
+    assert!(
+        end <= out.len(),
+        "the output is shorter than the source; {stats}"
+    );
+    let differing = out[start..end]
+        .iter()
+        .zip(&src)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(differing, 0, "samples differ from the source; {stats}");
+    let noise = out[..start].iter().chain(&out[end..]).any(|&s| s != 0.0);
+    assert!(!noise, "audio outside the source's span; {stats}");
+}
+
+#[test]
+fn the_first_and_last_packets_lost_on_the_way_are_asked_for_and_play_bit_exact() {
+    let dir = scratch("edge_recovery_drop");
+    let (play_port, relay_port, relay_out, send_port) =
+        (free_port(), free_port(), free_port(), free_port());
+    let stats_path = dir.join("stats.jsonl");
+    let stats_arg = stats_path.display().to_string();
+    // No --idle-timeout: the BYE ends it, after the tail has been asked for.
+    let player = spawn_player(
+        &dir,
+        &format!("rtp://@:{play_port}"),
+        &[
+            "--format",
+            "l16/48000/2",
+            "--rtx-pt",
+            "97",
+            "--stats-json",
+            &stats_arg,
+        ],
+    );
+    wait_until_bound(play_port);
+    let _relay = relay(
+        relay_port,
+        play_port,
+        relay_out,
+        "delay=25ms,drop-first=3,drop-last=3",
+        "delay=25ms",
+    );
+    run_send(relay_port, send_port, &[]);
+    player.wait(Duration::from_secs(40)).assert_success();
+    let (_, stats) = read_stats(&stats_path);
+    for (counter, expected) in [
+        ("/metrics/recovered", 6.0),
+        ("/metrics/lost", 0.0),
+        ("/metrics/lost_before_first", 0.0),
+        ("/metrics/lost_after_last", 0.0),
+        ("/metrics/concealed_ms", 0.0),
+    ] {
+        assert_eq!(stat(&stats, counter), expected, "{counter}: {stats}");
+    }
+    assert_eq!(stats["rtcp"]["bye_received"], true, "{stats}");
+    let (out, _, _) = read_wav(&dir.join("out.wav"));
+    assert_is_the_source(&out, &stats);
+}
+
+#[test]
+fn when_every_bye_is_lost_the_senders_last_report_ends_the_stream_once_drained() {
+    let dir = scratch("edge_recovery_no_bye");
+    let (play_port, relay_port, relay_out, send_port) =
+        (free_port(), free_port(), free_port(), free_port());
+    let stats_path = dir.join("stats.jsonl");
+    let stats_arg = stats_path.display().to_string();
+    // No --idle-timeout: without the final report's verdict it would wait forever.
+    let player = spawn_player(
+        &dir,
+        &format!("rtp://@:{play_port}"),
+        &[
+            "--format",
+            "l16/48000/2",
+            "--rtx-pt",
+            "97",
+            "--target-min",
+            "1s",
+            "--target-max",
+            "2s",
+            "--stats-json",
+            &stats_arg,
+        ],
+    );
+    wait_until_bound(play_port);
+    let _relay = relay(
+        relay_port,
+        play_port,
+        relay_out,
+        "delay=25ms,drop-bye=yes",
+        "delay=25ms",
+    );
+    run_send(relay_port, send_port, &[]);
+    let send_ended = Instant::now();
+    let played = player.wait(Duration::from_secs(40));
+    played.assert_success();
+    let after_send = send_ended.elapsed();
+    let (_, stats) = read_stats(&stats_path);
+    assert_eq!(
+        stats["rtcp"]["bye_received"], false,
+        "a BYE got through: {stats}"
+    );
+    assert_eq!(
+        stat(&stats, "/metrics/played"),
+        stat(&stats, "/rtcp/sender_packets"),
+        "{stats}"
+    );
+    // The buffer (1–2 s) plays out, then the stream ends: not an idle wait of any length.
+    assert!(
+        after_send < Duration::from_secs(8),
+        "ended {after_send:?} after the sender"
+    );
+    let (out, _, _) = read_wav(&dir.join("out.wav"));
+    assert_is_the_source(&out, &stats);
+}
+
+/// Waits until `path` exists (the sender writes its SDP before its first packet).
+fn wait_for_file(path: &Path, limit: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(start.elapsed() < limit, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_player_started_from_the_senders_sdp_still_gets_the_first_packets() {
+    // The README's order: `send` writes the SDP and starts at once; `play` can only start
+    // once the SDP exists, so the first packets go out before anyone listens.
+    let dir = scratch("edge_recovery_sdp");
+    let (play_port, send_port) = (free_port(), free_port());
+    let sdp = dir.join("s.sdp");
+    let stats_path = dir.join("stats.jsonl");
+    let stats_arg = stats_path.display().to_string();
+    let send = Command::new(env!("CARGO_BIN_EXE_jitterplay"))
+        .arg("send")
+        .arg(asset("music-48k-stereo.flac"))
+        .args(["--to", &format!("127.0.0.1:{play_port}")])
+        .args(["--local-port", &send_port.to_string(), "--quiet"])
+        .args(["--impair", "delay=25ms,loss=5%,seed=5", "--sdp-out"])
+        .arg(&sdp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn send");
+    let send = Killed(send);
+    wait_for_file(&sdp, Duration::from_secs(10));
+    let player = spawn_player(
+        &dir,
+        &sdp.display().to_string(),
+        &["--stats-json", &stats_arg],
+    );
+    let played = player.wait(Duration::from_secs(40));
+    let mut send = send;
+    let status = send.0.wait().expect("send");
+    assert!(status.success(), "send failed");
+    played.assert_success();
+    let (_, stats) = read_stats(&stats_path);
+    assert_eq!(
+        stat(&stats, "/metrics/played"),
+        stat(&stats, "/rtcp/sender_packets"),
+        "{stats}"
+    );
+    assert_eq!(stat(&stats, "/metrics/lost_before_first"), 0.0, "{stats}");
+    let (out, _, _) = read_wav(&dir.join("out.wav"));
+    assert_is_the_source(&out, &stats);
+}
