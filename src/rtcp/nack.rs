@@ -607,8 +607,14 @@ impl NackScheduler {
         self.missing
             .iter()
             .filter(|m| !m.given_up)
-            .map(|m| m.next_at)
+            .map(|m| m.next_at.min(self.give_up_at(m)))
             .min()
+    }
+
+    /// When a missing packet stops being worth asking for: a retransmission asked for later
+    /// could not arrive before its deadline.
+    fn give_up_at(&self, m: &Missing) -> Duration {
+        (m.deadline + Duration::from_millis(1)).saturating_sub(self.rtt() + self.cfg.margin)
     }
 
     /// Bytes of a NACK for `n` packets, lower layers included (one FCI entry per packet at
@@ -629,7 +635,9 @@ impl NackScheduler {
         let mut given_up = 0;
         let (mut before, mut after) = (0, 0);
         for m in self.missing.iter_mut().filter(|m| !m.given_up) {
-            if m.next_at > now {
+            // Given up as soon as no retransmission could arrive in time, before the jitter
+            // buffer reaches it: every loss it conceals was asked for while that could help.
+            if m.next_at > now && now + rtt + self.cfg.margin <= m.deadline {
                 continue;
             }
             if m.requests >= max || !latest_useful(m) {
