@@ -208,6 +208,10 @@ pub fn bind(
     Ok(socket.into())
 }
 
+mod modes;
+
+use modes::{DrainLoad, DATAGRAM_OVERHEAD};
+
 /// Longest the network task sleeps between two reads of the socket: the kernel stamps each
 /// datagram's arrival, so reading a few at a time costs the jitter estimate nothing, and a 3 s
 /// buffer does not notice 40 ms. Small targets read sooner (see [`batch_interval`]).
@@ -228,7 +232,7 @@ pub fn batch_interval(target_min: Duration) -> Duration {
 /// loop while the traffic is light: the task wakes once per `batch` and drains it, so a
 /// 200 packets/s stream costs 25 wake-ups a second instead of 200 (a socket registered for
 /// readiness would wake the thread at every datagram even while the task sleeps). A drain that
-/// finds more than a small share of the socket's buffer queued (see [`DrainLoad`]) means the next
+/// finds more than a small share of the socket's buffer queued (see [`modes`]) means the next
 /// sleep could overflow it, and the kernel would then drop the stream's packets along with the
 /// flood's: the task registers the socket and reads at every readiness until the load has been
 /// light for a while, then goes back to batches. Without stamps each datagram is read, and
@@ -260,7 +264,7 @@ pub async fn receive(
         if let Some(r) = &rtcp {
             stamped_recv::enable(r);
         }
-        receive_adaptive(
+        modes::batched_or_busy(
             socket,
             rtcp.as_ref(),
             &mut rx,
@@ -273,211 +277,7 @@ pub async fn receive(
         return;
     }
     tracing::debug!("no kernel arrival stamps: reading each datagram as it comes");
-    receive_each(socket, rtcp, &mut rx, &mut queue, port, stop).await;
-}
-
-/// Batched drains while the load is light, readiness-driven reads while it is heavy.
-async fn receive_adaptive(
-    mut socket: std::net::UdpSocket,
-    rtcp: Option<&std::net::UdpSocket>,
-    rx: &mut Intake,
-    queue: &mut DatagramSender,
-    port: u16,
-    batch: Duration,
-    mut stop: std::pin::Pin<&mut impl Future<Output = ()>>,
-) {
-    let mut drops_poll = tokio::time::interval(Duration::from_secs(1));
-    let mut ticks = tokio::time::interval(batch);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = &mut stop => return,
-            _ = drops_poll.tick() => rx.poll_kernel_drops(port),
-            _ = ticks.tick() => {}
-        }
-        let load = rx.drain(queue, true, |buf| stamped_recv::recv(&socket, buf));
-        if let Some(r) = rtcp {
-            rx.drain_rtcp(queue, |buf| stamped_recv::recv(r, buf));
-        }
-        if !load.is_heavy(rx.share()) {
-            continue;
-        }
-        rx.stats.busy_spells.fetch_add(1, Relaxed);
-        tracing::debug!(
-            bytes = load.bytes,
-            datagrams = load.datagrams,
-            "heavy traffic: reading at every readiness"
-        );
-        // SAFETY: the descriptor belongs to `socket`, which the AsyncFd owns until
-        // `into_inner` hands it back; nothing closes or replaces it meanwhile.
-        let registered = unsafe {
-            tokio::io::unix::AsyncFd::register_with_interest(socket, tokio::io::Interest::READABLE)
-        };
-        let fd = match registered {
-            Ok(fd) => fd,
-            Err(e) => {
-                let (back, error) = e.into_parts();
-                tracing::warn!(%error, "cannot register the socket: batched reads go on");
-                socket = back;
-                continue;
-            }
-        };
-        let stopped = read_while_busy(
-            &fd,
-            rtcp,
-            rx,
-            queue,
-            port,
-            batch,
-            &mut drops_poll,
-            &mut stop,
-        )
-        .await;
-        socket = fd.into_inner();
-        if stopped {
-            return;
-        }
-        tracing::debug!("traffic light again: back to batched reads");
-    }
-}
-
-/// How long the load must stay light before batched reads resume.
-const CALM_FOR: Duration = Duration::from_secs(1);
-
-/// Reads at every readiness of `fd` until the traffic has been light for [`CALM_FOR`] (false) or
-/// `stop` resolves (true).
-#[allow(clippy::too_many_arguments)]
-async fn read_while_busy(
-    fd: &tokio::io::unix::AsyncFd<std::net::UdpSocket>,
-    rtcp: Option<&std::net::UdpSocket>,
-    rx: &mut Intake,
-    queue: &mut DatagramSender,
-    port: u16,
-    batch: Duration,
-    drops_poll: &mut tokio::time::Interval,
-    stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-) -> bool {
-    // The load is judged per batch interval: what would have queued up had the task slept.
-    let mut window = DrainLoad::default();
-    let mut window_start = Instant::now();
-    let mut calm_since = Instant::now();
-    loop {
-        tokio::select! {
-            () = &mut *stop => return true,
-            _ = drops_poll.tick() => rx.poll_kernel_drops(port),
-            ready = fd.readable() => {
-                let Ok(mut guard) = ready else {
-                    return false;
-                };
-                let load = rx.drain(queue, true, |buf| stamped_recv::recv(fd.get_ref(), buf));
-                if load.emptied {
-                    guard.clear_ready();
-                }
-                if let Some(r) = rtcp {
-                    rx.drain_rtcp(queue, |buf| stamped_recv::recv(r, buf));
-                }
-                window.add(&load);
-                if load.held_back {
-                    // The decoder thread is emptying the queue; the socket's buffer holds the
-                    // rest meanwhile.
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                } else if load.hit_limit {
-                    tokio::task::yield_now().await;
-                }
-            }
-        }
-        let now = Instant::now();
-        if now.duration_since(window_start) < batch {
-            continue;
-        }
-        if window.is_heavy(rx.share() / 2) {
-            calm_since = now;
-        } else if now.duration_since(calm_since) >= CALM_FOR {
-            return false;
-        }
-        window = DrainLoad::default();
-        window_start = now;
-    }
-}
-
-/// Without kernel stamps: every datagram is read as it comes, and stamped then.
-async fn receive_each(
-    socket: std::net::UdpSocket,
-    rtcp: Option<std::net::UdpSocket>,
-    rx: &mut Intake,
-    queue: &mut DatagramSender,
-    port: u16,
-    mut stop: std::pin::Pin<&mut impl Future<Output = ()>>,
-) {
-    let mut drops_poll = tokio::time::interval(Duration::from_secs(1));
-    let socket = match tokio::net::UdpSocket::from_std(socket) {
-        Ok(socket) => socket,
-        Err(e) => return tracing::error!(error = %e, "cannot register the socket"),
-    };
-    let rtcp = match rtcp.map(tokio::net::UdpSocket::from_std).transpose() {
-        Ok(r) => r,
-        Err(e) => return tracing::error!(error = %e, "cannot register the RTCP socket"),
-    };
-    let rtcp_readable = || async {
-        match &rtcp {
-            Some(r) => r.readable().await,
-            None => std::future::pending().await,
-        }
-    };
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            _ = drops_poll.tick() => rx.poll_kernel_drops(port),
-            ready = socket.readable() => {
-                if ready.is_ok() {
-                    rx.drain(queue, false, |buf| {
-                        socket.try_io(tokio::io::Interest::READABLE, || stamped_recv::recv(&socket, buf))
-                    });
-                }
-            }
-            ready = rtcp_readable() => {
-                if let (Ok(()), Some(r)) = (ready, &rtcp) {
-                    rx.drain_rtcp(queue, |buf| {
-                        r.try_io(tokio::io::Interest::READABLE, || stamped_recv::recv(r, buf))
-                    });
-                }
-            }
-        }
-    }
-}
-
-/// Kernel bookkeeping charged to the socket's buffer per datagram beyond its bytes (the buffer
-/// holds each datagram's whole allocation, so many small datagrams fill it long before their
-/// bytes would).
-const DATAGRAM_OVERHEAD: u64 = 1024;
-
-/// What one drain (or a window of drains) read, to judge the load.
-#[derive(Debug, Default, Clone, Copy)]
-struct DrainLoad {
-    /// Datagrams read.
-    datagrams: u64,
-    /// Bytes read, with the kernel's per-datagram overhead.
-    bytes: u64,
-    /// The drain stopped at [`DRAIN_LIMIT`] with more waiting.
-    hit_limit: bool,
-    /// The drain stopped because the decoder's queue had no room.
-    held_back: bool,
-    /// The socket was found empty.
-    emptied: bool,
-}
-
-impl DrainLoad {
-    fn add(&mut self, other: &DrainLoad) {
-        self.datagrams += other.datagrams;
-        self.bytes += other.bytes;
-        self.hit_limit |= other.hit_limit;
-    }
-
-    /// Whether this much queued between two drains puts the socket's buffer at risk: more than
-    /// `share` of it, or a drain cut short.
-    fn is_heavy(&self, share: u64) -> bool {
-        self.hit_limit || self.bytes > share
-    }
+    modes::each_datagram(socket, rtcp, &mut rx, &mut queue, port, stop).await;
 }
 
 /// The receiving side's state: what it checks datagrams against, and the buffer it reads into.
