@@ -11,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{asset, read_wav, scratch};
-use nack_support::{relay, run_send, source, Killed};
-use net_support::{free_port, read_stats, spawn_player, stat, wait_until_bound};
+use nack_support::{play_through_relay, source, Killed};
+use net_support::{free_port, read_stats, spawn_player, stat};
 
 /// Checks that `out` is the source sample for sample, with nothing but silence around it.
 fn assert_is_the_source(out: &[f32], stats: &serde_json::Value) {
@@ -42,35 +42,13 @@ fn assert_is_the_source(out: &[f32], stats: &serde_json::Value) {
 
 #[test]
 fn the_first_and_last_packets_lost_on_the_way_are_asked_for_and_play_bit_exact() {
-    let dir = scratch("edge_recovery_drop");
-    let (play_port, relay_port, relay_out, send_port) =
-        (free_port(), free_port(), free_port(), free_port());
-    let stats_path = dir.join("stats.jsonl");
-    let stats_arg = stats_path.display().to_string();
-    // No --idle-timeout: the BYE ends it, after the tail has been asked for.
-    let player = spawn_player(
-        &dir,
-        &format!("rtp://@:{play_port}"),
-        &[
-            "--format",
-            "l16/48000/2",
-            "--rtx-pt",
-            "97",
-            "--stats-json",
-            &stats_arg,
-        ],
-    );
-    wait_until_bound(play_port);
-    let _relay = relay(
-        relay_port,
-        play_port,
-        relay_out,
+    let run = play_through_relay(
+        "edge_recovery_drop",
         "delay=25ms,drop-first=3,drop-last=3",
         "delay=25ms",
+        &[],
     );
-    run_send(relay_port, send_port, &[]);
-    player.wait(Duration::from_secs(40)).assert_success();
-    let (_, stats) = read_stats(&stats_path);
+    let stats = &run.stats;
     for (counter, expected) in [
         ("/metrics/recovered", 6.0),
         ("/metrics/lost", 0.0),
@@ -78,67 +56,38 @@ fn the_first_and_last_packets_lost_on_the_way_are_asked_for_and_play_bit_exact()
         ("/metrics/lost_after_last", 0.0),
         ("/metrics/concealed_ms", 0.0),
     ] {
-        assert_eq!(stat(&stats, counter), expected, "{counter}: {stats}");
+        assert_eq!(stat(stats, counter), expected, "{counter}: {stats}");
     }
     assert_eq!(stats["rtcp"]["bye_received"], true, "{stats}");
-    let (out, _, _) = read_wav(&dir.join("out.wav"));
-    assert_is_the_source(&out, &stats);
+    assert_is_the_source(&run.out, stats);
 }
 
 #[test]
 fn when_every_bye_is_lost_the_senders_last_report_ends_the_stream_once_drained() {
-    let dir = scratch("edge_recovery_no_bye");
-    let (play_port, relay_port, relay_out, send_port) =
-        (free_port(), free_port(), free_port(), free_port());
-    let stats_path = dir.join("stats.jsonl");
-    let stats_arg = stats_path.display().to_string();
     // No --idle-timeout: without the final report's verdict it would wait forever.
-    let player = spawn_player(
-        &dir,
-        &format!("rtp://@:{play_port}"),
-        &[
-            "--format",
-            "l16/48000/2",
-            "--rtx-pt",
-            "97",
-            "--target-min",
-            "1s",
-            "--target-max",
-            "2s",
-            "--stats-json",
-            &stats_arg,
-        ],
-    );
-    wait_until_bound(play_port);
-    let _relay = relay(
-        relay_port,
-        play_port,
-        relay_out,
+    let run = play_through_relay(
+        "edge_recovery_no_bye",
         "delay=25ms,drop-bye=yes",
         "delay=25ms",
+        &["--target-min", "1s", "--target-max", "2s"],
     );
-    run_send(relay_port, send_port, &[]);
-    let send_ended = Instant::now();
-    let played = player.wait(Duration::from_secs(40));
-    played.assert_success();
-    let after_send = send_ended.elapsed();
-    let (_, stats) = read_stats(&stats_path);
+    let stats = &run.stats;
     assert_eq!(
         stats["rtcp"]["bye_received"], false,
         "a BYE got through: {stats}"
     );
     assert_eq!(
-        stat(&stats, "/metrics/played"),
-        stat(&stats, "/rtcp/sender_packets"),
+        stat(stats, "/metrics/played"),
+        stat(stats, "/rtcp/sender_packets"),
         "{stats}"
     );
     // The buffer (1–2 s) plays out, then the stream ends: not an idle wait of any length.
     assert!(
-        after_send < Duration::from_secs(8),
-        "ended {after_send:?} after the sender"
+        run.player_outlived_sender < Duration::from_secs(8),
+        "ended {:?} after the sender",
+        run.player_outlived_sender
     );
-    let (out, _, _) = read_wav(&dir.join("out.wav"));
-    assert_is_the_source(&out, &stats);
+    assert_is_the_source(&run.out, stats);
 }
 
 /// Waits until `path` exists (the sender writes its SDP before its first packet).

@@ -16,33 +16,15 @@ use net_support::{free_port, read_stats, spawn_player, stat, wait_until_bound};
 /// The way back in these tests: 25 ms, 5 % of reports and NACKs lost.
 const REVERSE: &str = "delay=25ms,loss=5%,seed=11";
 
-/// `send` through a relay impairing the way there with `forward`; the player's final stats,
-/// the frames played bit-exact, and the sender's summary line.
+/// `send` through a relay impairing the way there with `forward` (5 % lost on the way back);
+/// the player's final stats, the frames played bit-exact, and the sender's summary line.
 fn send_through_relay(
     test: &str,
     forward: &str,
     play_args: &[&str],
 ) -> (serde_json::Value, usize, String) {
-    let dir = scratch(test);
-    let (play_port, relay_port, relay_out, send_port) =
-        (free_port(), free_port(), free_port(), free_port());
-    let stats = dir.join("stats.jsonl");
-    let mut args = vec!["--format", "l16/48000/2", "--rtx-pt", "97", "--stats-json"];
-    let stats_arg = stats.display().to_string();
-    args.push(&stats_arg);
-    args.extend_from_slice(play_args);
-    let player = spawn_player(&dir, &format!("rtp://@:{play_port}"), &args);
-    wait_until_bound(play_port);
-    let _relay = relay(relay_port, play_port, relay_out, forward, REVERSE);
-    let send = run_send(relay_port, send_port, &[]);
-    // No --idle-timeout: the sender's BYE must end playback once the buffer has played out.
-    let played = player.wait(Duration::from_secs(40));
-    played.assert_success();
-    let (_, last) = read_stats(&stats);
-    let (out, _, _) = read_wav(&dir.join("out.wav"));
-    let summary =
-        String::from_utf8_lossy(&send.stdout).into_owned() + &String::from_utf8_lossy(&send.stderr);
-    (last, exact_frames(&source(), &out), summary)
+    let run = play_through_relay(test, forward, REVERSE, play_args);
+    (run.stats, exact_frames(&source(), &run.out), run.summary)
 }
 
 fn summary_value(summary: &str, key: &str) -> f64 {

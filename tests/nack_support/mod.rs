@@ -4,9 +4,10 @@
 #![allow(dead_code)]
 
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use crate::common::asset;
-use crate::net_support::wait_until_bound;
+use crate::common::{asset, read_wav, scratch};
+use crate::net_support::{free_port, read_stats, spawn_player, wait_until_bound};
 use jitterplay::codec::file::FileDecoder;
 
 /// Frames of two full packets (1460-byte L16 stereo payloads): a lost first or last packet.
@@ -90,4 +91,52 @@ pub fn relay(listen: u16, to: u16, out: u16, forward: &str, reverse: &str) -> Ki
         .expect("spawn relay");
     wait_until_bound(listen);
     Killed(child)
+}
+
+/// What one `send` → `relay` → `play` run left.
+pub struct RelayedRun {
+    /// The player's final stats line.
+    pub stats: serde_json::Value,
+    /// The player's WAV output, interleaved.
+    pub out: Vec<f32>,
+    /// The sender's summary (stdout and stderr).
+    pub summary: String,
+    /// From the sender's end to the player's.
+    pub player_outlived_sender: Duration,
+}
+
+/// `play rtp://… --format l16/48000/2 --rtx-pt 97 ARGS` fed by `send` of the music asset
+/// through a relay impairing the way there with `forward` and back with `reverse`. No
+/// --idle-timeout unless `play_args` has one: the stream must end by itself.
+pub fn play_through_relay(
+    test: &str,
+    forward: &str,
+    reverse: &str,
+    play_args: &[&str],
+) -> RelayedRun {
+    let dir = scratch(test);
+    let (play_port, relay_port, relay_out, send_port) =
+        (free_port(), free_port(), free_port(), free_port());
+    let stats = dir.join("stats.jsonl");
+    let stats_arg = stats.display().to_string();
+    let mut args = vec!["--format", "l16/48000/2", "--rtx-pt", "97", "--stats-json"];
+    args.push(&stats_arg);
+    args.extend_from_slice(play_args);
+    let player = spawn_player(&dir, &format!("rtp://@:{play_port}"), &args);
+    wait_until_bound(play_port);
+    let _relay = relay(relay_port, play_port, relay_out, forward, reverse);
+    let send = run_send(relay_port, send_port, &[]);
+    let sender_done = Instant::now();
+    player.wait(Duration::from_secs(40)).assert_success();
+    let player_outlived_sender = sender_done.elapsed();
+    let (_, last) = read_stats(&stats);
+    let (out, _, _) = read_wav(&dir.join("out.wav"));
+    let summary =
+        String::from_utf8_lossy(&send.stdout).into_owned() + &String::from_utf8_lossy(&send.stderr);
+    RelayedRun {
+        stats: last,
+        out,
+        summary,
+        player_outlived_sender,
+    }
 }

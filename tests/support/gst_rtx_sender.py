@@ -9,6 +9,8 @@ Prints one JSON line with rtprtxsend's counters when the file has been sent.
 gst-launch cannot connect rtpbin's request-aux-sender signal, hence this script.
 """
 import json
+import os
+import threading
 import sys
 
 import gi
@@ -72,8 +74,11 @@ def on_message(_bus, msg):
 
 def finish():
     stats = {k: rtx.get_property(k) for k in ["num-rtx-requests", "num-rtx-packets"]}
-    pipeline.set_state(Gst.State.NULL)
     print(json.dumps(stats), flush=True)
+    # Going to NULL sends rtpbin's BYE; its teardown has been seen to hang on a loaded machine,
+    # so the process ends a few seconds later whatever it does.
+    threading.Timer(5.0, lambda: os._exit(0)).start()
+    pipeline.set_state(Gst.State.NULL)
     loop.quit()
     return False
 
