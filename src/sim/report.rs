@@ -73,8 +73,7 @@ pub struct SimReport {
     /// with (bit-exactness is not measured) and the true drift is unknown.
     pub captured: bool,
     /// Captures: the pauses skipped in the stream's span (jumps of the capture clock longer
-    /// than the idle timeout, or backwards), which took no time in the replay.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// than the idle timeout, or backwards), which took no time in the replay; None otherwise.
     pub time_jumps: Option<TimeJumps>,
     /// True when the sender encoded a lossy codec (Opus): `bit_exact_*` then count frames
     /// equal to the lossless decode of the sent packets, not to the source.
