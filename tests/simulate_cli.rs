@@ -19,6 +19,7 @@ const REPORT_FIELDS: &[&str] = &[
     "seed",
     "duration_s",
     "captured",
+    "time_jumps",
     "lossy",
     "lossless_snr_db",
     "simulated_s",

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::reader::Capture;
 use super::stats::{SeqStatus, StatsBuilder};
 use super::streams::RtpStream;
+use super::timeline::TimeJumps;
 use crate::rtp::header::RtpHeader;
 
 /// One packet of the stream.
@@ -41,13 +42,20 @@ pub fn analyse_packets(capture: &Capture, stream: &RtpStream) -> Vec<PacketRow> 
     let event_pt = stream.telephone_event_pt();
     let mut stats = StatsBuilder::new(clock);
     let mut previous_pt = None;
+    let mut segment = None;
     let mut rows = Vec::new();
     for d in capture.datagrams.iter().filter(|d| stream.owns(d)) {
         let Ok(h) = RtpHeader::parse(&d.payload) else {
             continue;
         };
+        let pauses = d.segment.saturating_sub(*segment.get_or_insert(d.segment));
+        segment = Some(d.segment);
+        stats.skipped_pauses(pauses);
         let note = stats.add(d.at, h.sequence, h.timestamp, h.payload_type == stream.pt);
         let mut status = Vec::new();
+        if pauses > 0 {
+            status.push(pause_note(&capture.time_jumps, d.segment, pauses));
+        }
         match note.seq {
             SeqStatus::InOrder => {}
             SeqStatus::Gap { expected } => {
@@ -85,6 +93,23 @@ pub fn analyse_packets(capture: &Capture, stream: &RtpStream) -> Vec<PacketRow> 
         });
     }
     rows
+}
+
+/// What the status column says of a packet after `pauses` skipped pauses, the last numbered
+/// `segment`.
+fn pause_note(jumps: &TimeJumps, segment: u64, pauses: u64) -> String {
+    let last = jumps.ending(segment).map_or_else(String::new, |j| {
+        format!(
+            ": capture time jumped {:+.3} s at record {}",
+            j.jump_s, j.record
+        )
+    });
+    let count = if pauses == 1 {
+        "a skipped pause".to_string()
+    } else {
+        format!("{pauses} skipped pauses")
+    };
+    format!("after {count}{last}")
 }
 
 /// The rows as a table.
@@ -132,6 +157,7 @@ mod tests {
         p.extend_from_slice(&[0xFF; 160]);
         Datagram {
             at: Duration::from_millis(at_ms),
+            segment: 0,
             src: Some("10.0.0.1:4000".parse().unwrap()),
             dst: Some("10.0.0.2:6000".parse().unwrap()),
             payload: p,
@@ -157,6 +183,7 @@ mod tests {
             frames: Default::default(),
             unsupported_link: 0,
             truncated: None,
+            time_jumps: crate::capture::TimeJumps::none(crate::capture::DEFAULT_IDLE_TIMEOUT),
         };
         let report = analyse(&capture);
         let rows = analyse_packets(&capture, &report.streams[0]);

@@ -74,6 +74,7 @@ proptest! {
             .enumerate()
             .map(|(i, payload)| Datagram {
                 at: Duration::from_millis(i as u64 * 7),
+                segment: 0,
                 src: Some(std::net::SocketAddr::from(([10, 0, 0, 1], 4000 + ports[i]))),
                 dst: Some(std::net::SocketAddr::from(([10, 0, 0, 2], 6000))),
                 payload,
@@ -88,6 +89,7 @@ proptest! {
             frames: Default::default(),
             unsupported_link: 0,
             truncated: None,
+            time_jumps: crate::capture::TimeJumps::none(crate::capture::DEFAULT_IDLE_TIMEOUT),
         };
         let report = analyse(&capture);
         let _ = super::table::report_text(&report);

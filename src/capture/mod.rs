@@ -14,6 +14,7 @@ pub mod sip;
 pub mod stats;
 pub mod streams;
 pub mod table;
+pub mod timeline;
 pub mod wireshark;
 
 #[cfg(test)]
@@ -21,9 +22,12 @@ mod fuzz_tests;
 
 use std::path::{Path, PathBuf};
 
-pub use reader::{read_capture, read_capture_bytes, Capture, CaptureKind, Datagram, Truncation};
+pub use reader::{
+    read_capture, read_capture_bytes, read_capture_with, Capture, CaptureKind, Datagram, Truncation,
+};
 pub use select::{select, CapturedPacket, CapturedStream, Selector};
 pub use streams::{analyse, RtpStream, StreamKind, StreamsReport};
+pub use timeline::{TimeJump, TimeJumps, DEFAULT_IDLE_TIMEOUT};
 
 /// Why a capture could not be read or played.
 #[derive(Debug, thiserror::Error)]
@@ -111,13 +115,15 @@ pub fn is_capture_path(path: &Path) -> bool {
     )
 }
 
-/// Reads `path`, lists its streams and chooses one to play.
+/// Reads `path` (its clock's jumps longer than `idle_timeout`, or backwards, skipped as
+/// pauses), lists its streams and chooses one to play.
 pub fn open_stream(
     path: &Path,
     selector: Selector,
     format: Option<crate::rtp::payload::PayloadFormat>,
+    idle_timeout: std::time::Duration,
 ) -> Result<(CapturedStream, StreamsReport), CaptureError> {
-    let capture = read_capture(path)?;
+    let capture = read_capture_with(path, idle_timeout)?;
     let report = analyse(&capture);
     let stream = select(path, &capture, &report, selector, format)?;
     Ok((stream, report))

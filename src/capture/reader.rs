@@ -1,5 +1,6 @@
 //! Reading a capture file (libpcap, pcapng or rtpdump) into the UDP datagrams it holds, each
-//! with its capture time; a capture cut short yields what it has and says where it ended.
+//! with its arrival time (the capture's clock with its jumps skipped, see [`super::timeline`]);
+//! a capture cut short yields what it has and says where it ended.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use super::link::{FrameContent, FrameCounts, Link, UdpExtractor};
 use super::rtpdump;
+use super::timeline::{TimeJumps, Timeline, DEFAULT_IDLE_TIMEOUT};
 use super::CaptureError;
 
 /// Which file format a capture is in.
@@ -32,8 +34,11 @@ pub enum CaptureKind {
 /// One UDP datagram of a capture.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Datagram {
-    /// Capture time relative to the capture's first record.
+    /// Arrival time: capture time since the first record, less the pauses skipped before it.
     pub at: Duration,
+    /// Pauses skipped before it in the capture: two datagrams of different segments have a
+    /// pause between them whose length is unknown.
+    pub segment: u64,
     /// Sender, when the capture says (rtpdump files do not).
     pub src: Option<SocketAddr>,
     /// Receiver, when the capture says.
@@ -72,24 +77,37 @@ pub struct Capture {
     pub unsupported_link: u64,
     /// Set when the file ends in the middle of a record or block.
     pub truncated: Option<Truncation>,
+    /// Where the capture's clock jumped (skipped as pauses).
+    pub time_jumps: TimeJumps,
 }
 
-/// Reads the capture at `path`.
+/// Reads the capture at `path` with the default idle timeout.
 pub fn read_capture(path: &Path) -> Result<Capture, CaptureError> {
+    read_capture_with(path, DEFAULT_IDLE_TIMEOUT)
+}
+
+/// Reads the capture at `path`; a jump of its clock longer than `idle_timeout`, or backwards,
+/// is a pause that takes no time.
+pub fn read_capture_with(path: &Path, idle_timeout: Duration) -> Result<Capture, CaptureError> {
     let file = File::open(path).map_err(|error| CaptureError::Io {
         path: path.to_owned(),
         error,
     })?;
-    read_capture_from(BufReader::new(file), path)
+    read_capture_from(BufReader::new(file), path, idle_timeout)
 }
 
-/// Reads a capture held in memory (fuzzing, tests); errors name the file `<memory>`.
+/// Reads a capture held in memory (fuzzing, tests) with the default idle timeout; errors name
+/// the file `<memory>`.
 pub fn read_capture_bytes(bytes: &[u8]) -> Result<Capture, CaptureError> {
-    read_capture_from(bytes, Path::new("<memory>"))
+    read_capture_from(bytes, Path::new("<memory>"), DEFAULT_IDLE_TIMEOUT)
 }
 
 /// Reads a capture from `input`, recognised by its first bytes; `path` names it in errors.
-fn read_capture_from<R: Read>(mut input: R, path: &Path) -> Result<Capture, CaptureError> {
+fn read_capture_from<R: Read>(
+    mut input: R,
+    path: &Path,
+    idle_timeout: Duration,
+) -> Result<Capture, CaptureError> {
     let io = |error| CaptureError::Io {
         path: path.to_owned(),
         error,
@@ -105,7 +123,7 @@ fn read_capture_from<R: Read>(mut input: R, path: &Path) -> Result<Capture, Capt
     if rtpdump::is_rtpdump(magic) {
         let mut bytes = Vec::new();
         input.read_to_end(&mut bytes).map_err(io)?;
-        return read_rtpdump(&bytes).ok_or_else(not_capture);
+        return read_rtpdump(&bytes, idle_timeout).ok_or_else(not_capture);
     }
     let format = |e: pcap_file::PcapError| CaptureError::Format {
         path: path.to_owned(),
@@ -114,9 +132,11 @@ fn read_capture_from<R: Read>(mut input: R, path: &Path) -> Result<Capture, Capt
     match magic.get(..4) {
         Some([0xA1, 0xB2, 0xC3, 0xD4] | [0xD4, 0xC3, 0xB2, 0xA1])
         | Some([0xA1, 0xB2, 0x3C, 0x4D] | [0x4D, 0x3C, 0xB2, 0xA1]) => {
-            read_pcap(PcapReader::new(input).map_err(format)?)
+            read_pcap(PcapReader::new(input).map_err(format)?, idle_timeout)
         }
-        Some([0x0A, 0x0D, 0x0D, 0x0A]) => read_pcapng(PcapNgReader::new(input).map_err(format)?),
+        Some([0x0A, 0x0D, 0x0D, 0x0A]) => {
+            read_pcapng(PcapNgReader::new(input).map_err(format)?, idle_timeout)
+        }
         _ => Err(not_capture()),
     }
 }
@@ -132,16 +152,16 @@ fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Collects datagrams, with times relative to the first record.
+/// Collects datagrams with their arrival times.
 struct Collector {
     capture: Capture,
     extractor: UdpExtractor,
-    first: Option<Duration>,
+    timeline: Timeline,
     last: Duration,
 }
 
 impl Collector {
-    fn new(kind: CaptureKind) -> Self {
+    fn new(kind: CaptureKind, idle_timeout: Duration) -> Self {
         Collector {
             capture: Capture {
                 kind,
@@ -151,18 +171,17 @@ impl Collector {
                 frames: FrameCounts::default(),
                 unsupported_link: 0,
                 truncated: None,
+                time_jumps: TimeJumps::none(idle_timeout),
             },
             extractor: UdpExtractor::default(),
-            first: None,
+            timeline: Timeline::new(idle_timeout),
             last: Duration::ZERO,
         }
     }
 
     fn frame(&mut self, link: Option<Link>, timestamp: Duration, data: &[u8]) {
         self.capture.records += 1;
-        let first = *self.first.get_or_insert(timestamp);
-        // Captures can step backwards (clock changes, merged files): keep them, never below zero.
-        let at = timestamp.saturating_sub(first);
+        let at = self.timeline.arrival(self.capture.records, timestamp);
         self.last = at;
         let Some(link) = link else {
             self.capture.unsupported_link += 1;
@@ -175,6 +194,7 @@ impl Collector {
         };
         list.push(Datagram {
             at,
+            segment: self.timeline.segment(),
             src: Some(d.src),
             dst: Some(d.dst),
             payload: d.payload,
@@ -192,12 +212,16 @@ impl Collector {
 
     fn finish(mut self) -> Capture {
         self.capture.frames = self.extractor.counts();
+        self.capture.time_jumps = self.timeline.finish();
         self.capture
     }
 }
 
-fn read_pcap<R: Read>(mut reader: PcapReader<R>) -> Result<Capture, CaptureError> {
-    let mut c = Collector::new(CaptureKind::Pcap);
+fn read_pcap<R: Read>(
+    mut reader: PcapReader<R>,
+    idle_timeout: Duration,
+) -> Result<Capture, CaptureError> {
+    let mut c = Collector::new(CaptureKind::Pcap, idle_timeout);
     let link = link_of(reader.header().datalink);
     while let Some(packet) = reader.next_packet() {
         match packet {
@@ -256,8 +280,11 @@ impl TsResolution {
     }
 }
 
-fn read_pcapng<R: Read>(mut reader: PcapNgReader<R>) -> Result<Capture, CaptureError> {
-    let mut c = Collector::new(CaptureKind::PcapNg);
+fn read_pcapng<R: Read>(
+    mut reader: PcapNgReader<R>,
+    idle_timeout: Duration,
+) -> Result<Capture, CaptureError> {
+    let mut c = Collector::new(CaptureKind::PcapNg, idle_timeout);
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut last_time = Duration::ZERO;
     while let Some(block) = reader.next_block() {
@@ -302,22 +329,26 @@ fn read_pcapng<R: Read>(mut reader: PcapNgReader<R>) -> Result<Capture, CaptureE
     Ok(c.finish())
 }
 
-fn read_rtpdump(bytes: &[u8]) -> Option<Capture> {
+fn read_rtpdump(bytes: &[u8], idle_timeout: Duration) -> Option<Capture> {
     let dump = rtpdump::parse(bytes)?;
-    let mut capture = Collector::new(CaptureKind::RtpDump).finish();
-    capture.records = dump.records.len() as u64;
-    let t0 = dump.records.first().map_or(Duration::ZERO, |r| r.offset);
-    capture.datagrams = dump
+    let mut timeline = Timeline::new(idle_timeout);
+    let datagrams: Vec<Datagram> = dump
         .records
         .into_iter()
-        .map(|r| Datagram {
-            at: r.offset.saturating_sub(t0),
+        .zip(1..)
+        .map(|(r, record)| Datagram {
+            at: timeline.arrival(record, r.offset),
+            segment: timeline.segment(),
             src: None,
             dst: dump.destination,
             payload: r.packet,
             rtcp_hint: r.rtcp,
         })
         .collect();
+    let mut capture = Collector::new(CaptureKind::RtpDump, idle_timeout).finish();
+    capture.records = datagrams.len() as u64;
+    capture.datagrams = datagrams;
+    capture.time_jumps = timeline.finish();
     capture.truncated = dump.truncated_after.map(|records| Truncation {
         records,
         at_s: capture.datagrams.last().map_or(0.0, |d| d.at.as_secs_f64()),
@@ -338,25 +369,5 @@ fn link_of(datalink: DataLink) -> Option<Link> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pcapng_timestamp_resolutions_are_exact() {
-        let micros = TsResolution::from_option(6);
-        assert_eq!(
-            micros.duration(1_700_000_000_250_001),
-            Duration::new(1_700_000_000, 250_001_000)
-        );
-        let nanos = TsResolution::from_option(9);
-        assert_eq!(
-            nanos.duration(1_700_000_000_000_000_007),
-            Duration::new(1_700_000_000, 7)
-        );
-        let binary = TsResolution::from_option(0x80 | 10);
-        assert_eq!(
-            binary.duration(1024 * 3 + 512),
-            Duration::new(3, 500_000_000)
-        );
-    }
-}
+#[path = "reader_tests.rs"]
+mod tests;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::reader::Capture;
 use super::streams::{NamedBy, RtpStream, StreamKind, StreamsReport};
 use super::table::stream_table;
+use super::timeline::TimeJumps;
 use super::CaptureError;
 use crate::rtp::payload::PayloadFormat;
 
@@ -39,6 +40,8 @@ pub struct CapturedStream {
     pub format: PayloadFormat,
     /// Its packets in capture order, telephone events included.
     pub packets: Vec<CapturedPacket>,
+    /// The pauses skipped between its first and last packet (capture clock jumps).
+    pub time_jumps: TimeJumps,
 }
 
 /// Chooses a stream of `capture` (analysed as `report`); `format` overrides its payload format.
@@ -148,21 +151,26 @@ pub fn select(
         }
     };
     let mut first = None;
+    let mut segments = None;
     let packets = capture
         .datagrams
         .iter()
         .filter(|d| chosen.owns(d))
         .map(|d| {
             let t0 = *first.get_or_insert(d.at);
+            let (s0, _) = *segments.get_or_insert((d.segment, d.segment));
+            segments = Some((s0, d.segment));
             CapturedPacket {
                 at: d.at.saturating_sub(t0),
                 bytes: d.payload.clone(),
             }
         })
         .collect();
+    let (s0, s1) = segments.unwrap_or_default();
     Ok(CapturedStream {
         info: chosen.clone(),
         format,
         packets,
+        time_jumps: capture.time_jumps.between(s0, s1),
     })
 }

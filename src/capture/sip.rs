@@ -75,6 +75,7 @@ mod tests {
     fn datagram(src: &str, payload: &[u8]) -> Datagram {
         Datagram {
             at: Duration::ZERO,
+            segment: 0,
             src: Some(src.parse().unwrap()),
             dst: Some("10.0.0.2:5060".parse().unwrap()),
             payload: payload.to_vec(),

@@ -1,6 +1,11 @@
 //! Per-stream RTP statistics as Wireshark's RTP stream analysis defines them: loss from the
 //! sequence range, duplicates, out-of-order packets, largest arrival gap, RFC 3550 interarrival
 //! jitter, and the sender clock's skew against the capture clock.
+//!
+//! Across a pause the capture's reader skipped (a jump of the capture clock, see
+//! [`super::timeline`]) nothing is known of the time that passed: the packet after it counts
+//! as arriving on time by its RTP timestamp. It adds no jitter, does not set the largest gap,
+//! and the skew carries on from before the pause; the pause is counted in `skipped_pauses`.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -31,6 +36,8 @@ pub struct StreamStats {
     pub max_delta_ms: f64,
     /// Where (seconds from the capture's start) that gap ended.
     pub max_delta_at_s: f64,
+    /// Pauses skipped between the first and the last packet (capture clock jumps).
+    pub skipped_pauses: u64,
     /// RFC 3550 interarrival jitter at the end, ms (None without a clock rate).
     pub jitter_ms: Option<f64>,
     /// Mean of the running jitter over the stream, ms.
@@ -84,6 +91,8 @@ pub struct StatsBuilder {
     stats: StreamStats,
     first_at: Option<Duration>,
     last_at: Duration,
+    /// A skipped pause comes before the next packet.
+    after_pause: bool,
     clock: Option<Clock>,
 }
 
@@ -92,9 +101,14 @@ pub struct StatsBuilder {
 struct Clock {
     rate: f64,
     ts: TsExtender,
-    /// (arrival s, RTP time s) of the first and previous timed packets.
+    /// (arrival s, RTP time s) of the first and previous timed packets, arrivals moved by
+    /// `shift`.
     first: Option<(f64, f64)>,
     prev: Option<(f64, f64)>,
+    /// Added to arrivals after skipped pauses, so that each pause took its RTP time, s.
+    shift: f64,
+    /// A skipped pause comes before the next timed packet.
+    after_pause: bool,
     /// The RFC 3550 A.8 estimator the live receiver uses too.
     interarrival: InterarrivalJitter,
     jitter: f64,
@@ -119,11 +133,14 @@ impl StatsBuilder {
             stats: StreamStats::default(),
             first_at: None,
             last_at: Duration::ZERO,
+            after_pause: false,
             clock: clock_rate.filter(|&r| r > 0).map(|r| Clock {
                 rate: f64::from(r),
                 ts: TsExtender::new(),
                 first: None,
                 prev: None,
+                shift: 0.0,
+                after_pause: false,
                 interarrival: InterarrivalJitter::new(r),
                 jitter: 0.0,
                 jitter_sum: 0.0,
@@ -138,15 +155,28 @@ impl StatsBuilder {
         }
     }
 
+    /// Says that `count` skipped pauses come before the next packet (its datagram's segment
+    /// is `count` past the previous packet's).
+    pub fn skipped_pauses(&mut self, count: u64) {
+        if count > 0 && self.first_at.is_some() {
+            self.stats.skipped_pauses += count;
+            self.after_pause = true;
+            if let Some(c) = self.clock.as_mut() {
+                c.after_pause = true;
+            }
+        }
+    }
+
     /// Adds a packet captured at `at`; `timed` says whether its timestamp is on the media clock
     /// (telephone events and comfort noise reuse timestamps and are left out of jitter and skew).
     pub fn add(&mut self, at: Duration, seq: u16, timestamp: u32, timed: bool) -> PacketNote {
         let s = &mut self.stats;
         s.packets += 1;
         let mut delta_ms = 0.0;
+        let after_pause = std::mem::take(&mut self.after_pause);
         if let Some(prev) = self.first_at.map(|_| self.last_at) {
             delta_ms = at.saturating_sub(prev).as_secs_f64() * 1000.0;
-            if delta_ms > s.max_delta_ms {
+            if delta_ms > s.max_delta_ms && !after_pause {
                 s.max_delta_ms = delta_ms;
                 s.max_delta_at_s = at.as_secs_f64();
             }
@@ -212,8 +242,15 @@ impl StatsBuilder {
 impl Clock {
     /// Adds a timed packet; returns the running jitter and its skew (how early), seconds.
     fn add(&mut self, at: Duration, timestamp: u32) -> (f64, f64) {
-        let arrival = at.as_secs_f64();
         let rtp = self.ts.extend(timestamp) as f64 / self.rate;
+        if std::mem::take(&mut self.after_pause) {
+            if let Some((prev_arrival, prev_rtp)) = self.prev {
+                // On time by the RTP clock: the pause took exactly its RTP time.
+                self.shift = prev_arrival + (rtp - prev_rtp) - at.as_secs_f64();
+            }
+            self.interarrival.rebase();
+        }
+        let arrival = at.as_secs_f64() + self.shift;
         self.interarrival.observe(timestamp, at);
         self.jitter = self.interarrival.ticks() / self.rate;
         self.prev = Some((arrival, rtp));
@@ -319,5 +356,39 @@ mod tests {
         assert!((s.skew_ppm.unwrap() - 1000.0).abs() < 0.5, "{s:?}");
         // 60 s of stream arrive 60 ms early.
         assert!((s.skew_ms.unwrap() - 59.9).abs() < 0.2, "{s:?}");
+    }
+
+    #[test]
+    fn a_skipped_pause_adds_no_jitter_gap_or_skew() {
+        // 20 ms packets; the reader skipped a pause before packet 100, which arrived 500 ms
+        // after packet 99 (other records' time before the pause, say).
+        let run = |told: bool| {
+            let mut b = StatsBuilder::new(Some(8000));
+            for i in 0..200u64 {
+                let at = if i < 100 {
+                    ms(i * 20)
+                } else {
+                    ms(i * 20 + 480)
+                };
+                if i == 100 && told {
+                    b.skipped_pauses(1);
+                }
+                b.add(at, i as u16, i as u32 * 160, true);
+            }
+            b.finish()
+        };
+        let s = run(true);
+        assert_eq!(s.skipped_pauses, 1);
+        assert!(s.max_jitter_ms.unwrap() < 1e-6, "{s:?}");
+        assert!(s.skew_ms.unwrap().abs() < 1e-6, "{s:?}");
+        assert!(s.skew_ppm.unwrap().abs() < 1e-3, "{s:?}");
+        assert!((s.max_delta_ms - 20.0).abs() < 1e-9, "{s:?}");
+        assert!((s.duration_s - 4.46).abs() < 1e-9, "{s:?}");
+        // The same arrivals, not marked as a pause, read as a gap and a jump of the delay.
+        let s = run(false);
+        assert_eq!(s.skipped_pauses, 0);
+        assert!(s.max_jitter_ms.unwrap() > 1.0, "{s:?}");
+        assert!((s.skew_ms.unwrap() + 480.0).abs() < 1e-6, "{s:?}");
+        assert!((s.max_delta_ms - 500.0).abs() < 1e-9, "{s:?}");
     }
 }

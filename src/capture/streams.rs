@@ -15,6 +15,7 @@ use super::reader::{Capture, CaptureKind, Datagram, Truncation};
 use super::rtcp::{looks_like_rtcp, RtcpCounts};
 use super::sip;
 use super::stats::{StatsBuilder, StreamStats};
+use super::timeline::TimeJumps;
 use super::wireshark::{WiresharkBuilder, WiresharkFigures};
 use crate::rtp::header::RtpHeader;
 use crate::rtp::opus_toc;
@@ -181,6 +182,8 @@ pub struct StreamsReport {
     pub unsupported_link: u64,
     /// Where the capture was cut short, if it was.
     pub truncated: Option<Truncation>,
+    /// Where the capture's clock jumped: pauses skipped, taking no time.
+    pub time_jumps: TimeJumps,
     /// The RTP streams, in order of first packet.
     pub streams: Vec<RtpStream>,
     /// RTCP flows.
@@ -260,6 +263,7 @@ pub fn analyse(capture: &Capture) -> StreamsReport {
         frames: capture.frames,
         unsupported_link: capture.unsupported_link,
         truncated: capture.truncated.clone(),
+        time_jumps: capture.time_jumps.clone(),
         streams,
         rtcp,
     }
@@ -314,10 +318,17 @@ fn describe(
     let event_pt = telephone_event_pt(&payloads);
     let is_opus = main.format == Some(PayloadFormat::Opus);
     let mut fec_packets = 0;
+    let mut segment = None;
     for d in packets() {
         let Ok(h) = RtpHeader::parse(&d.payload) else {
             continue;
         };
+        let pauses = d.segment.saturating_sub(*segment.get_or_insert(d.segment));
+        segment = Some(d.segment);
+        if pauses > 0 {
+            stats.skipped_pauses(pauses);
+            wireshark.skipped_pause();
+        }
         stats.add(d.at, h.sequence, h.timestamp, h.payload_type == pt);
         let clock = clocks.get(&h.payload_type).copied().flatten();
         wireshark.add(

@@ -16,6 +16,7 @@ fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
 fn datagram(at_ms: u64, src: &str, dst: &str, payload: Vec<u8>) -> Datagram {
     Datagram {
         at: Duration::from_millis(at_ms),
+        segment: 0,
         src: Some(src.parse().unwrap()),
         dst: Some(dst.parse().unwrap()),
         payload,
@@ -32,6 +33,7 @@ fn capture(datagrams: Vec<Datagram>, sip_over_tcp: Vec<Datagram>) -> Capture {
         frames: FrameCounts::default(),
         unsupported_link: 0,
         truncated: None,
+        time_jumps: crate::capture::TimeJumps::none(crate::capture::DEFAULT_IDLE_TIMEOUT),
     }
 }
 

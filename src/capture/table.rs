@@ -47,6 +47,13 @@ pub fn stream_table(streams: &[RtpStream]) -> String {
         if let Some(line) = wireshark_line(s) {
             let _ = writeln!(out, "     {line}");
         }
+        if st.skipped_pauses > 0 {
+            let _ = writeln!(
+                out,
+                "     spans {} skipped pauses (capture time jumps): its duration, max Δ, jitter and skew leave them out",
+                st.skipped_pauses
+            );
+        }
         if let Some(fec) = s.fec_packets {
             let _ = writeln!(
                 out,
@@ -91,6 +98,16 @@ pub fn report_text(r: &StreamsReport) -> String {
             out,
             "capture cut short after record {} (at {:.3} s): {}",
             t.records, t.at_s, t.reason
+        );
+    }
+    let j = &r.time_jumps;
+    if j.skipped > 0 {
+        let _ = writeln!(
+            out,
+            "capture time jumped {} times (over the {} s idle timeout, or backwards), skipped as pauses that take no time: {}",
+            j.skipped,
+            j.idle_timeout_s,
+            j.describe()
         );
     }
     if r.streams.is_empty() {

@@ -17,6 +17,12 @@
 //! - averages the jitter over the packets counted so far (all of them, counted or not);
 //! - counts as lost the sequence range from the first to the last packet captured, less every
 //!   packet captured (duplicates included), which can go negative.
+//!
+//! One thing tshark does not do: across a pause our reader skipped (a jump of the capture
+//! clock longer than the idle timeout, or backwards; see [`super::timeline`]) the packet after
+//! it is treated like a marker packet (left out of max delta, mean and max jitter) and adds
+//! nothing to the running jitter. tshark would take the jump as a delta of days; on captures
+//! without such a jump the figures are tshark's.
 
 use std::time::Duration;
 
@@ -67,12 +73,19 @@ pub struct WiresharkBuilder {
     max_jitter_ms: f64,
     timed: bool,
     max_delta_ms: f64,
+    /// A skipped pause comes before the next packet.
+    after_pause: bool,
 }
 
 impl WiresharkBuilder {
     /// An empty builder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Says a skipped pause comes before the next packet.
+    pub fn skipped_pause(&mut self) {
+        self.after_pause = true;
     }
 
     /// Adds a packet captured at `at`; `clock_rate` is its payload type's RTP clock when known
@@ -94,6 +107,7 @@ impl WiresharkBuilder {
         // `packets` counts those before this one, as Wireshark's running mean divides by it.
         let counted_before = self.packets;
         self.packets += 1;
+        let after_pause = std::mem::take(&mut self.after_pause);
         let Some(prev) = self.previous else {
             self.previous = Some(Previous {
                 first_ts: ts,
@@ -109,12 +123,15 @@ impl WiresharkBuilder {
         let ticks_per_ms = clock_rate.map(|r| r / 1000).filter(|&t| t > 0);
         let mut clocked_ts = prev.clocked_ts;
         if let Some(ticks_per_ms) = ticks_per_ms.filter(|_| in_time) {
-            let nominal_ms = (ts - prev.clocked_ts) as f64 / f64::from(ticks_per_ms);
-            let diff = (delta_ms - nominal_ms).abs();
-            self.jitter_ms = (15.0 * self.jitter_ms + diff) / 16.0;
+            if !after_pause {
+                let nominal_ms = (ts - prev.clocked_ts) as f64 / f64::from(ticks_per_ms);
+                let diff = (delta_ms - nominal_ms).abs();
+                self.jitter_ms = (15.0 * self.jitter_ms + diff) / 16.0;
+            }
             clocked_ts = ts;
         }
         let regular = !marker
+            && !after_pause
             && in_time
             && !COMFORT_NOISE_PTS.contains(&pt)
             && !COMFORT_NOISE_PTS.contains(&prev.pt);
@@ -216,5 +233,27 @@ mod tests {
         w.add(ms(950), 6, 7600, 0, false, Some(8000));
         let f = w.finish();
         assert!((f.max_delta_ms - 30.0).abs() < 1e-9, "{f:?}");
+    }
+
+    #[test]
+    fn a_skipped_pause_is_left_out_like_a_marker() {
+        // Packet 3 follows a skipped pause: 500 ms after packet 2 on the arrival timeline.
+        let run = |told: bool| {
+            let mut w = WiresharkBuilder::new();
+            for k in 0..10u64 {
+                let at = if k < 3 { k * 20 } else { k * 20 + 480 };
+                if k == 3 && told {
+                    w.skipped_pause();
+                }
+                w.add(ms(at), k as u16, k as u32 * 160, 0, false, Some(8000));
+            }
+            w.finish()
+        };
+        let f = run(true);
+        assert!((f.max_delta_ms - 20.0).abs() < 1e-9, "{f:?}");
+        assert_eq!(f.max_jitter_ms, Some(0.0));
+        let f = run(false);
+        assert!((f.max_delta_ms - 500.0).abs() < 1e-9, "{f:?}");
+        assert!((f.max_jitter_ms.unwrap() - 30.0).abs() < 1e-9, "{f:?}");
     }
 }

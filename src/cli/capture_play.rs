@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::play::{json_line, metrics_summary, stats_writer, PlayArgs};
 use super::status::{clock, StatusLine};
-use crate::capture::{open_stream, CapturedStream, Selector, StreamsReport};
+use crate::capture::{open_stream, CapturedStream, Selector, StreamsReport, DEFAULT_IDLE_TIMEOUT};
 use crate::metrics_http::{EndpointThread, MetricsEndpoint, ReceiveExport};
 use crate::player::capture::play_capture;
 use crate::player::FilePlayOptions;
@@ -23,13 +23,17 @@ pub fn selector(stream: Option<usize>, ssrc: Option<u32>) -> Selector {
     }
 }
 
-/// Reads the capture and chooses the stream, warning about a capture cut short.
+/// Reads the capture and chooses the stream, warning about a capture cut short; a jump of the
+/// capture's clock longer than `idle_timeout` (default [`DEFAULT_IDLE_TIMEOUT`]), or
+/// backwards, is a pause the replay skips.
 pub fn open(
     path: &Path,
     selector: Selector,
     format: Option<crate::rtp::payload::PayloadFormat>,
+    idle_timeout: Option<Duration>,
 ) -> anyhow::Result<(CapturedStream, StreamsReport)> {
-    let (stream, report) = open_stream(path, selector, format)?;
+    let idle_timeout = idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT);
+    let (stream, report) = open_stream(path, selector, format, idle_timeout)?;
     if let Some(t) = &report.truncated {
         tracing::warn!(
             "{} is cut short after record {} (at {:.3} s: {}); playing what is there",
@@ -73,7 +77,6 @@ pub fn capture_scenario(path: &Path, stream: &CapturedStream) -> Scenario {
 pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     let live_only = [
         ("--pt", args.pt.is_some()),
-        ("--idle-timeout", args.idle_timeout.is_some()),
         ("--duration", args.duration.is_some()),
         ("--recv-buffer", args.recv_buffer.is_some()),
     ];
@@ -83,7 +86,12 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let (stream, _) = open(path, selector(args.stream, args.ssrc), args.format)?;
+    let (stream, _) = open(
+        path,
+        selector(args.stream, args.ssrc),
+        args.format,
+        args.idle_timeout,
+    )?;
     let cfg = SimConfig {
         scenario: capture_scenario(path, &stream),
         seed: 0,
@@ -222,17 +230,21 @@ fn write_final(
         "output": { "frames_played": frames_played },
         "latency_mean_ms": report.latency_mean_ms,
         "latency_p95_ms": report.latency_p95_ms,
+        "time_jumps": report.time_jumps,
     });
     json_line(out, &line)?;
     out.flush()?;
     Ok(())
 }
 
-/// One line of what the receive core did with the capture.
+/// What the receive core did with the capture, and the capture time jumps the replay skipped.
 pub fn summary(report: &SimReport) {
     eprintln!(
         "{} latency {:.0} ms above the fastest packet",
         metrics_summary(&report.metrics),
         report.latency_mean_ms
     );
+    if let Some(j) = report.time_jumps.as_ref().filter(|j| j.skipped > 0) {
+        eprintln!("{}", crate::sim::report::time_jumps_line(j));
+    }
 }

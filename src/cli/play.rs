@@ -61,7 +61,9 @@ pub struct PlayArgs {
     /// RTP: jitter buffer target ceiling.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub target_max: Duration,
-    /// RTP: no packets for this long ends the stream (what is buffered still plays).
+    /// RTP: no packets for this long ends the stream (what is buffered still plays). Captures:
+    /// a jump of the capture's clock longer than this (default 10s), or backwards, is a pause
+    /// the replay skips (counted, and named by record number).
     #[arg(long, value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
     /// RTP: stop after this long.

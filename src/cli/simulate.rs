@@ -34,6 +34,10 @@ pub struct SimulateArgs {
     /// Captures: simulate the stream with this SSRC.
     #[arg(long, value_name = "SSRC", value_parser = super::play::parse_ssrc)]
     pub ssrc: Option<u32>,
+    /// Captures: a jump of the capture's clock longer than this (default 10s), or backwards,
+    /// is a pause the replay skips.
+    #[arg(long, value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
     /// Captures: the payload format of a dynamic payload type the capture's SDP does not name.
     /// Files: what the simulated sender encodes, l16 (default; compared with the source) or
     /// opus (48 kHz sources; compared with the lossless decode of the sent packets).
@@ -77,9 +81,9 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
     if crate::capture::is_capture_path(&args.input) {
         return run_capture(args);
     }
-    if args.stream.is_some() || args.ssrc.is_some() {
+    if args.stream.is_some() || args.ssrc.is_some() || args.idle_timeout.is_some() {
         anyhow::bail!(
-            "--stream and --ssrc apply to captures; {} is an audio file",
+            "--stream, --ssrc and --idle-timeout apply to captures; {} is an audio file",
             args.input.display()
         );
     }
@@ -135,7 +139,8 @@ fn run_capture(args: SimulateArgs) -> anyhow::Result<()> {
         );
     }
     let selector = super::capture_play::selector(args.stream, args.ssrc);
-    let (stream, _) = super::capture_play::open(&args.input, selector, args.format)?;
+    let (stream, _) =
+        super::capture_play::open(&args.input, selector, args.format, args.idle_timeout)?;
     let cfg = SimConfig {
         scenario: super::capture_play::capture_scenario(&args.input, &stream),
         seed: args.seed,

@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::capture::analysis::{analyse_packets, packet_table};
 use crate::capture::table::{report_text, stream_table};
-use crate::capture::{analyse, read_capture, select, CaptureError};
+use crate::capture::{analyse, read_capture_with, select, CaptureError, DEFAULT_IDLE_TIMEOUT};
 
 /// Arguments of `streams`.
 #[derive(Debug, Args)]
@@ -26,11 +26,16 @@ pub struct StreamsArgs {
     /// Analyse the stream with this SSRC packet by packet.
     #[arg(long, value_name = "SSRC", value_parser = super::play::parse_ssrc)]
     pub ssrc: Option<u32>,
+    /// A jump of the capture's clock longer than this (default 10s), or backwards, is a pause
+    /// that takes no time (as `play` and `simulate` replay it).
+    #[arg(long, value_parser = super::duration::parse_duration)]
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 /// Runs `streams`.
 pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
-    let capture = read_capture(&args.input)?;
+    let idle_timeout = args.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT);
+    let capture = read_capture_with(&args.input, idle_timeout)?;
     let report = analyse(&capture);
     if args.stream.is_none() && args.ssrc.is_none() {
         if args.json {

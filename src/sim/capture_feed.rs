@@ -30,8 +30,9 @@ impl CaptureFeed {
             .iter()
             .map(|p| (p.at, p.bytes.clone()))
             .collect();
-        // Captures are in capture order, which is arrival order; a stable sort keeps it so even
-        // if the capture clock stepped back.
+        // Capture order is arrival order, and the capture reader's arrival times never run
+        // backwards (a step back is a skipped pause); the stable sort keeps that true of a
+        // stream built any other way.
         packets.sort_by_key(|(at, _)| *at);
         // Send times are unknown: place each packet on the RTP clock, anchored so the fastest
         // packet had zero delay. Delays are then "above the fastest path", as a receiver sees them.
@@ -133,6 +134,7 @@ pub fn capture_replay(
     let duration = Duration::from_secs_f64(info.stats.duration_s);
     let mut report = SimReport::new(&cfg.scenario, cfg.seed, duration);
     report.captured = true;
+    report.time_jumps = Some(stream.time_jumps.clone());
     report.delays = delays;
     report.network.dropped = info.stats.lost;
     report.network.duplicated = info.stats.duplicated;

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::recovery::RecoveryReport;
 use super::scenario::Scenario;
+use crate::capture::TimeJumps;
 use crate::netem::model::NetworkCounts;
 use crate::playout::metrics::MetricsSnapshot;
 use crate::playout::ReceiveCounts;
@@ -71,6 +72,9 @@ pub struct SimReport {
     /// True when the packets came from a capture: there is no source to compare the output
     /// with (bit-exactness is not measured) and the true drift is unknown.
     pub captured: bool,
+    /// Captures: the pauses skipped in the stream's span (jumps of the capture clock longer
+    /// than the idle timeout, or backwards), which took no time in the replay; None otherwise.
+    pub time_jumps: Option<TimeJumps>,
     /// True when the sender encoded a lossy codec (Opus): `bit_exact_*` then count frames
     /// equal to the lossless decode of the sent packets, not to the source.
     pub lossy: bool,
@@ -129,6 +133,7 @@ impl SimReport {
             seed,
             duration_s: duration.as_secs_f64(),
             captured: false,
+            time_jumps: None,
             simulated_s: 0.0,
             drained: true,
             packets_sent: 0,
@@ -182,6 +187,16 @@ impl SimReport {
     }
 }
 
+/// How a replay reports the capture clock's jumps it skipped.
+pub fn time_jumps_line(j: &TimeJumps) -> String {
+    format!(
+        "capture time jumps skipped as pauses {} (longer than the {} s idle timeout, or backwards: {})",
+        j.skipped,
+        j.idle_timeout_s,
+        j.describe()
+    )
+}
+
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 {
         0.0
@@ -208,6 +223,9 @@ impl fmt::Display for SimReport {
                 self.network.duplicated,
                 self.network.reordered
             )?;
+            if let Some(j) = self.time_jumps.as_ref().filter(|j| j.skipped > 0) {
+                writeln!(f, "  {}", time_jumps_line(j))?;
+            }
         } else {
             writeln!(
                 f,

@@ -334,8 +334,8 @@ impl Capture {
         }
     }
 
-    /// Writes a pcapng file with one interface. With `Some(9)` its `if_tsresol` says
-    /// nanoseconds and timestamps are written as such; with `None` the option is absent, so
+    /// Writes a pcapng file with one interface. With `Some(n)` (n ≤ 9) its `if_tsresol` says
+    /// units of 10^-n s and timestamps are written in them; with `None` the option is absent, so
     /// the raw counts must be microseconds (pcap-file writes a `Duration`'s nanosecond count
     /// raw, whatever the unit: a count of µs goes in as `Duration::from_nanos(µs)`).
     pub fn write_pcapng(&self, path: &Path, tsresol: Option<u8>) {
@@ -356,6 +356,11 @@ impl Capture {
             let timestamp = match tsresol {
                 Some(9) => real,
                 None => Duration::from_nanos(real.as_micros() as u64),
+                // Coarser decimal units (3: milliseconds) reach further: 2^64 ms is 584 My.
+                Some(r @ 0..=8) => {
+                    let ticks = real.as_nanos() / 10u128.pow(9 - u32::from(r));
+                    Duration::from_nanos(u64::try_from(ticks).expect("ticks fit 64 bits"))
+                }
                 Some(other) => panic!("tsresol {other} not supported by this helper"),
             };
             w.write_pcapng_block(EnhancedPacketBlock {
