@@ -107,7 +107,7 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         device_rate: args.device_rate,
         buffer_frames: args.buffer_frames,
         fast: args.fast,
-        interrupt: Some(&super::play::STOP),
+        interrupt: Some(&super::stop_signal::STOP),
         record: args.record.clone(),
         ..FilePlayOptions::default()
     };
@@ -205,7 +205,7 @@ fn wait_for_final_scrape(endpoint: &MetricsEndpoint) {
     // Polled: the wait is for another process, at a scraper's pace (seconds).
     while scrapes() == before
         && Instant::now() < deadline
-        && !super::play::STOP.load(Ordering::Acquire)
+        && !super::stop_signal::STOP.load(Ordering::Acquire)
     {
         std::thread::sleep(Duration::from_millis(20));
     }

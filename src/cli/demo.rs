@@ -2,7 +2,6 @@
 //! received and played through the jitter buffer, then the final report.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -52,12 +51,9 @@ pub struct DemoArgs {
     pub target_max: Duration,
 }
 
-/// Set by Ctrl-C.
-static STOP: AtomicBool = AtomicBool::new(false);
-
 /// Runs the demo.
 pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
-    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Release));
+    super::stop_signal::install();
     let impair: ImpairSpec = args.impair.parse()?;
     let sample = match &args.input {
         Some(path) if !path.exists() => anyhow::bail!("{} not found", path.display()),
@@ -96,7 +92,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             runtime
-                .block_on(sender.run(std::future::pending()))
+                .block_on(sender.run(super::stop_signal::signalled()))
                 .map_err(anyhow::Error::from)
         })?;
 
@@ -114,7 +110,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
         ..RtpPlayOptions::default()
     };
     let status = StatusLine::new(quiet);
-    let result = play_rtp(&url, &options, &STOP, &mut |s| {
+    let result = play_rtp(&url, &options, &super::stop_signal::STOP, &mut |s| {
         let m = &s.metrics;
         status.set(format!(
             "{:<13} {:>3.0}%  buffer {:>5.0}/{:.0} ms  jitter {:>4.1} ms  lost {}  late {}  reordered {}  dup {}  concealed {:.0} ms",

@@ -12,6 +12,7 @@ pub mod send_rtcp;
 pub mod simulate;
 pub mod sparkline;
 pub mod status;
+pub mod stop_signal;
 pub mod streams;
 
 use clap::{Parser, Subcommand};

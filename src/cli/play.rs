@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -125,12 +124,9 @@ pub fn parse_ssrc(text: &str) -> Result<u32, String> {
     parsed.map_err(|_| format!("not an SSRC: {text:?} (write 0x1234abcd or a decimal number)"))
 }
 
-/// Set by Ctrl-C; players stop at their next step.
-pub static STOP: AtomicBool = AtomicBool::new(false);
-
 /// Runs `play`.
 pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
-    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Release));
+    super::stop_signal::install();
     if args.input.starts_with("rtp://") {
         let url: RtpUrl = args.input.parse()?;
         let hint = StreamHint {
@@ -210,7 +206,7 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         device_rate: args.device_rate,
         buffer_frames: args.buffer_frames,
         fast: args.fast,
-        interrupt: Some(&STOP),
+        interrupt: Some(&super::stop_signal::STOP),
         record: args.record.clone(),
         ..FilePlayOptions::default()
     };
@@ -269,7 +265,7 @@ fn play_live(
         options.progress_every = Duration::from_secs(1);
     }
     report_live(url, args, quiet, |progress| {
-        play_rtp(url, &options, &STOP, progress)
+        play_rtp(url, &options, &super::stop_signal::STOP, progress)
     })
 }
 

@@ -132,12 +132,10 @@ fn parse_u32(s: &str) -> Result<u32, String> {
     parsed.map_err(|_| format!("invalid number '{s}': expected 0..=4294967295 or 0x hex"))
 }
 
-/// Resolves when Ctrl-C arrives; never, if the handler cannot be installed.
+/// Resolves when Ctrl-C, SIGTERM or SIGHUP arrives (see [`super::stop_signal`]).
 pub(crate) async fn ctrl_c() {
-    if let Err(error) = tokio::signal::ctrl_c().await {
-        tracing::warn!(%error, "cannot catch Ctrl-C; stop with --duration or by killing the process");
-        std::future::pending::<()>().await;
-    }
+    super::stop_signal::install();
+    super::stop_signal::signalled().await;
 }
 
 /// A single-threaded tokio runtime for one network command.

@@ -169,10 +169,15 @@ pub fn wait_until_drained(port: u16) {
 
 /// Asks a child to finish as after Ctrl-C (ffmpeg finalizes its output, gst-launch -e sends EOS).
 pub fn interrupt(child: &Child) {
-    let pid = i32::try_from(child.id()).expect("pid");
+    send_signal(child.id(), libc::SIGINT);
+}
+
+/// Sends `signal` to process `pid`.
+pub fn send_signal(pid: u32, signal: i32) {
+    let pid = i32::try_from(pid).expect("pid");
     // SAFETY: kill(2) with a valid signal number has no memory-safety preconditions.
-    let rc = unsafe { libc::kill(pid, libc::SIGINT) };
-    assert_eq!(rc, 0, "kill -INT {pid}");
+    let rc = unsafe { libc::kill(pid, signal) };
+    assert_eq!(rc, 0, "kill -{signal} {pid}");
 }
 
 /// The big-endian 16-bit encoding of samples read by `read_wav` from a 16-bit file.
