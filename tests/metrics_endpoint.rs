@@ -356,3 +356,59 @@ fn a_busy_metrics_port_and_a_file_are_one_line_errors() {
     assert!(String::from_utf8_lossy(&out.stderr)
         .contains("--metrics-listen serves the metrics of RTP streams and captures"));
 }
+
+#[test]
+fn a_live_player_serves_its_final_values_after_the_stream_until_scraped() {
+    let dir = scratch("metrics_linger");
+    let rtp_port = free_port();
+    let addr = free_tcp_addr();
+    let stats = dir.join("stats.jsonl");
+    let player = spawn_player(
+        &dir,
+        &format!("rtp://127.0.0.1:{rtp_port}"),
+        &[
+            "--format",
+            "l16/48000/1",
+            "--target-min",
+            "200ms",
+            "--target-max",
+            "1s",
+            "--idle-timeout",
+            "500ms",
+            "--metrics-listen",
+            &addr.to_string(),
+            "--stats-json",
+            stats.to_str().expect("utf-8"),
+        ],
+    );
+    wait_until_bound(rtp_port);
+    let sender = send(
+        "speech-48k-mono.flac",
+        format!("127.0.0.1:{rtp_port}").parse().expect("addr"),
+        &["--duration", "2s"],
+    );
+    let _ = sender.wait_with_output().expect("send");
+    // Not scraped while it played: the first scrape comes once the final line is written.
+    let start = Instant::now();
+    while !std::fs::read_to_string(&stats)
+        .unwrap_or_default()
+        .contains("\"final\":true")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no final stats line"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (_, last) = read_stats(&stats);
+    let (code, body) = http_get(addr, "/metrics").expect("the endpoint outlives the stream");
+    assert_eq!(code, 200);
+    assert_eq!(
+        value(&body, "jitterplay_packets_played_total", None),
+        stat(&last, "/metrics/played"),
+        "{body}"
+    );
+    // That scrape read the final values: the player goes, long before the 15 s linger.
+    let played = player.wait(Duration::from_secs(10));
+    played.assert_success();
+}

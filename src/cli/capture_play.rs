@@ -3,13 +3,12 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::play::{json_line, metrics_summary, stats_writer, PlayArgs};
 use super::status::{clock, StatusLine};
 use crate::capture::{open_stream, CapturedStream, Selector, StreamsReport, DEFAULT_IDLE_TIMEOUT};
-use crate::metrics_http::{EndpointThread, MetricsEndpoint, ReceiveExport};
+use crate::metrics_http::{EndpointThread, ReceiveExport};
 use crate::player::capture::play_capture;
 use crate::player::FilePlayOptions;
 use crate::sim::{Scenario, SimConfig, SimReport};
@@ -187,28 +186,11 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     super::play::warn_record_drops(played.record.as_ref());
     tracing::info!(?played, "capture playback finished");
     if let Some(e) = &export {
-        wait_for_final_scrape(&e.endpoint);
+        // A replay can end before any scraper calls (`--fast` takes milliseconds).
+        e.endpoint
+            .linger_for_final_scrape(args.metrics_linger, &super::stop_signal::STOP);
     }
     Ok(())
-}
-
-/// How long a finished replay waits for a scrape of its final values.
-const FINAL_SCRAPE_WAIT: Duration = Duration::from_secs(30);
-
-/// A replay can end before any scraper calls (`--fast` takes milliseconds), so the endpoint
-/// stays up until one scrape has read the final values, [`FINAL_SCRAPE_WAIT`] or Ctrl-C.
-fn wait_for_final_scrape(endpoint: &MetricsEndpoint) {
-    let scrapes = || endpoint.counts().scrapes.load(Ordering::Relaxed);
-    let before = scrapes();
-    tracing::info!(addr = %endpoint.local_addr(), "waiting for a scrape of the final metrics");
-    let deadline = Instant::now() + FINAL_SCRAPE_WAIT;
-    // Polled: the wait is for another process, at a scraper's pace (seconds).
-    while scrapes() == before
-        && Instant::now() < deadline
-        && !super::stop_signal::STOP.load(Ordering::Acquire)
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// The --stats-json line of a replay: the same keys as a live stream's final line.

@@ -83,10 +83,14 @@ pub struct PlayArgs {
     #[arg(long, value_name = "PATH.pcap|PATH.rtpdump")]
     pub save_packets: Option<PathBuf>,
     /// RTP and captures: serve every metric as Prometheus/OpenMetrics text at
-    /// http://ADDR:PORT/metrics while playing (after a capture, until one scrape reads the final
-    /// values, at most 30 s).
+    /// http://ADDR:PORT/metrics while playing, and after the end until one scrape reads the
+    /// final values (at most --metrics-linger).
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// After the stream ends, keep serving --metrics-listen's final values until one scrape has
+    /// read them, at most this long (a scrape interval; 0s: stop at once).
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration, default_value = "15s")]
+    pub metrics_linger: std::time::Duration,
     /// RTP: socket receive buffer (SO_RCVBUF) to ask for, in bytes [default: 16 MiB, beyond
     /// net.core.rmem_max when run as root].
     #[arg(long, value_name = "BYTES")]
@@ -266,7 +270,16 @@ fn play_live(
     }
     report_live(url, args, quiet, |progress| {
         play_rtp(url, &options, &super::stop_signal::STOP, progress)
-    })
+    })?;
+    if let Some(export) = &options.metrics {
+        // The network task that served it has stopped: a thread serves the final values
+        // (the final stats line is written) until a scrape has read them.
+        let _serving = crate::metrics_http::EndpointThread::spawn(&export.endpoint)?;
+        export
+            .endpoint
+            .linger_for_final_scrape(args.metrics_linger, &super::stop_signal::STOP);
+    }
+    Ok(())
 }
 
 fn live_options(args: &PlayArgs, hint: StreamHint) -> RtpPlayOptions {

@@ -60,6 +60,10 @@ pub struct RelayArgs {
     /// Serve the relay's counters as Prometheus/OpenMetrics text at http://ADDR:PORT/metrics.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// After the stream ends, keep serving --metrics-listen's final values until one scrape has
+    /// read them, at most this long (a scrape interval; 0s: stop at once).
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration, default_value = "15s")]
+    pub metrics_linger: std::time::Duration,
 }
 
 /// An impairment that changes nothing: the relay then only forwards.
@@ -106,5 +110,9 @@ pub fn run(args: RelayArgs) -> anyhow::Result<()> {
     }
     let report = runtime.block_on(relay.run(ctrl_c()))?;
     println!("{report}");
+    if let Some(endpoint) = &endpoint {
+        let stop = &super::stop_signal::STOP;
+        runtime.block_on(endpoint.linger_for_final_scrape_async(args.metrics_linger, stop));
+    }
     Ok(())
 }

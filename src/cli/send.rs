@@ -81,6 +81,10 @@ pub struct SendArgs {
     /// Serve the sender's counters as Prometheus/OpenMetrics text at http://ADDR:PORT/metrics.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// After the stream ends, keep serving --metrics-listen's final values until one scrape has
+    /// read them, at most this long (a scrape interval; 0s: stop at once).
+    #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration, default_value = "15s")]
+    pub metrics_linger: std::time::Duration,
     /// Opus: the target bit rate, in bit/s or with k/M (e.g. 64k).
     #[arg(long, value_name = "RATE", default_value = "64k", value_parser = parse_bitrate)]
     pub bitrate: u32,
@@ -209,6 +213,10 @@ pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
     };
     status.finish();
     println!("{report}");
+    if let Some(endpoint) = &endpoint {
+        let stop = &super::stop_signal::STOP;
+        runtime.block_on(endpoint.linger_for_final_scrape_async(args.metrics_linger, stop));
+    }
     Ok(())
 }
 

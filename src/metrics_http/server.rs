@@ -7,7 +7,7 @@
 //! players' lock-free metrics; nothing here reaches the audio path.
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +61,43 @@ pub struct MetricsEndpoint {
 }
 
 impl MetricsEndpoint {
+    /// After a stream ended: keeps the caller until one scrape has read the final values, or
+    /// `linger` has passed, or `stop` is set, so that a scraper always sees the last figures.
+    /// Blocking (polled: the wait is for another process, at a scraper's pace); the endpoint
+    /// must be served by another thread meanwhile.
+    pub fn linger_for_final_scrape(&self, linger: Duration, stop: &AtomicBool) {
+        if linger.is_zero() {
+            return;
+        }
+        let scrapes = || self.counts.scrapes.load(Ordering::Relaxed);
+        let before = scrapes();
+        tracing::info!(addr = %self.addr, ?linger, "serving the final metrics until scraped");
+        let deadline = std::time::Instant::now() + linger;
+        while scrapes() == before
+            && std::time::Instant::now() < deadline
+            && !stop.load(Ordering::Acquire)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// [`MetricsEndpoint::linger_for_final_scrape`] on a tokio runtime that also serves it.
+    pub async fn linger_for_final_scrape_async(&self, linger: Duration, stop: &AtomicBool) {
+        if linger.is_zero() {
+            return;
+        }
+        let scrapes = || self.counts.scrapes.load(Ordering::Relaxed);
+        let before = scrapes();
+        tracing::info!(addr = %self.addr, ?linger, "serving the final metrics until scraped");
+        let deadline = tokio::time::Instant::now() + linger;
+        while scrapes() == before
+            && tokio::time::Instant::now() < deadline
+            && !stop.load(Ordering::Acquire)
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Binds `addr` now (so a bad address fails before anything starts), serving `registry`.
     pub fn bind(addr: SocketAddr, registry: Registry) -> Result<Self, MetricsError> {
         let listener =
