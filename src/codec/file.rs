@@ -50,6 +50,35 @@ pub enum FileError {
         /// What went wrong.
         reason: String,
     },
+    /// The decoding library panicked on this file (a bug of its own on corrupt input, caught
+    /// where it was called): the file is refused and nothing else is affected.
+    #[error("{path}: corrupt audio file (the decoder failed inside: {reason})")]
+    DecoderPanicked {
+        /// The file asked for.
+        path: PathBuf,
+        /// The panic's message.
+        reason: String,
+    },
+}
+
+/// Runs a call into symphonia, turning a panic into [`FileError::DecoderPanicked`].
+///
+/// symphonia's readers overflow on some corrupt headers, which panics where overflow checks
+/// are on (see docs/fuzzing.md). The reader or decoder that panicked is not used again: the
+/// caller drops it with the error.
+fn contained<T>(path: &Path, call: impl FnOnce() -> T) -> Result<T, FileError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|payload| {
+        let reason = payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".to_owned());
+        tracing::warn!(file = %path.display(), %reason, "the audio decoder panicked; the file is refused");
+        FileError::DecoderPanicked {
+            path: path.to_owned(),
+            reason,
+        }
+    })
 }
 
 /// What decoded audio is: sample rate and interleaved channel count (the RTP side's
@@ -77,6 +106,8 @@ pub struct FileDecoder {
     /// Where the next packet should start, to notice data the container reader skipped over.
     next_pts: Option<i64>,
     missing_frames: u64,
+    /// symphonia panicked inside this reader or decoder: it is not called again.
+    poisoned: bool,
 }
 
 impl FileDecoder {
@@ -112,18 +143,20 @@ impl FileDecoder {
         if let Some(ext) = extension {
             hint.with_extension(ext);
         }
-        let reader = symphonia::default::get_probe()
-            .probe(
+        let reader = contained(path, || {
+            symphonia::default::get_probe().probe(
                 &hint,
                 mss,
                 FormatOptions::default(),
                 MetadataOptions::default(),
             )
-            .map_err(|e| FileError::Unsupported {
-                path: path.to_owned(),
-                reason: e.to_string(),
-            })?;
-        let (decoder, track_id, total_frames) = make_decoder(path, reader.as_ref())?;
+        })?
+        .map_err(|e| FileError::Unsupported {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let (decoder, track_id, total_frames) =
+            contained(path, || make_decoder(path, reader.as_ref()))??;
         let mut this = FileDecoder {
             path: path.to_owned(),
             reader,
@@ -139,6 +172,7 @@ impl FileDecoder {
             skipped_packets: 0,
             next_pts: None,
             missing_frames: 0,
+            poisoned: false,
         };
         let mut first = Vec::new();
         match this.decode_next(&mut first)? {
@@ -209,6 +243,21 @@ impl FileDecoder {
 
     /// Decodes packets until one yields audio; `None` at end of stream.
     fn decode_next(&mut self, out: &mut Vec<f32>) -> Result<Option<PcmSpec>, FileError> {
+        if self.poisoned {
+            return Err(FileError::DecoderPanicked {
+                path: self.path.clone(),
+                reason: "failed earlier".into(),
+            });
+        }
+        let path = self.path.clone();
+        let result = contained(&path, || self.decode_next_unguarded(out));
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result?
+    }
+
+    fn decode_next_unguarded(&mut self, out: &mut Vec<f32>) -> Result<Option<PcmSpec>, FileError> {
         let mut read_errors = 0u32;
         loop {
             let packet = match self.reader.next_packet() {
