@@ -35,6 +35,7 @@ fn main() -> ExitCode {
     } else {
         logs.init();
     }
+    jitterplay::codec::file::quiet_decoder_panics();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

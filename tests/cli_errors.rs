@@ -169,3 +169,28 @@ fn unwritable_wav_path_is_reported() {
         .unwrap();
     assert_fails_with(&out, 1, "cannot write /nonexistent-dir/out.wav");
 }
+
+#[test]
+fn a_file_that_makes_the_decoder_panic_is_refused_in_one_line() {
+    // symphonia 0.6.1 overflows on this WAV header where overflow checks are on (this debug
+    // build): the panic is caught where the decoder is called.
+    let dir = scratch("decoder_panic");
+    let path = dir.join("bad.wav");
+    let fuzz =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions/file_decode");
+    std::fs::copy(
+        fuzz.join("symphonia-wav-block-align-mul-overflow.bin"),
+        &path,
+    )
+    .unwrap();
+    let out = jitterplay()
+        .args(["play", "--output", "null", "--fast"])
+        .arg(&path)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .unwrap();
+    assert_fails_with(&out, 1, "corrupt audio file (the decoder failed inside");
+    let text = stderr(&out);
+    assert!(!text.contains("panicked at"), "{text}");
+    assert!(text.lines().count() <= 2, "{text}");
+}

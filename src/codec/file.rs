@@ -61,13 +61,34 @@ pub enum FileError {
     },
 }
 
+thread_local! {
+    /// Set while this thread runs a call through [`contained`].
+    static CONTAINING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Keeps the panic hook quiet about the panics [`contained`] catches (it turns them into a
+/// one-line error); every other panic is reported as before.
+pub fn quiet_decoder_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if CONTAINING.with(std::cell::Cell::get) {
+            tracing::debug!(%info, "panic inside symphonia (caught)");
+        } else {
+            default(info);
+        }
+    }));
+}
+
 /// Runs a call into symphonia, turning a panic into [`FileError::DecoderPanicked`].
 ///
 /// symphonia's readers overflow on some corrupt headers, which panics where overflow checks
 /// are on (see docs/fuzzing.md). The reader or decoder that panicked is not used again: the
 /// caller drops it with the error.
 fn contained<T>(path: &Path, call: impl FnOnce() -> T) -> Result<T, FileError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).map_err(|payload| {
+    let outer = CONTAINING.with(|c| c.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+    CONTAINING.with(|c| c.set(outer));
+    result.map_err(|payload| {
         let reason = payload
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
