@@ -94,7 +94,7 @@ fn contained<T>(path: &Path, call: impl FnOnce() -> T) -> Result<T, FileError> {
             .map(|s| (*s).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "panic".to_owned());
-        tracing::warn!(file = %path.display(), %reason, "the audio decoder panicked; the file is refused");
+        tracing::debug!(file = %path.display(), %reason, "the audio decoder panicked; the file is refused");
         FileError::DecoderPanicked {
             path: path.to_owned(),
             reason,
