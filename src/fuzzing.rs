@@ -8,7 +8,15 @@ use std::time::Duration;
 use crate::capture::{analyse, analysis, read_capture_bytes, select, table, Selector};
 use crate::codec::file::FileDecoder;
 use crate::codec::rtp_decoder::RtpDecoder;
-use crate::playout::{ReceiveCore, ReceiveCoreConfig};
+use crate::playback::callback::RingCallback;
+use crate::playback::ring::audio_ring;
+use crate::playback::OutputStats;
+use crate::playout::engine::PlayoutEngine;
+use crate::playout::ReceiveCoreConfig;
+use crate::rtcp::nack::NackConfig;
+use crate::rtcp::ntp::NtpTime;
+use crate::rtcp::receiver::{RtcpReceiver, RtcpReceiverConfig};
+use crate::rtcp::wire::{Outgoing, SenderInfo, MAX_RTCP_LEN};
 use crate::rtp::header::RtpHeader;
 use crate::rtp::payload::PayloadFormat;
 use crate::rtp::sdp::{audio_media, parse_sdp};
@@ -199,7 +207,10 @@ const CORE_WINDOWS: [(Duration, Duration); 4] = [
     (Duration::from_secs(3), Duration::from_secs(5)),
 ];
 
-/// Drives the sans-IO receive core ([`ReceiveCore`]) with a little program read from `data`.
+/// Drives the receive core's one public face, [`PlayoutEngine`] with its RTCP session (reports,
+/// NACK, RTX on PT 97, sender reports, BYE), feeding a playback ring that a virtual device
+/// drains through the same [`RingCallback`] as every output, with a little program read from
+/// `data`.
 ///
 /// Byte 0 sets up: bits 0–2 the payload format and output ([`CORE_SETUPS`]), bits 3–4 the
 /// target window ([`CORE_WINDOWS`]), bit 5 telephone events on PT 101, bit 6 a payload type
@@ -216,18 +227,21 @@ const CORE_WINDOWS: [(Duration, Duration); 4] = [
 /// - 6: an RTP packet like the above whose payload is `len` bytes read from the input (MPEG
 ///   audio frames, odd sizes).
 /// - 7: a raw datagram: a length byte and that many bytes.
-/// - 8: `tick` after `dt` ms with a ring of `ring` ms (arguments `dt`, `ring`).
-/// - 9: the driver wakes at the core's own timer ([`ReceiveCore::next_timer`], at most 1 s ahead;
-///   now if it has none) and runs a device period (see 15).
-/// - 10, 11: `produce` of `want` ms (argument `want`; at most 100 ms, [`CORE_MAX_OUTPUT`] in all).
+/// - 8: `poll` after `dt` ms (arguments `dt` and one ignored byte).
+/// - 9: the driver wakes at the engine's deadline (at most 1 s ahead; now if it has none) and
+///   runs a device period (see 15).
+/// - 10, 11: the device pulls `want` ms (argument `want`; at most 100 ms, [`CORE_MAX_OUTPUT`]
+///   samples in all), and its underruns go back to the engine.
 /// - 12: the clock jumps `s` seconds (argument `s`).
-/// - 13: `underrun`.
-/// - 14: `finish` and drain: the program ends.
-/// - 15: a device period as the simulator runs it: after `dt` ms, `tick` with the ring's
-///   level, then `produce` up to 100 ms of ring (argument `dt`; the ring drains in real time).
+/// - 13: RTCP and repair (arguments `kind`, `arg`): `kind % 4` 0 an underrun the output
+///   reports; 1 a sender report of the last packet's SSRC counting `arg` more packets than
+///   sent, stamped at the stream's timestamp; 2 a BYE from it; 3 the packet `arg` back as an
+///   RFC 4588 retransmission on PT 97.
+/// - 14: `end_of_stream` and drain: the program ends.
+/// - 15: a device period: after `dt` ms, `poll`, then the device pulls 20 ms (argument `dt`).
 ///
-/// The program ends at [`CORE_MAX_OPS`] operations or the input's end, then the receiver is
-/// finished and drained for at most [`CORE_DRAIN_PERIODS`] periods of 20 ms.
+/// The program ends at [`CORE_MAX_OPS`] operations or the input's end, then the stream ends
+/// and drains for at most [`CORE_DRAIN_PERIODS`] periods of 20 ms.
 pub fn receive_core(data: &[u8]) {
     let _ = run_program(data);
 }
@@ -249,19 +263,47 @@ fn run_program(data: &[u8]) -> Option<CoreDriver> {
     if setup & 0x80 != 0 {
         cfg.add_output_ring(Duration::from_millis(100));
     }
-    let receiver = ReceiveCore::new(cfg).ok()?;
+    let pt = format.static_pt().unwrap_or(96);
+    let (producer, consumer) = audio_ring(
+        Duration::from_millis(200),
+        output_rate,
+        usize::from(output_channels),
+    );
+    let rtcp = RtcpReceiver::new(
+        RtcpReceiverConfig {
+            ssrc: 0x0F0F_0F0F,
+            cname: "fuzz".into(),
+            clock_rate: format.clock_rate(),
+            nack: Some(NackConfig::default()),
+            rtx: Some((CORE_RTX_PT, pt)),
+            reduced_size: setup & 1 != 0,
+            session_octets_per_s: 8_000.0,
+            seed: u64::from(setup),
+            first_report_at_once: setup & 2 != 0,
+        },
+        Duration::ZERO,
+    );
+    let engine = PlayoutEngine::new(cfg, producer, Duration::from_millis(60))
+        .ok()?
+        .with_rtcp(rtcp);
+    let stats = std::sync::Arc::new(OutputStats::default());
+    let callback = RingCallback::new(consumer, std::sync::Arc::clone(&stats));
     let mut core = CoreDriver {
-        receiver,
+        engine,
+        callback,
+        stats,
+        deadline: None,
+        injected_underruns: 0,
         format,
         output_rate,
         output_channels,
-        pt: format.static_pt().unwrap_or(96),
+        pt,
         now: Duration::ZERO,
-        ring: Duration::ZERO,
-        playing: false,
         seq: 0,
         ts: 0,
         last: (0, 0, 0),
+        sent: 0,
+        played: 0,
         step: 0,
         output_left: CORE_MAX_OUTPUT,
         out: Vec::new(),
@@ -311,24 +353,33 @@ impl<'a> ProgramInput<'a> {
     }
 }
 
-/// The receiver under test and the state of the stream a program writes.
+/// Payload type of retransmissions (RFC 4588 RTX) in [`receive_core`] programs.
+const CORE_RTX_PT: u8 = 97;
+
+/// The engine under test, the device draining its ring, and the stream a program writes.
 struct CoreDriver {
-    receiver: ReceiveCore,
+    engine: PlayoutEngine,
+    callback: RingCallback,
+    stats: std::sync::Arc<OutputStats>,
+    /// The engine's last deadline.
+    deadline: Option<Duration>,
+    /// Underruns the program made the output report.
+    injected_underruns: u64,
     format: PayloadFormat,
     output_rate: u32,
     output_channels: u16,
     /// The stream's payload type.
     pt: u8,
     now: Duration,
-    /// Audio in the simulated output ring.
-    ring: Duration,
-    /// Whether the last tick let the device play (it drains the ring).
-    playing: bool,
     /// Sequence number and timestamp of the stream's next packet.
     seq: u16,
     ts: u32,
     /// Sequence number, timestamp and SSRC of the last packet sent.
     last: (u16, u32, u32),
+    /// Packets the program has sent (a sender report's count).
+    sent: u16,
+    /// Real samples the device got from the ring.
+    played: usize,
     /// Timestamp ticks of the last synthetic packet.
     step: u32,
     /// Output samples the program may still ask for.
@@ -347,15 +398,15 @@ impl CoreDriver {
                 let bytes = input.bytes(len)?;
                 self.datagram.clear();
                 self.datagram.extend_from_slice(bytes);
-                let _ = self.receiver.on_datagram(&self.datagram, self.now);
+                self.deliver();
             }
             8 => {
                 self.advance(input.millis()?);
-                let ring = input.millis()?;
-                self.playing = self.receiver.tick(self.now, ring).playing;
+                let _ = input.byte()?;
+                self.poll();
             }
             9 => {
-                if let Some(at) = self.receiver.next_timer() {
+                if let Some(at) = self.deadline {
                     let dt = at.saturating_sub(self.now).min(CORE_MAX_TIMER_WAIT);
                     self.advance(dt);
                 }
@@ -363,10 +414,10 @@ impl CoreDriver {
             }
             10 | 11 => {
                 let want = input.millis()?.min(CORE_MAX_WANT);
-                self.produce(want);
+                self.pull(want);
             }
             12 => self.advance(Duration::from_secs(u64::from(input.byte()?))),
-            13 => self.receiver.underrun(),
+            13 => self.rtcp(input.byte()?, input.byte()?),
             14 => return None,
             _ => {
                 self.advance(input.millis()?);
@@ -376,35 +427,93 @@ impl CoreDriver {
         Some(())
     }
 
-    /// Moves the clock forward; a playing output ring drains in real time meanwhile.
+    /// Moves the clock forward.
     fn advance(&mut self, dt: Duration) {
         self.now += dt;
-        if self.playing {
-            self.ring = self.ring.saturating_sub(dt);
+    }
+
+    /// Hands `datagram` to the engine as arriving now.
+    fn deliver(&mut self) {
+        let _ = self.engine.handle_datagram(&self.datagram, self.now);
+    }
+
+    /// Polls the engine (control, top-up, RTCP), sending nowhere what it would transmit.
+    fn poll(&mut self) {
+        if let Ok(out) = self.engine.poll(self.now) {
+            self.deadline = out.deadline;
+            self.stats.set_paused(!out.decision.playing);
         }
+        self.engine.drain_rtcp(|_| {});
     }
 
-    /// One device period as the simulator runs it: tick with the ring's level, then top it up.
+    /// One device period: poll, then the device pulls 20 ms.
     fn period(&mut self) {
-        self.playing = self.receiver.tick(self.now, self.ring).playing;
-        let want = CORE_MAX_WANT.saturating_sub(self.ring);
-        let got = self.produce(want);
-        let frames = got / usize::from(self.output_channels.max(1));
-        self.ring += Duration::from_secs_f64(frames as f64 / f64::from(self.output_rate.max(1)));
+        self.poll();
+        self.pull(Duration::from_millis(20));
     }
 
-    /// Asks for `want` of audio within the output budget; returns the samples produced.
-    fn produce(&mut self, want: Duration) -> usize {
-        if self.output_left == 0 {
+    /// The device pulls `want` of audio within the output budget; its underruns go back to the
+    /// engine. Returns the real samples it got.
+    fn pull(&mut self, want: Duration) -> usize {
+        let channels = usize::from(self.output_channels.max(1));
+        let frames = (want.as_secs_f64() * f64::from(self.output_rate)) as usize;
+        let samples = (frames * channels).min(self.output_left);
+        if samples == 0 {
             return 0;
         }
         self.out.clear();
-        let produced = self
-            .receiver
-            .produce(self.now, want, &mut self.out)
-            .unwrap_or(0);
-        self.output_left = self.output_left.saturating_sub(produced);
-        produced
+        self.out.resize(samples, 0.0);
+        let got = self.callback.fill(&mut self.out);
+        self.output_left -= samples;
+        self.played += got;
+        self.engine
+            .handle_output(self.stats.underruns() + self.injected_underruns);
+        got
+    }
+
+    /// RTCP and repair (see [`receive_core`], operation 13).
+    fn rtcp(&mut self, kind: u8, arg: u8) {
+        let (seq, ts, ssrc) = self.last;
+        match kind % 4 {
+            0 => {
+                self.injected_underruns += 1;
+                self.engine
+                    .handle_output(self.stats.underruns() + self.injected_underruns);
+                return;
+            }
+            1 | 2 => {
+                let report = Outgoing {
+                    ssrc,
+                    sender: Some(SenderInfo {
+                        ntp: NtpTime::from_unix(Duration::from_secs(3_900_000_000) + self.now),
+                        rtp_timestamp: ts,
+                        packets: u32::from(self.sent).wrapping_add(u32::from(arg)),
+                        octets: 0,
+                    }),
+                    block: None,
+                    cname: Some("sender@fuzz"),
+                    nack: None,
+                    bye: (kind % 4 == 2).then_some(""),
+                    reduced_size: false,
+                };
+                self.datagram.clear();
+                self.datagram.resize(MAX_RTCP_LEN, 0);
+                match report.write(&mut self.datagram) {
+                    Ok(len) => self.datagram.truncate(len),
+                    Err(_) => return,
+                }
+            }
+            _ => {
+                let original = std::mem::take(&mut self.datagram);
+                let mut again = original.clone();
+                again[2..4].copy_from_slice(&seq.wrapping_sub(u16::from(arg)).to_be_bytes());
+                let mut rtx = Vec::new();
+                let ok =
+                    crate::rtcp::rtx::wrap(&again, CORE_RTX_PT, u16::from(arg), ssrc ^ 1, &mut rtx);
+                self.datagram = if ok { rtx } else { original };
+            }
+        }
+        self.deliver();
     }
 
     /// Builds and delivers one RTP packet (see [`receive_core`] for the argument bytes).
@@ -479,7 +588,8 @@ impl CoreDriver {
                 .extend((0..payload_len).map(|i| (i as u8 ^ seq as u8) & 0x0f));
         }
         self.advance(dt);
-        let _ = self.receiver.on_datagram(&self.datagram, self.now);
+        self.sent = self.sent.wrapping_add(1);
+        self.deliver();
         Some(())
     }
 
@@ -492,17 +602,20 @@ impl CoreDriver {
         at
     }
 
-    /// No more packets: finish and play out what is left, within the output budget.
+    /// No more packets: the stream ends and plays out what is left, within the output budget.
     fn drain(&mut self) {
-        self.receiver.finish();
+        self.engine.end_of_stream();
         for _ in 0..CORE_DRAIN_PERIODS {
-            if self.receiver.is_drained() || self.output_left == 0 {
+            let played_out = self.engine.is_drained() && self.callback.available() == 0;
+            if played_out || self.output_left == 0 {
                 break;
             }
             self.advance(Duration::from_millis(20));
             self.period();
         }
-        let _ = self.receiver.counts();
+        self.engine.leave(self.now);
+        self.engine.drain_rtcp(|_| {});
+        let _ = self.engine.core().counts();
     }
 }
 
@@ -526,7 +639,7 @@ mod tests {
         let core = run_program(&steady(0, 240, 20)).expect("a program");
         // It plays until the output budget is spent.
         assert_eq!(core.output_left, 0);
-        let m = core.receiver.metrics().snapshot();
+        let m = core.engine.core().metrics().snapshot();
         assert_eq!((m.lost, m.late, m.underruns), (0, 0, 0), "{m:?}");
     }
 
@@ -534,8 +647,23 @@ mod tests {
     fn g711_programs_play_to_the_end() {
         // PCMU to 8 kHz mono (setup 1), window 60 ms..1 s: 0.5 s of audio, all drained.
         let core = run_program(&steady(1, 40, 25)).expect("a program");
-        assert_eq!(CORE_MAX_OUTPUT - core.output_left, 4_000);
-        assert!(core.receiver.is_drained());
+        assert_eq!(core.played, 4_000);
+        assert!(core.engine.is_drained());
+    }
+
+    #[test]
+    fn programs_reach_the_engines_rtcp_session() {
+        // PCMU (setup 1): 10 packets, a sender report, a retransmission of packet 3 as RTX
+        // (already there: a duplicate), then BYE.
+        let mut p = steady(1, 40, 10);
+        p.pop();
+        p.extend_from_slice(&[13, 1, 0, 13, 3, 6, 13, 2, 0, 15, 20]);
+        let core = run_program(&p).expect("a program");
+        let rtcp = core.engine.rtcp().expect("RTCP").status();
+        assert_eq!(rtcp.sender_reports, 2, "{rtcp:?}");
+        assert_eq!(rtcp.rtx_received, 1, "{rtcp:?}");
+        assert!(rtcp.bye_received, "{rtcp:?}");
+        assert!(core.engine.sender_left());
     }
 
     #[test]
