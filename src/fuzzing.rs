@@ -304,6 +304,7 @@ fn run_program(data: &[u8]) -> Option<CoreDriver> {
         last: (0, 0, 0),
         sent: 0,
         played: 0,
+        last_packet: Vec::new(),
         step: 0,
         output_left: CORE_MAX_OUTPUT,
         out: Vec::new(),
@@ -380,6 +381,8 @@ struct CoreDriver {
     sent: u16,
     /// Real samples the device got from the ring.
     played: usize,
+    /// The last RTP packet built (what a retransmission repeats).
+    last_packet: Vec<u8>,
     /// Timestamp ticks of the last synthetic packet.
     step: u32,
     /// Output samples the program may still ask for.
@@ -504,13 +507,22 @@ impl CoreDriver {
                 }
             }
             _ => {
-                let original = std::mem::take(&mut self.datagram);
-                let mut again = original.clone();
+                // The last RTP packet built, renumbered `arg` back, wrapped as RTX.
+                if self.last_packet.len() < 12 {
+                    return;
+                }
+                let mut again = self.last_packet.clone();
                 again[2..4].copy_from_slice(&seq.wrapping_sub(u16::from(arg)).to_be_bytes());
-                let mut rtx = Vec::new();
-                let ok =
-                    crate::rtcp::rtx::wrap(&again, CORE_RTX_PT, u16::from(arg), ssrc ^ 1, &mut rtx);
-                self.datagram = if ok { rtx } else { original };
+                let rtx_seq = u16::from(arg);
+                if !crate::rtcp::rtx::wrap(
+                    &again,
+                    CORE_RTX_PT,
+                    rtx_seq,
+                    ssrc ^ 1,
+                    &mut self.datagram,
+                ) {
+                    return;
+                }
             }
         }
         self.deliver();
@@ -589,6 +601,8 @@ impl CoreDriver {
         }
         self.advance(dt);
         self.sent = self.sent.wrapping_add(1);
+        self.last_packet.clear();
+        self.last_packet.extend_from_slice(&self.datagram);
         self.deliver();
         Some(())
     }
