@@ -59,6 +59,8 @@ def parse_args():
     p.add_argument("--impair", default=DEFAULT_IMPAIR)
     p.add_argument("--out", default="soak", help="prefix of PREFIX.csv/.json/.md (default soak)")
     p.add_argument("--workdir", help="where the SDP, stats.jsonl and logs go (default: a temp dir)")
+    p.add_argument("--from-json", metavar="FILE",
+                   help="run nothing: print the table and verdict of a saved PREFIX.json again")
     return p.parse_args()
 
 
@@ -169,6 +171,17 @@ def baseline_and_late(rows):
     return first, late
 
 
+def slope(rows, column):
+    """Least-squares slope of `column` per minute (0 with fewer than two rows)."""
+    xs = [r["minute"] for r in rows]
+    ys = [r[column] for r in rows]
+    if len(xs) < 2:
+        return 0.0
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else 0.0
+
+
 def verdict(rows, kinds):
     """Lines saying what grew; the bool says whether anything (but counters) grew."""
     first, late = baseline_and_late(rows)
@@ -181,7 +194,8 @@ def verdict(rows, kinds):
         grew |= bad
         lines.append(f"{who} RSS: first minutes max {base / 1024:.1f} MiB, second half max "
                      f"{top / 1024:.1f} MiB (tolerance {tol / 1024:.1f} MiB): "
-                     f"{'GREW' if bad else 'steady'}")
+                     f"{'GREW' if bad else 'steady'}; second-half trend "
+                     f"{slope(late, f'{who}.rss_kib'):+.2f} KiB/min")
         for key in ("fds", "threads"):
             base = max(r[f"{who}.{key}"] for r in first)
             top = max(r[f"{who}.{key}"] for r in late)
@@ -258,8 +272,29 @@ def tail(path, n=5):
         return []
 
 
+def report(rows, kinds, ended, out):
+    """Prints the table and verdict and writes them to OUT.md; the bool: did anything grow."""
+    lines, grew = verdict(rows, kinds) if rows else ([], False)
+    if ended:
+        lines.insert(0, f"FINDING: {ended}")
+    summary = ("Verdict: " + ("something besides the counters GREW (see above)" if grew or ended
+                              else "nothing besides the counters grew") +
+               f" over {len(rows)} rows.")
+    table = markdown_table(rows)
+    text = table + "\n\n" + "\n".join(f"- {line}" for line in lines) + "\n\n" + summary + "\n"
+    print(text, end="")
+    with open(out + ".md", "w") as f:
+        f.write(text)
+    return lines, grew or bool(ended)
+
+
 def main():
     args = parse_args()
+    if args.from_json:
+        with open(args.from_json) as f:
+            saved = json.load(f)
+        report(saved["rows"], saved["kinds"], saved["ended_early"], args.out)
+        return
     work = args.workdir or tempfile.mkdtemp(prefix="soak-")
     os.makedirs(work, exist_ok=True)
     rtp, m_send, m_play = free_rtp_port(), free_tcp_port(), free_tcp_port()
@@ -320,18 +355,10 @@ def main():
     for f in logs.values():
         f.close()
 
-    lines, grew = verdict(rows, kinds) if rows else ([], False)
     if ended:
-        lines.insert(0, f"FINDING: {ended}; last log lines: "
-                        f"{tail(os.path.join(work, 'play.log')) + tail(os.path.join(work, 'send.log'))}")
-    summary = ("Verdict: " + ("something besides the counters GREW (see above)" if grew or ended
-                              else "nothing besides the counters grew") +
-               f" over {len(rows)} rows.")
-    table = markdown_table(rows)
-    print(table)
-    print()
-    print("\n".join(f"- {line}" for line in lines))
-    print(summary)
+        ended += (f"; last log lines: {tail(os.path.join(work, 'play.log'))}"
+                  f" {tail(os.path.join(work, 'send.log'))}")
+    lines, grew = report(rows, kinds, ended, args.out)
 
     columns = sorted({c for r in rows for c in r},
                      key=lambda c: (c not in ("minute", "elapsed_s"), c))
@@ -341,10 +368,8 @@ def main():
         writer.writerows(rows)
     with open(args.out + ".json", "w") as f:
         json.dump({"send": send_cmd, "play": play_cmd, "interval_s": args.interval,
-                   "kinds": kinds, "verdict": lines, "grew": grew or bool(ended),
+                   "kinds": kinds, "verdict": lines, "grew": grew,
                    "ended_early": ended, "rows": rows}, f, indent=1)
-    with open(args.out + ".md", "w") as f:
-        f.write(table + "\n\n" + "\n".join(f"- {line}" for line in lines) + "\n\n" + summary + "\n")
     sys.exit(1 if ended else 0)
 
 
