@@ -86,7 +86,8 @@ def free_tcp_port():
 
 
 def proc_sample(pid):
-    """RSS (KiB), threads, open fds and CPU seconds of `pid`, or None once it is gone."""
+    """RSS (KiB, in all and anonymous/file), threads, open fds and CPU seconds of `pid`, or None
+    once it is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
             status = dict(line.split(":", 1) for line in f if ":" in line)
@@ -100,6 +101,9 @@ def proc_sample(pid):
         return None
     return {
         "rss_kib": int(status["VmRSS"].split()[0]),
+        # Heap growth shows in the anonymous part; the file part is code pages touched late.
+        "rss_anon_kib": int(status["RssAnon"].split()[0]),
+        "rss_file_kib": int(status["RssFile"].split()[0]),
         "threads": int(status["Threads"]),
         "fds": fds,
         "cpu_s": (int(fields[11]) + int(fields[12])) / CLK_TCK,
@@ -195,7 +199,9 @@ def verdict(rows, kinds):
         lines.append(f"{who} RSS: first minutes max {base / 1024:.1f} MiB, second half max "
                      f"{top / 1024:.1f} MiB (tolerance {tol / 1024:.1f} MiB): "
                      f"{'GREW' if bad else 'steady'}; second-half trend "
-                     f"{slope(late, f'{who}.rss_kib'):+.2f} KiB/min")
+                     f"{slope(late, f'{who}.rss_kib'):+.2f} KiB/min"
+                     + (f" (anonymous {slope(late, f'{who}.rss_anon_kib'):+.2f})"
+                        if f"{who}.rss_anon_kib" in late[0] else ""))
         for key in ("fds", "threads"):
             base = max(r[f"{who}.{key}"] for r in first)
             top = max(r[f"{who}.{key}"] for r in late)
