@@ -19,12 +19,14 @@ verdict). Verdict: RSS, fds and threads over the second half of the run are comp
 first minutes (minutes 1..3, or the first half of a short run); RSS may rise by
 max(2 MiB, 5 %), fds and threads not at all. CPU per minute is compared the same way (median
 of the second half against median of the first minutes; more than 1.5× is growth: a steady
-stream should cost the same every minute). Gauges (buffer depth, held datagrams...) are listed
-with the same comparison. Counters are expected to grow and are only tabulated.
+stream should cost the same every minute). Gauges (buffer depth, held datagrams...): the median
+of the second half against the median of the first (more than 1.5× is growth). Counters are
+expected to grow and are only tabulated.
 
 Not run in CI (it takes as long as you ask). Example:
-    python3 benches/soak.py --minutes 60 --out docs/soak-data
+    python3 benches/soak.py --minutes 60 --out /tmp/soak
     python3 benches/soak.py --minutes 2 --interval 20 --out /tmp/soak-try   # quick try
+    python3 benches/soak.py --from /tmp/soak.csv --out /tmp/again           # table again
 """
 import argparse
 import csv
@@ -59,8 +61,9 @@ def parse_args():
     p.add_argument("--impair", default=DEFAULT_IMPAIR)
     p.add_argument("--out", default="soak", help="prefix of PREFIX.csv/.json/.md (default soak)")
     p.add_argument("--workdir", help="where the SDP, stats.jsonl and logs go (default: a temp dir)")
-    p.add_argument("--from-json", metavar="FILE",
-                   help="run nothing: print the table and verdict of a saved PREFIX.json again")
+    p.add_argument("--from", dest="saved", metavar="FILE",
+                   help="run nothing: print the table and verdict of a saved PREFIX.csv or "
+                        "PREFIX.json again (written to OUT.md)")
     return p.parse_args()
 
 
@@ -218,18 +221,23 @@ def verdict(rows, kinds):
             lines.append(f"{who} CPU: median {base:.2f} s/min in the first minutes, {top:.2f} "
                          f"s/min in the second half (tolerance {CPU_RATE_TOLERANCE}×): "
                          f"{'GREW' if bad else 'steady'}")
+    # Gauges move with the network from one sample to the next, so the max of 30 samples beats
+    # the max of 3 by chance: halves of equal size are compared, median against median.
+    half = len(rows) // 2
     for column, kind in sorted(kinds.items()):
         if kind != "gauge":
             continue
-        values_first = [r[column] for r in first if column in r]
+        values_first = [r[column] for r in rows[:max(1, half)] if column in r]
         values_late = [r[column] for r in late if column in r]
         if not values_first or not values_late:
             continue
-        base, top = max(values_first), max(values_late)
+        base, top = statistics.median(values_first), statistics.median(values_late)
         bad = top > GAUGE_TOLERANCE * base if base > 0 else top > 0
         grew |= bad
-        lines.append(f"gauge {column}: first minutes max {base:g}, second half max {top:g} "
-                     f"(tolerance {GAUGE_TOLERANCE}×): {'GREW' if bad else 'steady'}")
+        lines.append(f"gauge {column}: median {base:g} in the first half, {top:g} in the second "
+                     f"(range {min(values_first + values_late):g}–"
+                     f"{max(values_first + values_late):g}; tolerance {GAUGE_TOLERANCE}×): "
+                     f"{'GREW' if bad else 'steady'}")
     return lines, grew
 
 
@@ -278,6 +286,30 @@ def tail(path, n=5):
         return []
 
 
+def number(text):
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def load_saved(path):
+    """Rows, metric kinds and early end of a saved run. A CSV has no TYPE lines: its scraped
+    columns are counters when they end in `_total` (OpenMetrics requires it), else gauges."""
+    if path.endswith(".json"):
+        with open(path) as f:
+            saved = json.load(f)
+        return saved["rows"], saved["kinds"], saved["ended_early"]
+    with open(path, newline="") as f:
+        rows = [{k: number(v) for k, v in r.items() if v != ""} for r in csv.DictReader(f)]
+    kinds = {}
+    for column in (rows[0] if rows else {}):
+        who, _, name = column.partition(".")
+        if who in ("player", "sender") and name.startswith("jitterplay_"):
+            kinds[column] = "counter" if name.split("{")[0].endswith("_total") else "gauge"
+    return rows, kinds, None
+
+
 def report(rows, kinds, ended, out):
     """Prints the table and verdict and writes them to OUT.md; the bool: did anything grow."""
     lines, grew = verdict(rows, kinds) if rows else ([], False)
@@ -296,10 +328,8 @@ def report(rows, kinds, ended, out):
 
 def main():
     args = parse_args()
-    if args.from_json:
-        with open(args.from_json) as f:
-            saved = json.load(f)
-        report(saved["rows"], saved["kinds"], saved["ended_early"], args.out)
+    if args.saved:
+        report(*load_saved(args.saved), args.out)
         return
     work = args.workdir or tempfile.mkdtemp(prefix="soak-")
     os.makedirs(work, exist_ok=True)
