@@ -388,9 +388,13 @@ fn report_live(
 }
 
 /// Writes `value` as one JSON line.
+///
+/// Each line is flushed, so that a reader tailing the file (or a run killed without warning)
+/// sees every whole second so far.
 pub fn json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, value).map_err(std::io::Error::from)?;
-    writeln!(out)
+    writeln!(out)?;
+    out.flush()
 }
 
 /// The counters every player prints when it ends.
