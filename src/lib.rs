@@ -11,6 +11,7 @@ pub mod audio;
 pub mod capture;
 pub mod cli;
 pub mod codec;
+pub mod counters;
 pub mod fuzzing;
 pub mod jitter;
 pub mod metrics_http;

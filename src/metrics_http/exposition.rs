@@ -7,6 +7,8 @@ use prometheus_client::encoding::{
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Unit;
 
+use crate::counters::{Kind, Sample, Series};
+
 /// Label pairs of one stream (`source`, `ssrc`, `format`, …); unknown ones are left out.
 pub type Labels = Vec<(&'static str, String)>;
 
@@ -71,6 +73,69 @@ impl<'a, 'e> Exposition<'a, 'e> {
             self.encoder
                 .encode_descriptor(name, help, unit.as_ref(), MetricType::Gauge)?;
         family.encode_family(self.labels)?.encode_gauge(&value)
+    }
+}
+
+/// Writes the values of counter tables (see [`crate::counters`]) as their series say; the drop
+/// reasons of every table go into one `drop_count{reason}` family, written by [`Self::finish`].
+pub struct TableWriter<'o, 'a, 'e> {
+    out: &'o mut Exposition<'a, 'e>,
+    drops: Vec<(&'static str, u64)>,
+    result: std::fmt::Result,
+}
+
+impl<'o, 'a, 'e> TableWriter<'o, 'a, 'e> {
+    /// Writes to `out`.
+    pub fn new(out: &'o mut Exposition<'a, 'e>) -> Self {
+        TableWriter {
+            out,
+            drops: Vec::new(),
+            result: Ok(()),
+        }
+    }
+
+    /// Takes one value; `drops_only` keeps just the drop reasons (a stream not known yet
+    /// still shows them, at zero).
+    pub fn take(&mut self, series: &Series, sample: Sample, drops_only: bool) {
+        if self.result.is_err() || (drops_only && series.kind != Kind::Drop) {
+            return;
+        }
+        let (name, help) = (series.name, series.help);
+        let seconds = Some(Unit::Seconds);
+        let bytes = Some(Unit::Bytes);
+        let o = &mut *self.out;
+        self.result = match (series.kind, sample) {
+            (Kind::Hidden, _) | (_, Sample::Absent) => Ok(()),
+            (Kind::Drop, Sample::Int(v)) => {
+                self.drops.push((name, v));
+                Ok(())
+            }
+            (Kind::Counter, Sample::Int(v)) => o.counter(name, help, None, v),
+            (Kind::BytesCounter, Sample::Int(v)) => o.counter(name, help, bytes, v),
+            (Kind::SecondsCounter, Sample::Float(ms)) => o.counter(name, help, seconds, ms / 1e3),
+            (Kind::Gauge, Sample::Float(v)) => o.gauge(name, help, None, v),
+            (Kind::SecondsGauge, Sample::Float(ms)) => o.gauge(name, help, seconds, ms / 1e3),
+            (Kind::BytesGauge, Sample::Int(v)) => o.gauge(name, help, bytes, v),
+            (Kind::PpmRatio, Sample::Float(ppm)) => o.gauge(name, help, None, ppm * 1e-6),
+            (kind, sample) => {
+                debug_assert!(false, "{name}: {kind:?} cannot export {sample:?}");
+                Ok(())
+            }
+        };
+    }
+
+    /// Writes the drop reasons gathered, as one family.
+    pub fn finish(self) -> std::fmt::Result {
+        self.result?;
+        if self.drops.is_empty() {
+            return Ok(());
+        }
+        self.out.counter_by(
+            "drop_count",
+            "Packets dropped, each under one reason",
+            "reason",
+            &self.drops,
+        )
     }
 }
 

@@ -8,7 +8,6 @@
 
 pub mod exposition;
 pub mod receive;
-pub mod recovery;
 pub mod request;
 pub mod server;
 pub mod traffic;

@@ -18,6 +18,7 @@ use super::packet_saver::SaveTap;
 use super::rtcp_link::{RtcpNetSnapshot, RtcpNetStats};
 use super::rtp_url::RtpUrl;
 use super::stamped_recv;
+use crate::counters::{counter_table, Kind::*, Series};
 use crate::rtcp::budget::TokenBucket;
 use crate::rtcp::wire::looks_like_rtcp;
 
@@ -74,84 +75,44 @@ pub enum ReceiveError {
     },
 }
 
-/// Counters of the network task, read without locks by status and stats views. Every datagram
-/// read from the socket is counted in `datagrams` and in exactly one of `accepted`, `foreign`,
-/// `oversize`, `rate_limited` and `queue_full`; `kernel_drops` are the datagrams the kernel
-/// dropped before they could be read (not in `datagrams`).
-#[derive(Debug, Default)]
-pub struct NetStats {
-    /// Datagrams received.
-    pub datagrams: AtomicU64,
-    /// Bytes received.
-    pub bytes: AtomicU64,
-    /// Datagrams queued for the receive core, which counts what becomes of each.
-    pub accepted: AtomicU64,
-    /// Datagrams from an address other than the accepted sender's.
-    pub foreign: AtomicU64,
-    /// Datagrams longer than [`MAX_DATAGRAM`].
-    pub oversize: AtomicU64,
-    /// Datagrams over the packet-rate cap.
-    pub rate_limited: AtomicU64,
-    /// Datagrams dropped because the decoder's queue was full.
-    pub queue_full: AtomicU64,
-    /// The kernel's own drop count for the socket (receive buffer overflow).
-    pub kernel_drops: AtomicU64,
-    /// Receive buffer size the kernel granted the RTP socket, in bytes.
-    pub recv_buffer: AtomicU64,
-    /// Times heavy traffic turned batched reads into reads at every readiness.
-    pub busy_spells: AtomicU64,
-    /// The accepted sender, once one is.
-    pub source: OnceLock<SocketAddr>,
-    /// `--save-packets`' counters, when saving.
-    pub save: OnceLock<Arc<super::packet_saver::SaveStats>>,
-    /// RTCP's counters and addresses.
-    pub rtcp: RtcpNetStats,
-}
-
-/// A serialisable copy of [`NetStats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct NetSnapshot {
-    /// Datagrams received.
-    pub datagrams: u64,
-    /// Bytes received.
-    pub bytes: u64,
-    /// Queued for the receive core.
-    pub accepted: u64,
-    /// From other sender addresses.
-    pub foreign: u64,
-    /// Too long.
-    pub oversize: u64,
-    /// Over the rate cap.
-    pub rate_limited: u64,
-    /// Decoder queue full.
-    pub queue_full: u64,
-    /// Kernel drops.
-    pub kernel_drops: u64,
-    /// Granted SO_RCVBUF of the RTP socket.
-    pub recv_buffer: u64,
-    /// Spells of readiness-driven reads under heavy traffic.
-    pub busy_spells: u64,
-    /// RTCP datagrams in and out.
-    #[serde(flatten)]
-    pub rtcp: RtcpNetSnapshot,
-}
-
-impl NetStats {
-    /// Copies the counters out.
-    pub fn snapshot(&self) -> NetSnapshot {
-        NetSnapshot {
-            datagrams: self.datagrams.load(Relaxed),
-            bytes: self.bytes.load(Relaxed),
-            accepted: self.accepted.load(Relaxed),
-            foreign: self.foreign.load(Relaxed),
-            oversize: self.oversize.load(Relaxed),
-            rate_limited: self.rate_limited.load(Relaxed),
-            queue_full: self.queue_full.load(Relaxed),
-            kernel_drops: self.kernel_drops.load(Relaxed),
-            recv_buffer: self.recv_buffer.load(Relaxed),
-            busy_spells: self.busy_spells.load(Relaxed),
-            rtcp: self.rtcp.snapshot(),
-        }
+counter_table! {
+    /// Counters of the network task, read without locks by status and stats views. Every
+    /// datagram read from the socket is counted in `datagrams` and in exactly one of
+    /// `accepted`, `foreign`, `oversize`, `rate_limited` and `queue_full`; `kernel_drops` are
+    /// the datagrams the kernel dropped before they could be read (not in `datagrams`).
+    cells NetStats;
+    /// A serialisable copy of [`NetStats`]' counters.
+    snapshot NetSnapshot {
+        /// Datagrams received.
+        datagrams: u64 = Count => Series::new(Counter, "datagrams_received", "Datagrams received on the socket"),
+        /// Bytes received.
+        bytes: u64 = Count => Series::new(BytesCounter, "received", "Bytes received on the socket"),
+        /// Datagrams queued for the receive core, which counts what becomes of each.
+        accepted: u64 = Count => Series::new(Counter, "datagrams_accepted", "Datagrams queued for the receive core"),
+        /// Datagrams from an address other than the accepted sender's.
+        foreign: u64 = Count => Series::drop("foreign_address"),
+        /// Datagrams longer than [`MAX_DATAGRAM`].
+        oversize: u64 = Count => Series::drop("oversize"),
+        /// Datagrams over the packet-rate cap.
+        rate_limited: u64 = Count => Series::drop("rate_limited"),
+        /// Datagrams dropped because the decoder's queue was full.
+        queue_full: u64 = Count => Series::drop("queue_full"),
+        /// The kernel's own drop count for the socket (receive buffer overflow).
+        kernel_drops: u64 = Count => Series::drop("kernel"),
+        /// Receive buffer size the kernel granted the RTP socket, in bytes.
+        recv_buffer: u64 = Count => Series::new(BytesGauge, "socket_receive_buffer", "Receive buffer (SO_RCVBUF) the kernel granted the RTP socket"),
+        /// Times heavy traffic turned batched reads into reads at every readiness.
+        busy_spells: u64 = Count => Series::new(Counter, "busy_read_spells", "Times heavy traffic turned batched socket reads into reads at every readiness"),
+    }
+    nested {
+        /// RTCP's counters and addresses.
+        rtcp: RtcpNetStats => RtcpNetSnapshot,
+    }
+    extra {
+        /// The accepted sender, once one is.
+        source: OnceLock<SocketAddr>,
+        /// `--save-packets`' counters, when saving.
+        save: OnceLock<Arc<super::packet_saver::SaveStats>>,
     }
 }
 
@@ -374,14 +335,14 @@ impl Intake {
                     .get()
                     .is_some_and(|l| l.ip() == got.from.ip());
             if !looks_like_rtcp(datagram) || !from_source {
-                rtcp.refused.fetch_add(1, Relaxed);
+                rtcp.rtcp_refused.fetch_add(1, Relaxed);
                 continue;
             }
             let _ = rtcp.peer.set(got.from);
             if queue.push(datagram, arrival) {
-                rtcp.received.fetch_add(1, Relaxed);
+                rtcp.rtcp_received.fetch_add(1, Relaxed);
             } else {
-                rtcp.refused.fetch_add(1, Relaxed);
+                rtcp.rtcp_refused.fetch_add(1, Relaxed);
             }
         }
     }
@@ -415,7 +376,7 @@ fn handle(
     } else if queue.push(datagram, arrival) {
         if looks_like_rtcp(datagram) {
             // RTCP on the RTP port (RFC 5761): reports and NACKs go back the same way.
-            stats.rtcp.received.fetch_add(1, Relaxed);
+            stats.rtcp.rtcp_received.fetch_add(1, Relaxed);
             stats.rtcp.muxed.store(true, Relaxed);
         }
         stats.accepted.fetch_add(1, Relaxed);

@@ -2,11 +2,12 @@
 //! and NACKs go back to (RFC 3550 port + 1, RFC 5761 rtcp-mux, or a port of its own).
 
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 use super::receive::{NetStats, ReceiveError};
 use super::rtp_url::RtpUrl;
+use crate::counters::{counter_table, Kind::*, Series};
 
 /// How the receiver finds RTCP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,50 +41,27 @@ impl std::str::FromStr for RtcpMode {
     }
 }
 
-/// RTCP's counters and learnt addresses, shared by the network task and the decoder thread.
-#[derive(Debug, Default)]
-pub struct RtcpNetStats {
-    /// RTCP datagrams taken (either socket; muxed ones are in the RTP counters too).
-    pub received: AtomicU64,
-    /// Datagrams on the RTCP port refused: not RTCP, from another host, or no room.
-    pub refused: AtomicU64,
-    /// RTCP datagrams sent.
-    pub sent: AtomicU64,
-    /// RTCP datagrams that could not be sent.
-    pub send_errors: AtomicU64,
-    /// RTCP came on the RTP port: answer there.
-    pub muxed: AtomicBool,
-    /// The sender's RTCP address, from the first RTCP datagram on the RTCP socket.
-    pub peer: OnceLock<SocketAddr>,
-    /// Receive buffer the kernel granted the RTCP socket (0 without one), in bytes.
-    pub recv_buffer: AtomicU64,
-}
-
-/// A serialisable copy of [`RtcpNetStats`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RtcpNetSnapshot {
-    /// RTCP datagrams taken.
-    pub rtcp_received: u64,
-    /// Datagrams on the RTCP port refused.
-    pub rtcp_refused: u64,
-    /// RTCP datagrams sent.
-    pub rtcp_sent: u64,
-    /// RTCP datagrams that could not be sent.
-    pub rtcp_send_errors: u64,
-    /// Granted SO_RCVBUF of the RTCP socket (0 without one).
-    pub rtcp_recv_buffer: u64,
-}
-
-impl RtcpNetStats {
-    /// Copies the counters out.
-    pub fn snapshot(&self) -> RtcpNetSnapshot {
-        RtcpNetSnapshot {
-            rtcp_received: self.received.load(Relaxed),
-            rtcp_refused: self.refused.load(Relaxed),
-            rtcp_sent: self.sent.load(Relaxed),
-            rtcp_send_errors: self.send_errors.load(Relaxed),
-            rtcp_recv_buffer: self.recv_buffer.load(Relaxed),
-        }
+counter_table! {
+    /// The RTCP side of the network task: counters and addresses.
+    cells RtcpNetStats;
+    /// A serialisable copy of [`RtcpNetStats`]' counters.
+    snapshot RtcpNetSnapshot {
+        /// RTCP datagrams taken (either socket; muxed ones are in the RTP counters too).
+        rtcp_received: u64 = Count => Series::new(Counter, "rtcp_received", "RTCP datagrams received"),
+        /// Datagrams on the RTCP port refused: not RTCP, from another host, or no room.
+        rtcp_refused: u64 = Count => Series::new(Counter, "rtcp_refused", "Datagrams on the RTCP port refused (not RTCP, another host)"),
+        /// RTCP datagrams sent.
+        rtcp_sent: u64 = Count => Series::new(Counter, "rtcp_sent", "RTCP datagrams sent"),
+        /// RTCP datagrams that could not be sent.
+        rtcp_send_errors: u64 = Count => Series::new(Counter, "rtcp_send_errors", "RTCP datagrams that could not be sent"),
+        /// Receive buffer the kernel granted the RTCP socket (0 without one), in bytes.
+        rtcp_recv_buffer: u64 = Count => Series::new(BytesGauge, "rtcp_socket_receive_buffer", "Receive buffer (SO_RCVBUF) the kernel granted the RTCP socket (0 without one)"),
+    }
+    extra {
+        /// RTCP came on the RTP port: answer there.
+        muxed: AtomicBool,
+        /// The sender's RTCP address, from the first RTCP datagram on the RTCP socket.
+        peer: OnceLock<SocketAddr>,
     }
 }
 
@@ -103,7 +81,7 @@ pub fn bind_rtcp(
         bind: SocketAddr::new(url.bind.ip(), port),
         ..url.clone()
     };
-    match super::receive::bind(&rtcp_url, Some(1 << 16), &stats.rtcp.recv_buffer) {
+    match super::receive::bind(&rtcp_url, Some(1 << 16), &stats.rtcp.rtcp_recv_buffer) {
         Ok(socket) => Ok(Some(socket)),
         Err(e) if mode == RtcpMode::Auto => {
             tracing::warn!(error = %e, "no RTCP socket on port + 1: RTCP only if muxed");
@@ -160,10 +138,10 @@ impl RtcpSender {
 
     fn send_to(&self, socket: &UdpSocket, datagram: &[u8], to: SocketAddr, r: &RtcpNetStats) {
         match socket.send_to(datagram, to) {
-            Ok(_) => r.sent.fetch_add(1, Relaxed),
+            Ok(_) => r.rtcp_sent.fetch_add(1, Relaxed),
             Err(e) => {
                 tracing::debug!(error = %e, %to, "RTCP not sent");
-                r.send_errors.fetch_add(1, Relaxed)
+                r.rtcp_send_errors.fetch_add(1, Relaxed)
             }
         };
     }

@@ -11,90 +11,105 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use super::receive_counts::{ReceiveCells, ReceiveCounts};
 use super::recovery_metrics::{RecoveryMetrics, RecoverySnapshot};
-use super::{PlayoutStatus, ReceiveCounts};
+use super::PlayoutStatus;
+use crate::counters::{counter_table, Kind::*, Series};
 use crate::jitter::JitterStats;
 
 /// `Metrics::ssrc` before the jitter buffer has locked onto a source (not a valid SSRC).
 const NO_SSRC: u64 = u64::MAX;
 
-/// An `f64` gauge stored as its bits in an `AtomicU64`.
-#[derive(Debug, Default)]
-struct AtomicF64(AtomicU64);
-
-impl AtomicF64 {
-    fn load(&self) -> f64 {
-        f64::from_bits(self.0.load(Relaxed))
-    }
-
-    fn store(&self, v: f64) {
-        self.0.store(v.to_bits(), Relaxed);
-    }
-
-    /// Raises the gauge to `v` if larger; valid for non-negative values, whose bit patterns
-    /// order like the numbers.
-    fn store_max(&self, v: f64) {
-        self.0.fetch_max(v.max(0.0).to_bits(), Relaxed);
-    }
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// Shared, lock-free metrics of one stream.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    core: [AtomicU64; 12],
-    malformed: AtomicU64,
-    unexpected_pt: AtomicU64,
-    underruns: AtomicU64,
-    concealed_us: AtomicU64,
-    fec_recovered: AtomicU64,
-    plc_us: AtomicU64,
-    dtmf_events: AtomicU64,
-    dtmf_us: AtomicU64,
-    cn_us: AtomicU64,
-    concealed_pitch_us: AtomicU64,
-    concealed_fade_us: AtomicU64,
-    concealed_noise_us: AtomicU64,
-    stretched_us: AtomicU64,
-    silence_adjusted_us: AtomicU64,
-    dropped_us: AtomicU64,
-    rebuffers: AtomicU64,
-    depth_ms: AtomicF64,
-    target_ms: AtomicF64,
-    max_depth_ms: AtomicF64,
-    message_age_ms: AtomicF64,
-    flush_latency_ms: AtomicF64,
-    jitter_ms: AtomicF64,
-    drift_ppm: AtomicF64,
-    drift_known: std::sync::atomic::AtomicBool,
-    ratio: AtomicF64,
-    /// The receive core's [`ReceiveCounts`] that are not already counted above, for views on
-    /// other threads (`--metrics-listen`): comfort noise, telephone events, decode errors and
-    /// non-audio gaps.
-    receive_counts: [AtomicU64; 4],
-    /// The SSRC the jitter buffer is locked to, or [`NO_SSRC`].
-    ssrc: AtomicU64,
-    /// The RTCP session's figures.
-    pub recovery: RecoveryMetrics,
-}
-
-/// Indices into `Metrics::core`, the counters published from [`JitterStats`].
-mod core_idx {
-    pub const RECEIVED: usize = 0;
-    pub const PLAYED: usize = 1;
-    pub const LOST: usize = 2;
-    pub const LATE: usize = 3;
-    pub const DUPLICATE: usize = 4;
-    pub const REORDERED: usize = 5;
-    pub const OVERFLOW: usize = 6;
-    pub const TOO_LARGE: usize = 7;
-    pub const STRAY: usize = 8;
-    pub const FOREIGN_SSRC: usize = 9;
-    pub const RESETS: usize = 10;
-    pub const DISCARDED: usize = 11;
+counter_table! {
+    /// The stream's cells, one per field of [`MetricsSnapshot`].
+    cells StreamCells;
+    /// A plain copy of every metric at one moment, ready to print or serialise.
+    snapshot MetricsSnapshot {
+        /// Packets handed to the jitter buffer.
+        received: u64 = Count => Series::new(Counter, "packets_received", "Packets handed to the jitter buffer"),
+        /// Packets played.
+        played: u64 = Count => Series::new(Counter, "packets_played", "Packets played"),
+        /// Packets lost (their turn passed without them).
+        lost: u64 = Count => Series::new(Counter, "packets_lost", "Packets whose turn passed without them"),
+        /// Packets that arrived after their turn.
+        late: u64 = Count => Series::drop("late"),
+        /// Duplicate packets.
+        duplicate: u64 = Count => Series::drop("duplicate"),
+        /// Packets that arrived out of order but in time.
+        reordered: u64 = Count => Series::new(Counter, "packets_reordered", "Packets that arrived out of order but in time"),
+        /// Packets evicted by the overflow policy.
+        overflow: u64 = Count => Series::drop("overflow"),
+        /// Datagrams that are not valid RTP.
+        malformed: u64 = Count => Series::drop("malformed"),
+        /// Packets of a payload type the stream does not carry.
+        unexpected_pt: u64 = Count => Series::drop("unexpected_pt"),
+        /// Packets the jitter buffer refused as too large.
+        too_large: u64 = Count => Series::drop("too_large"),
+        /// Sequence or timestamp jumps that no following packet confirmed (dropped).
+        stray: u64 = Count => Series::drop("stray"),
+        /// Packets of another SSRC from the accepted sender that never became the stream.
+        foreign_ssrc: u64 = Count => Series::drop("foreign_ssrc"),
+        /// Milliseconds of audio concealed.
+        concealed_ms: f64 = Micros => Series::new(SecondsCounter, "concealed", "Audio concealed"),
+        /// Lost packets decoded from the next packet's in-band FEC (Opus).
+        fec_recovered: u64 = Count => Series::new(Counter, "fec_recovered", "Lost packets decoded from the next packet's in-band FEC (Opus)"),
+        /// Milliseconds of audio made by the codec's own packet loss concealment (Opus PLC, also
+        /// across DTX pauses).
+        plc_ms: f64 = Micros => Series::new(SecondsCounter, "plc", "Audio made by the codec's packet loss concealment (Opus PLC)"),
+        /// RFC 4733 DTMF events played (as tones, or as silence with `--dtmf silence`).
+        dtmf_events: u64 = Count => Series::new(Counter, "dtmf_events", "RFC 4733 DTMF events played (as tones, or silence with --dtmf silence)"),
+        /// Milliseconds of audio those events took.
+        dtmf_ms: f64 = Micros => Series::new(SecondsCounter, "dtmf", "Audio taken by DTMF events"),
+        /// Milliseconds of RFC 3389 comfort noise synthesised.
+        cn_ms: f64 = Micros => Series::new(SecondsCounter, "comfort_noise", "RFC 3389 comfort noise synthesised"),
+        /// Of which: replicated pitch periods (including their attenuation).
+        concealed_pitch_ms: f64 = Micros => Series::new(SecondsCounter, "concealed_pitch", "Audio concealed by replicating pitch periods"),
+        /// Of which: a faded repeat (audio without a pitch).
+        concealed_fade_ms: f64 = Micros => Series::new(SecondsCounter, "concealed_fade", "Audio concealed by a faded repeat (no pitch found)"),
+        /// Of which: comfort noise or silence after the fade.
+        concealed_noise_ms: f64 = Micros => Series::new(SecondsCounter, "concealed_noise", "Audio concealed by comfort noise or silence after the fade"),
+        /// Milliseconds added or removed by pitch-preserving time-stretch (level moves).
+        stretched_ms: f64 = Micros => Series::new(SecondsCounter, "stretched", "Audio added or removed by time-stretch"),
+        /// Milliseconds of silence (pauses, silent audio) added or removed (level moves).
+        silence_adjusted_ms: f64 = Micros => Series::new(SecondsCounter, "silence_adjusted", "Silence added or removed"),
+        /// Milliseconds of queued audio dropped because the buffer overflowed.
+        dropped_ms: f64 = Micros => Series::new(SecondsCounter, "overflow_dropped", "Queued audio dropped because the buffer overflowed"),
+        /// Times the output ran dry.
+        underruns: u64 = Count => Series::new(Counter, "underruns", "Times the output ran dry"),
+        /// Times playout stopped to rebuffer.
+        rebuffers: u64 = Count => Series::new(Counter, "rebuffers", "Times playout stopped to rebuffer"),
+        /// Stream restarts (new SSRC, sequence or timestamp jump).
+        resets: u64 = Count => Series::new(Counter, "stream_resets", "Stream restarts (new SSRC, sequence or timestamp jump)"),
+        /// Queued packets discarded as stale by restarts.
+        discarded: u64 = Count => Series::drop("discarded"),
+        /// Audio buffered (jitter buffer + ring), ms.
+        depth_ms: f64 = Gauge => Series::new(SecondsGauge, "buffer_depth", "Audio buffered (jitter buffer and ring)"),
+        /// Target delay, ms.
+        target_ms: f64 = Gauge => Series::new(SecondsGauge, "buffer_target", "Target delay"),
+        /// `depth_ms / target_ms` (0 when there is no target).
+        buffer_fill_ratio: f64 = Gauge => Series::new(Gauge, "buffer_fill_ratio", "Buffer depth over target (0 without a target)"),
+        /// Largest depth seen, ms.
+        max_buffer_depth_ms: f64 = Gauge => Series::new(SecondsGauge, "max_buffer_depth", "Largest buffer depth seen"),
+        /// Age of the oldest queued packet, ms.
+        message_age_ms: f64 = Gauge => Series::new(SecondsGauge, "message_age", "Age of the oldest queued packet"),
+        /// Arrival-to-playout time of the last packet played, ms.
+        flush_latency_ms: f64 = Gauge => Series::new(SecondsGauge, "flush_latency", "Arrival-to-playout time of the last packet played"),
+        /// RFC 3550 A.8 interarrival jitter, ms.
+        jitter_ms: f64 = Gauge => Series::new(SecondsGauge, "interarrival_jitter", "RFC 3550 A.8 interarrival jitter"),
+        /// Estimated clock drift, ppm (positive: the sender runs fast); `null` while unknown
+        /// (under a minute of evidence: not corrected).
+        drift_ppm: Option<f64> = OptGauge => Series::new(PpmRatio, "clock_drift_ratio", "Estimated sender clock drift (positive: sender fast)"),
+        /// Resample ratio in use.
+        ratio: f64 = Gauge => Series::new(Gauge, "resample_ratio", "Resample ratio in use (drift correction)"),
+    }
+    nested {
+        /// RTCP: NACK recovery, RTX, round trip, drift from sender reports.
+        recovery: RecoveryMetrics => RecoverySnapshot,
+    }
 }
 
 impl MetricsSnapshot {
@@ -105,124 +120,54 @@ impl MetricsSnapshot {
     }
 }
 
-/// A plain copy of every metric at one moment, ready to print or serialise.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
-pub struct MetricsSnapshot {
-    /// Packets handed to the jitter buffer.
-    pub received: u64,
-    /// Packets played.
-    pub played: u64,
-    /// Packets lost (their turn passed without them).
-    pub lost: u64,
-    /// Packets that arrived after their turn.
-    pub late: u64,
-    /// Duplicate packets.
-    pub duplicate: u64,
-    /// Packets that arrived out of order but in time.
-    pub reordered: u64,
-    /// Packets evicted by the overflow policy.
-    pub overflow: u64,
-    /// Datagrams that are not valid RTP.
-    pub malformed: u64,
-    /// Packets of a payload type the stream does not carry.
-    pub unexpected_pt: u64,
-    /// Packets the jitter buffer refused as too large.
-    pub too_large: u64,
-    /// Sequence or timestamp jumps that no following packet confirmed (dropped).
-    pub stray: u64,
-    /// Packets of another SSRC from the accepted sender that never became the stream.
-    pub foreign_ssrc: u64,
-    /// Milliseconds of audio concealed.
-    pub concealed_ms: f64,
-    /// Lost packets decoded from the next packet's in-band FEC (Opus).
-    pub fec_recovered: u64,
-    /// Milliseconds of audio made by the codec's own packet loss concealment (Opus PLC, also
-    /// across DTX pauses).
-    pub plc_ms: f64,
-    /// RFC 4733 DTMF events played (as tones, or as silence with `--dtmf silence`).
-    pub dtmf_events: u64,
-    /// Milliseconds of audio those events took.
-    pub dtmf_ms: f64,
-    /// Milliseconds of RFC 3389 comfort noise synthesised.
-    pub cn_ms: f64,
-    /// Of which: replicated pitch periods (including their attenuation).
-    pub concealed_pitch_ms: f64,
-    /// Of which: a faded repeat (audio without a pitch).
-    pub concealed_fade_ms: f64,
-    /// Of which: comfort noise or silence after the fade.
-    pub concealed_noise_ms: f64,
-    /// Milliseconds added or removed by pitch-preserving time-stretch (level moves).
-    pub stretched_ms: f64,
-    /// Milliseconds of silence (pauses, silent audio) added or removed (level moves).
-    pub silence_adjusted_ms: f64,
-    /// Milliseconds of queued audio dropped because the buffer overflowed.
-    pub dropped_ms: f64,
-    /// Times the output ran dry.
-    pub underruns: u64,
-    /// Times playout stopped to rebuffer.
-    pub rebuffers: u64,
-    /// Stream restarts (new SSRC, sequence or timestamp jump).
-    pub resets: u64,
-    /// Queued packets discarded as stale by restarts.
-    pub discarded: u64,
-    /// Audio buffered (jitter buffer + ring), ms.
-    pub depth_ms: f64,
-    /// Target delay, ms.
-    pub target_ms: f64,
-    /// `depth_ms / target_ms` (0 when there is no target).
-    pub buffer_fill_ratio: f64,
-    /// Largest depth seen, ms.
-    pub max_buffer_depth_ms: f64,
-    /// Age of the oldest queued packet, ms.
-    pub message_age_ms: f64,
-    /// Arrival-to-playout time of the last packet played, ms.
-    pub flush_latency_ms: f64,
-    /// RFC 3550 A.8 interarrival jitter, ms.
-    pub jitter_ms: f64,
-    /// Estimated clock drift, ppm (positive: the sender runs fast); `null` while unknown
-    /// (under a minute of evidence: not corrected).
-    pub drift_ppm: Option<f64>,
-    /// Resample ratio in use.
-    pub ratio: f64,
-    /// RTCP: NACK recovery, RTX, round trip, drift from sender reports.
-    #[serde(flatten)]
-    pub recovery: RecoverySnapshot,
+/// Shared, lock-free metrics of one stream.
+#[derive(Debug)]
+pub struct Metrics {
+    cells: StreamCells,
+    /// The receive core's [`ReceiveCounts`] that are not already counted above, for views on
+    /// other threads (`--metrics-listen`): comfort noise, telephone events, decode errors and
+    /// non-audio gaps.
+    receive: ReceiveCells,
+    /// The SSRC the jitter buffer is locked to, or [`NO_SSRC`].
+    ssrc: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Metrics {
     /// All zero (ratio 1).
     pub fn new() -> Self {
-        let m = Self::default();
-        m.ratio.store(1.0);
-        m.ssrc.store(NO_SSRC, Relaxed);
+        let m = Metrics {
+            cells: StreamCells::default(),
+            receive: ReceiveCells::default(),
+            ssrc: AtomicU64::new(NO_SSRC),
+        };
+        m.cells.ratio.set(1.0);
         m
+    }
+
+    /// The RTCP session's figures.
+    pub fn recovery(&self) -> &RecoveryMetrics {
+        &self.cells.recovery
     }
 
     /// Publishes the receive core's own counters and the SSRC it is locked to (absolute values).
     pub fn publish_receive(&self, counts: &ReceiveCounts, ssrc: Option<u32>) {
-        let values = [
-            counts.comfort_noise,
-            counts.telephone_events,
-            counts.decode_errors,
-            counts.non_audio_gaps,
-        ];
-        for (a, v) in self.receive_counts.iter().zip(values) {
-            a.store(v, Relaxed);
-        }
+        self.receive.write_all(counts);
         self.ssrc.store(ssrc.map_or(NO_SSRC, u64::from), Relaxed);
     }
 
     /// The receive core's counters as last published; `malformed` and `unexpected_pt` come
     /// from this struct's own counters, which count the same datagrams.
     pub fn receive_counts(&self) -> ReceiveCounts {
-        let c = |i: usize| self.receive_counts.get(i).map_or(0, |a| a.load(Relaxed));
         ReceiveCounts {
-            malformed: self.malformed.load(Relaxed),
-            unexpected_pt: self.unexpected_pt.load(Relaxed),
-            comfort_noise: c(0),
-            telephone_events: c(1),
-            decode_errors: c(2),
-            non_audio_gaps: c(3),
+            malformed: self.cells.malformed.get(),
+            unexpected_pt: self.cells.unexpected_pt.get(),
+            ..self.receive.snapshot()
         }
     }
 
@@ -233,25 +178,22 @@ impl Metrics {
 
     /// Publishes the jitter buffer's counters (absolute values).
     pub fn publish_jitter(&self, s: &JitterStats) {
-        use core_idx::*;
-        let values = [
-            (RECEIVED, s.received),
-            (PLAYED, s.played),
-            (LOST, s.lost),
-            (LATE, s.late),
-            (DUPLICATE, s.duplicate),
-            (REORDERED, s.reordered),
-            (OVERFLOW, s.overflow),
-            (TOO_LARGE, s.too_large),
-            (STRAY, s.stray),
-            (FOREIGN_SSRC, s.foreign),
-            (RESETS, s.resets),
-            (DISCARDED, s.discarded),
-        ];
-        for (i, v) in values {
-            if let Some(a) = self.core.get(i) {
-                a.store(v, Relaxed);
-            }
+        let c = &self.cells;
+        for (cell, v) in [
+            (&c.received, s.received),
+            (&c.played, s.played),
+            (&c.lost, s.lost),
+            (&c.late, s.late),
+            (&c.duplicate, s.duplicate),
+            (&c.reordered, s.reordered),
+            (&c.overflow, s.overflow),
+            (&c.too_large, s.too_large),
+            (&c.stray, s.stray),
+            (&c.foreign_ssrc, s.foreign),
+            (&c.resets, s.resets),
+            (&c.discarded, s.discarded),
+        ] {
+            cell.set(v);
         }
     }
 
@@ -264,164 +206,112 @@ impl Metrics {
         flush_latency: Option<Duration>,
         interarrival_jitter: Duration,
     ) {
-        self.depth_ms.store(ms(buffered));
-        self.max_depth_ms.store_max(ms(buffered));
-        self.target_ms.store(ms(target));
-        self.message_age_ms.store(message_age.map_or(0.0, ms));
+        let c = &self.cells;
+        c.depth_ms.set(ms(buffered));
+        c.max_buffer_depth_ms.set_max(ms(buffered));
+        c.target_ms.set(ms(target));
+        let fill = if target.is_zero() {
+            0.0
+        } else {
+            ms(buffered) / ms(target)
+        };
+        c.buffer_fill_ratio.set(fill);
+        c.message_age_ms.set(message_age.map_or(0.0, ms));
         if let Some(f) = flush_latency {
-            self.flush_latency_ms.store(ms(f));
+            c.flush_latency_ms.set(ms(f));
         }
-        self.jitter_ms.store(ms(interarrival_jitter));
+        c.jitter_ms.set(ms(interarrival_jitter));
     }
 
     /// Publishes the playout controller's state (ratio, drift, rebuffers).
     pub fn publish_playout(&self, s: &PlayoutStatus) {
-        self.ratio.store(s.ratio);
-        self.drift_ppm.store(s.drift_ppm);
-        self.drift_known.store(s.drift_known, Relaxed);
-        self.rebuffers.store(s.rebuffers, Relaxed);
+        let c = &self.cells;
+        c.ratio.set(s.ratio);
+        c.drift_ppm.set(s.drift_known.then_some(s.drift_ppm));
+        c.rebuffers.set(s.rebuffers);
     }
 
     /// Counts packets the shell could not parse or refused as malformed.
     pub fn add_malformed(&self, n: u64) {
-        self.malformed.fetch_add(n, Relaxed);
+        self.cells.malformed.add(n);
     }
 
     /// Counts packets of a payload type the stream does not carry.
     pub fn add_unexpected_pt(&self, n: u64) {
-        self.unexpected_pt.fetch_add(n, Relaxed);
+        self.cells.unexpected_pt.add(n);
     }
 
     /// Counts one output underrun (the callback had to fill silence).
     pub fn add_underrun(&self) {
-        self.underruns.fetch_add(1, Relaxed);
+        self.cells.underruns.add(1);
     }
 
     /// Takes back `n` underruns that turned out to be part of a sender's pause (see
     /// `JitterBuffer::pause_after_starving`): the output waited in the silence the sender left.
     pub fn retract_underruns(&self, n: u64) {
         let _ = self
+            .cells
             .underruns
             .fetch_update(Relaxed, Relaxed, |u| Some(u.saturating_sub(n)));
     }
 
     /// Adds concealed audio (from the decoder's loss concealment).
     pub fn add_concealed(&self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.concealed_us.fetch_add(us, Relaxed);
+        self.cells.concealed_ms.add(d);
     }
 
     /// Counts a lost packet recovered from in-band FEC.
     pub fn add_fec_recovered(&self) {
-        self.fec_recovered.fetch_add(1, Relaxed);
+        self.cells.fec_recovered.add(1);
     }
 
     /// Adds audio made by the codec's packet loss concealment.
     pub fn add_plc(&self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.plc_us.fetch_add(us, Relaxed);
+        self.cells.plc_ms.add(d);
     }
 
     /// Counts DTMF events that began to play and the audio they took.
     pub fn add_dtmf(&self, events: u64, d: Duration) {
-        self.dtmf_events.fetch_add(events, Relaxed);
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.dtmf_us.fetch_add(us, Relaxed);
+        self.cells.dtmf_events.add(events);
+        self.cells.dtmf_ms.add(d);
     }
 
     /// Adds synthesised comfort noise.
     pub fn add_comfort_noise(&self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.cn_us.fetch_add(us, Relaxed);
+        self.cells.cn_ms.add(d);
     }
 
     /// Adds concealed audio by method: pitch replication, faded repeat, noise or silence.
     pub fn add_concealed_by_method(&self, pitch: Duration, fade: Duration, noise: Duration) {
-        for (d, a) in [
-            (pitch, &self.concealed_pitch_us),
-            (fade, &self.concealed_fade_us),
-            (noise, &self.concealed_noise_us),
-        ] {
-            a.fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Relaxed);
-        }
+        let c = &self.cells;
+        c.concealed_pitch_ms.add(pitch);
+        c.concealed_fade_ms.add(fade);
+        c.concealed_noise_ms.add(noise);
     }
 
     /// Adds audio lengthened or shortened by time-stretch.
     pub fn add_stretched(&self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.stretched_us.fetch_add(us, Relaxed);
+        self.cells.stretched_ms.add(d);
     }
 
     /// Adds silence lengthened or shortened.
     pub fn add_silence_adjusted(&self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.silence_adjusted_us.fetch_add(us, Relaxed);
+        self.cells.silence_adjusted_ms.add(d);
     }
 
     /// Publishes the total audio dropped on overflow.
     pub fn publish_dropped(&self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
-        self.dropped_us.store(us, Relaxed);
+        self.cells.dropped_ms.set(d);
     }
 
     /// Underruns counted so far.
     pub fn underruns(&self) -> u64 {
-        self.underruns.load(Relaxed)
+        self.cells.underruns.get()
     }
 
     /// Copies every metric out.
     pub fn snapshot(&self) -> MetricsSnapshot {
-        use core_idx::*;
-        let c = |i: usize| self.core.get(i).map_or(0, |a| a.load(Relaxed));
-        let depth_ms = self.depth_ms.load();
-        let target_ms = self.target_ms.load();
-        MetricsSnapshot {
-            received: c(RECEIVED),
-            played: c(PLAYED),
-            lost: c(LOST),
-            late: c(LATE),
-            duplicate: c(DUPLICATE),
-            reordered: c(REORDERED),
-            overflow: c(OVERFLOW),
-            malformed: self.malformed.load(Relaxed),
-            unexpected_pt: self.unexpected_pt.load(Relaxed),
-            too_large: c(TOO_LARGE),
-            stray: c(STRAY),
-            foreign_ssrc: c(FOREIGN_SSRC),
-            concealed_ms: self.concealed_us.load(Relaxed) as f64 / 1e3,
-            fec_recovered: self.fec_recovered.load(Relaxed),
-            plc_ms: self.plc_us.load(Relaxed) as f64 / 1e3,
-            dtmf_events: self.dtmf_events.load(Relaxed),
-            dtmf_ms: self.dtmf_us.load(Relaxed) as f64 / 1e3,
-            cn_ms: self.cn_us.load(Relaxed) as f64 / 1e3,
-            concealed_pitch_ms: self.concealed_pitch_us.load(Relaxed) as f64 / 1e3,
-            concealed_fade_ms: self.concealed_fade_us.load(Relaxed) as f64 / 1e3,
-            concealed_noise_ms: self.concealed_noise_us.load(Relaxed) as f64 / 1e3,
-            stretched_ms: self.stretched_us.load(Relaxed) as f64 / 1e3,
-            silence_adjusted_ms: self.silence_adjusted_us.load(Relaxed) as f64 / 1e3,
-            dropped_ms: self.dropped_us.load(Relaxed) as f64 / 1e3,
-            underruns: self.underruns.load(Relaxed),
-            rebuffers: self.rebuffers.load(Relaxed),
-            resets: c(RESETS),
-            discarded: c(DISCARDED),
-            depth_ms,
-            target_ms,
-            buffer_fill_ratio: if target_ms > 0.0 {
-                depth_ms / target_ms
-            } else {
-                0.0
-            },
-            max_buffer_depth_ms: self.max_depth_ms.load(),
-            message_age_ms: self.message_age_ms.load(),
-            flush_latency_ms: self.flush_latency_ms.load(),
-            jitter_ms: self.jitter_ms.load(),
-            drift_ppm: self
-                .drift_known
-                .load(Relaxed)
-                .then(|| self.drift_ppm.load()),
-            ratio: self.ratio.load(),
-            recovery: self.recovery.snapshot(),
-        }
+        self.cells.snapshot()
     }
 }
 

@@ -16,6 +16,7 @@ mod output_pipeline;
 pub mod receive_core;
 #[cfg(test)]
 mod receive_core_tests;
+pub mod receive_counts;
 pub mod recovery_metrics;
 mod signalled;
 pub mod stretch;
@@ -27,7 +28,6 @@ pub use drift::{DriftCorrector, DriftError};
 pub use drift_estimator::DriftEstimator;
 pub use dtmf_events::DtmfMode;
 pub use engine::{Output, PlayoutEngine};
-pub use receive_core::{
-    ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, Segment, Verdict,
-};
+pub use receive_core::{ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, Segment, Verdict};
+pub use receive_counts::ReceiveCounts;
 pub use stretch::{LevelMove, TimeStretcher};

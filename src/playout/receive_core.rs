@@ -22,6 +22,7 @@ use crate::playout::dry_wait::DryWait;
 use crate::playout::dtmf_events::DtmfMode;
 use crate::playout::metrics::Metrics;
 use crate::playout::output_pipeline::Pipeline;
+use crate::playout::receive_counts::ReceiveCounts;
 use crate::playout::signalled::{Piece, SignalledAudio};
 use crate::playout::stretch::LevelMove;
 use crate::playout::{
@@ -164,26 +165,6 @@ pub enum Verdict {
     Rtcp,
     /// A retransmission (RTX) packet that could not be used: too short, or before the stream.
     UnusableRtx,
-}
-
-/// Counts of what never reached the jitter buffer or the decoder.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ReceiveCounts {
-    /// Datagrams that were not valid RTP.
-    pub malformed: u64,
-    /// Packets of another payload type.
-    pub unexpected_pt: u64,
-    /// Comfort noise packets.
-    pub comfort_noise: u64,
-    /// Telephone event packets.
-    pub telephone_events: u64,
-    /// Payloads the decoder rejected (concealed instead), and comfort noise or telephone-event
-    /// payloads that could not be read (ignored).
-    pub decode_errors: u64,
-    /// Gaps in the audio where a non-audio packet (comfort noise, event, other payload type)
-    /// took the sequence number: played as what they signal (tone, noise) or silence, not counted
-    /// as lost.
-    pub non_audio_gaps: u64,
 }
 
 /// The RTP sequence number of extended number `ext`, from a played frame's pair (the buffer's
@@ -471,7 +452,7 @@ impl ReceiveCore {
 
     /// Publishes the RTCP session's status with the other metrics.
     pub fn publish_rtcp(&self, status: &crate::rtcp::receiver::RtcpReceiverStatus) {
-        self.metrics.recovery.publish(status);
+        self.metrics.recovery().publish(status);
     }
 
     /// Whether a stream has begun (a packet was buffered).
