@@ -11,7 +11,7 @@ use crate::codec::rtp_decoder::RtpDecoder;
 use crate::playback::callback::RingCallback;
 use crate::playback::ring::audio_ring;
 use crate::playback::OutputStats;
-use crate::playout::engine::PlayoutEngine;
+use crate::playout::engine::{Output, PlayoutEngine};
 use crate::playout::ReceiveCoreConfig;
 use crate::rtcp::nack::NackConfig;
 use crate::rtcp::ntp::NtpTime;
@@ -442,11 +442,17 @@ impl CoreDriver {
 
     /// Polls the engine (control, top-up, RTCP), sending nowhere what it would transmit.
     fn poll(&mut self) {
-        if let Ok(out) = self.engine.poll(self.now) {
-            self.deadline = out.deadline;
-            self.stats.set_paused(!out.decision.playing);
+        loop {
+            match self.engine.poll(self.now) {
+                Ok(Output::Playout(p)) => self.stats.set_paused(!p.decision.playing),
+                Ok(Output::Timeout(deadline)) => {
+                    self.deadline = deadline;
+                    return;
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
         }
-        self.engine.drain_rtcp(|_| {});
     }
 
     /// One device period: poll, then the device pulls 20 ms.
@@ -470,7 +476,7 @@ impl CoreDriver {
         self.output_left -= samples;
         self.played += got;
         self.engine
-            .handle_output(self.stats.underruns() + self.injected_underruns);
+            .handle_output(self.stats.underruns() + self.injected_underruns, self.now);
         got
     }
 
@@ -481,7 +487,7 @@ impl CoreDriver {
             0 => {
                 self.injected_underruns += 1;
                 self.engine
-                    .handle_output(self.stats.underruns() + self.injected_underruns);
+                    .handle_output(self.stats.underruns() + self.injected_underruns, self.now);
                 return;
             }
             1 | 2 => {
@@ -618,7 +624,7 @@ impl CoreDriver {
 
     /// No more packets: the stream ends and plays out what is left, within the output budget.
     fn drain(&mut self) {
-        self.engine.end_of_stream();
+        self.engine.end_of_stream(self.now);
         for _ in 0..CORE_DRAIN_PERIODS {
             let played_out = self.engine.is_drained() && self.callback.available() == 0;
             if played_out || self.output_left == 0 {
@@ -628,8 +634,8 @@ impl CoreDriver {
             self.period();
         }
         self.engine.leave(self.now);
-        self.engine.drain_rtcp(|_| {});
-        let _ = self.engine.core().counts();
+        self.poll();
+        let _ = self.engine.counts();
     }
 }
 
@@ -653,7 +659,7 @@ mod tests {
         let core = run_program(&steady(0, 240, 20)).expect("a program");
         // It plays until the output budget is spent.
         assert_eq!(core.output_left, 0);
-        let m = core.engine.core().metrics().snapshot();
+        let m = core.engine.metrics().snapshot();
         assert_eq!((m.lost, m.late, m.underruns), (0, 0, 0), "{m:?}");
     }
 

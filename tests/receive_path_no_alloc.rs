@@ -14,7 +14,7 @@ use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 
 use jitterplay::playback::ring::audio_ring;
 use jitterplay::playback::{OutputStats, RingCallback};
-use jitterplay::playout::{PlayoutEngine, ReceiveCoreConfig};
+use jitterplay::playout::{Output, PlayoutEngine, ReceiveCoreConfig};
 use jitterplay::rtp::payload::PayloadFormat;
 
 #[global_allocator]
@@ -38,6 +38,17 @@ fn packet(i: u32) -> Vec<u8> {
         p.extend_from_slice(&s.to_be_bytes());
     }
     p
+}
+
+/// One poll round: the output pauses or plays as the engine decides.
+fn poll(engine: &mut PlayoutEngine, now: Duration, stats: &OutputStats) {
+    loop {
+        match engine.poll(now).expect("poll") {
+            Output::Playout(p) => stats.set_paused(!p.decision.playing),
+            Output::Timeout(_) => return,
+            _ => {}
+        }
+    }
 }
 
 #[test]
@@ -67,7 +78,7 @@ fn a_jittery_lossy_stream_in_steady_state_allocates_nothing() {
         })
         .collect();
     schedule.sort();
-    let metrics = Arc::clone(engine.core().metrics());
+    let metrics = Arc::clone(engine.metrics());
     let mut next = 0;
     let mut step = |from_ms: u64, to_ms: u64| {
         for ms in (from_ms..to_ms).step_by(5) {
@@ -77,9 +88,8 @@ fn a_jittery_lossy_stream_in_steady_state_allocates_nothing() {
                 engine.handle_datagram(&packets[i], at);
                 next += 1;
             }
-            engine.handle_output(stats.underruns());
-            let poll = engine.poll(now).expect("poll");
-            stats.set_paused(!poll.decision.playing);
+            engine.handle_output(stats.underruns(), now);
+            poll(&mut engine, now, &stats);
             if ms % 10 == 0 {
                 callback.fill(&mut device);
             }
@@ -146,7 +156,7 @@ fn a_lossy_opus_stream_with_fec_and_plc_allocates_nothing() {
         })
         .collect();
     schedule.sort();
-    let metrics = Arc::clone(engine.core().metrics());
+    let metrics = Arc::clone(engine.metrics());
     let mut next = 0;
     let mut step = |from_ms: u64, to_ms: u64| {
         for ms in (from_ms..to_ms).step_by(5) {
@@ -156,9 +166,8 @@ fn a_lossy_opus_stream_with_fec_and_plc_allocates_nothing() {
                 engine.handle_datagram(&packets[i], at);
                 next += 1;
             }
-            engine.handle_output(stats.underruns());
-            let poll = engine.poll(now).expect("poll");
-            stats.set_paused(!poll.decision.playing);
+            engine.handle_output(stats.underruns(), now);
+            poll(&mut engine, now, &stats);
             if ms % 10 == 0 {
                 callback.fill(&mut device);
             }

@@ -86,7 +86,7 @@ pub fn play_capture(
     progress: &mut dyn FnMut(PlayProgress, &MetricsSnapshot),
 ) -> Result<(FilePlayReport, SimReport), PlayError> {
     let (replay, format) = capture_replay(stream, cfg)?;
-    let metrics = Arc::clone(replay.receiver().metrics());
+    let metrics = Arc::clone(replay.metrics());
     started(&metrics);
     let report = Arc::new(Mutex::new(None));
     let source = CaptureSource {

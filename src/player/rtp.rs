@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::file::PlayError;
-use crate::jitter::InsertOutcome;
 use crate::net::datagram_queue::{datagram_queue, DataWake, DatagramReceiver};
 use crate::net::packet_saver::{PacketSaver, SaveError, SaveSnapshot};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
@@ -15,9 +14,10 @@ use crate::output::recorder::{RecordError, Recorder};
 use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
 use crate::playback::record_tap::RecordSnapshot;
 use crate::playback::ring::{audio_ring, wait_drained};
+use crate::playout::engine::Output;
 use crate::playout::metrics::MetricsSnapshot;
 use crate::playout::{
-    PlayoutEngine, PlayoutState, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts, Verdict,
+    PlayoutEngine, PlayoutState, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts,
 };
 use crate::rtcp::nack::NackConfig;
 use crate::rtcp::receiver::{RtcpReceiver, RtcpReceiverConfig, RtcpReceiverStatus};
@@ -273,10 +273,10 @@ struct Link<'a> {
 }
 
 impl Link<'_> {
-    /// Sends whatever RTCP the engine has waiting.
-    fn send_rtcp(&self, engine: &mut PlayoutEngine) {
+    /// Sends an RTCP datagram the engine handed out.
+    fn send_rtcp(&self, datagram: &[u8]) {
         if let Some(rtcp) = &self.rtcp {
-            engine.drain_rtcp(|d| rtcp.send(d, self.net));
+            rtcp.send(datagram, self.net);
         }
     }
 }
@@ -304,77 +304,70 @@ fn decode_loop(
     let net_stats = link.net;
     let mut datagram = Vec::with_capacity(2048);
     let mut live: Option<Playing> = None;
-    let mut last_packet = Duration::ZERO;
+    // Before the stream's format is known, the idle timeout counts from any datagram.
+    let mut last_datagram = Duration::ZERO;
     let mut next_progress = Duration::ZERO;
-    let mut finishing = false;
     let mut early_malformed = 0u64;
     loop {
         let now = origin.elapsed();
         while let Some(arrival) = rx.pop(&mut datagram) {
             if live.is_none() {
+                last_datagram = arrival;
                 match resolve(&options.hint, &datagram)? {
                     Some(format) => {
                         let mut p = start(format, options, origin.elapsed(), link.rtcp.is_some())?;
-                        p.engine.core_mut().count_malformed(early_malformed);
+                        p.engine.count_malformed(early_malformed);
                         live = Some(p);
                     }
                     None if RtpHeader::parse(&datagram).is_err() => early_malformed += 1,
                     None => {}
                 }
             }
-            match live.as_mut() {
-                Some(p) => {
-                    // Only what the stream can use keeps it alive: late packets, duplicates and
-                    // strays arriving after its end do not hold off the idle timeout.
-                    if feeds_the_stream(p.engine.handle_datagram(&datagram, arrival)) {
-                        last_packet = arrival;
-                    }
-                }
-                None => last_packet = arrival,
+            if let Some(p) = live.as_mut() {
+                p.engine.handle_datagram(&datagram, arrival);
             }
         }
-        if !finishing && live.as_ref().is_some_and(|p| p.engine.sender_left()) {
-            // BYE: the engine already plays out what is buffered; no idle wait.
-            finishing = true;
-        }
-        let idle = options
-            .idle_timeout
-            .is_some_and(|t| now.saturating_sub(last_packet) >= t);
         let out_of_time = options.duration.is_some_and(|d| now >= d);
         let stopped = stop.load(Ordering::Acquire);
-        if (idle || out_of_time || stopped) && !finishing {
-            finishing = true;
-            match live.as_mut() {
-                // Idle: the sender is done, so everything buffered still plays. Stop and
-                // --duration end now.
-                Some(p) if idle && !out_of_time && !stopped => p.engine.end_of_stream(),
-                Some(p) => return finish(p, now, link, false),
-                None => return Ok(status(None, now, net_stats, "stopped")),
+        let idle = options
+            .idle_timeout
+            .is_some_and(|t| now.saturating_sub(last_datagram) >= t);
+        match live.as_mut() {
+            // Stop and --duration end now; the idle timeout and BYE are the engine's.
+            Some(p) if out_of_time || stopped => return finish(p, now, link, false),
+            None if idle || out_of_time || stopped => {
+                return Ok(status(None, now, net_stats, "stopped"));
             }
+            _ => {}
         }
         let mut deadline = None;
+        let mut ending = false;
         if let Some(p) = live.as_mut() {
-            deadline = step(p, now)?;
-            link.send_rtcp(&mut p.engine);
-            if finishing && p.engine.is_drained() {
-                return finish(p, now, link, true);
+            match step(p, now, link)? {
+                Step::Ended => return finish(p, now, link, true),
+                Step::Next(d) => deadline = d,
             }
+            ending = p.engine.has_ended();
         }
         if now >= next_progress {
             progress(&status(live.as_ref(), now, net_stats, ""));
             next_progress = now + options.progress_every;
         }
-        // Sleep until the core's deadline, the next report or a time limit; a push wakes the
-        // thread early only while the core waits for data (no deadline of its own).
+        // Sleep until the engine's deadline, the next report or a time limit; a push wakes the
+        // thread early only while the engine waits for data (no deadline of its own).
         let mut wake_at = next_progress;
-        let limits = [
-            options.idle_timeout.map(|t| last_packet + t),
-            options.duration,
-        ];
-        for t in [deadline, finishing.then_some(now + WAKE)]
-            .into_iter()
-            .chain(limits.into_iter().filter(|_| !finishing))
-            .flatten()
+        let before_stream = options
+            .idle_timeout
+            .filter(|_| live.is_none())
+            .map(|t| last_datagram + t);
+        for t in [
+            deadline,
+            ending.then_some(now + WAKE),
+            before_stream,
+            options.duration.filter(|_| !ending),
+        ]
+        .into_iter()
+        .flatten()
         {
             wake_at = wake_at.min(t);
         }
@@ -385,20 +378,6 @@ fn decode_loop(
         }
         wake.want(false);
     }
-}
-
-/// Whether a datagram was part of the stream (buffered, or held as a possible restart).
-fn feeds_the_stream(verdict: Verdict) -> bool {
-    matches!(
-        verdict,
-        Verdict::Buffered(
-            InsertOutcome::Queued { .. }
-                | InsertOutcome::Reset(_)
-                | InsertOutcome::Held
-                | InsertOutcome::Overflow { .. }
-        ) | Verdict::ComfortNoise
-            | Verdict::TelephoneEvent
-    )
 }
 
 fn start(
@@ -428,13 +407,14 @@ fn start(
     cfg.dtmf = options.dtmf;
     cfg.set_target_window(options.target_min, options.target_max);
     let (producer, consumer) = audio_ring(high_water * 2, out.rate, usize::from(out.channels));
-    let mut engine = PlayoutEngine::new(cfg, producer, high_water)?;
+    let mut engine =
+        PlayoutEngine::new(cfg, producer, high_water)?.with_idle_timeout(options.idle_timeout);
     if with_rtcp {
         engine = engine.with_rtcp(rtcp_session(&format, &options.rtcp, now));
     }
     if let Some(m) = &options.metrics {
         m.view
-            .attach_stream(engine.core().metrics(), format.format.to_string(), None);
+            .attach_stream(engine.metrics(), format.format.to_string(), None);
     }
     let out_stats = Arc::new(OutputStats::default());
     out_stats.set_paused(true);
@@ -486,21 +466,40 @@ fn session_rate(format: &StreamFormat) -> f64 {
     (per_frame * f64::from(format.format.clock_rate())).max(8_000.0)
 }
 
-/// One decoder-thread step: control, top up the ring, start the sink when playback begins.
-/// Returns when the next step is due (`None`: when data arrives).
-fn step(p: &mut Playing, now: Duration) -> Result<Option<Duration>, LiveError> {
-    p.engine.handle_output(p.out_stats.underruns());
-    let poll = p.engine.poll(now)?;
-    let decision = poll.decision;
-    p.out_stats.set_paused(!decision.playing);
-    if decision.playing {
-        if let (Some(sink), Some(callback)) = (p.sink.as_mut(), p.callback.take()) {
-            // Opening the device only now keeps a WAV free of the prebuffering silence.
-            sink.start(callback, Arc::clone(&p.out_stats))
-                .map_err(PlayError::from)?;
+/// What a decoder-thread step leaves to do.
+enum Step {
+    /// Step again by then (`None`: when data arrives).
+    Next(Option<Duration>),
+    /// The stream ended and everything is in the ring.
+    Ended,
+}
+
+/// One decoder-thread step: the engine's poll round (control, ring top-up, RTCP out), and the
+/// sink started when playback begins.
+fn step(p: &mut Playing, now: Duration, link: &Link<'_>) -> Result<Step, LiveError> {
+    p.engine.handle_output(p.out_stats.underruns(), now);
+    loop {
+        match p.engine.poll(now)? {
+            Output::Playout(step) => {
+                let playing = step.decision.playing;
+                p.out_stats.set_paused(!playing);
+                if let (true, Some(sink), Some(callback)) =
+                    (playing, p.sink.as_mut(), p.callback.take())
+                {
+                    // Opening the device only now keeps a WAV free of the prebuffering silence.
+                    sink.start(callback, Arc::clone(&p.out_stats))
+                        .map_err(PlayError::from)?;
+                }
+            }
+            Output::Transmit(datagram) => link.send_rtcp(datagram),
+            Output::Event(_) => {}
+            Output::Ended(reason) => {
+                tracing::debug!(?reason, "the stream ended");
+                return Ok(Step::Ended);
+            }
+            Output::Timeout(deadline) => return Ok(Step::Next(deadline)),
         }
     }
-    Ok(poll.deadline)
 }
 
 fn finish(
@@ -511,7 +510,9 @@ fn finish(
 ) -> Result<LiveStatus, LiveError> {
     let net = link.net;
     p.engine.leave(now);
-    link.send_rtcp(&mut p.engine);
+    while let Output::Transmit(datagram) = p.engine.poll(now)? {
+        link.send_rtcp(datagram);
+    }
     p.out_stats.mark_finished();
     p.out_stats.set_paused(false);
     if let Some(callback) = p.callback.take() {
@@ -533,22 +534,17 @@ fn finish(
         recorder.finish()?;
         p.final_record = Some(stats.snapshot());
     }
-    // Publish the final counts (the last step popped after its tick published).
-    p.engine.core_mut().tick(now, Duration::ZERO);
     Ok(status(Some(p), now, net, "finished"))
 }
 
 fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static str) -> LiveStatus {
     let (state, progress) = match p {
         None => ("waiting", 0.0),
-        Some(p) => {
-            let c = p.engine.core().controller();
-            match c.state() {
-                PlayoutState::Prebuffering => ("prebuffering", c.progress()),
-                PlayoutState::Rebuffering => ("rebuffering", c.progress()),
-                PlayoutState::Playing => ("playing", 1.0),
-            }
-        }
+        Some(p) => match p.engine.state() {
+            (PlayoutState::Prebuffering, progress) => ("prebuffering", progress),
+            (PlayoutState::Rebuffering, progress) => ("rebuffering", progress),
+            (PlayoutState::Playing, _) => ("playing", 1.0),
+        },
     };
     LiveStatus {
         t: now.as_secs_f64(),
@@ -556,10 +552,8 @@ fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static s
         progress,
         source: net.source.get().map(|s| s.to_string()),
         format: p.map(|p| p.format.format.to_string()),
-        metrics: p
-            .map(|p| p.engine.core().metrics().snapshot())
-            .unwrap_or_default(),
-        receiver: p.map(|p| p.engine.core().counts()).unwrap_or_default(),
+        metrics: p.map(|p| p.engine.metrics().snapshot()).unwrap_or_default(),
+        receiver: p.map(|p| p.engine.counts()).unwrap_or_default(),
         net: net.snapshot(),
         save: net.save.get().map(|s| s.snapshot()),
         rtcp: p.and_then(|p| p.engine.rtcp()).map(|r| LiveRtcp {

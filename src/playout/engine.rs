@@ -1,18 +1,27 @@
-//! The one event-driven type every driver runs: the receive core plus the producer end of the
-//! playback ring (sans-IO).
+//! The receive core's one public face, run by every driver (sans-IO).
 //!
 //! The contract is that of str0m, quinn-proto or rtpbin2: the driver hands in what happened
 //! ([`PlayoutEngine::handle_datagram`], [`PlayoutEngine::handle_output`],
-//! [`PlayoutEngine::end_of_stream`]) and calls [`PlayoutEngine::poll`] at the deadline the last
-//! poll gave, or when a datagram arrives while it gave none. A poll runs the controller, tops the
-//! ring up and says whether the output plays or pauses. The live decoder thread sleeps until
-//! then; the simulator and capture replay jump virtual time there. Nothing here reads a clock.
+//! [`PlayoutEngine::end_of_stream`]) and calls [`PlayoutEngine::poll`] until it returns
+//! [`Output::Timeout`], then again at that deadline, or when a datagram arrives while it gave
+//! none. A poll round runs the controller, tops the ring up, runs the RTCP session and decides
+//! whether the stream has ended; its outputs are the playout decision, the RTCP datagrams to
+//! send, stream events and the end. The live decoder thread sleeps until the deadline; the
+//! simulator and capture replay jump virtual time there. Nothing here reads a clock.
 
+mod ending;
+mod output;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
+use self::ending::Ending;
+pub use self::output::{EndReason, Event, EventKind, Output, Playout};
 use super::feeder::RingFeeder;
-use super::receive_core::{ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, Verdict};
-use super::PlayoutDecision;
+use super::metrics::Metrics;
+use super::receive_core::{ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, Segment, Verdict};
+use super::{PlayoutState, ReceiveCounts};
 use crate::jitter::InsertOutcome;
 use crate::playback::ring::RingProducer;
 use crate::rtcp::nack::Arrival;
@@ -20,28 +29,35 @@ use crate::rtcp::receiver::{MediaKind, RtcpReceiver};
 use crate::rtcp::wire::looks_like_rtcp;
 use crate::rtp::header::RtpHeader;
 
-/// What one poll did, and when the driver must poll again.
+/// Events kept between two polls; past this the oldest are dropped (memory stays bounded
+/// whatever arrives between polls).
+const EVENT_QUEUE: usize = 4096;
+
+/// Where a poll round stands.
 #[derive(Debug, Clone, Copy)]
-pub struct Output {
-    /// The controller's decision: while `playing` the output consumes the ring; otherwise it
-    /// pauses (plays silence) and the core keeps buffering.
-    pub decision: PlayoutDecision,
-    /// Audio waiting for the device when the poll began (ring plus backlog).
-    pub waiting: Duration,
-    /// Whether new audio was produced ([`PlayoutEngine::produced`] holds it).
-    pub produced: bool,
-    /// Poll again by then at the latest; `None`: when a datagram arrives.
-    pub deadline: Option<Duration>,
+enum Round {
+    /// The next poll runs a step.
+    Idle,
+    /// The step ran; its outputs are being handed out, then this deadline.
+    Stepped(Option<Duration>),
 }
 
-/// The receive core feeding a playback ring.
+/// The receive core feeding a playback ring, with its RTCP session and end-of-stream rules.
 pub struct PlayoutEngine {
     core: ReceiveCore,
     feeder: RingFeeder,
     underruns_seen: u64,
     rtcp: Option<RtcpReceiver>,
-    /// The sender's last report, not a BYE, ended the stream.
-    ended_by_report: bool,
+    ending: Ending,
+    events: VecDeque<Event>,
+    events_dropped: u64,
+    round: Round,
+    /// RTCP datagrams handed out in this round.
+    transmitted: usize,
+    /// Counters at the last poll, to turn their changes into events.
+    resets_seen: u64,
+    rebuffers_seen: u64,
+    left: bool,
 }
 
 impl PlayoutEngine {
@@ -58,7 +74,14 @@ impl PlayoutEngine {
             feeder: RingFeeder::new(producer, high_water, rate, channels),
             underruns_seen: 0,
             rtcp: None,
-            ended_by_report: false,
+            ending: Ending::default(),
+            events: VecDeque::with_capacity(EVENT_QUEUE),
+            events_dropped: 0,
+            round: Round::Idle,
+            transmitted: 0,
+            resets_seen: 0,
+            rebuffers_seen: 0,
+            left: false,
         })
     }
 
@@ -73,8 +96,39 @@ impl PlayoutEngine {
         self.rtcp = Some(rtcp);
     }
 
-    /// A datagram arrived at `arrival`.
+    /// Ends the stream once nothing that feeds it has arrived for `timeout` (the buffered
+    /// audio still plays out).
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.ending.idle_timeout = timeout;
+        self
+    }
+
+    /// Gives up draining `limit` after the stream ended ([`EndReason::DrainLimit`]).
+    pub fn with_drain_limit(mut self, limit: Option<Duration>) -> Self {
+        self.ending.drain_limit = limit;
+        self
+    }
+
+    /// A datagram arrived at `arrival`. It is parsed once, here.
     pub fn handle_datagram(&mut self, datagram: &[u8], arrival: Duration) -> Verdict {
+        let recovered = self.rtcp.as_ref().map_or(0, RtcpReceiver::recovered);
+        let verdict = self.take_datagram(datagram, arrival);
+        self.ending.on_verdict(verdict, arrival);
+        let kind = match verdict {
+            _ if self.rtcp.as_ref().map_or(0, RtcpReceiver::recovered) > recovered => {
+                Some(EventKind::Recovered)
+            }
+            Verdict::Buffered(InsertOutcome::Late) => Some(EventKind::Late),
+            Verdict::Buffered(InsertOutcome::Overflow { .. }) => Some(EventKind::Overflow),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            self.push_event(arrival, kind);
+        }
+        verdict
+    }
+
+    fn take_datagram(&mut self, datagram: &[u8], arrival: Duration) -> Verdict {
         let Some(rtcp) = self.rtcp.as_mut() else {
             return self.core.on_datagram(datagram, arrival);
         };
@@ -83,6 +137,7 @@ impl PlayoutEngine {
                 // The source left: what is buffered plays out, with no idle wait.
                 tracing::info!("the sender said BYE");
                 self.core.finish();
+                self.ending.end(EndReason::Bye, arrival);
             }
             self.core.set_sr_drift(rtcp.sr_drift());
             return Verdict::Rtcp;
@@ -93,57 +148,101 @@ impl PlayoutEngine {
         let locked = self.core.buffer().ssrc();
         let media_pt = self.core.payload_type();
         let kind = rtcp.classify(&header, datagram, locked, media_pt);
-        let rtx = kind == MediaKind::Rtx;
-        let (packet, header, retransmission) = match kind {
+        let (packet, header, retransmission, rtx) = match kind {
             MediaKind::Media => {
                 // Retransmissions come as RTX when RTX is in use: a requested packet on the
                 // media SSRC is then the original, late, and its delay is real evidence.
                 let asked = locked == Some(header.ssrc)
                     && !rtcp.uses_rtx()
                     && rtcp.was_requested(header.sequence);
-                (datagram, header, asked)
+                (datagram, header, asked, false)
             }
-            MediaKind::Rtx => match RtpHeader::parse(rtcp.unwrapped()) {
-                Ok(original) => (rtcp.unwrapped(), original, true),
-                Err(_) => return Verdict::UnusableRtx,
-            },
+            MediaKind::Rtx(original) => (rtcp.unwrapped(), original, true, true),
             MediaKind::UnusableRtx => return Verdict::UnusableRtx,
         };
-        let verdict = self.core.on_packet(packet, arrival, retransmission);
+        let verdict = self
+            .core
+            .on_packet(&header, packet, arrival, retransmission);
         let Verdict::Buffered(outcome) = verdict else {
             return verdict;
         };
         if self.core.buffer().ssrc() != Some(header.ssrc) {
             return verdict;
         }
-        let len = packet.len();
         let time_to_play = self.core.time_to_play();
         let in_time = !matches!(
             outcome,
             InsertOutcome::Late | InsertOutcome::Duplicate | InsertOutcome::TooLarge
         );
-        let arrived = rtcp.on_media(&header, len, arrival, time_to_play, rtx, in_time);
+        let arrived = rtcp.on_media(&header, packet.len(), arrival, time_to_play, rtx, in_time);
         if arrived == Some(Arrival::Requested) {
             rtcp.count_recovery(in_time);
         }
         verdict
     }
 
-    /// The output's progress: how many underruns it has counted since it started.
-    pub fn handle_output(&mut self, underruns: u64) {
+    /// The output's progress at `now`: how many underruns it has counted since it started.
+    pub fn handle_output(&mut self, underruns: u64, now: Duration) {
         for _ in self.underruns_seen..underruns {
             self.core.underrun();
         }
         self.underruns_seen = self.underruns_seen.max(underruns);
+        // An underrun may stop playout to rebuffer: that is an event of this moment.
+        self.note_counter_events(now);
     }
 
-    /// No more datagrams will come: everything buffered plays out.
-    pub fn end_of_stream(&mut self) {
+    /// No more datagrams will come at `now`: everything buffered plays out.
+    pub fn end_of_stream(&mut self, now: Duration) {
         self.core.finish();
+        self.ending.end(EndReason::EndOfInput, now);
     }
 
-    /// Runs the core at `now`: control, top the ring up, RTCP, and the next deadline.
-    pub fn poll(&mut self, now: Duration) -> Result<Output, ReceiveCoreError> {
+    /// Datagrams the driver found malformed before this engine existed (counted as such).
+    pub fn count_malformed(&mut self, n: u64) {
+        self.core.count_malformed(n);
+    }
+
+    /// The next output at `now`; call until it returns [`Output::Timeout`].
+    pub fn poll(&mut self, now: Duration) -> Result<Output<'_>, ReceiveCoreError> {
+        if let Some(rtcp) = self.rtcp.as_mut() {
+            if rtcp.outgoing(self.transmitted).is_none() {
+                self.transmitted = 0;
+                rtcp.clear_outbox();
+            } else {
+                let i = self.transmitted;
+                self.transmitted += 1;
+                let datagram = self.rtcp.as_ref().and_then(|r| r.outgoing(i));
+                return Ok(Output::Transmit(datagram.unwrap_or_default()));
+            }
+        }
+        if let Some(event) = self.events.pop_front() {
+            return Ok(Output::Event(event));
+        }
+        match self.round {
+            Round::Idle if self.left => Ok(Output::Timeout(None)),
+            Round::Idle => {
+                let (playout, deadline) = self.step(now)?;
+                self.round = Round::Stepped(deadline);
+                Ok(Output::Playout(playout))
+            }
+            Round::Stepped(deadline) => {
+                self.round = Round::Idle;
+                let drained = self.is_drained();
+                if let Some(reason) = self.ending.ended(now, drained) {
+                    return Ok(Output::Ended(reason));
+                }
+                Ok(Output::Timeout(self.ending.deadline(deadline, now)))
+            }
+        }
+    }
+
+    /// One step: control, top the ring up, RTCP, end of stream, and the next deadline.
+    fn step(&mut self, now: Duration) -> Result<(Playout, Option<Duration>), ReceiveCoreError> {
+        if self.ending.idle(now) {
+            tracing::info!("nothing usable arrived for the idle timeout: the stream ended");
+            self.core.finish();
+            self.ending.end(EndReason::Idle, now);
+        }
         let top = self.feeder.top_up(&mut self.core, now)?;
         let mut deadline = self.feeder.next_deadline(&self.core, &top, now);
         if let Some(rtcp) = self.rtcp.as_mut() {
@@ -157,18 +256,51 @@ impl PlayoutEngine {
                 // ran dry waiting for more.
                 tracing::info!("the sender's last report counted all it sent: the stream ended");
                 self.core.finish();
-                self.ended_by_report = true;
+                self.ending.end(EndReason::LastReport, now);
             }
             self.core.publish_rtcp(&rtcp.status());
             let due = rtcp.next_due();
             deadline = Some(deadline.map_or(due, |d| d.min(due)));
         }
-        Ok(Output {
+        self.note_counter_events(now);
+        let playout = Playout {
             decision: top.decision,
             waiting: top.waiting,
             produced: top.produced,
-            deadline,
-        })
+        };
+        Ok((playout, deadline))
+    }
+
+    fn note_counter_events(&mut self, now: Duration) {
+        let resets = self.core.buffer().stats().resets;
+        if resets > self.resets_seen {
+            self.resets_seen = resets;
+            self.push_event(now, EventKind::Restart);
+        }
+        let rebuffers = self.core.controller().rebuffers();
+        if rebuffers > self.rebuffers_seen {
+            self.rebuffers_seen = rebuffers;
+            self.push_event(now, EventKind::Rebuffer);
+        }
+    }
+
+    fn push_event(&mut self, at: Duration, kind: EventKind) {
+        if self.events.len() == EVENT_QUEUE {
+            self.events.pop_front();
+            self.events_dropped += 1;
+        }
+        self.events.push_back(Event { at, kind });
+    }
+
+    /// Takes the events no poll has handed out yet (at the end of a run, when no more polls
+    /// will come).
+    pub fn take_events(&mut self) -> impl Iterator<Item = Event> + '_ {
+        self.events.drain(..)
+    }
+
+    /// Events dropped because the driver did not poll for a long time.
+    pub fn events_dropped(&self) -> u64 {
+        self.events_dropped
     }
 
     /// True once the stream ended and every sample produced is in the ring (and no packet the
@@ -179,25 +311,47 @@ impl PlayoutEngine {
             && !self.rtcp.as_ref().is_some_and(RtcpReceiver::awaits_edges)
     }
 
-    /// The audio the last producing poll made (in the ring, or still in the backlog).
+    /// The audio the last producing step made (in the ring, or still in the backlog).
     pub fn produced(&self) -> &[f32] {
         self.feeder.produced()
     }
 
-    /// The receive core (metrics, counters, controller).
-    pub fn core(&self) -> &ReceiveCore {
-        &self.core
+    /// Where the last produced audio came from, packet by packet (when tracing is on).
+    pub fn drain_segments(&mut self, into: &mut Vec<Segment>) {
+        self.core.drain_segments(into);
     }
 
-    /// The receive core, to count what the shell saw or collect traced segments.
-    pub fn core_mut(&mut self) -> &mut ReceiveCore {
-        &mut self.core
+    /// The shared metrics the views read.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        self.core.metrics()
+    }
+
+    /// Counts of datagrams that never reached the buffer.
+    pub fn counts(&self) -> ReceiveCounts {
+        self.core.counts()
+    }
+
+    /// The playout state, and the progress towards the level a (re)start waits for.
+    pub fn state(&self) -> (PlayoutState, f64) {
+        let c = self.core.controller();
+        (c.state(), c.progress())
+    }
+
+    /// The drift the controller estimates, ppm, once it has enough evidence.
+    pub fn drift_ppm(&self) -> Option<f64> {
+        self.core.controller().drift_ppm()
     }
 
     /// Whether the source said BYE, or its last report showed it had finished (the stream then
     /// ends once drained).
     pub fn sender_left(&self) -> bool {
-        self.ended_by_report || self.rtcp.as_ref().is_some_and(RtcpReceiver::bye_received)
+        self.ending.reason().is_some_and(EndReason::sender_left)
+            || self.rtcp.as_ref().is_some_and(RtcpReceiver::bye_received)
+    }
+
+    /// Whether the stream has ended (it may still be draining).
+    pub fn has_ended(&self) -> bool {
+        self.ending.reason().is_some()
     }
 
     /// The RTCP session, if one runs.
@@ -205,19 +359,16 @@ impl PlayoutEngine {
         self.rtcp.as_ref()
     }
 
-    /// Hands each RTCP datagram waiting to go out to `send`.
-    pub fn drain_rtcp(&mut self, send: impl FnMut(&[u8])) {
-        if let Some(rtcp) = self.rtcp.as_mut() {
-            rtcp.drain_outbox(send);
-        }
-    }
-
-    /// Ends the session: the final report with BYE goes to the outbox.
+    /// Leaves the session at `now`: the final report with BYE is the next poll's
+    /// [`Output::Transmit`], and polls run no more steps. The final counts are published.
     pub fn leave(&mut self, now: Duration) {
+        self.core.tick(now, Duration::ZERO);
         let jitter = self.core.buffer().interarrival_jitter();
         if let Some(rtcp) = self.rtcp.as_mut() {
             rtcp.bye(now, jitter);
         }
+        self.left = true;
+        self.round = Round::Idle;
     }
 
     /// The ring's producer end (to wait for the device to drain it).

@@ -13,9 +13,7 @@ pub mod engine;
 mod feeder;
 pub mod metrics;
 mod output_pipeline;
-pub mod receive_core;
-#[cfg(test)]
-mod receive_core_tests;
+pub(crate) mod receive_core;
 pub mod receive_counts;
 pub mod recovery_metrics;
 mod signalled;
@@ -28,6 +26,6 @@ pub use drift::{DriftCorrector, DriftError};
 pub use drift_estimator::DriftEstimator;
 pub use dtmf_events::DtmfMode;
 pub use engine::{Output, PlayoutEngine};
-pub use receive_core::{ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, Segment, Verdict};
+pub use receive_core::{ReceiveCoreConfig, ReceiveCoreError, Segment, Verdict};
 pub use receive_counts::ReceiveCounts;
 pub use stretch::{LevelMove, TimeStretcher};

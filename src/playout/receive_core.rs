@@ -310,25 +310,25 @@ impl ReceiveCore {
 
     /// Takes one datagram that arrived at `arrival`.
     pub fn on_datagram(&mut self, datagram: &[u8], arrival: Duration) -> Verdict {
-        self.on_packet(datagram, arrival, false)
+        match RtpHeader::parse(datagram) {
+            Ok(header) => self.on_packet(&header, datagram, arrival, false),
+            Err(e) => {
+                self.counts.malformed += 1;
+                self.metrics.add_malformed(1);
+                Verdict::Malformed(e)
+            }
+        }
     }
 
-    /// Takes one datagram, a retransmission if `retransmission` (see
-    /// [`JitterBuffer::insert_retransmission`]).
+    /// Takes one RTP packet already parsed as `header`, a retransmission if `retransmission`
+    /// (see [`JitterBuffer::insert_retransmission`]).
     pub fn on_packet(
         &mut self,
+        header: &RtpHeader,
         datagram: &[u8],
         arrival: Duration,
         retransmission: bool,
     ) -> Verdict {
-        let header = match RtpHeader::parse(datagram) {
-            Ok(h) => h,
-            Err(e) => {
-                self.counts.malformed += 1;
-                self.metrics.add_malformed(1);
-                return Verdict::Malformed(e);
-            }
-        };
         let pt = header.payload_type;
         // Another SSRC's events or noise would not belong to the audio that plays.
         let ours = self.buffer.ssrc().is_none_or(|s| s == header.ssrc);
@@ -360,9 +360,9 @@ impl ReceiveCore {
             Some(_) => {}
         }
         let outcome = if retransmission {
-            self.buffer.insert_retransmission(&header, payload, arrival)
+            self.buffer.insert_retransmission(header, payload, arrival)
         } else {
-            self.buffer.insert(&header, payload, arrival)
+            self.buffer.insert(header, payload, arrival)
         };
         Verdict::Buffered(outcome)
     }

@@ -80,8 +80,9 @@ pub struct RtcpReceiverStatus {
 pub enum MediaKind {
     /// An ordinary media packet.
     Media,
-    /// An RTX packet, rewritten as its original into [`RtcpReceiver::unwrapped`].
-    Rtx,
+    /// An RTX packet, rewritten as its original into [`RtcpReceiver::unwrapped`]; the
+    /// original's header.
+    Rtx(RtpHeader),
     /// An RTX packet that cannot be used (counted).
     UnusableRtx,
 }
@@ -210,10 +211,11 @@ impl RtcpReceiver {
             return MediaKind::Media;
         }
         self.status.rtx_received += 1;
-        let rewritten = media_ssrc
-            .and_then(|ssrc| super::rtx::unwrap(datagram, apt, ssrc, &mut self.unwrapped));
-        if rewritten.is_some() {
-            MediaKind::Rtx
+        let rewritten = media_ssrc.and_then(|ssrc| {
+            super::rtx::unwrap_parsed(header, datagram, apt, ssrc, &mut self.unwrapped)
+        });
+        if let Some(original) = rewritten {
+            MediaKind::Rtx(original)
         } else {
             self.status.rtx_unusable += 1;
             MediaKind::UnusableRtx
@@ -459,6 +461,16 @@ impl RtcpReceiver {
             lsr,
             dlsr,
         })
+    }
+
+    /// The `i`th datagram waiting to go out, if any.
+    pub fn outgoing(&self, i: usize) -> Option<&[u8]> {
+        self.outbox[..self.outbox_len].get(i).map(Vec::as_slice)
+    }
+
+    /// Forgets the datagrams waiting to go out (they were sent).
+    pub fn clear_outbox(&mut self) {
+        self.outbox_len = 0;
     }
 
     /// Hands each waiting datagram to `send`, emptying the outbox.

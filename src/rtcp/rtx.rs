@@ -23,16 +23,34 @@ pub fn wrap(original: &[u8], rtx_pt: u8, rtx_seq: u16, rtx_ssrc: u32, out: &mut 
 /// (writing nothing) if the packet is not RTP or its payload is too short to hold an OSN.
 pub fn unwrap(rtx: &[u8], original_pt: u8, original_ssrc: u32, out: &mut Vec<u8>) -> Option<u16> {
     let h = RtpHeader::parse(rtx).ok()?;
+    unwrap_parsed(&h, rtx, original_pt, original_ssrc, out).map(|o| o.sequence)
+}
+
+/// [`unwrap`] for an RTX packet already parsed as `h`: returns the original's header, made
+/// from `h` rather than parsed again.
+pub fn unwrap_parsed(
+    h: &RtpHeader,
+    rtx: &[u8],
+    original_pt: u8,
+    original_ssrc: u32,
+    out: &mut Vec<u8>,
+) -> Option<RtpHeader> {
     if h.payload_len < 2 {
         return None;
     }
     let at = h.payload_offset;
-    let osn = u16::from_be_bytes([rtx[at], rtx[at + 1]]);
+    let osn = u16::from_be_bytes([*rtx.get(at)?, *rtx.get(at + 1)?]);
     out.clear();
     out.extend_from_slice(&rtx[..at]);
     rewrite_ids(out, original_pt, osn, original_ssrc);
     out.extend_from_slice(&rtx[at + 2..]);
-    Some(osn)
+    Some(RtpHeader {
+        payload_type: original_pt & 0x7f,
+        sequence: osn,
+        ssrc: original_ssrc,
+        payload_len: h.payload_len - 2,
+        ..*h
+    })
 }
 
 /// Overwrites payload type (keeping the marker bit), sequence number and SSRC of a header.
@@ -75,6 +93,9 @@ mod tests {
             let mut back = Vec::new();
             assert_eq!(unwrap(&rtx, 96, 0xaaaa, &mut back), Some(1234));
             assert_eq!(back, original);
+            // The header made without parsing is the one parsing the original gives.
+            let made = unwrap_parsed(&h, &rtx, 96, 0xaaaa, &mut back);
+            assert_eq!(made, RtpHeader::parse(&original).ok());
         }
     }
 

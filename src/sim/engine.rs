@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use super::report::{Event, EventKind, SimReport, TimelinePoint};
 use super::scenario::DeviceBehaviour;
-use crate::jitter::InsertOutcome;
 use crate::playback::ring::audio_ring;
 use crate::playback::{OutputStats, RingCallback};
+use crate::playout::engine::{EndReason, EventKind as Happened, Output, Playout};
+use crate::playout::metrics::Metrics;
 use crate::playout::{
-    PlayoutDecision, PlayoutEngine, ReceiveCore, ReceiveCoreConfig, ReceiveCoreError, Segment,
-    Verdict,
+    PlayoutDecision, PlayoutEngine, ReceiveCoreConfig, ReceiveCoreError, Segment,
 };
 use crate::rtcp::receiver::RtcpReceiver;
 
@@ -86,8 +86,6 @@ pub struct VirtualPlayout<F> {
     latencies: Vec<f32>,
     last_played_sent: Duration,
     last_underruns: u64,
-    last_rebuffers: u64,
-    last_resets: u64,
     next_sample: Duration,
     next_prune: Duration,
     finished_at: Option<Duration>,
@@ -95,6 +93,8 @@ pub struct VirtualPlayout<F> {
     last_decision: Option<PlayoutDecision>,
     now: Duration,
     done: bool,
+    /// The stream did not drain within [`DRAIN_LIMIT`].
+    gave_up: bool,
 }
 
 /// When the loop next runs the core.
@@ -120,7 +120,8 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         let (rate, channels) = (cfg.output_rate, usize::from(cfg.output_channels));
         cfg.trace = true;
         let (producer, consumer) = audio_ring(Duration::from_millis(200), rate, channels);
-        let engine = PlayoutEngine::new(cfg, producer, RING_HIGH_WATER)?;
+        let engine =
+            PlayoutEngine::new(cfg, producer, RING_HIGH_WATER)?.with_drain_limit(Some(DRAIN_LIMIT));
         let stats = Arc::new(OutputStats::default());
         let callback = RingCallback::new(consumer, Arc::clone(&stats));
         stats.set_paused(true);
@@ -145,8 +146,6 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             latencies: Vec::new(),
             last_played_sent: Duration::ZERO,
             last_underruns: 0,
-            last_rebuffers: 0,
-            last_resets: 0,
             next_sample: Duration::ZERO,
             next_prune: IN_FLIGHT_HORIZON,
             finished_at: None,
@@ -154,6 +153,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             last_decision: None,
             now: Duration::ZERO,
             done: false,
+            gave_up: false,
         })
     }
 
@@ -163,9 +163,9 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         self.engine.attach_rtcp(rtcp);
     }
 
-    /// The receive core.
-    pub fn receiver(&self) -> &ReceiveCore {
-        self.engine.core()
+    /// The receiver's shared metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        self.engine.metrics()
     }
 
     /// Virtual time now.
@@ -181,8 +181,8 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         let now = self.now;
         let arrived = self.arrive(now);
         if self.finished_at.is_none() && self.feed.exhausted() {
-            self.report.estimated_drift_ppm = self.engine.core().controller().drift_ppm();
-            self.engine.end_of_stream();
+            self.report.estimated_drift_ppm = self.engine.drift_ppm();
+            self.engine.end_of_stream(now);
             self.finished_at = Some(now);
         }
         // Like the live decoder thread: the core runs when data arrives, at its own deadline,
@@ -197,10 +197,6 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             self.top_up(now)?;
         }
         self.sample_timeline(now);
-        if self.finished_at.is_some() && self.engine.is_drained() {
-            // Everything is in the ring: what the device finds missing from now on is the end.
-            self.stats.mark_finished();
-        }
         // The virtual device pulls one period through the real callback.
         let from_ring = self.callback.fill(&mut self.device_buf);
         let keep = if self.stats.is_finished() {
@@ -212,7 +208,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         if self.stats.is_finished() && from_ring < self.device_buf.len() {
             self.done = true;
         }
-        if self.finished_at.is_some_and(|f| now > f + DRAIN_LIMIT) {
+        if self.gave_up {
             self.report.drained = false;
             self.done = true;
         }
@@ -237,8 +233,12 @@ impl<F: PacketFeed> VirtualPlayout<F> {
     /// The report of the run so far (call after the last step), and the feed.
     pub fn finish(mut self) -> (SimReport, F) {
         let now = self.now.saturating_sub(self.period);
-        self.report.metrics = self.engine.core().metrics().snapshot();
-        self.report.receiver = self.engine.core().counts();
+        let left: Vec<_> = self.engine.take_events().collect();
+        for e in left {
+            self.note(e.at, e.kind);
+        }
+        self.report.metrics = self.engine.metrics().snapshot();
+        self.report.receiver = self.engine.counts();
         let end = self.finished_at.unwrap_or(now);
         self.report.finish(&mut self.latencies, now, end);
         (self.report, self.feed)
@@ -249,62 +249,79 @@ impl<F: PacketFeed> VirtualPlayout<F> {
         self.feed.deliver(now, &mut self.report, &mut self.arrivals);
         let arrived = self.arrivals.len();
         for Arrival { at, bytes } in self.arrivals.drain(..) {
-            let recovered = self.engine.rtcp().map_or(0, RtcpReceiver::recovered);
-            let verdict = self.engine.handle_datagram(&bytes, at);
+            self.engine.handle_datagram(&bytes, at);
             self.feed.recycle(bytes);
-            let kind = match verdict {
-                _ if self.engine.rtcp().map_or(0, RtcpReceiver::recovered) > recovered => {
-                    EventKind::Recovered
-                }
-                Verdict::Buffered(InsertOutcome::Late) => EventKind::Late,
-                Verdict::Buffered(InsertOutcome::Overflow { .. }) => EventKind::Overflow,
-                _ => continue,
-            };
-            self.report.events.push(Event {
-                t: at.as_secs_f64(),
-                kind,
-            });
         }
         arrived
     }
 
-    /// Control, then top the ring up.
+    /// Polls the engine at `now` until its next deadline: control, the ring topped up, RTCP
+    /// to the feed, events into the report, the end.
     fn top_up(&mut self, now: Duration) -> Result<(), ReceiveCoreError> {
+        loop {
+            match self.engine.poll(now)? {
+                Output::Playout(step) => self.played(now, step),
+                Output::Transmit(d) => self.feed.feedback(now, d),
+                Output::Event(e) => self.note(e.at, e.kind),
+                // Everything is in the ring: what the device finds missing from now on is the end.
+                Output::Ended(EndReason::DrainLimit) => self.gave_up = true,
+                Output::Ended(_) => self.stats.mark_finished(),
+                Output::Timeout(deadline) => {
+                    self.next_top_up = deadline.map_or(Deadline::OnData, Deadline::At);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Records an engine event in the report.
+    fn note(&mut self, at: Duration, what: Happened) {
+        let kind = match what {
+            Happened::Late => EventKind::Late,
+            Happened::Overflow => EventKind::Overflow,
+            Happened::Recovered => EventKind::Recovered,
+            Happened::Restart => EventKind::Reset,
+            Happened::Rebuffer => EventKind::Rebuffer,
+        };
+        self.report.events.push(Event {
+            t: at.as_secs_f64(),
+            kind,
+        });
+    }
+
+    /// What one step produced: where each packet's audio went, its latency and exactness.
+    fn played(&mut self, now: Duration, step: Playout) {
         let channels = self.channels;
         let rate = f64::from(self.rate);
         let frame_time = |frames: usize| Duration::from_secs_f64(frames as f64 / rate);
-        let step = self.engine.poll(now)?;
-        let feed = &mut self.feed;
-        self.engine.drain_rtcp(|d| feed.feedback(now, d));
-        self.next_top_up = step.deadline.map_or(Deadline::OnData, Deadline::At);
         self.last_decision = Some(step.decision);
         let (decision, ring) = (step.decision, step.waiting);
         self.stats.set_paused(!decision.playing);
-        if step.produced {
-            self.engine.core_mut().drain_segments(&mut self.segments);
-            let produced = self.engine.produced();
-            let mut pos = 0;
-            for seg in self.segments.drain(..) {
-                let out = produced.get(pos..pos + seg.out_len).unwrap_or(&[]);
-                if let Some(info) = seg
-                    .source
-                    .and_then(|key| self.feed.played(key, seg.frames, out))
-                {
-                    if info.sent < self.last_played_sent {
-                        self.report.out_of_order_frames += seg.frames as u64;
-                    }
-                    self.last_played_sent = self.last_played_sent.max(info.sent);
-                    let plays_at = now + ring + frame_time(pos / channels);
-                    self.latencies
-                        .push(plays_at.saturating_sub(info.sent).as_secs_f32() * 1000.0);
-                    if info.exact {
-                        self.report.bit_exact_frames += seg.frames as u64;
-                    }
-                }
-                pos += seg.out_len;
-            }
+        if !step.produced {
+            return;
         }
-        Ok(())
+        self.engine.drain_segments(&mut self.segments);
+        let produced = self.engine.produced();
+        let mut pos = 0;
+        for seg in self.segments.drain(..) {
+            let out = produced.get(pos..pos + seg.out_len).unwrap_or(&[]);
+            if let Some(info) = seg
+                .source
+                .and_then(|key| self.feed.played(key, seg.frames, out))
+            {
+                if info.sent < self.last_played_sent {
+                    self.report.out_of_order_frames += seg.frames as u64;
+                }
+                self.last_played_sent = self.last_played_sent.max(info.sent);
+                let plays_at = now + ring + frame_time(pos / channels);
+                self.latencies
+                    .push(plays_at.saturating_sub(info.sent).as_secs_f32() * 1000.0);
+                if info.exact {
+                    self.report.bit_exact_frames += seg.frames as u64;
+                }
+            }
+            pos += seg.out_len;
+        }
     }
 
     fn sample_timeline(&mut self, now: Duration) {
@@ -312,7 +329,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             return;
         };
         if self.timeline_due(now) {
-            let m = self.engine.core().metrics().snapshot();
+            let m = self.engine.metrics().snapshot();
             self.report.timeline.push(TimelinePoint {
                 t: now.as_secs_f64(),
                 depth_ms: m.depth_ms,
@@ -335,7 +352,7 @@ impl<F: PacketFeed> VirtualPlayout<F> {
     fn note_events(&mut self, now: Duration) {
         let t = now.as_secs_f64();
         let underruns = self.stats.underruns();
-        self.engine.handle_output(underruns);
+        self.engine.handle_output(underruns, now);
         for _ in self.last_underruns..underruns {
             self.report.events.push(Event {
                 t,
@@ -343,22 +360,6 @@ impl<F: PacketFeed> VirtualPlayout<F> {
             });
         }
         self.last_underruns = underruns;
-        let rebuffers = self.engine.core().controller().rebuffers();
-        if rebuffers > self.last_rebuffers {
-            self.report.events.push(Event {
-                t,
-                kind: EventKind::Rebuffer,
-            });
-            self.last_rebuffers = rebuffers;
-        }
-        let resets = self.engine.core().buffer().stats().resets;
-        if resets > self.last_resets {
-            self.report.events.push(Event {
-                t,
-                kind: EventKind::Reset,
-            });
-            self.last_resets = resets;
-        }
         if now >= self.next_prune {
             // Packets lost, evicted or discarded never come out: forget them once no buffer
             // could still hold them, so memory stays bounded over hour-long runs.

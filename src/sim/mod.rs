@@ -7,9 +7,11 @@ pub mod recovery;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod scheduled;
 pub mod sender;
 
 pub use report::{Event, EventKind, SimReport, TimelinePoint};
 pub use run::{run_simulation, SimConfig, SimError, SimInput};
 pub use scenario::Scenario;
+pub use scheduled::{play_scheduled, ScheduledFeed, ScheduledRun};
 pub mod plot;

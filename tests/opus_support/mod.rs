@@ -8,8 +8,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use jitterplay::playout::metrics::MetricsSnapshot;
-use jitterplay::playout::receive_core::{ReceiveCore, ReceiveCoreConfig};
+use jitterplay::playout::ReceiveCoreConfig;
 use jitterplay::rtp::payload::PayloadFormat;
+use jitterplay::sim::play_scheduled;
 
 /// Stereo test audio at 48 kHz, speech-like: a voiced harmonic tone whose pitch glides
 /// quickly, with syllables (a 4 Hz loudness swing) and a moving spectral tilt, different in
@@ -105,41 +106,18 @@ pub fn rtp(payloads: &[Vec<u8>]) -> Vec<(u32, Vec<u8>)> {
 }
 
 /// Plays RTP `packets` (sent at their timestamps, arriving 10 ms later; `None` = lost on the
-/// way) through a receive core into 48 kHz stereo; returns its metrics and output.
+/// way) through the receive path into 48 kHz stereo; returns its metrics and output.
 pub fn play(packets: &[(u32, Option<Vec<u8>>)]) -> (MetricsSnapshot, Vec<f32>) {
     let mut cfg = ReceiveCoreConfig::new(PayloadFormat::Opus, 48_000, 2);
     cfg.set_target_window(Duration::from_millis(400), Duration::from_millis(600));
-    let mut rx = ReceiveCore::new(cfg).expect("receiver");
     let first_ts = packets.first().map_or(0, |p| p.0);
     let send_at = |ts: u32| Duration::from_secs_f64(ts.wrapping_sub(first_ts) as f64 / 48_000.0);
-    let end = packets.last().map_or(Duration::ZERO, |p| send_at(p.0)) + Duration::from_secs(3);
-    let mut out = Vec::new();
-    let mut ring = 0usize; // frames waiting in the imitated output ring
-    let mut now = Duration::ZERO;
-    let mut next = 0;
-    while now < end {
-        while next < packets.len() && send_at(packets[next].0) + Duration::from_millis(10) <= now {
-            if let Some(p) = &packets[next].1 {
-                rx.on_datagram(p, now);
-            }
-            next += 1;
-        }
-        if next == packets.len() {
-            rx.finish();
-        }
-        let decision = rx.tick(now, Duration::from_secs_f64(ring as f64 / 48_000.0));
-        if ring < 1920 {
-            let before = out.len();
-            rx.produce(now, Duration::from_millis(40), &mut out)
-                .expect("produce");
-            ring += (out.len() - before) / 2;
-        }
-        if decision.playing {
-            ring = ring.saturating_sub(240);
-        }
-        now += Duration::from_millis(5);
-    }
-    (rx.metrics().snapshot(), out)
+    let arrivals = packets
+        .iter()
+        .filter_map(|(ts, p)| Some((send_at(*ts) + Duration::from_millis(10), p.clone()?)))
+        .collect();
+    let run = play_scheduled(cfg, arrivals).expect("receiver");
+    (run.metrics, run.audio)
 }
 
 /// CRC-32 of Ogg pages: polynomial 0x04C11DB7, not reflected, no final XOR.

@@ -6,9 +6,10 @@
 use std::time::Duration;
 
 use jitterplay::playout::metrics::MetricsSnapshot;
-use jitterplay::playout::receive_core::{ReceiveCore, ReceiveCoreConfig};
 use jitterplay::playout::DtmfMode;
+use jitterplay::playout::ReceiveCoreConfig;
 use jitterplay::rtp::payload::PayloadFormat;
+use jitterplay::sim::play_scheduled;
 use rustfft::{num_complex::Complex, FftPlanner};
 
 /// Output rate of the PCMU stream.
@@ -81,36 +82,12 @@ pub fn play_with_target(
     cfg.telephone_event_pt = Some(EVENT_PT);
     cfg.dtmf = dtmf;
     cfg.set_target_window(target, target + Duration::from_millis(200));
-    let mut rx = ReceiveCore::new(cfg).expect("receiver");
-    let grams = datagrams(packets);
-    let end = Duration::from_secs_f64(grams.last().map_or(0.0, |g| g.0) / 1e3 + 3.0);
-    let mut out = Vec::new();
-    let mut ring = 0usize;
-    let mut now = Duration::ZERO;
-    let mut next = 0;
-    while now < end {
-        while next < grams.len() && Duration::from_secs_f64((grams[next].0 + 10.0) / 1e3) <= now {
-            if let Some(d) = &grams[next].1 {
-                rx.on_datagram(d, now);
-            }
-            next += 1;
-        }
-        if next == grams.len() {
-            rx.finish();
-        }
-        let decision = rx.tick(now, Duration::from_secs_f64(ring as f64 / RATE));
-        if ring < 320 {
-            let before = out.len();
-            rx.produce(now, Duration::from_millis(40), &mut out)
-                .expect("produce");
-            ring += out.len() - before;
-        }
-        if decision.playing {
-            ring = ring.saturating_sub(40);
-        }
-        now += Duration::from_millis(5);
-    }
-    (rx.metrics().snapshot(), out)
+    let arrivals = datagrams(packets)
+        .into_iter()
+        .filter_map(|(at_ms, d)| Some((Duration::from_secs_f64((at_ms + 10.0) / 1e3), d?)))
+        .collect();
+    let run = play_scheduled(cfg, arrivals).expect("receiver");
+    (run.metrics, run.audio)
 }
 
 /// Power spectrum of `x` (Hann window, zero-padded to `n`): (bin width Hz, power per bin).

@@ -1,9 +1,11 @@
-//! Tests of the receive core on synthetic streams, in virtual time.
+//! The receive path on synthetic streams, through the engine and the one virtual-time driver.
 
 use std::time::Duration;
 
-use super::receive_core::{ReceiveCore, ReceiveCoreConfig, Verdict};
-use crate::rtp::payload::PayloadFormat;
+use jitterplay::playback::ring::audio_ring;
+use jitterplay::playout::{PlayoutEngine, ReceiveCoreConfig, Verdict};
+use jitterplay::rtp::payload::PayloadFormat;
+use jitterplay::sim::{play_scheduled, ScheduledRun};
 
 /// A PCMU packet: header + 160 bytes of `fill`.
 fn pcmu(pt: u8, seq: u16, ts: u32, fill: u8) -> Vec<u8> {
@@ -14,39 +16,18 @@ fn pcmu(pt: u8, seq: u16, ts: u32, fill: u8) -> Vec<u8> {
     p
 }
 
-/// Streams `packets` (sent every 20 ms, arriving 10 ms later) and plays them out on a device
-/// pulling 8 kHz in 5 ms steps; returns the receiver and the samples it produced. The 400 ms
-/// target covers a 240 ms event: audio after it is queued by the time the gap plays.
-fn play(packets: &[Vec<u8>]) -> (ReceiveCore, Vec<f32>) {
+/// Streams `packets` (sent every 20 ms, arriving 10 ms later) and plays them out on a virtual
+/// 8 kHz device; returns what the receiver played. The 400 ms target covers a 240 ms event:
+/// audio after it is queued by the time the gap plays.
+fn play(packets: &[Vec<u8>]) -> ScheduledRun {
     let mut cfg = ReceiveCoreConfig::new(PayloadFormat::Pcmu, 8000, 1);
     cfg.set_target_window(Duration::from_millis(400), Duration::from_millis(600));
-    let mut rx = ReceiveCore::new(cfg).expect("receiver");
-    let mut out = Vec::new();
-    let mut ring = 0.0f64;
-    let end = Duration::from_millis(20 * packets.len() as u64 + 2000);
-    let mut now = Duration::ZERO;
-    let mut next = 0;
-    while now < end {
-        while next < packets.len() && Duration::from_millis(20 * next as u64 + 10) <= now {
-            rx.on_datagram(&packets[next], now);
-            next += 1;
-        }
-        if next == packets.len() {
-            rx.finish();
-        }
-        let decision = rx.tick(now, Duration::from_secs_f64(ring / 8000.0));
-        if ring < 320.0 {
-            let before = out.len();
-            rx.produce(now, Duration::from_millis(40), &mut out)
-                .expect("produce");
-            ring += (out.len() - before) as f64;
-        }
-        if decision.playing {
-            ring = (ring - 40.0).max(0.0);
-        }
-        now += Duration::from_millis(5);
-    }
-    (rx, out)
+    let arrivals = packets
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (Duration::from_millis(20 * i as u64 + 10), p.clone()))
+        .collect();
+    play_scheduled(cfg, arrivals).expect("receiver")
 }
 
 #[test]
@@ -64,9 +45,11 @@ fn non_audio_packets_are_gaps_not_losses() {
             ts = ts.wrapping_add(160);
         }
     }
-    let (rx, out) = play(&packets);
-    let counts = rx.counts();
-    let m = rx.metrics().snapshot();
+    let ScheduledRun {
+        metrics: m,
+        counts,
+        audio: out,
+    } = play(&packets);
     assert_eq!(counts.non_audio_gaps, 13, "{counts:?}");
     assert_eq!((counts.unexpected_pt, counts.comfort_noise), (12, 1));
     assert_eq!(m.lost, 0, "{m:?}");
@@ -95,19 +78,20 @@ fn garbage_is_counted_and_changes_nothing() {
         .collect();
     let mut cfg = ReceiveCoreConfig::new(PayloadFormat::Pcmu, 8000, 1);
     cfg.set_target_window(Duration::from_millis(100), Duration::from_millis(300));
-    let mut rx = ReceiveCore::new(cfg).expect("receiver");
+    let (producer, _consumer) = audio_ring(Duration::from_millis(100), 8000, 1);
+    let mut rx = PlayoutEngine::new(cfg, producer, Duration::from_millis(40)).expect("engine");
     for junk in [&b""[..], b"\x80", &[0u8; 12], &[0x80, 0, 0][..]] {
         assert!(matches!(
-            rx.on_datagram(junk, Duration::ZERO),
+            rx.handle_datagram(junk, Duration::ZERO),
             Verdict::Malformed(_)
         ));
     }
     assert!(matches!(
-        rx.on_datagram(&pcmu(8, 1, 0, 0), Duration::ZERO),
+        rx.handle_datagram(&pcmu(8, 1, 0, 0), Duration::ZERO),
         Verdict::UnexpectedPayloadType(8)
     ));
     assert_eq!(rx.counts().malformed, 4);
-    let (clean, clean_out) = play(&good);
-    assert_eq!(clean.metrics().snapshot().played, 30);
-    assert_eq!(clean_out.len(), 30 * 160);
+    let clean = play(&good);
+    assert_eq!(clean.metrics.played, 30);
+    assert_eq!(clean.audio.len(), 30 * 160);
 }
