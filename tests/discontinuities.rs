@@ -50,18 +50,11 @@ fn play(name: &str, plan: Plan, idle: &str) -> Outcome {
     let dir = scratch(name);
     let port = free_port();
     let stats_path = dir.join("stats.jsonl");
-    let player = spawn_player(
-        &dir,
-        &format!("rtp://127.0.0.1:{port}"),
-        &[
-            "--format",
-            "l16/48000/2",
-            "--idle-timeout",
-            idle,
-            "--stats-json",
-            stats_path.to_str().expect("utf-8 path"),
-        ],
-    );
+    let player = PlayerArgs::rtp(port)
+        .format("l16/48000/2")
+        .idle_timeout(idle)
+        .stats_json(&stats_path)
+        .spawn(&dir);
     wait_until_bound(port);
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind sender");
     socket.connect(("127.0.0.1", port)).expect("connect");

@@ -284,22 +284,12 @@ fn run(name: &str, flooded: bool) -> Run {
     let dir = scratch(name);
     let port = free_port();
     let stats_path = dir.join("stats.jsonl");
-    let player = spawn_player(
-        &dir,
-        &format!("rtp://127.0.0.1:{port}"),
-        &[
-            "--format",
-            "l16/48000/2",
-            "--target-min",
-            "1s",
-            "--target-max",
-            "2s",
-            "--idle-timeout",
-            "2s",
-            "--stats-json",
-            stats_path.to_str().expect("utf-8 path"),
-        ],
-    );
+    let player = PlayerArgs::rtp(port)
+        .format("l16/48000/2")
+        .target("1s", "2s")
+        .idle_timeout("2s")
+        .stats_json(&stats_path)
+        .spawn(&dir);
     wait_until_bound(port);
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind sender");
     socket.connect(("127.0.0.1", port)).expect("connect");

@@ -795,22 +795,12 @@ fn idle_timeout_drains_everything_and_exits_0() {
     let stats_path = dir.join("stats.jsonl");
     // A 1 s buffer and a 2 s stream: when the idle timeout fires, about half a second is still
     // buffered, and it must all play.
-    let player = spawn_player(
-        &dir,
-        &format!("rtp://127.0.0.1:{port}"),
-        &[
-            "--format",
-            "l16/48000/1",
-            "--target-min",
-            "1s",
-            "--target-max",
-            "1s",
-            "--idle-timeout",
-            "500ms",
-            "--stats-json",
-            stats_path.to_str().expect("utf-8 path"),
-        ],
-    );
+    let player = PlayerArgs::rtp(port)
+        .format("l16/48000/1")
+        .target("1s", "1s")
+        .idle_timeout("500ms")
+        .stats_json(&stats_path)
+        .spawn(&dir);
     wait_until_bound(port);
     let input = asset(SPEECH);
     let sent = summary(&send(

@@ -52,24 +52,13 @@ fn live_play_and_send_serve_their_series_while_scraped_hard() {
     let rtp_port = free_port();
     let (play_metrics, send_metrics) = (free_tcp_addr(), free_tcp_addr());
     let stats = dir.join("stats.jsonl");
-    let player = spawn_player(
-        &dir,
-        &format!("rtp://127.0.0.1:{rtp_port}"),
-        &[
-            "--format",
-            "l16/48000/1",
-            "--target-min",
-            "200ms",
-            "--target-max",
-            "1s",
-            "--idle-timeout",
-            "1500ms",
-            "--stats-json",
-            stats.to_str().expect("utf-8 path"),
-            "--metrics-listen",
-            &play_metrics.to_string(),
-        ],
-    );
+    let player = PlayerArgs::rtp(rtp_port)
+        .format("l16/48000/1")
+        .target("200ms", "1s")
+        .idle_timeout("1500ms")
+        .stats_json(&stats)
+        .metrics_listen(play_metrics)
+        .spawn(&dir);
     wait_until_bound(rtp_port);
     let to: SocketAddr = format!("127.0.0.1:{rtp_port}").parse().expect("addr");
     let sender = send(
@@ -363,24 +352,13 @@ fn a_live_player_serves_its_final_values_after_the_stream_until_scraped() {
     let rtp_port = free_port();
     let addr = free_tcp_addr();
     let stats = dir.join("stats.jsonl");
-    let player = spawn_player(
-        &dir,
-        &format!("rtp://127.0.0.1:{rtp_port}"),
-        &[
-            "--format",
-            "l16/48000/1",
-            "--target-min",
-            "200ms",
-            "--target-max",
-            "1s",
-            "--idle-timeout",
-            "500ms",
-            "--metrics-listen",
-            &addr.to_string(),
-            "--stats-json",
-            stats.to_str().expect("utf-8"),
-        ],
-    );
+    let player = PlayerArgs::rtp(rtp_port)
+        .format("l16/48000/1")
+        .target("200ms", "1s")
+        .idle_timeout("500ms")
+        .metrics_listen(addr)
+        .stats_json(&stats)
+        .spawn(&dir);
     wait_until_bound(rtp_port);
     let sender = send(
         "speech-48k-mono.flac",

@@ -133,25 +133,14 @@ fn prometheus_scrapes_send_relay_and_play() {
     }
 
     let stats = dir.join("stats.jsonl");
-    let player = spawn_player(
-        &dir,
-        &format!("rtp://127.0.0.1:{rtp_port}"),
-        &[
-            "--format",
-            "l16/48000/1",
-            "--target-min",
-            "200ms",
-            "--target-max",
-            "1s",
-            // Idle long enough after the stream for a few scrapes of the final values.
-            "--idle-timeout",
-            "4s",
-            "--stats-json",
-            stats.to_str().expect("utf-8 path"),
-            "--metrics-listen",
-            &m_play.to_string(),
-        ],
-    );
+    // Idle long enough after the stream for a few scrapes of the final values.
+    let player = PlayerArgs::rtp(rtp_port)
+        .format("l16/48000/1")
+        .target("200ms", "1s")
+        .idle_timeout("4s")
+        .stats_json(&stats)
+        .metrics_listen(m_play)
+        .spawn(&dir);
     wait_until_bound(rtp_port);
     let mut relay = Killed(
         jitterplay()

@@ -15,24 +15,18 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapWriter};
 use pcap_file::DataLink;
 
 use super::datagram_queue::{datagram_queue, DatagramReceiver, DatagramSender};
+use crate::output::writer_thread::{Finished, QueueWriter, WriterThread, FLUSH_BYTES};
 
-/// Flush once this much is waiting…
-const FLUSH_BYTES: usize = 64 << 10;
-/// …or this long after the last flush.
-const FLUSH_AGE: Duration = Duration::from_millis(500);
 /// The queue between the network task and the writer (a few seconds of any audio stream).
 const QUEUE_BYTES: usize = 8 << 20;
-/// How long the writer sleeps when the queue is empty.
-const IDLE: Duration = Duration::from_millis(20);
 /// Bytes of sender address ahead of each queued datagram: family, 16 address bytes, port.
 const ADDR_LEN: usize = 19;
 
@@ -121,8 +115,7 @@ impl SaveTap {
 
 /// The running writer.
 pub struct PacketSaver {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Result<(), SaveError>>>,
+    writer: WriterThread<SaveError>,
     stats: Arc<SaveStats>,
 }
 
@@ -161,27 +154,20 @@ impl PacketSaver {
         .map_err(|e| e.at(path))?;
         let stats = Arc::new(SaveStats::default());
         let (tx, rx) = datagram_queue(QUEUE_BYTES);
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (path, stats, stop) = (path.to_owned(), Arc::clone(&stats), Arc::clone(&stop));
-            std::thread::Builder::new()
-                .name("jitterplay-save".into())
-                .spawn(move || write_loop(sink, rx, &stats, &stop).map_err(|e| e.at(&path)))
-                .map_err(io)?
+        let saving = Saving {
+            sink,
+            queue: rx,
+            buf: Vec::with_capacity(ADDR_LEN + 65_536),
+            stats: Arc::clone(&stats),
+            path: path.to_owned(),
         };
+        let writer = WriterThread::spawn("jitterplay-save", move || Ok(saving)).map_err(io)?;
         let tap = SaveTap {
             queue: tx,
             scratch: Vec::with_capacity(ADDR_LEN + 65_536),
             stats: Arc::clone(&stats),
         };
-        Ok((
-            PacketSaver {
-                stop,
-                thread: Some(thread),
-                stats,
-            },
-            tap,
-        ))
+        Ok((PacketSaver { writer, stats }, tap))
     }
 
     /// The counters.
@@ -190,18 +176,11 @@ impl PacketSaver {
     }
 
     /// Writes what is queued and closes the file (call once the network task has stopped).
-    pub fn finish(mut self) -> Result<(), SaveError> {
-        self.stop.store(true, std::sync::atomic::Ordering::Release);
-        match self.thread.take() {
-            Some(t) => t.join().map_err(|_| SaveError::Panicked)?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for PacketSaver {
-    fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::Release);
+    pub fn finish(self) -> Result<(), SaveError> {
+        self.writer.finish().map_err(|e| match e {
+            Finished::Failed(e) => e,
+            Finished::Panicked => SaveError::Panicked,
+        })
     }
 }
 
@@ -393,21 +372,22 @@ fn v6(ip: IpAddr) -> [u8; 16] {
     }
 }
 
-fn write_loop(
-    mut sink: Sink,
-    mut queue: DatagramReceiver,
-    stats: &SaveStats,
-    stop: &AtomicBool,
-) -> Result<(), WriteError> {
-    let mut buf = Vec::with_capacity(ADDR_LEN + 65_536);
-    let mut unflushed = 0usize;
-    let mut last_flush = Instant::now();
-    loop {
-        let stopping = stop.load(std::sync::atomic::Ordering::Acquire);
-        let mut got = false;
-        while let Some(arrival) = queue.pop(&mut buf) {
-            got = true;
-            let Some((head, datagram)) = buf.split_at_checked(ADDR_LEN) else {
+/// The writer thread's side: the queue and the open file.
+struct Saving {
+    sink: Sink,
+    queue: DatagramReceiver,
+    buf: Vec<u8>,
+    stats: Arc<SaveStats>,
+    path: PathBuf,
+}
+
+impl QueueWriter for Saving {
+    type Error = SaveError;
+
+    fn drain(&mut self) -> Result<usize, SaveError> {
+        let mut wrote = 0;
+        while let Some(arrival) = self.queue.pop(&mut self.buf) {
+            let Some((head, datagram)) = self.buf.split_at_checked(ADDR_LEN) else {
                 continue;
             };
             let mut octets = [0u8; 16];
@@ -418,22 +398,21 @@ fn write_loop(
                 _ => IpAddr::V6(v6),
             };
             let from = SocketAddr::new(ip, u16::from_be_bytes([head[17], head[18]]));
-            sink.record(from, datagram, arrival)?;
-            stats.saved.fetch_add(1, Relaxed);
-            unflushed += datagram.len();
+            self.sink
+                .record(from, datagram, arrival)
+                .map_err(|e| e.at(&self.path))?;
+            self.stats.saved.fetch_add(1, Relaxed);
+            // At least one byte, so an empty datagram still counts as written.
+            wrote += datagram.len().max(1);
         }
-        if unflushed > 0
-            && (unflushed >= FLUSH_BYTES || last_flush.elapsed() >= FLUSH_AGE || stopping)
-        {
-            sink.flush()?;
-            unflushed = 0;
-            last_flush = Instant::now();
-        }
-        if stopping && queue.is_empty() {
-            return sink.flush();
-        }
-        if !got {
-            std::thread::sleep(IDLE);
-        }
+        Ok(wrote)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    fn flush(&mut self, _last: bool, _age: Duration) -> Result<(), SaveError> {
+        self.sink.flush().map_err(|e| e.at(&self.path))
     }
 }

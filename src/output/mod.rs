@@ -10,6 +10,7 @@ mod quiet;
 pub mod recorder;
 pub mod spec;
 pub mod timer;
+pub mod writer_thread;
 
 use std::path::PathBuf;
 use std::sync::Arc;

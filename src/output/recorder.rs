@@ -13,22 +13,16 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ringbuf::traits::{Consumer, Observer};
 
 use super::flac_stream::{FlacError, FlacStream};
+use super::writer_thread::{Finished, QueueWriter, WriterThread, FLUSH_BYTES};
 use crate::playback::record_tap::{record_queue, RecordQueue, RecordStats, RecordTap};
 
-/// Flush once this much is waiting…
-const FLUSH_BYTES: usize = 64 << 10;
-/// …or once the oldest waiting frame is this old.
-const FLUSH_AGE: Duration = Duration::from_millis(500);
-/// How long the writer sleeps when the queue is empty.
-const IDLE: Duration = Duration::from_millis(20);
 /// Frames the queue holds (about 5 s at 48 kHz): room for a slow disk's hiccups.
 const QUEUE_FRAMES: usize = 1 << 18;
 
@@ -61,8 +55,7 @@ pub enum RecordError {
 
 /// A running recorder: its thread and its counters.
 pub struct Recorder {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Result<(), RecordError>>>,
+    writer: WriterThread<RecordError>,
     stats: Arc<RecordStats>,
 }
 
@@ -86,25 +79,17 @@ impl Recorder {
         };
         let stats = Arc::new(RecordStats::default());
         let (tap, queue) = record_queue(QUEUE_FRAMES, usize::from(channels), Arc::clone(&stats));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (path, stats, stop) = (path.to_owned(), Arc::clone(&stats), Arc::clone(&stop));
-            std::thread::Builder::new()
-                .name("jitterplay-record".into())
-                .spawn(move || write_loop(&path, flac, rate, channels, queue, &stats, &stop))
-                .map_err(|error| RecordError::Io {
-                    path: "recorder thread".into(),
-                    error,
-                })?
+        let writer = {
+            let (path, stats) = (path.to_owned(), Arc::clone(&stats));
+            WriterThread::spawn("jitterplay-record", move || {
+                Recording::open(path, flac, rate, channels, queue, stats)
+            })
+            .map_err(|error| RecordError::Io {
+                path: "recorder thread".into(),
+                error,
+            })?
         };
-        Ok((
-            Recorder {
-                stop,
-                thread: Some(thread),
-                stats,
-            },
-            tap,
-        ))
+        Ok((Recorder { writer, stats }, tap))
     }
 
     /// With `path`, starts recording what `callback` plays (`rate` Hz, `channels`) and taps it.
@@ -128,108 +113,129 @@ impl Recorder {
     }
 
     /// Writes what is still queued and closes the file. Call once the output has stopped.
-    pub fn finish(mut self) -> Result<(), RecordError> {
-        self.stop.store(true, Ordering::Release);
-        match self.thread.take() {
-            Some(t) => t.join().map_err(|_| RecordError::Panicked)?,
-            None => Ok(()),
-        }
+    pub fn finish(self) -> Result<(), RecordError> {
+        self.writer.finish().map_err(|e| match e {
+            Finished::Failed(e) => e,
+            Finished::Panicked => RecordError::Panicked,
+        })
     }
 }
 
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-    }
+/// The writer thread's side: the queue, the silence marks taken from it, the open file.
+struct Recording {
+    path: PathBuf,
+    wav: Encoding,
+    queue: RecordQueue,
+    stats: Arc<RecordStats>,
+    channels: usize,
+    batch: Vec<f32>,
+    marks: VecDeque<crate::playback::record_tap::SilenceMark>,
+    popped: u64,
+    pending_silence: u64,
 }
 
-fn write_loop(
-    path: &Path,
-    flac: bool,
-    rate: u32,
-    channels: u16,
-    mut queue: RecordQueue,
-    stats: &RecordStats,
-    stop: &AtomicBool,
-) -> Result<(), RecordError> {
-    let io = |error| RecordError::Io {
-        path: path.to_owned(),
-        error,
-    };
-    let file = File::create(path).map_err(io)?;
-    let mut wav = if flac {
-        let flac_err = |error| RecordError::Flac {
-            path: path.to_owned(),
+impl Recording {
+    fn open(
+        path: PathBuf,
+        flac: bool,
+        rate: u32,
+        channels: u16,
+        queue: RecordQueue,
+        stats: Arc<RecordStats>,
+    ) -> Result<Self, RecordError> {
+        let io = |error| RecordError::Io {
+            path: path.clone(),
             error,
         };
-        Encoding::Flac(Box::new(
-            FlacStream::new(file, rate, channels).map_err(flac_err)?,
-        ))
-    } else {
-        Encoding::Wav(WavStream::new(file, rate, channels).map_err(io)?)
-    };
-    let channels = usize::from(channels.max(1));
-    let mut batch = vec![0.0f32; 16_384];
-    let mut marks = VecDeque::with_capacity(4096);
-    let mut popped = 0u64;
-    let mut pending_silence = 0u64;
-    let mut unflushed = 0usize;
-    let mut oldest: Option<Instant> = None;
-    loop {
-        // Read the flag first: whatever was queued before it was set is then visible.
-        let stopping = stop.load(Ordering::Acquire);
-        while let Some(m) = queue.marks.try_pop() {
-            marks.push_back(m);
+        let file = File::create(&path).map_err(io)?;
+        let wav = if flac {
+            let flac_err = |error| RecordError::Flac {
+                path: path.clone(),
+                error,
+            };
+            Encoding::Flac(Box::new(
+                FlacStream::new(file, rate, channels).map_err(flac_err)?,
+            ))
+        } else {
+            Encoding::Wav(WavStream::new(file, rate, channels).map_err(io)?)
+        };
+        Ok(Recording {
+            path,
+            wav,
+            queue,
+            stats,
+            channels: usize::from(channels.max(1)),
+            batch: vec![0.0f32; 16_384],
+            marks: VecDeque::with_capacity(4096),
+            popped: 0,
+            pending_silence: 0,
+        })
+    }
+
+    /// Takes the silence marks now due (at or before the samples written so far).
+    fn take_due_marks(&mut self) {
+        while self.marks.front().is_some_and(|m| m.at <= self.popped) {
+            self.pending_silence += self.marks.pop_front().map_or(0, |m| m.samples);
         }
-        let n = queue.samples.pop_slice(&mut batch);
-        let now = Instant::now();
-        if n > 0 || !marks.is_empty() {
-            oldest.get_or_insert(now);
+    }
+}
+
+impl QueueWriter for Recording {
+    type Error = RecordError;
+
+    /// Real samples, with the silence heard between them; silence waits until real audio
+    /// follows it, so none is written after the last audio.
+    fn drain(&mut self) -> Result<usize, RecordError> {
+        while let Some(m) = self.queue.marks.try_pop() {
+            self.marks.push_back(m);
         }
-        // Real samples, with the silence heard between them; silence waits until real audio
-        // follows it, so none is written after the last audio.
+        let n = self.queue.samples.pop_slice(&mut self.batch);
         let mut from = 0usize;
         while from < n {
-            let next_mark = marks
+            let next_mark = self
+                .marks
                 .front()
-                .map(|m| m.at.saturating_sub(popped))
+                .map(|m| m.at.saturating_sub(self.popped))
                 .unwrap_or(u64::MAX);
             let upto = n.min(from + usize::try_from(next_mark).unwrap_or(usize::MAX));
             if upto > from {
-                write_silence(&mut wav, &mut pending_silence).map_err(io)?;
-                wav.write_samples(&batch[from..upto]).map_err(io)?;
-                unflushed += (upto - from) * 4;
-                popped += (upto - from) as u64;
-                stats
+                let err = |e| RecordError::Io {
+                    path: self.path.clone(),
+                    error: e,
+                };
+                write_silence(&mut self.wav, &mut self.pending_silence).map_err(err)?;
+                let err = |e| RecordError::Io {
+                    path: self.path.clone(),
+                    error: e,
+                };
+                self.wav
+                    .write_samples(&self.batch[from..upto])
+                    .map_err(err)?;
+                self.popped += (upto - from) as u64;
+                self.stats
                     .written_frames
-                    .fetch_add(((upto - from) / channels) as u64, Ordering::Relaxed);
+                    .fetch_add(((upto - from) / self.channels) as u64, Ordering::Relaxed);
                 from = upto;
             }
-            while marks.front().is_some_and(|m| m.at <= popped) {
-                pending_silence += marks.pop_front().map_or(0, |m| m.samples);
-            }
+            self.take_due_marks();
         }
-        while marks.front().is_some_and(|m| m.at <= popped) {
-            pending_silence += marks.pop_front().map_or(0, |m| m.samples);
-        }
-        let due = oldest.is_some_and(|t| now.duration_since(t) >= FLUSH_AGE);
-        if unflushed > 0 && (unflushed >= FLUSH_BYTES || due || stopping) {
-            wav.flush(false).map_err(|e| e.at(path))?;
-            unflushed = 0;
-            if let Some(t) = oldest.take() {
-                let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
-                stats.flush_latency_us.store(us, Ordering::Relaxed);
-            }
-            stats.flushes.fetch_add(1, Ordering::Relaxed);
-        }
-        if stopping && queue.samples.is_empty() {
-            break;
-        }
-        if n == 0 {
-            std::thread::sleep(IDLE);
-        }
+        self.take_due_marks();
+        Ok(n * 4)
     }
-    wav.flush(true).map_err(|e| e.at(path))
+
+    fn is_empty(&self) -> bool {
+        self.queue.samples.is_empty()
+    }
+
+    fn flush(&mut self, last: bool, age: Duration) -> Result<(), RecordError> {
+        self.wav.flush(last).map_err(|e| e.at(&self.path))?;
+        if !last {
+            let us = u64::try_from(age.as_micros()).unwrap_or(u64::MAX);
+            self.stats.flush_latency_us.store(us, Ordering::Relaxed);
+            self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
 }
 
 /// The file being written, in the format its extension names.

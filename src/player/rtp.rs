@@ -483,12 +483,13 @@ fn step(p: &mut Playing, now: Duration, link: &Link<'_>) -> Result<Step, LiveErr
             Output::Playout(step) => {
                 let playing = step.decision.playing;
                 p.out_stats.set_paused(!playing);
-                if let (true, Some(sink), Some(callback)) =
-                    (playing, p.sink.as_mut(), p.callback.take())
-                {
-                    // Opening the device only now keeps a WAV free of the prebuffering silence.
-                    sink.start(callback, Arc::clone(&p.out_stats))
-                        .map_err(PlayError::from)?;
+                if playing {
+                    if let (Some(sink), Some(callback)) = (p.sink.as_mut(), p.callback.take()) {
+                        // Opening the device only now keeps a WAV free of the prebuffering
+                        // silence.
+                        sink.start(callback, Arc::clone(&p.out_stats))
+                            .map_err(PlayError::from)?;
+                    }
                 }
             }
             Output::Transmit(datagram) => link.send_rtcp(datagram),

@@ -213,6 +213,71 @@ pub struct Played {
     pub stderr: String,
 }
 
+/// The flags of a test's `jitterplay play`, set by name; [`PlayerArgs::spawn`] starts it.
+#[derive(Debug, Clone, Default)]
+pub struct PlayerArgs {
+    input: String,
+    args: Vec<String>,
+}
+
+impl PlayerArgs {
+    /// Plays `rtp://127.0.0.1:PORT`.
+    pub fn rtp(port: u16) -> Self {
+        Self::input(&format!("rtp://127.0.0.1:{port}"))
+    }
+
+    /// Plays `input` (a URL, an SDP or a file).
+    pub fn input(input: &str) -> Self {
+        PlayerArgs {
+            input: input.to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    fn flag(mut self, name: &str, value: impl ToString) -> Self {
+        self.args.push(name.to_string());
+        self.args.push(value.to_string());
+        self
+    }
+
+    /// `--format FORMAT`.
+    pub fn format(self, format: &str) -> Self {
+        self.flag("--format", format)
+    }
+
+    /// `--target-min MIN --target-max MAX`.
+    pub fn target(self, min: &str, max: &str) -> Self {
+        self.flag("--target-min", min).flag("--target-max", max)
+    }
+
+    /// `--idle-timeout T`.
+    pub fn idle_timeout(self, t: &str) -> Self {
+        self.flag("--idle-timeout", t)
+    }
+
+    /// `--stats-json PATH`.
+    pub fn stats_json(self, path: &std::path::Path) -> Self {
+        self.flag("--stats-json", path.display())
+    }
+
+    /// `--metrics-listen ADDR`.
+    pub fn metrics_listen(self, addr: impl std::fmt::Display) -> Self {
+        self.flag("--metrics-listen", addr)
+    }
+
+    /// Any other flags, as they are.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// Starts the player with its WAV and output files in `dir` (see [`spawn_player`]).
+    pub fn spawn(self, dir: &std::path::Path) -> Player {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        spawn_player(dir, &self.input, &args)
+    }
+}
+
 /// Starts `jitterplay play INPUT --output wav:DIR/out.wav --quiet ARGS…`; stdout and stderr go to
 /// files in `dir` (no pipe can fill up and stall it).
 pub fn spawn_player(dir: &std::path::Path, input: &str, args: &[&str]) -> Player {
