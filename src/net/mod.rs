@@ -17,6 +17,7 @@ pub mod rtcp_link;
 pub mod rtp_url;
 pub mod rtp_writer;
 pub mod send_config;
+mod send_loop;
 pub mod send_report;
 pub mod send_rtcp;
 mod send_sdp;

@@ -15,20 +15,15 @@ use super::file_source::{MpaFile, MpaSource, PayloadSource, PcmSource};
 use super::pacing::Pacer;
 use super::rtp_writer::{RtpWriter, RTP_HEADER_LEN};
 pub use super::send_config::{SendConfig, SendError, DEFAULT_DYNAMIC_PT};
+use super::send_loop::{Output, SendLoop};
 use super::send_report::{SendProgress, SendReport};
 use super::send_rtcp::SendRtcp;
 use super::send_sdp::stream_sdp;
 use super::socket::{resolve_destination, sending_socket_at};
-use super::traffic_metrics::{TrafficMetrics, TrafficSnapshot};
+use super::traffic_metrics::TrafficMetrics;
 use crate::netem::queue::{ImpairQueue, QueueLimits};
-use crate::rtcp::sender_session::Transmit;
 use crate::rtp::payload::PayloadFormat;
 
-/// How many times the closing BYE is sent.
-const BYE_COPIES: usize = 3;
-
-/// How often [`Sender::run_with_progress`] reports progress.
-const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 /// Largest datagram read on the RTCP socket (a muxed port may carry anything).
 const MAX_INCOMING: usize = 65_507;
 
@@ -209,7 +204,7 @@ impl Sender {
         let socket = tokio_socket(socket)?;
         let rtcp_socket = rtcp_socket.map(tokio_socket).transpose()?;
         let mpa_file;
-        let mut source = match prepared {
+        let source = match prepared {
             Prepared::Pcm(pcm) => PayloadSource::Pcm(pcm),
             Prepared::Mpa(file) => {
                 mpa_file = file;
@@ -221,18 +216,7 @@ impl Sender {
             }
         };
         let drift = config.impair.as_ref().map_or(0.0, |s| s.drift_ppm);
-        let mut pacer = Pacer::new(format.clock_rate(), drift);
-        let mut queue = config
-            .impair
-            .as_ref()
-            .map(|spec| ImpairQueue::new(spec, QueueLimits::default()));
-        let mut out = Output {
-            socket: &socket,
-            destination,
-            datagrams: 0,
-            errors: 0,
-        };
-        let mut rtcp = config.rtcp.enabled.then(|| {
+        let rtcp = config.rtcp.enabled.then(|| {
             SendRtcp::new(
                 &config.rtcp,
                 destination,
@@ -243,163 +227,62 @@ impl Sender {
         });
         // RTCP arrives on its own socket, or muxed on the RTP socket.
         let rtcp_in = rtcp_socket.as_ref().unwrap_or(&socket);
-        let rtcp_out = Output {
-            socket: rtcp_in,
-            destination: rtcp.as_ref().map_or(destination, SendRtcp::destination),
-            datagrams: 0,
-            errors: 0,
-        };
-        let mut rtcp_out = rtcp_out;
+        let rtcp_destination = rtcp.as_ref().map_or(destination, SendRtcp::destination);
         let mut incoming = vec![0u8; if rtcp.is_some() { MAX_INCOMING } else { 0 }];
-        let bytes_per_frame = format.bytes_per_frame();
-        let mut payload = Vec::with_capacity(config.max_payload);
-        let within = |pacer: &Pacer, t: u64| config.duration.is_none_or(|d| pacer.due(t) < d);
-        let mut next = source
-            .next_payload(&mut payload)?
-            .filter(|&t| within(&pacer, t));
-        let (mut marker, mut interrupted, mut frames_sent) = (true, false, 0u64);
-        let rate = u64::from(format.sample_rate().unwrap_or(1)).max(1);
-        let audio_of = |frames: u64| Duration::from_nanos(frames * 1_000_000_000 / rate);
+        let mut run = SendLoop {
+            config: &config,
+            format,
+            header: &mut header,
+            metrics: &metrics,
+            source,
+            payload: Vec::with_capacity(config.max_payload),
+            next: None,
+            pacer: Pacer::new(format.clock_rate(), drift),
+            queue: config
+                .impair
+                .as_ref()
+                .map(|spec| ImpairQueue::new(spec, QueueLimits::default())),
+            out: Output::new(&socket, destination),
+            rtcp_out: Output::new(rtcp_in, rtcp_destination),
+            rtcp,
+            marker: true,
+            frames_sent: 0,
+            media_bytes: 0,
+            media_end: None,
+            next_progress: Duration::ZERO,
+            start: Instant::now(),
+        };
+        run.next = run.next_packet()?;
         // Nothing sent, nothing to NACK: no linger (e.g. `--duration 0s` to write the SDP).
-        let linger = if rtcp.is_some() && next.is_some() {
+        let linger = if run.rtcp.is_some() && run.next.is_some() {
             config.rtcp.linger
         } else {
             Duration::ZERO
         };
-        let mut media_end: Option<Duration> = None;
-        let mut next_progress = Duration::ZERO;
-        let mut media_bytes = 0u64;
-        let start = Instant::now();
-        let sleep = tokio::time::sleep_until(start.into());
+        let mut interrupted = false;
+        let sleep = tokio::time::sleep_until(run.start.into());
         tokio::pin!(sleep, stop);
-        loop {
-            let packet_due = next.map(|t| pacer.due(t));
-            let release_due = queue.as_ref().and_then(ImpairQueue::next_due);
-            let media_wake = packet_due.into_iter().chain(release_due).min();
-            // After the input ends, NACKs are answered for `linger` more, then the BYE.
-            let linger_end = match media_wake {
-                Some(_) => None,
-                None => {
-                    if media_end.is_none() {
-                        // A final report: its count tells the receiver which packets it still
-                        // lacks at the end, asked for during the linger.
-                        if let Some(r) = rtcp.as_mut() {
-                            r.report_now(start.elapsed());
-                        }
-                    }
-                    Some(*media_end.get_or_insert_with(|| start.elapsed()) + linger)
-                }
-            };
-            if linger_end.is_some_and(|end| start.elapsed() >= end) {
-                break;
-            }
-            let rtcp_due = rtcp.as_ref().map(|r| r.next_timer());
-            let Some(wake) = media_wake
-                .into_iter()
-                .chain(linger_end)
-                .chain(rtcp_due)
-                .min()
-            else {
-                break;
-            };
-            sleep.as_mut().reset((start + wake).into());
+        while let Some(wake) = run.wake(linger) {
+            sleep.as_mut().reset((run.start + wake).into());
             tokio::select! {
                 biased;
                 () = &mut stop => { interrupted = true; break; }
-                received = rtcp_in.recv_from(&mut incoming), if rtcp.is_some() => {
-                    if let (Ok((len, _)), Some(r)) = (received, rtcp.as_mut()) {
-                        r.on_datagram(&incoming[..len], start.elapsed());
+                received = rtcp_in.recv_from(&mut incoming), if run.rtcp.is_some() => {
+                    if let (Ok((len, _)), Some(r)) = (received, run.rtcp.as_mut()) {
+                        r.on_datagram(&incoming[..len], run.start.elapsed());
                     }
                 }
                 () = &mut sleep => {}
             }
-            let now = start.elapsed();
-            while let Some(t) = next.filter(|&t| pacer.due(t) <= now) {
-                if pacer.resync_if_late(t, now) {
-                    tracing::warn!("sender fell more than 1 s behind; resuming after a pause");
-                    marker = true;
-                }
-                let due = pacer.due(t);
-                let datagram = header.packet(pacer.rtp_ticks(t), marker, &payload);
-                marker = false;
-                frames_sent += bytes_per_frame.map_or(0, |b| (payload.len() / b) as u64);
-                media_bytes += datagram.len() as u64;
-                if let Some(r) = rtcp.as_mut() {
-                    // Stamped with its schedule, so the SR's clock mapping has no send jitter.
-                    r.on_rtp_sent(datagram, due);
-                }
-                match &mut queue {
-                    Some(q) => {
-                        q.offer(due, datagram);
-                    }
-                    None => out.send(datagram).await,
-                }
-                next = source
-                    .next_payload(&mut payload)?
-                    .filter(|&t| within(&pacer, t));
-            }
-            if let Some(r) = rtcp.as_mut() {
-                if now >= next_progress && now >= Duration::from_secs(5) {
-                    // The measured rate replaces the nominal one for the budgets.
-                    r.set_session_rate(media_bytes as f64 / now.as_secs_f64(), now);
-                }
-                while let Some(kind) = r.poll(now) {
-                    match (kind, &mut queue) {
-                        // Retransmissions cross the same (impaired) network as the media.
-                        (Transmit::Rtp, Some(q)) => {
-                            q.offer(now, &r.outgoing);
-                        }
-                        (Transmit::Rtp, None) => out.send(&r.outgoing).await,
-                        (Transmit::Rtcp, _) => rtcp_out.send(&r.outgoing).await,
-                    }
-                }
-            }
-            if let Some(q) = &mut queue {
-                while let Some(bytes) = q.pop_due(now) {
-                    out.send(&bytes).await;
-                    q.recycle(bytes);
-                }
-            }
-            metrics.publish(&TrafficSnapshot {
-                packets: header.packets(),
-                datagrams: out.datagrams,
-                errors: out.errors,
-                audio: audio_of(frames_sent),
-                impairment: queue.as_ref().map(ImpairQueue::counts),
-                held: queue.as_ref().map_or(0, |q| q.len() as u64),
-                ..TrafficSnapshot::default()
-            });
-            if now >= next_progress {
-                next_progress = now + PROGRESS_EVERY;
-                progress(&SendProgress {
-                    elapsed: now,
-                    packets: header.packets(),
-                    rtcp: rtcp.as_ref().map(SendRtcp::summary),
-                });
-            }
+            let now = run.start.elapsed();
+            run.send_due_media(now).await?;
+            run.serve_rtcp(now).await;
+            run.release_impaired(now).await;
+            run.publish();
+            run.report_progress(now, &mut progress);
         }
-        if let Some(r) = rtcp.as_mut() {
-            r.bye(start.elapsed());
-            // A lost BYE leaves the receiver waiting out its idle timeout: send it three times,
-            // 20 ms apart, as RFC 4733 repeats its end packets (receivers act on the first).
-            for copy in 0..BYE_COPIES {
-                if copy > 0 {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                rtcp_out.send(&r.outgoing).await;
-            }
-        }
-        Ok(SendReport {
-            packets: header.packets(),
-            datagrams: out.datagrams,
-            send_errors: out.errors + rtcp_out.errors,
-            impairment: queue.as_ref().map(ImpairQueue::counts),
-            discarded: queue.as_ref().map_or(0, |q| q.len() as u64),
-            audio: bytes_per_frame.map(|_| audio_of(frames_sent)),
-            elapsed: start.elapsed(),
-            interrupted,
-            rtcp: rtcp.as_ref().map(SendRtcp::summary),
-        })
+        run.say_bye().await;
+        Ok(run.report(interrupted))
     }
 }
 
@@ -412,29 +295,4 @@ fn nominal_octets_per_s(format: PayloadFormat, config: &SendConfig) -> f64 {
         _ => 16_000.0,
     };
     payload + 40.0 * 50.0
-}
-
-/// The socket end: sends datagrams and counts what happened.
-struct Output<'a> {
-    socket: &'a tokio::net::UdpSocket,
-    destination: SocketAddr,
-    datagrams: u64,
-    errors: u64,
-}
-
-impl Output<'_> {
-    async fn send(&mut self, datagram: &[u8]) {
-        match self.socket.send_to(datagram, self.destination).await {
-            Ok(_) => self.datagrams += 1,
-            Err(error) => {
-                // Transient (ENOBUFS) or persistent (no route): say so once, count the rest.
-                if self.errors == 0 {
-                    tracing::warn!(%error, destination = %self.destination, "send failed");
-                } else {
-                    tracing::debug!(%error, "send failed");
-                }
-                self.errors += 1;
-            }
-        }
-    }
 }
