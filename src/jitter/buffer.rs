@@ -322,61 +322,10 @@ impl JitterBuffer {
 
     /// Stores a packet of the current stream (or tells why not).
     fn queue(&mut self, pkt: Incoming, payload: &[u8]) -> InsertOutcome {
-        // A fresh stream continues the extended numbering where the last one ended, so that no
-        // number means two different packets while old slots still hold played markers.
-        let ext_seq = match self.seq_ext.highest() {
-            None => self
-                .seq_ext
-                .restart_at(pkt.seq, self.cur.next_seq.max(SEQ_BASE)),
-            Some(_) => self.seq_ext.extend(pkt.seq),
-        };
-        let mut ext_ts = match self.ts_ext.highest() {
-            None => self
-                .ts_ext
-                .restart_at(pkt.ts, self.cur.play_ts.max(TS_BASE)),
-            Some(_) => self.ts_ext.extend(pkt.ts),
-        };
-        if let Some(h) = self.cur.highest.filter(|h| ext_seq > h.seq) {
-            // A pause longer than `max_pause` plays as `max_pause` of silence, so the timeline is
-            // compressed right here: depth then counts only audio and silence that will play.
-            let natural = h.ts + (ext_seq - h.seq) * self.cadence.ticks();
-            let limit = natural + self.ticks(self.cfg.max_pause);
-            if ext_ts > limit {
-                ext_ts = self.ts_ext.restart_at(pkt.ts, limit);
-                // The timestamp reference moved, so the delay history's base is meaningless.
-                self.estimator.rebase();
-            }
-        }
+        let (ext_seq, ext_ts) = self.extend_numbers(&pkt);
         let cap = self.cap();
-        if !self.cur.started {
-            self.cur.started = true;
-            self.cur.next_seq = ext_seq;
-            self.cur.play_ts = ext_ts;
-            self.cur.newest_end_ts = ext_ts;
-        } else if ext_seq < self.cur.next_seq {
-            let span_ok = self.cur.next_seq - ext_seq < cap
-                && self.cur.highest.is_none_or(|h| h.seq - ext_seq < cap);
-            if self.cur.popped || !span_ok {
-                // No target within the window could have saved it, so it tells the delay
-                // estimator nothing: a late packet changes nothing but the `late` count.
-                return if self.slots.find(ext_seq, SlotState::Played).is_some() {
-                    self.stats.duplicate += 1;
-                    InsertOutcome::Duplicate
-                } else {
-                    self.stats.late += 1;
-                    InsertOutcome::Late
-                };
-            }
-            // Nothing has played yet: an earlier packet moves the start back, if its timestamp
-            // agrees with its place (a timestamp hours behind would make hours of "loss").
-            let steps = self.cur.next_seq - ext_seq;
-            let behind = self.cur.play_ts.saturating_sub(ext_ts);
-            if ext_ts > self.cur.play_ts || behind > steps * self.max_ticks_per_seq() {
-                self.stats.stray += 1;
-                return InsertOutcome::Late;
-            }
-            self.cur.next_seq = ext_seq;
-            self.cur.play_ts = ext_ts;
+        if let Err(refused) = self.place(ext_seq, ext_ts, cap) {
+            return refused;
         }
         if self.slots.is_queued(ext_seq) {
             self.stats.duplicate += 1;
@@ -405,29 +354,122 @@ impl JitterBuffer {
             arrival: pkt.arrival,
             own_ticks: self.own_ticks(payload),
         };
+        if let Err(refused) = self.store(meta, payload, &mut evicted) {
+            return refused;
+        }
+        self.cur.queued += 1;
+        let reordered = self.note_highest(&pkt, ext_seq, ext_ts);
+        evicted += self.trim_to_max_depth();
+        if evicted > 0 {
+            InsertOutcome::Overflow {
+                evicted: u32::try_from(evicted).unwrap_or(u32::MAX),
+            }
+        } else {
+            InsertOutcome::Queued { reordered }
+        }
+    }
+
+    /// The packet's extended sequence number and timestamp. A fresh stream continues the
+    /// extended numbering where the last one ended, so that no number means two different
+    /// packets while old slots still hold played markers.
+    fn extend_numbers(&mut self, pkt: &Incoming) -> (u64, u64) {
+        let ext_seq = match self.seq_ext.highest() {
+            None => self
+                .seq_ext
+                .restart_at(pkt.seq, self.cur.next_seq.max(SEQ_BASE)),
+            Some(_) => self.seq_ext.extend(pkt.seq),
+        };
+        let mut ext_ts = match self.ts_ext.highest() {
+            None => self
+                .ts_ext
+                .restart_at(pkt.ts, self.cur.play_ts.max(TS_BASE)),
+            Some(_) => self.ts_ext.extend(pkt.ts),
+        };
+        if let Some(h) = self.cur.highest.filter(|h| ext_seq > h.seq) {
+            // A pause longer than `max_pause` plays as `max_pause` of silence, so the timeline is
+            // compressed right here: depth then counts only audio and silence that will play.
+            let natural = h.ts + (ext_seq - h.seq) * self.cadence.ticks();
+            let limit = natural + self.ticks(self.cfg.max_pause);
+            if ext_ts > limit {
+                ext_ts = self.ts_ext.restart_at(pkt.ts, limit);
+                // The timestamp reference moved, so the delay history's base is meaningless.
+                self.estimator.rebase();
+            }
+        }
+        (ext_seq, ext_ts)
+    }
+
+    /// Places the packet against the play position: the first packet starts it; an earlier
+    /// one may move it back before anything has played. `Err` says why it is refused.
+    fn place(&mut self, ext_seq: u64, ext_ts: u64, cap: u64) -> Result<(), InsertOutcome> {
+        if !self.cur.started {
+            self.cur.started = true;
+            self.cur.next_seq = ext_seq;
+            self.cur.play_ts = ext_ts;
+            self.cur.newest_end_ts = ext_ts;
+            return Ok(());
+        }
+        if ext_seq >= self.cur.next_seq {
+            return Ok(());
+        }
+        let span_ok = self.cur.next_seq - ext_seq < cap
+            && self.cur.highest.is_none_or(|h| h.seq - ext_seq < cap);
+        if self.cur.popped || !span_ok {
+            // No target within the window could have saved it, so it tells the delay
+            // estimator nothing: a late packet changes nothing but the `late` count.
+            return Err(if self.slots.find(ext_seq, SlotState::Played).is_some() {
+                self.stats.duplicate += 1;
+                InsertOutcome::Duplicate
+            } else {
+                self.stats.late += 1;
+                InsertOutcome::Late
+            });
+        }
+        // Nothing has played yet: an earlier packet moves the start back, if its timestamp
+        // agrees with its place (a timestamp hours behind would make hours of "loss").
+        let steps = self.cur.next_seq - ext_seq;
+        let behind = self.cur.play_ts.saturating_sub(ext_ts);
+        if ext_ts > self.cur.play_ts || behind > steps * self.max_ticks_per_seq() {
+            self.stats.stray += 1;
+            return Err(InsertOutcome::Late);
+        }
+        self.cur.next_seq = ext_seq;
+        self.cur.play_ts = ext_ts;
+        Ok(())
+    }
+
+    /// Stores the packet, making room by drop-oldest when the byte budget is full (counted in
+    /// `evicted`). `Err` says why it could not be stored.
+    fn store(
+        &mut self,
+        meta: SlotMeta,
+        payload: &[u8],
+        evicted: &mut u64,
+    ) -> Result<(), InsertOutcome> {
         loop {
             match self.slots.store(meta, payload) {
-                Ok(()) => break,
-                Err(StoreError::NoRoom) => {
-                    // The byte budget is full: drop-oldest, as for any overflow.
-                    match self.first_queued() {
-                        Some(first) if first < ext_seq => evicted += self.advance_to(first + 1),
-                        _ if self.cands.len() > 0 => self.drop_candidates(),
-                        _ => {
-                            self.stats.overflow += 1;
-                            return InsertOutcome::Overflow {
-                                evicted: u32::try_from(evicted).unwrap_or(u32::MAX),
-                            };
-                        }
+                Ok(()) => return Ok(()),
+                Err(StoreError::NoRoom) => match self.first_queued() {
+                    Some(first) if first < meta.ext_seq => *evicted += self.advance_to(first + 1),
+                    _ if self.cands.len() > 0 => self.drop_candidates(),
+                    _ => {
+                        self.stats.overflow += 1;
+                        return Err(InsertOutcome::Overflow {
+                            evicted: u32::try_from(*evicted).unwrap_or(u32::MAX),
+                        });
                     }
-                }
+                },
                 Err(StoreError::TooLarge) => {
                     self.stats.too_large += 1;
-                    return InsertOutcome::TooLarge;
+                    return Err(InsertOutcome::TooLarge);
                 }
             }
         }
-        self.cur.queued += 1;
+    }
+
+    /// Notes a stored packet against the highest one so far (and the packet cadence); returns
+    /// whether it arrived out of order.
+    fn note_highest(&mut self, pkt: &Incoming, ext_seq: u64, ext_ts: u64) -> bool {
         let reordered = self.cur.highest.is_some_and(|h| ext_seq < h.seq);
         if reordered {
             self.stats.reordered += 1;
@@ -449,20 +491,20 @@ impl JitterBuffer {
         }
         let end = ext_ts + self.cadence.ticks();
         self.cur.newest_end_ts = self.cur.newest_end_ts.max(end);
+        reordered
+    }
+
+    /// Evicts the oldest packets while the buffer is deeper than its ceiling; returns how many.
+    fn trim_to_max_depth(&mut self) -> u64 {
         let max_depth = self.ticks(self.cfg.max_depth);
+        let mut evicted = 0;
         while self.cur.queued > 1 && self.depth_ticks() > max_depth {
             match self.evict_oldest() {
                 Some(n) => evicted += n,
                 None => break,
             }
         }
-        if evicted > 0 {
-            InsertOutcome::Overflow {
-                evicted: u32::try_from(evicted).unwrap_or(u32::MAX),
-            }
-        } else {
-            InsertOutcome::Queued { reordered }
-        }
+        evicted
     }
 
     /// Moves the play position to `target`, evicting queued packets on the way (drop-oldest
