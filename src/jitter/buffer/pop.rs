@@ -23,89 +23,24 @@ impl JitterBuffer {
         if !self.cur.started || !(self.cur.confirmed || self.cur.draining) {
             return PopOutcome::Empty;
         }
-        if self.cur.starved {
-            let Some(first) = self.first_queued() else {
-                return PopOutcome::Empty;
-            };
-            if first != self.cur.next_seq {
-                if self.cur.resume_at.is_some_and(|t| now < t) {
-                    return PopOutcome::Empty;
-                }
-                self.stats.lost += self.missing(self.cur.next_seq, first);
-                self.cur.next_seq = first;
-            }
-            if let Some(slot) = self.slots.find(first, SlotState::Queued) {
-                self.cur.play_ts = slot.ext_ts;
-            }
-            self.cur.starved = false;
-            self.cur.resume_at = None;
+        if self.cur.starved && !self.resume_after_starving(now) {
+            return PopOutcome::Empty;
         }
-        if let Some((from, to)) = self.cur.boundary {
-            let at = self.cur.next_seq;
-            if at >= from && at < to && !self.slots.is_queued(at) {
-                // Numbers left unused between two streams: not losses.
-                self.cur.next_seq = (at..to).find(|s| self.slots.is_queued(*s)).unwrap_or(to);
-            }
-        }
+        self.skip_unused_numbers();
         let cad = self.cadence.ticks();
         let next = self.cur.next_seq;
-        let head = self.slots.find(next, SlotState::Queued).map(|s| {
-            (
-                s.ssrc,
-                s.own_ticks,
-                s.ext_ts,
-                s.rtp_ts,
-                s.rtp_seq,
-                s.marker,
-                s.payload_type,
-                s.arrival,
-            )
+        let head = self.slots.find(next, SlotState::Queued).map(|s| Head {
+            ssrc: s.ssrc,
+            own_ticks: s.own_ticks,
+            ext_ts: s.ext_ts,
+            rtp_ts: s.rtp_ts,
+            rtp_seq: s.rtp_seq,
+            marker: s.marker,
+            payload_type: s.payload_type,
+            arrival: s.arrival,
         });
-        if let Some((ssrc, own_ticks, ext_ts, rtp_ts, rtp_seq, marker, payload_type, arrival)) =
-            head
-        {
-            let gap = ext_ts.saturating_sub(self.cur.play_ts);
-            if cad > 0 && gap > cad / 2 {
-                let silence = gap.min(self.ticks(self.cfg.max_pause));
-                self.cur.play_ts = ext_ts;
-                self.cur.popped = true;
-                self.stats.silence_ticks += silence;
-                return PopOutcome::Silence { ticks: silence };
-            }
-            let discont = self.cur.boundary.is_some_and(|(from, _)| next >= from);
-            if discont {
-                self.cur.boundary = None;
-            }
-            self.cur.queued = self.cur.queued.saturating_sub(1);
-            self.cur.next_seq += 1;
-            self.cur.play_ts = if own_ticks > 0 {
-                // The packet's own length: senders that vary packet sizes (GStreamer's
-                // max-ptime splitting) play back to back, with no silence between.
-                ext_ts + own_ticks
-            } else if cad > 0 {
-                ext_ts + cad
-            } else {
-                // Packet duration unknown yet: the next packet's timestamp is the best guess.
-                self.slots
-                    .find(next + 1, SlotState::Queued)
-                    .map_or(ext_ts, |s| s.ext_ts.max(ext_ts))
-            };
-            self.cur.popped = true;
-            self.stats.played += 1;
-            self.last_flush_latency = Some(now.saturating_sub(arrival));
-            let payload = self.slots.take_payload(next);
-            return PopOutcome::Frame {
-                ssrc,
-                discont,
-                ext_seq: next,
-                ext_ts,
-                rtp_ts,
-                rtp_seq,
-                payload,
-                payload_type,
-                marker,
-                arrival,
-            };
+        if let Some(head) = head {
+            return self.pop_head(head, cad, now);
         }
         if self.cur.queued > 0 {
             let ticks = self.lost_ticks(cad);
@@ -120,6 +55,84 @@ impl JitterBuffer {
         }
         self.cur.starved = true;
         PopOutcome::Empty
+    }
+
+    /// After the buffer ran dry: resumes at the first queued packet once the grace for
+    /// reordered stragglers is over (counting the ones skipped lost). False: not yet.
+    fn resume_after_starving(&mut self, now: Duration) -> bool {
+        let Some(first) = self.first_queued() else {
+            return false;
+        };
+        if first != self.cur.next_seq {
+            if self.cur.resume_at.is_some_and(|t| now < t) {
+                return false;
+            }
+            self.stats.lost += self.missing(self.cur.next_seq, first);
+            self.cur.next_seq = first;
+        }
+        if let Some(slot) = self.slots.find(first, SlotState::Queued) {
+            self.cur.play_ts = slot.ext_ts;
+        }
+        self.cur.starved = false;
+        self.cur.resume_at = None;
+        true
+    }
+
+    /// Numbers left unused between two streams are not losses: skips them.
+    fn skip_unused_numbers(&mut self) {
+        if let Some((from, to)) = self.cur.boundary {
+            let at = self.cur.next_seq;
+            if at >= from && at < to && !self.slots.is_queued(at) {
+                self.cur.next_seq = (at..to).find(|s| self.slots.is_queued(*s)).unwrap_or(to);
+            }
+        }
+    }
+
+    /// Hands out the packet whose turn it is, or the silence of a pause before it.
+    fn pop_head(&mut self, head: Head, cad: u64, now: Duration) -> PopOutcome<'_> {
+        let next = self.cur.next_seq;
+        let gap = head.ext_ts.saturating_sub(self.cur.play_ts);
+        if cad > 0 && gap > cad / 2 {
+            let silence = gap.min(self.ticks(self.cfg.max_pause));
+            self.cur.play_ts = head.ext_ts;
+            self.cur.popped = true;
+            self.stats.silence_ticks += silence;
+            return PopOutcome::Silence { ticks: silence };
+        }
+        let discont = self.cur.boundary.is_some_and(|(from, _)| next >= from);
+        if discont {
+            self.cur.boundary = None;
+        }
+        self.cur.queued = self.cur.queued.saturating_sub(1);
+        self.cur.next_seq += 1;
+        self.cur.play_ts = if head.own_ticks > 0 {
+            // The packet's own length: senders that vary packet sizes (GStreamer's
+            // max-ptime splitting) play back to back, with no silence between.
+            head.ext_ts + head.own_ticks
+        } else if cad > 0 {
+            head.ext_ts + cad
+        } else {
+            // Packet duration unknown yet: the next packet's timestamp is the best guess.
+            self.slots
+                .find(next + 1, SlotState::Queued)
+                .map_or(head.ext_ts, |s| s.ext_ts.max(head.ext_ts))
+        };
+        self.cur.popped = true;
+        self.stats.played += 1;
+        self.last_flush_latency = Some(now.saturating_sub(head.arrival));
+        let payload = self.slots.take_payload(next);
+        PopOutcome::Frame {
+            ssrc: head.ssrc,
+            discont,
+            ext_seq: next,
+            ext_ts: head.ext_ts,
+            rtp_ts: head.rtp_ts,
+            rtp_seq: head.rtp_seq,
+            payload,
+            payload_type: head.payload_type,
+            marker: head.marker,
+            arrival: head.arrival,
+        }
     }
 
     /// The extended RTP timestamp that plays next (where a lost packet or pause handed out
@@ -313,4 +326,17 @@ impl JitterBuffer {
     pub fn is_empty(&self) -> bool {
         self.cur.queued == 0
     }
+}
+
+/// What `pop` needs of the packet whose turn it is.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    ssrc: u32,
+    own_ticks: u64,
+    ext_ts: u64,
+    rtp_ts: u32,
+    rtp_seq: u16,
+    marker: bool,
+    payload_type: u8,
+    arrival: Duration,
 }
