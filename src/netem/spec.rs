@@ -86,77 +86,21 @@ impl FromStr for ImpairSpec {
             let net = &mut spec.impairment;
             match key {
                 "delay" => net.delay_ms = ms(item, value)?,
-                "jitter" => {
-                    net.jitter = match value.split(':').collect::<Vec<_>>().as_slice() {
-                        ["pareto", scale] => Jitter::Pareto {
-                            scale_ms: ms(item, scale)?,
-                            shape: 2.5,
-                        },
-                        ["pareto", scale, shape] => Jitter::Pareto {
-                            scale_ms: ms(item, scale)?,
-                            shape: shape
-                                .parse()
-                                .map_err(|_| bad(item, "shape must be a number"))?,
-                        },
-                        [std] => Jitter::Normal {
-                            std_ms: ms(item, std)?,
-                        },
-                        _ => {
-                            return Err(bad(
-                                item,
-                                "expected jitter=20ms or jitter=pareto:20ms[:2.5]",
-                            ))
-                        }
-                    }
-                }
+                "jitter" => net.jitter = jitter(item, value)?,
                 "loss" => net.loss = probability(item, value)?,
-                "burst" => {
-                    let len: f64 = value
-                        .parse()
-                        .map_err(|_| bad(item, "expected a mean burst length in packets"))?;
-                    if len < 1.0 {
-                        return Err(bad(item, "mean burst length must be at least 1"));
-                    }
-                    burst_len = Some(len);
-                }
+                "burst" => burst_len = Some(burst(item, value)?),
                 "reorder" => net.reorder = probability(item, value)?,
                 "dup" | "duplicate" => net.duplicate = probability(item, value)?,
-                "drift" => {
-                    spec.drift_ppm = value
-                        .strip_suffix("ppm")
-                        .unwrap_or(value)
-                        .trim()
-                        .parse()
-                        .map_err(|_| bad(item, "expected drift=300ppm"))?
-                }
+                "drift" => spec.drift_ppm = drift(item, value)?,
                 "drop-first" => spec.edges.first = count(item, value)?,
                 "drop-last" => spec.edges.last = count(item, value)?,
-                "drop-bye" => {
-                    spec.edges.bye = match value {
-                        "yes" | "on" | "true" | "1" => true,
-                        "no" | "off" | "false" | "0" => false,
-                        _ => return Err(bad(item, "expected drop-bye=yes or drop-bye=no")),
-                    }
-                }
+                "drop-bye" => spec.edges.bye = yes_no(item, value)?,
                 "seed" => {
                     spec.seed = value
                         .parse()
                         .map_err(|_| bad(item, "expected an integer seed"))?
                 }
-                "spike" => {
-                    let parts: Vec<&str> = value.split(':').collect();
-                    let [peak, every, length] = parts.as_slice() else {
-                        return Err(bad(
-                            item,
-                            "expected spike=PEAK:EVERY:LENGTH, e.g. 2500ms:20s:3s",
-                        ));
-                    };
-                    net.spikes = Some(Spikes {
-                        extra_ms: ms(item, peak)?,
-                        every_s: ms(item, every)? / 1000.0,
-                        duration_ms: ms(item, length)?,
-                    });
-                }
+                "spike" => net.spikes = Some(spike(item, value)?),
                 _ => return Err(bad(
                     item,
                     "unknown key (delay, jitter, loss, burst, reorder, dup, drift, seed, spike, \
@@ -179,6 +123,77 @@ impl FromStr for ImpairSpec {
         }
         Ok(spec)
     }
+}
+
+/// `jitter=20ms` (normal) or `jitter=pareto:20ms[:2.5]`.
+fn jitter(item: &str, value: &str) -> Result<Jitter, ImpairSpecError> {
+    Ok(match value.split(':').collect::<Vec<_>>().as_slice() {
+        ["pareto", scale] => Jitter::Pareto {
+            scale_ms: ms(item, scale)?,
+            shape: 2.5,
+        },
+        ["pareto", scale, shape] => Jitter::Pareto {
+            scale_ms: ms(item, scale)?,
+            shape: shape
+                .parse()
+                .map_err(|_| bad(item, "shape must be a number"))?,
+        },
+        [std] => Jitter::Normal {
+            std_ms: ms(item, std)?,
+        },
+        _ => {
+            return Err(bad(
+                item,
+                "expected jitter=20ms or jitter=pareto:20ms[:2.5]",
+            ))
+        }
+    })
+}
+
+/// `burst=N`: a mean burst length in packets, at least 1.
+fn burst(item: &str, value: &str) -> Result<f64, ImpairSpecError> {
+    let len: f64 = value
+        .parse()
+        .map_err(|_| bad(item, "expected a mean burst length in packets"))?;
+    if len < 1.0 {
+        return Err(bad(item, "mean burst length must be at least 1"));
+    }
+    Ok(len)
+}
+
+/// `drift=300ppm`.
+fn drift(item: &str, value: &str) -> Result<f64, ImpairSpecError> {
+    value
+        .strip_suffix("ppm")
+        .unwrap_or(value)
+        .trim()
+        .parse()
+        .map_err(|_| bad(item, "expected drift=300ppm"))
+}
+
+/// `drop-bye=yes|no`.
+fn yes_no(item: &str, value: &str) -> Result<bool, ImpairSpecError> {
+    match value {
+        "yes" | "on" | "true" | "1" => Ok(true),
+        "no" | "off" | "false" | "0" => Ok(false),
+        _ => Err(bad(item, "expected drop-bye=yes or drop-bye=no")),
+    }
+}
+
+/// `spike=PEAK:EVERY:LENGTH`.
+fn spike(item: &str, value: &str) -> Result<Spikes, ImpairSpecError> {
+    let parts: Vec<&str> = value.split(':').collect();
+    let [peak, every, length] = parts.as_slice() else {
+        return Err(bad(
+            item,
+            "expected spike=PEAK:EVERY:LENGTH, e.g. 2500ms:20s:3s",
+        ));
+    };
+    Ok(Spikes {
+        extra_ms: ms(item, peak)?,
+        every_s: ms(item, every)? / 1000.0,
+        duration_ms: ms(item, length)?,
+    })
 }
 
 #[cfg(test)]
