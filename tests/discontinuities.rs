@@ -238,7 +238,7 @@ fn a_sender_restart_after_a_pause_loses_nothing() {
     let (new_ssrc, new_seq, new_ts) = random_ids(&mut rng);
     assert_ne!(ssrc, new_ssrc);
     let pause = Duration::from_millis(200);
-    // The restarted sender uses the same socket (address and port), as the README's rule for
+    // The restarted sender uses the same socket (address and port), as the rule in docs/usage.md for
     // restarts ("a new SSRC from the locked address") requires.
     let plan = PlanBuilder::new(1, ssrc, seq, ts)
         .packets(PTIME, HALF)

@@ -101,7 +101,7 @@ fn wait_for_file(path: &Path, limit: Duration) {
 
 #[test]
 fn a_player_started_from_the_senders_sdp_still_gets_the_first_packets() {
-    // The README's order: `send` writes the SDP and starts at once; `play` can only start
+    // The order docs/usage.md gives: `send` writes the SDP and starts at once; `play` can only start
     // once the SDP exists, so the first packets go out before anyone listens.
     let dir = scratch("edge_recovery_sdp");
     let (play_port, send_port) = (free_port(), free_port());

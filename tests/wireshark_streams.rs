@@ -306,7 +306,7 @@ fn streams_match_wiresharks_rtp_streams_for_every_capture() {
     for path in &files {
         summary.push(compare(path, &dir));
     }
-    // Shown with --nocapture: the per-stream figures the README quotes.
+    // Shown with --nocapture: the per-stream figures docs/benchmarks.md quotes.
     println!("{}", summary.join("\n"));
 }
 

@@ -1,7 +1,7 @@
 //! `--metrics-listen`: Prometheus/OpenMetrics text at `GET /metrics`, for `play`, `send` and
 //! `relay`.
 //!
-//! One more view of the metrics the players already keep (DESIGN.md, "Metrics"): a collector
+//! One more view of the metrics the players already keep (see docs/metrics.md): a collector
 //! per command reads the lock-free counters at scrape time ([`receive`] for players,
 //! [`traffic`] for `send` and `relay`), prometheus-client encodes them, and a minimal HTTP
 //! responder ([`server`], [`request`]) serves them from the command's own tokio runtime.
