@@ -50,6 +50,7 @@ fn replay(c: &mut Criterion) {
         dtmf: jitterplay::playout::DtmfMode::Tone,
         codec: jitterplay::sim::opus_sender::SimCodec::L16,
     };
+    let cfg = cfg.replay();
     let mut factors = Vec::new();
     let mut group = c.benchmark_group("capture");
     group.sample_size(20);

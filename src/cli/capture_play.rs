@@ -11,7 +11,7 @@ use crate::capture::{open_stream, CapturedStream, Selector, StreamsReport, DEFAU
 use crate::metrics_http::{EndpointThread, ReceiveExport};
 use crate::player::capture::play_capture;
 use crate::player::FilePlayOptions;
-use crate::sim::{Scenario, SimConfig, SimReport};
+use crate::sim::{ReplayConfig, Scenario, SimReport};
 
 /// The selector the arguments ask for.
 pub fn selector(stream: Option<usize>, ssrc: Option<u32>) -> Selector {
@@ -91,15 +91,12 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         args.format,
         args.idle_timeout,
     )?;
-    let cfg = SimConfig {
+    let cfg = ReplayConfig {
         scenario: capture_scenario(path, &stream),
         seed: 0,
-        duration: None,
         target_min: Some(args.target_min),
         target_max: Some(args.target_max.max(args.target_min)),
-        no_nack: false,
         dtmf: args.dtmf,
-        codec: crate::sim::opus_sender::SimCodec::L16,
     };
     let options = FilePlayOptions {
         output: args.output.clone(),

@@ -152,7 +152,7 @@ fn run_capture(args: SimulateArgs) -> anyhow::Result<()> {
         codec: SimCodec::L16,
     };
     let started = Instant::now();
-    let (replay, format) = capture_replay(&stream, &cfg)?;
+    let (replay, format) = capture_replay(&stream, &cfg.replay())?;
     let mut writer = output_writer(args.output.as_ref(), format.rate, format.channels)?;
     let mut write_error = None;
     let (report, _) =

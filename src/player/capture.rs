@@ -1,5 +1,5 @@
 //! Playing a captured stream: the capture's arrival times drive the receive core in virtual
-//! time (the same loop as the simulator), and what its virtual device plays goes through the
+//! time (the one virtual-time driver the simulator also runs), and what its virtual device plays goes through the
 //! offline pipeline to a real device in real time, or to a WAV file.
 
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,7 @@ use crate::capture::CapturedStream;
 use crate::codec::file::PcmSpec;
 use crate::playout::metrics::{Metrics, MetricsSnapshot};
 use crate::sim::capture_feed::{capture_replay, CaptureReplay};
-use crate::sim::{SimConfig, SimReport};
+use crate::sim::{ReplayConfig, SimReport};
 
 /// Device periods handed over per chunk.
 const PERIODS_PER_CHUNK: usize = 5;
@@ -80,7 +80,7 @@ impl Drop for CaptureSource {
 /// the replay begins; `progress` also gets their values now.
 pub fn play_capture(
     stream: &CapturedStream,
-    cfg: &SimConfig,
+    cfg: &ReplayConfig,
     options: &FilePlayOptions,
     started: &mut dyn FnMut(&Arc<Metrics>),
     progress: &mut dyn FnMut(PlayProgress, &MetricsSnapshot),

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::engine::{Arrival, PacketFeed, Played, VirtualPlayout};
+use super::replay_config::ReplayConfig;
 use super::report::SimReport;
-use super::run::{SimConfig, SimError};
+use super::run::SimError;
 use crate::capture::CapturedStream;
 use crate::playout::ReceiveCoreConfig;
 use crate::rtp::header::RtpHeader;
@@ -107,7 +108,7 @@ pub type CaptureReplay = VirtualPlayout<CaptureFeed>;
 /// configured like the live player's, `cfg` giving the target window and virtual device.
 pub fn capture_replay(
     stream: &CapturedStream,
-    cfg: &SimConfig,
+    cfg: &ReplayConfig,
 ) -> Result<(CaptureReplay, StreamFormat), SimError> {
     let info = &stream.info;
     let hint = StreamHint {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::engine::{Arrival, PacketFeed, Played, VirtualPlayout};
 use super::opus_sender::{OpusPayloads, SimCodec};
 use super::recovery::{SimRecovery, SIM_RTX_PT};
+use super::replay_config::ReplayConfig;
 use super::report::{Event, EventKind, SimReport};
 use super::scenario::{RecoveryBehaviour, Scenario};
 use super::sender::{SentPacket, SimSender, SIM_PT};
@@ -51,16 +52,18 @@ pub struct SimConfig {
 impl SimConfig {
     /// Applies the target window (override, else the scenario's, else the default) to `cfg`.
     pub fn set_target_window(&self, cfg: &mut ReceiveCoreConfig) {
-        let est = &cfg.jitter.estimator;
-        let min = self
-            .target_min
-            .or(self.scenario.target_min_ms.map(ms))
-            .unwrap_or(est.target_min);
-        let max = self
-            .target_max
-            .or(self.scenario.target_max_ms.map(ms))
-            .unwrap_or(est.target_max);
-        cfg.set_target_window(min, max);
+        self.replay().set_target_window(cfg);
+    }
+
+    /// The part of this configuration a capture replay uses.
+    pub fn replay(&self) -> ReplayConfig {
+        ReplayConfig {
+            scenario: self.scenario.clone(),
+            seed: self.seed,
+            target_min: self.target_min,
+            target_max: self.target_max,
+            dtmf: self.dtmf,
+        }
     }
 }
 
@@ -291,8 +294,4 @@ fn receiver_session(
         first_report_at_once: false,
     };
     RtcpReceiver::new(cfg, Duration::ZERO)
-}
-
-fn ms(v: f64) -> Duration {
-    Duration::from_secs_f64(v.max(0.0) / 1000.0)
 }
