@@ -11,8 +11,8 @@ fn every_documentation_link_stays_in_the_repository() {
         .current_dir(root)
         .output()
         .expect("python3 runs docs/check_links.py");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains(", 0 bad links"), "{text}");
 }
