@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::sip::SdpSighting;
+use super::types::SdpSighting;
 use crate::rtp::sdp::SdpPayload;
 
 /// How a payload mapping was found for a stream.

@@ -15,6 +15,7 @@ pub mod stats;
 pub mod streams;
 pub mod table;
 pub mod timeline;
+pub mod types;
 pub mod wireshark;
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::bindings::{PayloadBindings, Scope};
 use super::reader::Datagram;
-use super::streams::{NamedBy, PayloadRole, PayloadUse};
+use super::types::{NamedBy, PayloadRole, PayloadUse};
 use crate::rtp::header::RtpHeader;
 use crate::rtp::payload::PayloadFormat;
 

@@ -1,23 +1,10 @@
 //! SIP signalling inside a capture: the SIP messages (over UDP, or TCP segments that start like
 //! one) and the SDP offers and answers they carry, each with the time it was captured.
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use super::bindings::PayloadBindings;
 use super::reader::Datagram;
-use crate::rtp::sdp::{audio_media, SdpAudioMedia};
-
-/// One SDP body seen in a SIP message (INVITE, re-INVITE, UPDATE, 200 OK, ACK, …).
-#[derive(Debug, Clone)]
-pub struct SdpSighting {
-    /// When the message was captured.
-    pub at: Duration,
-    /// Who sent the message (where media goes when the SDP has no `c=` line).
-    pub sender: Option<SocketAddr>,
-    /// Its RTP audio media descriptions.
-    pub media: Vec<SdpAudioMedia>,
-}
+pub use super::types::SdpSighting;
+use crate::rtp::sdp::audio_media;
 
 /// Scans a capture's UDP datagrams and TCP SIP segments for SIP messages carrying SDP, and binds
 /// each description's payload types to its endpoint from the time it was captured.
@@ -71,6 +58,7 @@ fn sdp_body(message: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn datagram(src: &str, payload: &[u8]) -> Datagram {
         Datagram {

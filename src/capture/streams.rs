@@ -16,62 +16,11 @@ use super::rtcp::{looks_like_rtcp, RtcpCounts};
 use super::sip;
 use super::stats::{StatsBuilder, StreamStats};
 use super::timeline::TimeJumps;
+pub use super::types::{NamedBy, PayloadRole, PayloadUse};
 use super::wireshark::{WiresharkBuilder, WiresharkFigures};
 use crate::rtp::header::RtpHeader;
 use crate::rtp::opus_toc;
 use crate::rtp::payload::PayloadFormat;
-
-/// What a payload type in a stream is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum PayloadRole {
-    /// Audio jitterplay decodes.
-    Audio,
-    /// Audio in a codec jitterplay does not decode (named, e.g. opus or G.729).
-    UnsupportedAudio,
-    /// RFC 4733 telephone events (DTMF).
-    TelephoneEvent,
-    /// RFC 3389 comfort noise.
-    ComfortNoise,
-    /// A dynamic payload type nothing names.
-    Unknown,
-}
-
-/// Where a payload type's meaning came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NamedBy {
-    /// The RFC 3551 static table.
-    Static,
-    /// The SDP in force for the stream's receiver (or sender) address and port when the
-    /// payload type was first used.
-    Sdp,
-    /// A guess: no SDP in force for the stream's endpoints names it, so an SDP of another
-    /// endpoint or time in the capture does; or the packets' shape (4-byte RFC 4733 events).
-    Guess,
-    /// Nothing.
-    Nothing,
-}
-
-/// One payload type used in a stream.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PayloadUse {
-    /// The payload type.
-    pub pt: u8,
-    /// Its name: `PCMU/8000`, `opus/48000/2`, `telephone-event/8000`, `dynamic 96`.
-    pub name: String,
-    /// What it is.
-    pub role: PayloadRole,
-    /// Where that came from.
-    pub named_by: NamedBy,
-    /// Packets carrying it.
-    pub packets: u64,
-    /// The format, when jitterplay knows it.
-    #[serde(skip)]
-    pub format: Option<PayloadFormat>,
-    /// Its RTP clock rate, when known.
-    pub clock_rate: Option<u32>,
-}
 
 impl PayloadUse {
     /// The clock to time packets by: only one the static table or the stream's own SDP gives,

@@ -13,6 +13,7 @@ use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
 use super::file_track::TrackDecoder;
+pub use super::pcm_spec::PcmSpec;
 
 /// Consecutive unreadable container packets after which a file counts as corrupt beyond repair.
 const MAX_CONSECUTIVE_READ_ERRORS: u32 = 64;
@@ -100,16 +101,6 @@ fn contained<T>(path: &Path, call: impl FnOnce() -> T) -> Result<T, FileError> {
             reason,
         }
     })
-}
-
-/// What decoded audio is: sample rate and interleaved channel count (the RTP side's
-/// [`StreamFormat`](crate::rtp::stream_format::StreamFormat) is a payload format and type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PcmSpec {
-    /// Sample rate in Hz.
-    pub rate: u32,
-    /// Number of interleaved channels.
-    pub channels: usize,
 }
 
 /// Decodes one audio track of a file, packet by packet, into reused buffers.

@@ -11,8 +11,8 @@ use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDe
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::packet::Packet;
 
-use super::file::PcmSpec;
 use super::opus::{LibOpus, OpusDecoder};
+use super::pcm_spec::PcmSpec;
 use crate::rtp::opus_toc::OPUS_RATE;
 
 /// A track's decoder.

@@ -14,39 +14,10 @@ use symphonia::core::packet::PacketRef;
 use symphonia::core::units::{Duration, Timestamp};
 use symphonia::default::codecs::{MpaDecoder, PcmDecoder};
 
+pub use super::error::CodecError;
 use crate::codec::opus::{LibOpus, LossFill, OpusStream};
-use crate::rtp::mpa::{parse_header, MpaDepacketizer, MpaError, MpaHeader, MpegLayer};
+use crate::rtp::mpa::{parse_header, MpaDepacketizer, MpaHeader, MpegLayer};
 use crate::rtp::payload::PayloadFormat;
-
-/// Why a decoder could not be built or a payload could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CodecError {
-    /// The payload format carries no audio (comfort noise, telephone events).
-    #[error("payload format {0} carries no audio to decode")]
-    NotAudio(PayloadFormat),
-    /// symphonia refused the codec parameters.
-    #[error("cannot build a decoder for {format}: {reason}")]
-    Unsupported {
-        /// The payload format asked for.
-        format: PayloadFormat,
-        /// What symphonia said.
-        reason: &'static str,
-    },
-    /// A PCM payload is not a whole number of sample frames (an odd byte count for L16).
-    #[error("{len}-byte payload is not a whole number of {bytes_per_frame}-byte sample frames")]
-    PartialFrame {
-        /// Payload length in bytes.
-        len: usize,
-        /// Bytes per sample frame of the format.
-        bytes_per_frame: usize,
-    },
-    /// An MPEG audio payload could not be framed.
-    #[error(transparent)]
-    Mpa(#[from] MpaError),
-    /// symphonia rejected the data as malformed.
-    #[error("malformed audio data: {0}")]
-    Decode(&'static str),
-}
 
 /// What a symphonia error says, without allocating: its messages are all static.
 fn reason(e: SymphoniaError) -> &'static str {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::audio::g711::{linear_to_alaw, linear_to_ulaw};
+use crate::rtp::mpa::MpaError;
 use crate::rtp::mpa::MpaPacketizer;
 use crate::rtp::packetize::encode_pcm;
 use proptest::prelude::*;

@@ -31,6 +31,7 @@
 //!   the decoder should keep calling `pop` while rebuffering.
 
 mod candidates;
+mod incoming;
 mod pause;
 mod pop;
 #[cfg(test)]
@@ -49,6 +50,7 @@ use crate::rtp::header::RtpHeader;
 use crate::rtp::seq::{SeqExtender, TsExtender};
 use crate::rtp::source::{SeqCheck, SourceTracker, SourceVerdict};
 use candidates::Candidates;
+use incoming::Incoming;
 
 /// Lowest extended sequence number a stream starts at, leaving room for packets reordered before it.
 const SEQ_BASE: u64 = 1 << 16;
@@ -134,17 +136,6 @@ pub struct JitterBuffer {
     last_flush_latency: Option<Duration>,
     /// The packet being inserted answers a NACK: its arrival says nothing about network delay.
     retransmission: bool,
-}
-
-/// The fields of a packet that storage needs, whichever slot it comes from.
-#[derive(Debug, Clone, Copy)]
-struct Incoming {
-    ssrc: u32,
-    seq: u16,
-    ts: u32,
-    marker: bool,
-    payload_type: u8,
-    arrival: Duration,
 }
 
 impl Incoming {

@@ -12,6 +12,7 @@ pub mod pacing;
 pub mod packet_saver;
 pub mod receive;
 pub mod relay;
+pub mod relay_error;
 pub mod relay_legs;
 pub mod rtcp_link;
 pub mod rtp_url;

@@ -21,6 +21,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use super::relay_error::RelayError;
 use super::relay_legs::{Leg, RelayLegs, MAX_DATAGRAM};
 use super::socket::{
     listening_socket, resolve, resolve_destination, sending_socket_at, SocketError,
@@ -31,17 +32,6 @@ use crate::netem::spec::ImpairSpec;
 
 /// Sleep target when no timer is pending: the loop then only wakes for datagrams or the stop.
 const FAR_FUTURE: Duration = Duration::from_secs(24 * 3600);
-
-/// Why the relay could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum RelayError {
-    /// An address is not usable or a socket could not be set up.
-    #[error(transparent)]
-    Socket(#[from] SocketError),
-    /// The async runtime could not take over a socket.
-    #[error("cannot use the relay sockets: {0}")]
-    Runtime(std::io::Error),
-}
 
 /// Where to listen, where to forward, and what the network does in between.
 #[derive(Debug, Clone)]

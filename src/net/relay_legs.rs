@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 
-use super::relay::RelayError;
+use super::relay_error::RelayError;
 use super::socket::{listening_socket, sending_socket_at, SocketError};
 
 /// Largest UDP payload (IPv4: 65 535 − 8 − 20); receive buffers hold this plus the tag byte.

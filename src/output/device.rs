@@ -6,9 +6,10 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample};
 
+use super::format::{OutputError, OutputFormat};
 use super::negotiate::{negotiate, ConfigRange, Request};
 use super::quiet::QuietStderr;
-use super::{OutputError, OutputFormat, OutputStats};
+use super::OutputStats;
 use crate::playback::RingCallback;
 
 /// Extra time to keep the stream alive after the ring is empty, beyond the device's own latency.

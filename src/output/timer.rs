@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::{OutputError, OutputFormat};
+use super::format::{OutputError, OutputFormat};
 use crate::playback::RingCallback;
 
 type WavWriter = hound::WavWriter<BufWriter<File>>;

@@ -10,12 +10,13 @@ use std::time::Duration;
 
 use ringbuf::traits::Observer;
 
+pub use super::error::PlayError;
 use super::source::AudioSource;
 use crate::audio::channels::ChannelMapper;
-use crate::audio::resample::{ResampleError, StreamResampler};
-use crate::codec::file::{FileDecoder, FileError};
-use crate::output::recorder::{RecordError, Recorder};
-use crate::output::{OutputError, OutputSpec, OutputStats, Request, RingCallback, Sink};
+use crate::audio::resample::StreamResampler;
+use crate::codec::file::FileDecoder;
+use crate::output::recorder::Recorder;
+use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
 use crate::playback::record_tap::RecordSnapshot;
 use crate::playback::ring::{audio_ring, push_all, wait_drained, RingProducer};
 
@@ -85,29 +86,6 @@ pub struct FilePlayReport {
     pub output_channels: u16,
     /// The recorder's counters (with `--record`).
     pub record: Option<RecordSnapshot>,
-}
-
-/// Why file playback failed.
-#[derive(Debug, thiserror::Error)]
-pub enum PlayError {
-    /// The file could not be read.
-    #[error(transparent)]
-    File(#[from] FileError),
-    /// Recording failed.
-    #[error(transparent)]
-    Record(#[from] RecordError),
-    /// The sink failed.
-    #[error(transparent)]
-    Output(#[from] OutputError),
-    /// Rate conversion failed.
-    #[error(transparent)]
-    Resample(#[from] ResampleError),
-    /// The decoder thread died.
-    #[error("the decoder thread failed: {0}")]
-    Thread(String),
-    /// A replayed capture's receive core failed.
-    #[error(transparent)]
-    Replay(#[from] crate::sim::SimError),
 }
 
 /// Plays `path` to the end, draining the tail, reporting progress every 100 ms.

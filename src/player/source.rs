@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::file::PlayError;
+use super::error::PlayError;
 use crate::codec::file::{FileDecoder, PcmSpec};
 
 /// A source of interleaved samples for the decoder thread.

@@ -15,6 +15,7 @@ pub mod receiver;
 pub mod reception;
 pub mod retransmit;
 pub mod rtx;
+pub mod sender_counts;
 pub mod sender_session;
 pub mod sr_clock;
 pub mod wire;

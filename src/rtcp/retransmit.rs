@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::budget::TokenBucket;
 use super::history::{SentHistory, DEFAULT_MAX_BYTES};
-use super::sender_session::SenderRtcpCounts;
+use super::sender_counts::SenderRtcpCounts;
 
 /// Share of the session bandwidth retransmissions may use: enough to repair 20 % loss in
 /// bursts with room for a second try, while a NACK flood cannot double the stream.

@@ -17,3 +17,4 @@ pub use run::{run_simulation, SimConfig, SimError, SimInput};
 pub use scenario::Scenario;
 pub use scheduled::{play_scheduled, ScheduledFeed, ScheduledRun};
 pub mod plot;
+pub mod sender_error;

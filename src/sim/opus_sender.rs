@@ -16,7 +16,7 @@ use crate::codec::rtp_decoder::RtpDecoder;
 use crate::rtp::opus_toc::OPUS_RATE;
 use crate::rtp::payload::PayloadFormat;
 
-use super::sender::SenderError;
+use super::sender_error::SenderError;
 
 /// What the simulated sender puts on the wire.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -13,6 +13,7 @@ use rtp_rs::{RtpPacketBuilder, Seq};
 
 use super::opus_sender::OpusPayloads;
 use super::scenario::SenderBehaviour;
+pub use super::sender_error::SenderError;
 use crate::rtp::packetize::{PcmPacketizer, DEFAULT_MAX_PAYLOAD};
 use crate::rtp::payload::PayloadFormat;
 
@@ -35,17 +36,6 @@ pub struct SentPacket {
     pub source_frame: u64,
     /// Frames it carries.
     pub frames: usize,
-}
-
-/// Why the sender could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum SenderError {
-    /// The source cannot be packetized as L16.
-    #[error("cannot packetize the source: {0}")]
-    Packetize(String),
-    /// The source is empty.
-    #[error("the input holds no audio")]
-    Empty,
 }
 
 /// Cuts a looping source into packets, applying the scenario's sender behaviour.

@@ -3,7 +3,7 @@
 use opus::{Channels, Decoder};
 
 use super::OpusDecoder;
-use crate::codec::rtp_decoder::CodecError;
+use crate::codec::error::CodecError;
 use crate::rtp::opus_toc::{MAX_PACKET_SAMPLES, OPUS_RATE};
 
 /// libopus loss calls take whole 2.5 ms steps (120 frames at 48 kHz).

@@ -9,7 +9,7 @@ pub use encoder::{is_dtx_frame, OpusEncodeError, OpusEncodeOptions, OpusPacketEn
 pub use libopus::LibOpus;
 pub use stream::OpusStream;
 
-use crate::codec::rtp_decoder::CodecError;
+use crate::codec::error::CodecError;
 
 /// How a lost stretch of Opus audio was filled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

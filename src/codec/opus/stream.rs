@@ -2,7 +2,7 @@
 //! choice between the next packet's in-band FEC and packet loss concealment.
 
 use super::{LossFill, OpusDecoder};
-use crate::codec::rtp_decoder::CodecError;
+use crate::codec::error::CodecError;
 use crate::rtp::opus_toc::{self, OpusMode};
 
 /// An Opus stream's decoder and what it needs to remember to choose FEC.

@@ -7,7 +7,7 @@
 //! A.1's two packets in sequence, or, for a new stream reordered from its first packet, four
 //! that agree.
 
-use super::Incoming;
+use super::incoming::Incoming;
 use crate::jitter::pool::Handle;
 use crate::jitter::types::ResetReason;
 

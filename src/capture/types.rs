@@ -1,0 +1,74 @@
+//! Types the capture analysis shares between its stages (SIP scanning, payload binding,
+//! payload naming, stream analysis), kept apart so that no stage imports another's file for
+//! them.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::rtp::payload::PayloadFormat;
+use crate::rtp::sdp::SdpAudioMedia;
+
+/// One SDP body seen in a SIP message (INVITE, re-INVITE, UPDATE, 200 OK, ACK, …).
+#[derive(Debug, Clone)]
+pub struct SdpSighting {
+    /// When the message was captured.
+    pub at: Duration,
+    /// Who sent the message (where media goes when the SDP has no `c=` line).
+    pub sender: Option<SocketAddr>,
+    /// Its RTP audio media descriptions.
+    pub media: Vec<SdpAudioMedia>,
+}
+
+/// What a payload type in a stream is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PayloadRole {
+    /// Audio jitterplay decodes.
+    Audio,
+    /// Audio in a codec jitterplay does not decode (named, e.g. opus or G.729).
+    UnsupportedAudio,
+    /// RFC 4733 telephone events (DTMF).
+    TelephoneEvent,
+    /// RFC 3389 comfort noise.
+    ComfortNoise,
+    /// A dynamic payload type nothing names.
+    Unknown,
+}
+
+/// Where a payload type's meaning came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NamedBy {
+    /// The RFC 3551 static table.
+    Static,
+    /// The SDP in force for the stream's receiver (or sender) address and port when the
+    /// payload type was first used.
+    Sdp,
+    /// A guess: no SDP in force for the stream's endpoints names it, so an SDP of another
+    /// endpoint or time in the capture does; or the packets' shape (4-byte RFC 4733 events).
+    Guess,
+    /// Nothing.
+    Nothing,
+}
+
+/// One payload type used in a stream.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PayloadUse {
+    /// The payload type.
+    pub pt: u8,
+    /// Its name: `PCMU/8000`, `opus/48000/2`, `telephone-event/8000`, `dynamic 96`.
+    pub name: String,
+    /// What it is.
+    pub role: PayloadRole,
+    /// Where that came from.
+    pub named_by: NamedBy,
+    /// Packets carrying it.
+    pub packets: u64,
+    /// The format, when jitterplay knows it.
+    #[serde(skip)]
+    pub format: Option<PayloadFormat>,
+    /// Its RTP clock rate, when known.
+    pub clock_rate: Option<u32>,
+}
