@@ -5,6 +5,7 @@
 //! argument and are unit-tested without a clock; [`sender`] and [`relay`] are the tokio loops
 //! around them.
 
+pub mod bind;
 pub mod datagram_queue;
 pub mod file_source;
 pub mod kernel_drops;
@@ -25,4 +26,5 @@ mod send_sdp;
 pub mod sender;
 pub mod socket;
 pub mod stamped_recv;
+pub mod stats;
 pub mod traffic_metrics;

@@ -2,12 +2,12 @@
 //! and NACKs go back to (RFC 3550 port + 1, RFC 5761 rtcp-mux, or a port of its own).
 
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::OnceLock;
+use std::sync::atomic::Ordering::Relaxed;
 
-use super::receive::{NetStats, ReceiveError};
+use super::bind::ReceiveError;
 use super::rtp_url::RtpUrl;
-use crate::counters::{counter_table, Kind::*, Series};
+use super::stats::NetStats;
+pub use super::stats::{RtcpNetSnapshot, RtcpNetStats};
 
 /// How the receiver finds RTCP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,30 +41,6 @@ impl std::str::FromStr for RtcpMode {
     }
 }
 
-counter_table! {
-    /// The RTCP side of the network task: counters and addresses.
-    cells RtcpNetStats;
-    /// A serialisable copy of [`RtcpNetStats`]' counters.
-    snapshot RtcpNetSnapshot {
-        /// RTCP datagrams taken (either socket; muxed ones are in the RTP counters too).
-        rtcp_received: u64 = Count => Series::new(Counter, "rtcp_received", "RTCP datagrams received"),
-        /// Datagrams on the RTCP port refused: not RTCP, from another host, or no room.
-        rtcp_refused: u64 = Count => Series::new(Counter, "rtcp_refused", "Datagrams on the RTCP port refused (not RTCP, another host)"),
-        /// RTCP datagrams sent.
-        rtcp_sent: u64 = Count => Series::new(Counter, "rtcp_sent", "RTCP datagrams sent"),
-        /// RTCP datagrams that could not be sent.
-        rtcp_send_errors: u64 = Count => Series::new(Counter, "rtcp_send_errors", "RTCP datagrams that could not be sent"),
-        /// Receive buffer the kernel granted the RTCP socket (0 without one), in bytes.
-        rtcp_recv_buffer: u64 = Count => Series::new(BytesGauge, "rtcp_socket_receive_buffer", "Receive buffer (SO_RCVBUF) the kernel granted the RTCP socket (0 without one)"),
-    }
-    extra {
-        /// RTCP came on the RTP port: answer there.
-        muxed: AtomicBool,
-        /// The sender's RTCP address, from the first RTCP datagram on the RTCP socket.
-        peer: OnceLock<SocketAddr>,
-    }
-}
-
 /// Binds the RTCP socket `mode` asks for beside the RTP socket of `url` (none for mux/off).
 /// In `Auto`, a port + 1 that cannot be bound is not fatal: RTCP is then muxed or absent.
 pub fn bind_rtcp(
@@ -81,7 +57,7 @@ pub fn bind_rtcp(
         bind: SocketAddr::new(url.bind.ip(), port),
         ..url.clone()
     };
-    match super::receive::bind(&rtcp_url, Some(1 << 16), &stats.rtcp.rtcp_recv_buffer) {
+    match super::bind::bind(&rtcp_url, Some(1 << 16), &stats.rtcp.rtcp_recv_buffer) {
         Ok(socket) => Ok(Some(socket)),
         Err(e) if mode == RtcpMode::Auto => {
             tracing::warn!(error = %e, "no RTCP socket on port + 1: RTCP only if muxed");

@@ -3,6 +3,7 @@
 mod codec_fill;
 pub mod comfort_noise;
 pub mod controller;
+pub mod core_config;
 pub mod drift;
 pub mod drift_estimator;
 mod dry_wait;
@@ -22,10 +23,11 @@ pub mod stretch;
 pub use controller::{
     ControllerConfig, PlayoutController, PlayoutDecision, PlayoutState, PlayoutStatus,
 };
+pub use core_config::{ReceiveCoreConfig, ReceiveCoreError, Segment};
 pub use drift::{DriftCorrector, DriftError};
 pub use drift_estimator::DriftEstimator;
 pub use dtmf_events::DtmfMode;
 pub use engine::{Output, PlayoutEngine};
-pub use receive_core::{ReceiveCoreConfig, ReceiveCoreError, Segment, Verdict};
+pub use receive_core::Verdict;
 pub use receive_counts::ReceiveCounts;
 pub use stretch::{LevelMove, TimeStretcher};

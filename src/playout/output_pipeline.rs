@@ -4,7 +4,7 @@
 use crate::audio::channels::ChannelMapper;
 use crate::audio::resample::StreamResampler;
 use crate::codec::conceal::{self, Conceal};
-use crate::playout::receive_core::{ReceiveCoreConfig, ReceiveCoreError, Segment};
+use crate::playout::core_config::{ReceiveCoreConfig, ReceiveCoreError, Segment};
 use crate::playout::stretch::{LevelMove, StretchResult, TimeStretcher};
 use crate::playout::DriftCorrector;
 

@@ -6,8 +6,9 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use super::{stamped_recv, Intake};
+use super::intake::{DrainLoad, Intake};
 use crate::net::datagram_queue::DatagramSender;
+use crate::net::stamped_recv;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// Batched drains while the load is light, readiness-driven reads while it is heavy.
@@ -177,39 +178,5 @@ pub(super) async fn each_datagram(
                 }
             }
         }
-    }
-}
-
-/// Kernel bookkeeping charged to the socket's buffer per datagram beyond its bytes (the buffer
-/// holds each datagram's whole allocation, so many small datagrams fill it long before their
-/// bytes would).
-pub(super) const DATAGRAM_OVERHEAD: u64 = 1024;
-
-/// What one drain (or a window of drains) read, to judge the load.
-#[derive(Debug, Default, Clone, Copy)]
-pub(super) struct DrainLoad {
-    /// Datagrams read.
-    pub(super) datagrams: u64,
-    /// Bytes read, with the kernel's per-datagram overhead.
-    pub(super) bytes: u64,
-    /// The drain stopped at [`DRAIN_LIMIT`] with more waiting.
-    pub(super) hit_limit: bool,
-    /// The drain stopped because the decoder's queue had no room.
-    pub(super) held_back: bool,
-    /// The socket was found empty.
-    pub(super) emptied: bool,
-}
-
-impl DrainLoad {
-    fn add(&mut self, other: &DrainLoad) {
-        self.datagrams += other.datagrams;
-        self.bytes += other.bytes;
-        self.hit_limit |= other.hit_limit;
-    }
-
-    /// Whether this much queued between two drains puts the socket's buffer at risk: more than
-    /// `share` of it, or a drain cut short.
-    pub(super) fn is_heavy(&self, share: u64) -> bool {
-        self.hit_limit || self.bytes > share
     }
 }
