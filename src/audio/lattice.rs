@@ -1,7 +1,9 @@
 //! An all-pole lattice synthesis filter driven by reflection coefficients (RFC 3389 comfort
 //! noise spectra), with the gain that keeps its output at a chosen level.
 
-use crate::rtp::comfort_noise::MAX_ORDER;
+/// Highest model order kept (G.711 Appendix II sends at most 10 coefficients; more are dropped,
+/// which RFC 3389 §3 allows: "the decoder may reduce the model order").
+pub const MAX_ORDER: usize = 16;
 
 /// The synthesis filter 1/A(z) in lattice form, where A(z) is the predictor that the
 /// reflection coefficients build by the step-up recursion (order 1: A(z) = 1 + k₁z⁻¹, so a

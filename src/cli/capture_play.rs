@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use super::play::{json_line, metrics_summary, stats_writer, PlayArgs};
+use super::common::{json_line, metrics_summary, stats_writer, warn_record_drops};
+use super::play_args::PlayArgs;
 use super::status::{clock, StatusLine};
 use crate::capture::{open_stream, CapturedStream, Selector, StreamsReport, DEFAULT_IDLE_TIMEOUT};
 use crate::metrics_http::{EndpointThread, ReceiveExport};
@@ -180,7 +181,7 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
             eprintln!("output device underruns {}", played.underruns);
         }
     }
-    super::play::warn_record_drops(played.record.as_ref());
+    warn_record_drops(played.record.as_ref());
     tracing::info!(?played, "capture playback finished");
     if let Some(e) = &export {
         // A replay can end before any scraper calls (`--fast` takes milliseconds).

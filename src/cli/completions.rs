@@ -4,34 +4,10 @@
 use std::io::Write;
 
 use anyhow::Context;
-use clap::{Args, CommandFactory};
-use clap_complete::Shell;
+use clap::CommandFactory;
 
-use super::Cli;
-
-/// Arguments of `completions`.
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  jitterplay completions bash > ~/.local/share/bash-completion/completions/jitterplay\n  jitterplay completions zsh > ~/.zfunc/_jitterplay\n  jitterplay completions fish > ~/.config/fish/completions/jitterplay.fish"
-)]
-pub struct CompletionsArgs {
-    /// The shell to complete for.
-    #[arg(value_enum)]
-    pub shell: Shell,
-}
-
-/// Arguments of `man`.
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  jitterplay man | man -l -\n  jitterplay man play | man -l -\n  jitterplay man --out-dir /usr/local/share/man/man1"
-)]
-pub struct ManArgs {
-    /// The command whose page to print (default: jitterplay's own page).
-    pub command: Option<String>,
-    /// Write every page (jitterplay.1, jitterplay-play.1, …) into this directory instead.
-    #[arg(long, value_name = "DIR", conflicts_with = "command")]
-    pub out_dir: Option<std::path::PathBuf>,
-}
+use super::args::Cli;
+pub use super::completions_args::{CompletionsArgs, ManArgs};
 
 /// Writes the completion script for `args.shell` to stdout.
 pub fn completions(args: CompletionsArgs) -> anyhow::Result<()> {

@@ -2,131 +2,22 @@
 //! file or nowhere.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
 
-use super::duration::parse_duration;
+use super::common::{json_line, metrics_summary, stats_writer, warn_record_drops};
+pub use super::duration::parse_ssrc;
+pub use super::play_args::PlayArgs;
 use super::sparkline::DepthHistory;
 use super::status::{clock, StatusLine};
 use crate::net::rtcp_link::RtcpMode;
 use crate::net::rtp_url::RtpUrl;
-use crate::output::OutputSpec;
 use crate::player::rtp::{play_rtp, LiveStatus, RtcpOptions, RtpPlayOptions};
 use crate::player::{play_file, FilePlayOptions};
-use crate::playout::DtmfMode;
-use crate::rtp::payload::PayloadFormat;
 use crate::rtp::sdp::{parse_sdp, RtcpAttributes};
 use crate::rtp::stream_format::StreamHint;
-
-/// Arguments of `play`.
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Examples:\n  jitterplay play assets/music-48k-stereo.flac\n  jitterplay play speech.mp3 --output wav:out.wav --fast\n  jitterplay play rtp://@:5004 --format l16/48000/2\n  jitterplay play stream.sdp --stats-json stats.jsonl\n  jitterplay play rtp://@:5004 --format pcmu --metrics-listen 127.0.0.1:9464\n  jitterplay play rtp://10.0.0.7@239.1.2.3:5004 --target-min 200ms --target-max 1s --idle-timeout 5s\n  jitterplay play call.pcap --stream 2 --output wav:heard.wav --fast"
-)]
-pub struct PlayArgs {
-    /// A file (WAV, FLAC, MP3, Ogg/Vorbis, AAC/M4A, AIFF, CAF, MKV), rtp://[SOURCE@]ADDR:PORT, an
-    /// .sdp file, or a capture (.pcap, .pcapng, rtpdump .rtp) replayed with its arrival times.
-    pub input: String,
-    /// Where to play: default, device:NAME, wav:PATH or null.
-    #[arg(short, long, default_value = "default")]
-    pub output: OutputSpec,
-    /// Open the device at this rate (resampling if the input differs).
-    #[arg(long, value_name = "HZ")]
-    pub device_rate: Option<u32>,
-    /// Ask the device for callbacks of this many frames.
-    #[arg(long, value_name = "FRAMES")]
-    pub buffer_frames: Option<u32>,
-    /// Files and captures: run wav:/null outputs as fast as possible instead of in real time.
-    #[arg(long)]
-    pub fast: bool,
-    /// Captures: play stream N of `jitterplay streams FILE`.
-    #[arg(long, value_name = "N", conflicts_with = "ssrc")]
-    pub stream: Option<usize>,
-    /// Captures: play the stream with this SSRC (0x1234abcd or decimal).
-    #[arg(long, value_name = "SSRC", value_parser = parse_ssrc)]
-    pub ssrc: Option<u32>,
-    /// RTP: the payload format, name[/rate[/channels]] (l16/48000/2, l24/48000/2, pcmu, pcma, mpa, opus).
-    #[arg(long)]
-    pub format: Option<PayloadFormat>,
-    /// RTP: the payload type carrying it (default: the format's static type, else the first seen).
-    #[arg(long)]
-    pub pt: Option<u8>,
-    /// RTP: jitter buffer target floor.
-    #[arg(long, value_parser = parse_duration, default_value = "3s")]
-    pub target_min: Duration,
-    /// RTP: jitter buffer target ceiling.
-    #[arg(long, value_parser = parse_duration, default_value = "5s")]
-    pub target_max: Duration,
-    /// RTP: no packets for this long ends the stream (what is buffered still plays). Captures:
-    /// a jump of the capture's clock longer than this (default 10s), or backwards, is a pause
-    /// the replay skips (counted, and named by record number).
-    #[arg(long, value_parser = parse_duration)]
-    pub idle_timeout: Option<Duration>,
-    /// RTP: stop after this long.
-    #[arg(long, value_parser = parse_duration)]
-    pub duration: Option<Duration>,
-    /// RTP: a JSON line of every metric each second, and a final summary, to PATH or - (stdout).
-    #[arg(long, value_name = "PATH|-")]
-    pub stats_json: Option<String>,
-    /// Also record what is played, beside the output, to PATH.wav (32-bit float) or PATH.flac
-    /// (24-bit) (batched
-    /// writes on their own thread, header fixed up at every flush; a slow disk drops frames from
-    /// the recording, never from playback, counted as record_dropped_frames).
-    #[arg(long, value_name = "PATH.wav|PATH.flac")]
-    pub record: Option<PathBuf>,
-    /// RTP: save every received datagram with its arrival time to PATH.pcap or PATH.rtpdump
-    /// (batched writes on their own thread), to replay the session exactly later with
-    /// `jitterplay play PATH` or `jitterplay simulate PATH`.
-    #[arg(long, value_name = "PATH.pcap|PATH.rtpdump")]
-    pub save_packets: Option<PathBuf>,
-    /// RTP and captures: serve every metric as Prometheus/OpenMetrics text at
-    /// http://ADDR:PORT/metrics while playing, and after the end until one scrape reads the
-    /// final values (at most --metrics-linger).
-    #[arg(long, value_name = "ADDR:PORT")]
-    pub metrics_listen: Option<std::net::SocketAddr>,
-    /// After the stream ends, keep serving --metrics-listen's final values until one scrape has
-    /// read them, at most this long (a scrape interval; 0s: stop at once).
-    #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration, default_value = "15s")]
-    pub metrics_linger: std::time::Duration,
-    /// RTP: socket receive buffer (SO_RCVBUF) to ask for, in bytes [default: 16 MiB, beyond
-    /// net.core.rmem_max when run as root].
-    #[arg(long, value_name = "BYTES")]
-    pub recv_buffer: Option<usize>,
-    /// RTP: packets per second accepted from the sender (flood protection).
-    #[arg(long, default_value_t = crate::net::receive::DEFAULT_RATE_CAP)]
-    pub rate_cap: u32,
-    /// RTP: where RTCP travels: auto (port + 1, and muxed on the RTP port once seen), mux (RFC
-    /// 5761, the RTP port only), a port number, or off (no reports, no NACKs). An .sdp's
-    /// a=rtcp-mux or a=rtcp: is used unless this is given.
-    #[arg(long, value_name = "auto|mux|off|PORT")]
-    pub rtcp: Option<RtcpMode>,
-    /// RTP: do not ask for lost packets again (RFC 4585 generic NACK; on by default, answered
-    /// by senders that keep a retransmission history).
-    #[arg(long)]
-    pub no_nack: bool,
-    /// RTP: payload type of RFC 4588 retransmissions (an .sdp announces it as rtx with apt=).
-    #[arg(long, value_name = "PT")]
-    pub rtx_pt: Option<u8>,
-    /// RTP: send NACKs as reduced-size RTCP (RFC 5506; an .sdp says so with a=rtcp-rsize).
-    #[arg(long)]
-    pub rtcp_rsize: bool,
-    /// RTP (.sdp, captures): how RFC 4733 telephone events sound: `tone` (DTMF dual tones at
-    /// the signalled duration and volume) or `silence`.
-    #[arg(long, default_value = "tone", value_name = "tone|silence")]
-    pub dtmf: DtmfMode,
-}
-
-/// Reads an SSRC in hex (`0x…`) or decimal.
-pub fn parse_ssrc(text: &str) -> Result<u32, String> {
-    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u32::from_str_radix(hex, 16),
-        None => text.parse(),
-    };
-    parsed.map_err(|_| format!("not an SSRC: {text:?} (write 0x1234abcd or a decimal number)"))
-}
 
 /// Runs `play`.
 pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
@@ -239,17 +130,6 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One warning when the recording lost frames (the disk could not keep up).
-pub fn warn_record_drops(record: Option<&crate::playback::record_tap::RecordSnapshot>) {
-    if let Some(r) = record.filter(|r| r.record_dropped_frames > 0) {
-        tracing::warn!(
-            dropped = r.record_dropped_frames,
-            written = r.written_frames,
-            "the recording could not keep up: frames were left out of it (playback was not affected)"
-        );
-    }
-}
-
 fn play_live(
     url: &RtpUrl,
     hint: StreamHint,
@@ -321,17 +201,6 @@ fn rtcp_options(args: &PlayArgs, sdp: Option<&RtcpAttributes>) -> RtcpOptions {
     }
 }
 
-/// Opens --stats-json's destination.
-pub fn stats_writer(arg: Option<&str>) -> anyhow::Result<Option<Box<dyn Write>>> {
-    Ok(match arg {
-        None => None,
-        Some("-") => Some(Box::new(std::io::stdout())),
-        Some(path) => Some(Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("cannot write {path}"))?,
-        ))),
-    })
-}
-
 /// Runs a live player with the status line and --stats-json, then prints the summary.
 fn report_live(
     url: &RtpUrl,
@@ -385,24 +254,6 @@ fn report_live(
         eprintln!("{} drift {}", metrics_summary(m), m.drift_text());
     }
     Ok(())
-}
-
-/// Writes `value` as one JSON line.
-///
-/// Each line is flushed, so that a reader tailing the file (or a run killed without warning)
-/// sees every whole second so far.
-pub fn json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io::Result<()> {
-    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::from)?;
-    writeln!(out)?;
-    out.flush()
-}
-
-/// The counters every player prints when it ends.
-pub fn metrics_summary(m: &crate::playout::metrics::MetricsSnapshot) -> String {
-    format!(
-        "received {} played {} lost {} (+{} before the first, +{} after the last) late {} duplicate {} reordered {} recovered {} (of {} asked for) concealed {:.0} ms (pitch {:.0}, fade {:.0}, noise {:.0}) stretched {:.0} ms silence-adjusted {:.0} ms dropped {:.0} ms underruns {} rebuffers {} jitter {:.1} ms",
-        m.received, m.played, m.lost, m.recovery.lost_before_first, m.recovery.lost_after_last, m.late, m.duplicate, m.reordered, m.recovery.recovered, m.recovery.nack_packets, m.concealed_ms, m.concealed_pitch_ms, m.concealed_fade_ms, m.concealed_noise_ms, m.stretched_ms, m.silence_adjusted_ms, m.dropped_ms, m.underruns, m.rebuffers, m.jitter_ms
-    )
 }
 
 fn live_line(s: &LiveStatus, url: &RtpUrl, history: &DepthHistory) -> String {

@@ -32,7 +32,7 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "N", conflicts_with = "ssrc")]
     pub stream: Option<usize>,
     /// Captures: simulate the stream with this SSRC.
-    #[arg(long, value_name = "SSRC", value_parser = super::play::parse_ssrc)]
+    #[arg(long, value_name = "SSRC", value_parser = super::duration::parse_ssrc)]
     pub ssrc: Option<u32>,
     /// Captures: a jump of the capture's clock longer than this (default 10s), or backwards,
     /// is a pause the replay skips.

@@ -24,7 +24,7 @@ pub struct StreamsArgs {
     #[arg(long, value_name = "N", conflicts_with = "ssrc")]
     pub stream: Option<usize>,
     /// Analyse the stream with this SSRC packet by packet.
-    #[arg(long, value_name = "SSRC", value_parser = super::play::parse_ssrc)]
+    #[arg(long, value_name = "SSRC", value_parser = super::duration::parse_ssrc)]
     pub ssrc: Option<u32>,
     /// A jump of the capture's clock longer than this (default 10s), or backwards, is a pause
     /// that takes no time (as `play` and `simulate` replay it).

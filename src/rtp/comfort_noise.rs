@@ -7,9 +7,7 @@
 
 use thiserror::Error;
 
-/// Highest model order kept (G.711 Appendix II sends at most 10 coefficients; more are dropped,
-/// which RFC 3389 §3 allows: "the decoder may reduce the model order").
-pub const MAX_ORDER: usize = 16;
+pub use crate::audio::lattice::MAX_ORDER;
 
 /// The noise a comfort noise packet describes.
 #[derive(Debug, Clone, Copy, PartialEq)]
