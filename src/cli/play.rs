@@ -206,7 +206,7 @@ fn report_live(
     url: &RtpUrl,
     args: &PlayArgs,
     quiet: bool,
-    play: impl FnOnce(&mut dyn FnMut(&LiveStatus)) -> Result<LiveStatus, crate::player::rtp::LiveError>,
+    play: impl FnOnce(&mut dyn FnMut(&LiveStatus)) -> Result<LiveStatus, crate::player::PlayError>,
 ) -> anyhow::Result<()> {
     let mut stats_out = stats_writer(args.stats_json.as_deref())?;
     let status = StatusLine::new(quiet || args.stats_json.as_deref() == Some("-"));

@@ -6,23 +6,21 @@ use std::time::{Duration, Instant};
 
 use super::file::PlayError;
 use crate::net::datagram_queue::{datagram_queue, DataWake, DatagramReceiver};
-use crate::net::packet_saver::{PacketSaver, SaveError, SaveSnapshot};
+use crate::net::packet_saver::{PacketSaver, SaveSnapshot};
 use crate::net::receive::{self, NetSnapshot, NetStats, ReceiveError, DEFAULT_RATE_CAP};
 use crate::net::rtcp_link::{bind_rtcp, RtcpMode, RtcpSender};
 use crate::net::rtp_url::RtpUrl;
-use crate::output::recorder::{RecordError, Recorder};
+use crate::output::recorder::Recorder;
 use crate::output::{OutputSpec, OutputStats, Request, RingCallback, Sink};
 use crate::playback::record_tap::RecordSnapshot;
 use crate::playback::ring::{audio_ring, wait_drained};
 use crate::playout::engine::Output;
 use crate::playout::metrics::MetricsSnapshot;
-use crate::playout::{
-    PlayoutEngine, PlayoutState, ReceiveCoreConfig, ReceiveCoreError, ReceiveCounts,
-};
+use crate::playout::{PlayoutEngine, PlayoutState, ReceiveCoreConfig, ReceiveCounts};
 use crate::rtcp::nack::NackConfig;
 use crate::rtcp::receiver::{RtcpReceiver, RtcpReceiverConfig, RtcpReceiverStatus};
 use crate::rtp::header::RtpHeader;
-use crate::rtp::stream_format::{resolve, FormatError, StreamFormat, StreamHint};
+use crate::rtp::stream_format::{resolve, StreamFormat, StreamHint};
 
 /// How often the decoder thread looks while the stream drains at its end.
 const WAKE: Duration = Duration::from_millis(5);
@@ -153,39 +151,13 @@ pub struct LiveRtcp {
     pub status: RtcpReceiverStatus,
 }
 
-/// Why live playback failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LiveError {
-    /// The socket could not be set up.
-    #[error(transparent)]
-    Receive(#[from] ReceiveError),
-    /// The stream's format could not be decided.
-    #[error(transparent)]
-    Format(#[from] FormatError),
-    /// The receive core failed.
-    #[error(transparent)]
-    ReceiveCore(#[from] ReceiveCoreError),
-    /// The sink failed.
-    #[error(transparent)]
-    Play(#[from] PlayError),
-    /// Recording failed.
-    #[error(transparent)]
-    Record(#[from] RecordError),
-    /// Saving packets failed.
-    #[error(transparent)]
-    Save(#[from] SaveError),
-    /// The runtime could not start.
-    #[error("cannot start the network task: {0}")]
-    Runtime(String),
-}
-
 /// Plays the stream at `url` until idle, `--duration` or `stop`; reports status every 100 ms.
 pub fn play_rtp(
     url: &RtpUrl,
     options: &RtpPlayOptions,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(&LiveStatus),
-) -> Result<LiveStatus, LiveError> {
+) -> Result<LiveStatus, PlayError> {
     let origin = Instant::now();
     let mut options = options.clone();
     options.rtcp.first_report_at_once = url.group.is_none();
@@ -222,7 +194,7 @@ pub fn play_rtp(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| LiveError::Runtime(e.to_string()))?;
+        .map_err(|e| PlayError::Runtime(e.to_string()))?;
     if let Some(metrics) = &options.metrics {
         metrics.start_live(&runtime, &net_stats);
     }
@@ -246,7 +218,7 @@ pub fn play_rtp(
                     rtcp_socket,
                 ))
             })
-            .map_err(|e| LiveError::Runtime(e.to_string()))?
+            .map_err(|e| PlayError::Runtime(e.to_string()))?
     };
     let link = Link {
         net: &net_stats,
@@ -300,7 +272,7 @@ fn decode_loop(
     link: &Link<'_>,
     stop: &AtomicBool,
     progress: &mut dyn FnMut(&LiveStatus),
-) -> Result<LiveStatus, LiveError> {
+) -> Result<LiveStatus, PlayError> {
     let net_stats = link.net;
     let mut datagram = Vec::with_capacity(2048);
     let mut live: Option<Playing> = None;
@@ -385,14 +357,14 @@ fn start(
     options: &RtpPlayOptions,
     now: Duration,
     with_rtcp: bool,
-) -> Result<Playing, LiveError> {
+) -> Result<Playing, PlayError> {
     let request = Request {
         rate: format.rate,
         channels: format.channels,
         device_rate: options.device_rate,
         buffer_frames: options.buffer_frames,
     };
-    let sink = Sink::open(&options.output, &request, false).map_err(PlayError::from)?;
+    let sink = Sink::open(&options.output, &request, false)?;
     let out = sink.format();
     // The ring stays a few device periods ahead: the jitter buffer does the real buffering. It
     // counts within the target, so with a deep target it may hold more (a 25th of the floor)
@@ -476,7 +448,7 @@ enum Step {
 
 /// One decoder-thread step: the engine's poll round (control, ring top-up, RTCP out), and the
 /// sink started when playback begins.
-fn step(p: &mut Playing, now: Duration, link: &Link<'_>) -> Result<Step, LiveError> {
+fn step(p: &mut Playing, now: Duration, link: &Link<'_>) -> Result<Step, PlayError> {
     p.engine.handle_output(p.out_stats.underruns(), now);
     loop {
         match p.engine.poll(now)? {
@@ -487,8 +459,7 @@ fn step(p: &mut Playing, now: Duration, link: &Link<'_>) -> Result<Step, LiveErr
                     if let (Some(sink), Some(callback)) = (p.sink.as_mut(), p.callback.take()) {
                         // Opening the device only now keeps a WAV free of the prebuffering
                         // silence.
-                        sink.start(callback, Arc::clone(&p.out_stats))
-                            .map_err(PlayError::from)?;
+                        sink.start(callback, Arc::clone(&p.out_stats))?;
                     }
                 }
             }
@@ -508,7 +479,7 @@ fn finish(
     now: Duration,
     link: &Link<'_>,
     drain: bool,
-) -> Result<LiveStatus, LiveError> {
+) -> Result<LiveStatus, PlayError> {
     let net = link.net;
     p.engine.leave(now);
     while let Output::Transmit(datagram) = p.engine.poll(now)? {
@@ -519,15 +490,14 @@ fn finish(
     if let Some(callback) = p.callback.take() {
         // Playback never started (the stream ended while prebuffering): play what there is.
         if let Some(sink) = p.sink.as_mut() {
-            sink.start(callback, Arc::clone(&p.out_stats))
-                .map_err(PlayError::from)?;
+            sink.start(callback, Arc::clone(&p.out_stats))?;
         }
     }
     if drain {
         wait_drained(p.engine.producer(), WAKE, &|| false);
     }
     if let Some(sink) = p.sink.take() {
-        sink.finish().map_err(PlayError::from)?;
+        sink.finish()?;
     }
     if let Some(recorder) = p.recorder.take() {
         // The output has stopped: everything it played is queued.
