@@ -50,6 +50,10 @@ pub enum Verdict {
     UnusableRtx,
 }
 
+/// Where a piece of output came from: the frame's (SSRC, RTP timestamp), or `None` for
+/// concealment and silence.
+type FrameSource = Option<(u32, u32)>;
+
 /// The RTP sequence number of extended number `ext`, from a played frame's pair (the buffer's
 /// extension is rebased at restarts, so only differences carry over).
 fn raw_seq(frame: Option<(u64, u16)>, ext: u64) -> Option<u16> {
@@ -453,11 +457,53 @@ impl ReceiveCore {
         now: Duration,
     ) -> Result<Option<Option<(u32, u32)>>, ReceiveCoreError> {
         self.decoded.clear();
-        let clock_rate = u64::from(self.buffer.clock_rate());
         // Where a loss or pause handed out now begins on the RTP timeline.
         let position = self.buffer.play_position();
-        let (source, lost_ticks, silence_ticks) = match self.buffer.pop(now) {
-            PopOutcome::Empty => return Ok(None),
+        let Some((source, lost_ticks, silence_ticks)) = self.take_next(now) else {
+            return Ok(None);
+        };
+        if self.pipeline.is_none() {
+            if let (Some(rate), Some(channels)) = (self.decoder.rate(), self.decoder.channels()) {
+                self.pipeline = Some(Pipeline::new(rate, channels, &self.cfg)?);
+            }
+        }
+        let Some(mut p) = self.pipeline.take() else {
+            // Nothing decoded yet (MPEG audio before its first frame): nothing to conceal with.
+            return Ok(Some(None));
+        };
+        let start = source
+            .map(|(_, ts)| ts)
+            .or_else(|| self.signalled.rtp_ts(position));
+        if source.is_some() {
+            p.concealer.process_decoded(&mut self.decoded);
+        } else if lost_ticks > 0 {
+            let frames = self.ticks_to_frames(lost_ticks, p.rate);
+            self.conceal_loss(&mut p, frames);
+        } else {
+            let frames = self.ticks_to_frames(silence_ticks, p.rate);
+            self.fill_silence(&mut p, frames, start, silence_ticks);
+        }
+        self.event_in_piece = false;
+        if let Some(start) = start {
+            let piece = Piece {
+                start,
+                audio: source.is_some(),
+                rate: p.rate,
+                channels: p.channels,
+            };
+            self.event_in_piece = self
+                .signalled
+                .render(piece, &mut self.decoded, &self.metrics);
+        }
+        self.pipeline = Some(p);
+        Ok(Some(source))
+    }
+
+    /// Pops the buffer's next piece and decodes it: the frame's (SSRC, RTP timestamp) when it
+    /// is audio, else the ticks lost and the ticks of silence it stands for. `None`: empty.
+    fn take_next(&mut self, now: Duration) -> Option<(FrameSource, u64, u64)> {
+        Some(match self.buffer.pop(now) {
+            PopOutcome::Empty => return None,
             PopOutcome::Frame {
                 ssrc,
                 discont,
@@ -500,148 +546,132 @@ impl ReceiveCore {
                 (None, ticks, 0)
             }
             PopOutcome::Silence { ticks } => (None, 0, ticks),
-        };
-        if self.pipeline.is_none() {
-            if let (Some(rate), Some(channels)) = (self.decoder.rate(), self.decoder.channels()) {
-                self.pipeline = Some(Pipeline::new(rate, channels, &self.cfg)?);
-            }
-        }
-        let Some(p) = self.pipeline.as_mut() else {
-            // Nothing decoded yet (MPEG audio before its first frame): nothing to conceal with.
-            return Ok(Some(None));
-        };
-        let start = source
-            .map(|(_, ts)| ts)
-            .or_else(|| self.signalled.rtp_ts(position));
-        // RTP ticks to frames, carrying the remainder: an MPEG audio frame is 2351.02 ticks of
-        // 90 kHz, and truncating every concealed frame would slip the timeline a sample each time.
-        let remainder = &mut self.tick_remainder;
-        let mut to_frames = |ticks: u64| {
-            let clock = clock_rate.max(1) as i128;
-            let total = i128::from(ticks) * i128::from(p.rate) + *remainder;
-            // Round to the nearest frame and carry the (signed) rest into the next gap.
-            let frames = ((total + clock / 2) / clock).max(0);
-            *remainder = total - frames * clock;
-            frames as usize
-        };
-        if source.is_some() {
-            p.concealer.process_decoded(&mut self.decoded);
-        } else if lost_ticks > 0 {
-            let frames = to_frames(lost_ticks);
-            let filled = self.decoder.fills_losses()
-                && fill_by_codec(
-                    &mut self.decoder,
-                    &self.buffer,
-                    &mut self.peek_payload,
-                    frames,
-                    &mut self.decoded,
-                    &self.metrics,
-                );
-            if filled {
-                // The codec filled it (Opus FEC or PLC, counted by `fill_by_codec`).
-                self.metrics
-                    .add_concealed(Duration::from_secs_f64(frames as f64 / f64::from(p.rate)));
-            } else {
-                if !p.concealer.is_concealing() && self.decoder.is_stateless() {
-                    // A loss begins: the audio after it, if buffered, lets concealment work from
-                    // both sides. PCM ticks are frames, so no remainder is carried here.
-                    let want = u64::from(self.buffer.clock_rate()) * RESUME_AHEAD_MS / 1000;
-                    if let Some(gap) = self.buffer.peek_resume(
-                        want,
-                        &mut self.resume_payload,
-                        &mut self.resume_scratch,
-                    ) {
-                        self.resume_decoded.clear();
-                        let decoded = self
-                            .decoder
-                            .decode(&self.resume_payload, &mut self.resume_decoded);
-                        if decoded.is_ok() {
-                            let ahead = (u128::from(gap) * u128::from(p.rate)
-                                / u128::from(self.buffer.clock_rate().max(1)))
-                                as usize;
-                            p.concealer
-                                .resume_with(frames + ahead, &self.resume_decoded);
-                        }
-                    }
-                }
-                // The next packet, when it plays right after this loss: a codec may recover the
-                // lost audio from it, and PCM concealment ends by merging into it.
-                let next = self.buffer.peek_next(&mut self.peek_payload);
-                let next_payload = next.then_some(self.peek_payload.as_slice());
-                let done = p.concealer.conceal(frames, next_payload, &mut self.decoded);
-                if next && self.decoder.is_stateless() {
-                    self.peek_decoded.clear();
-                    if self
-                        .decoder
-                        .decode(&self.peek_payload, &mut self.peek_decoded)
-                        .is_ok()
-                    {
-                        p.concealer
-                            .merge_into(&mut self.decoded, &self.peek_decoded);
-                    }
-                }
-                let secs =
-                    |frames: usize| Duration::from_secs_f64(frames as f64 / f64::from(p.rate));
-                self.metrics.add_concealed(secs(frames));
-                self.metrics.add_concealed_by_method(
-                    secs(done.pitch),
-                    secs(done.fade),
-                    secs(done.noise),
-                );
-            }
+        })
+    }
+
+    /// RTP ticks to frames at `rate`, carrying the remainder: an MPEG audio frame is 2351.02
+    /// ticks of 90 kHz, and truncating every concealed frame would slip the timeline a sample
+    /// each time.
+    fn ticks_to_frames(&mut self, ticks: u64, rate: u32) -> usize {
+        let clock = i128::from(self.buffer.clock_rate().max(1));
+        let total = i128::from(ticks) * i128::from(rate) + self.tick_remainder;
+        // Round to the nearest frame and carry the (signed) rest into the next gap.
+        let frames = ((total + clock / 2) / clock).max(0);
+        self.tick_remainder = total - frames * clock;
+        frames as usize
+    }
+
+    /// Fills `frames` of lost audio: by the codec (Opus FEC or PLC) where it can, else by
+    /// concealment from the audio before the loss (and after it, when buffered).
+    fn conceal_loss(&mut self, p: &mut Pipeline, frames: usize) {
+        let filled = self.decoder.fills_losses()
+            && fill_by_codec(
+                &mut self.decoder,
+                &self.buffer,
+                &mut self.peek_payload,
+                frames,
+                &mut self.decoded,
+                &self.metrics,
+            );
+        if filled {
+            // The codec filled it (Opus FEC or PLC, counted by `fill_by_codec`).
+            self.metrics
+                .add_concealed(Duration::from_secs_f64(frames as f64 / f64::from(p.rate)));
         } else {
-            let mut frames = to_frames(silence_ticks);
-            // A pause is the least audible place to move the level: by up to half its length
-            // (not while a DTMF tone plays there: its length is signalled).
-            let gap = if self.signalled.has_tone(start, silence_ticks) {
-                0
-            } else {
-                (self.level_gap * f64::from(p.rate)) as usize
-            };
-            let change = (frames / 2).min(gap);
-            let moved = change as f64 / f64::from(p.rate);
-            match self.level_move {
-                LevelMove::Expand => {
-                    frames += change;
-                    self.controller.note_level_moved(moved);
+            if !p.concealer.is_concealing() && self.decoder.is_stateless() {
+                // A loss begins: the audio after it, if buffered, lets concealment work from
+                // both sides. PCM ticks are frames, so no remainder is carried here.
+                let want = u64::from(self.buffer.clock_rate()) * RESUME_AHEAD_MS / 1000;
+                if let Some(gap) = self.buffer.peek_resume(
+                    want,
+                    &mut self.resume_payload,
+                    &mut self.resume_scratch,
+                ) {
+                    self.resume_decoded.clear();
+                    let decoded = self
+                        .decoder
+                        .decode(&self.resume_payload, &mut self.resume_decoded);
+                    if decoded.is_ok() {
+                        let ahead = (u128::from(gap) * u128::from(p.rate)
+                            / u128::from(self.buffer.clock_rate().max(1)))
+                            as usize;
+                        p.concealer
+                            .resume_with(frames + ahead, &self.resume_decoded);
+                    }
                 }
-                LevelMove::Accelerate => {
-                    frames -= change;
-                    self.controller.note_level_moved(-moved);
+            }
+            // The next packet, when it plays right after this loss: a codec may recover the
+            // lost audio from it, and PCM concealment ends by merging into it.
+            let next = self.buffer.peek_next(&mut self.peek_payload);
+            let next_payload = next.then_some(self.peek_payload.as_slice());
+            let done = p.concealer.conceal(frames, next_payload, &mut self.decoded);
+            if next && self.decoder.is_stateless() {
+                self.peek_decoded.clear();
+                if self
+                    .decoder
+                    .decode(&self.peek_payload, &mut self.peek_decoded)
+                    .is_ok()
+                {
+                    p.concealer
+                        .merge_into(&mut self.decoded, &self.peek_decoded);
                 }
-                LevelMove::Hold => {}
             }
-            if self.level_move != LevelMove::Hold && change > 0 {
-                self.metrics.add_silence_adjusted(Duration::from_secs_f64(
-                    change as f64 / f64::from(p.rate),
-                ));
-            }
-            if self.decoder.fills_losses() {
-                // Opus DTX: the decoder's concealment fades from the last audio into silence
-                // instead of stopping dead.
-                fill_pause(
-                    &mut self.decoder,
-                    frames,
-                    p.channels,
-                    &mut self.decoded,
-                    &self.metrics,
-                );
-            }
-            self.decoded.resize(frames * p.channels, 0.0);
+            let secs = |frames: usize| Duration::from_secs_f64(frames as f64 / f64::from(p.rate));
+            self.metrics.add_concealed(secs(frames));
+            self.metrics.add_concealed_by_method(
+                secs(done.pitch),
+                secs(done.fade),
+                secs(done.noise),
+            );
         }
-        self.event_in_piece = false;
-        if let Some(start) = start {
-            let piece = Piece {
-                start,
-                audio: source.is_some(),
-                rate: p.rate,
-                channels: p.channels,
-            };
-            self.event_in_piece = self
-                .signalled
-                .render(piece, &mut self.decoded, &self.metrics);
+    }
+
+    /// Fills `frames` of a sender's pause with silence (or the codec's fade into it), moving
+    /// the level there when the controller asks.
+    fn fill_silence(
+        &mut self,
+        p: &mut Pipeline,
+        frames: usize,
+        start: Option<u32>,
+        silence_ticks: u64,
+    ) {
+        let mut frames = frames;
+        // A pause is the least audible place to move the level: by up to half its length
+        // (not while a DTMF tone plays there: its length is signalled).
+        let gap = if self.signalled.has_tone(start, silence_ticks) {
+            0
+        } else {
+            (self.level_gap * f64::from(p.rate)) as usize
+        };
+        let change = (frames / 2).min(gap);
+        let moved = change as f64 / f64::from(p.rate);
+        match self.level_move {
+            LevelMove::Expand => {
+                frames += change;
+                self.controller.note_level_moved(moved);
+            }
+            LevelMove::Accelerate => {
+                frames -= change;
+                self.controller.note_level_moved(-moved);
+            }
+            LevelMove::Hold => {}
         }
-        Ok(Some(source))
+        if self.level_move != LevelMove::Hold && change > 0 {
+            self.metrics
+                .add_silence_adjusted(Duration::from_secs_f64(change as f64 / f64::from(p.rate)));
+        }
+        if self.decoder.fills_losses() {
+            // Opus DTX: the decoder's concealment fades from the last audio into silence
+            // instead of stopping dead.
+            fill_pause(
+                &mut self.decoder,
+                frames,
+                p.channels,
+                &mut self.decoded,
+                &self.metrics,
+            );
+        }
+        self.decoded.resize(frames * p.channels, 0.0);
     }
 
     fn staged(&self) -> Duration {
