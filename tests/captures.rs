@@ -291,7 +291,7 @@ fn a_capture_with_several_audio_streams_asks_which() {
     let out = jitterplay()
         .args(["play", "--output", "null", "--fast"])
         .arg(data("sip-rtp-g711.pcap"))
-        .output()
+        .bounded_output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -305,7 +305,7 @@ fn a_capture_with_several_audio_streams_asks_which() {
     let out = jitterplay()
         .args(["play", "--output", "null", "--fast", "--stream", "3"])
         .arg(data("sip-rtp-g711.pcap"))
-        .output()
+        .bounded_output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no stream 3"));
@@ -363,7 +363,11 @@ fn a_file_that_is_not_a_capture_is_refused_clearly() {
     let path = dir.join("junk.pcap");
     std::fs::write(&path, b"this is not a capture at all").unwrap();
     for command in ["play", "streams"] {
-        let out = jitterplay().arg(command).arg(&path).output().unwrap();
+        let out = jitterplay()
+            .arg(command)
+            .arg(&path)
+            .bounded_output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("not a capture"), "{command}: {err}");
@@ -414,7 +418,7 @@ fn simulate_uses_the_capture_as_the_network() {
     let out = jitterplay()
         .args(["simulate", "--scenario", "lan"])
         .arg(data("g711a.pcap"))
-        .output()
+        .bounded_output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("its own network"));

@@ -21,7 +21,7 @@ fn assert_fails_with(out: &Output, code: i32, needle: &str) {
 fn missing_file_is_named() {
     let out = jitterplay()
         .args(["play", "--output", "null", "no/such/file.flac"])
-        .output()
+        .bounded_output()
         .unwrap();
     assert_fails_with(
         &out,
@@ -43,7 +43,7 @@ fn unsupported_file_is_refused() {
     let out = jitterplay()
         .args(["play", "--output", "null"])
         .arg(&path)
-        .output()
+        .bounded_output()
         .unwrap();
     assert_fails_with(&out, 1, "unsupported or corrupt audio file");
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
@@ -58,7 +58,7 @@ fn truncated_header_is_refused() {
     let out = jitterplay()
         .args(["play", "--output", "null"])
         .arg(&path)
-        .output()
+        .bounded_output()
         .unwrap();
     assert_fails_with(&out, 1, "unsupported or corrupt audio file");
 }
@@ -78,7 +78,7 @@ fn corrupt_packets_are_skipped_counted_and_playback_goes_on() {
         .args(["play", "--fast", "--output"])
         .arg(format!("wav:{}", wav.display()))
         .arg(&path)
-        .output()
+        .bounded_output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
@@ -119,7 +119,7 @@ fn no_audio_device_says_so_in_one_line() {
         .env("HOME", &dir)
         .env("PULSE_SERVER", "unix:/nonexistent/jitterplay-test")
         .env("PIPEWIRE_REMOTE", "/nonexistent/jitterplay-test")
-        .output()
+        .bounded_output()
         .unwrap();
     assert_fails_with(&out, 1, "no audio output device available");
     assert!(stderr(&out).contains("--output wav:FILE"));
@@ -140,7 +140,7 @@ fn unknown_device_name_is_reported() {
         .env_remove("RUST_LOG")
         .env("XDG_RUNTIME_DIR", &dir)
         .env("PULSE_SERVER", "unix:/nonexistent/jitterplay-test")
-        .output()
+        .bounded_output()
         .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -155,7 +155,7 @@ fn unknown_device_name_is_reported() {
 fn bad_output_spec_is_a_usage_error() {
     let out = jitterplay()
         .args(["play", "--output", "speakers", "x.wav"])
-        .output()
+        .bounded_output()
         .unwrap();
     assert_fails_with(&out, 2, "expected default, device:NAME, wav:PATH or null");
 }
@@ -165,7 +165,7 @@ fn unwritable_wav_path_is_reported() {
     let out = jitterplay()
         .args(["play", "--output", "wav:/nonexistent-dir/out.wav"])
         .arg(asset("speech-48k-mono.wav"))
-        .output()
+        .bounded_output()
         .unwrap();
     assert_fails_with(&out, 1, "cannot write /nonexistent-dir/out.wav");
 }
@@ -187,7 +187,7 @@ fn a_file_that_makes_the_decoder_panic_is_refused_in_one_line() {
         .args(["play", "--output", "null", "--fast"])
         .arg(&path)
         .env("RUST_BACKTRACE", "1")
-        .output()
+        .bounded_output()
         .unwrap();
     assert_fails_with(&out, 1, "corrupt audio file (the decoder failed inside");
     let text = stderr(&out);

@@ -46,7 +46,7 @@ fn send(input: &Path, port: u16, args: &[&str]) -> Output {
         .args(["--to", &format!("127.0.0.1:{port}"), "--no-rtcp"])
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .bounded_output()
         .expect("run jitterplay send")
 }
 

@@ -192,7 +192,7 @@ fn bad_destinations_and_formats_are_explained() {
             .arg("send")
             .arg(asset(SPEECH))
             .args(&args)
-            .output()
+            .bounded_output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} succeeded");

@@ -325,7 +325,7 @@ fn a_busy_metrics_port_and_a_file_are_one_line_errors() {
         let out = jitterplay()
             .args(&args)
             .args(["--metrics-listen", &addr.to_string()])
-            .output()
+            .bounded_output()
             .expect("run");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
@@ -339,7 +339,7 @@ fn a_busy_metrics_port_and_a_file_are_one_line_errors() {
         .args(["play", "--output", "null"])
         .arg(asset("speech-48k-mono.wav"))
         .args(["--metrics-listen", "127.0.0.1:0"])
-        .output()
+        .bounded_output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr)

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{asset, read_wav, require_tool, scratch};
+use common::{asset, read_wav, require_tool, scratch, BoundedOutput};
 use nack_support::*;
 use net_support::{free_port, read_stats, spawn_player, stat, wait_until_bound};
 
@@ -158,7 +158,7 @@ fn a_gstreamer_sender_with_rtprtxsend_has_its_losses_recovered() {
         .arg(script)
         .arg(&wav)
         .args(["127.0.0.1", &relay_port.to_string(), &gst_rtcp.to_string()])
-        .output()
+        .bounded_output()
         .expect("run the GStreamer sender");
     let gst_out = String::from_utf8_lossy(&gst.stdout).into_owned();
     assert!(

@@ -21,7 +21,7 @@ fn send(input: &Path, port: u16, args: &[&str]) -> Output {
         .args(["--to", &format!("127.0.0.1:{port}"), "--ptime", "10ms"])
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .bounded_output()
         .expect("run jitterplay send")
 }
 
@@ -161,7 +161,10 @@ fn completions_and_man_pages_come_from_the_parser() {
         let text = std::fs::read_to_string(pages.join(name)).expect(name);
         assert!(text.starts_with(".ie") || text.contains(".TH"), "{name}");
     }
-    let bad = jitterplay().args(["man", "nope"]).output().expect("run");
+    let bad = jitterplay()
+        .args(["man", "nope"])
+        .bounded_output()
+        .expect("run");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("pages exist for play"));
 }
@@ -175,7 +178,7 @@ fn the_demo_runs_outside_the_source_tree() {
         .args(["demo", "--quiet", "--passes", "1", "--output"])
         .arg(format!("wav:{}", wav.display()))
         .stdin(Stdio::null())
-        .output()
+        .bounded_output()
         .expect("run the demo");
     assert!(
         out.status.success(),

@@ -146,7 +146,7 @@ fn a_capture_without_sdp_plays_as_opus_when_told() {
     let refused = jitterplay()
         .args(["play", "--fast", "--quiet", "--output", "null"])
         .arg(&dump)
-        .output()
+        .bounded_output()
         .unwrap();
     assert!(!refused.status.success(), "PT 99 alone says nothing");
     let wav = dir.join("out.wav");

@@ -135,7 +135,7 @@ impl PulseServer {
             .env("HOME", &self.home)
             .env("XDG_RUNTIME_DIR", &self.runtime)
             .env_remove("PULSE_SERVER")
-            .output()
+            .bounded_output()
             .expect("run jitterplay");
         std::thread::sleep(Duration::from_millis(500));
         // SIGINT lets parecord finish the WAV header.

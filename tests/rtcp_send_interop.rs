@@ -23,7 +23,7 @@ const PYTHON: &str = "/usr/bin/python3";
 fn require_gst_python() -> bool {
     let ok = Command::new(PYTHON)
         .args(["-c", "import gi; gi.require_version('Gst', '1.0')"])
-        .output()
+        .bounded_output()
         .is_ok_and(|o| o.status.success());
     if !ok {
         if std::env::var_os("CI").is_some() {
@@ -56,7 +56,7 @@ fn send(port: u16, local: u16, args: &[&str]) -> HashMap<String, String> {
         .args(["--to", &format!("127.0.0.1:{port}")])
         .args(["--local-port", &local.to_string(), "--ptime", "10ms"])
         .args(args)
-        .output()
+        .bounded_output()
         .expect("run send");
     summary(&out)
 }

@@ -51,7 +51,7 @@ fn simulate(scenario: &str, extra: &[&str]) -> Output {
         .arg(asset(MUSIC))
         .args(["--scenario", scenario])
         .args(extra)
-        .output()
+        .bounded_output()
         .expect("spawn jitterplay")
 }
 
@@ -261,7 +261,7 @@ fn opus_is_judged_against_the_lossless_decode() {
         .arg("simulate")
         .arg(asset("music-44k-stereo.mp3"))
         .args(["--format", "opus"])
-        .output()
+        .bounded_output()
         .unwrap();
     assert!(!out.status.success());
     assert!(stderr(&out).contains("48 kHz"), "{}", stderr(&out));
@@ -322,7 +322,7 @@ fn a_24_bit_source_is_judged_against_the_16_bit_audio_sent() {
         .arg("simulate")
         .arg(asset("music-44k-stereo-24bit.flac"))
         .args(["--scenario", "wifi", "--report", path_arg(&report)])
-        .output()
+        .bounded_output()
         .expect("spawn jitterplay"));
     let text = stderr(&out) + &String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("100.000 % bit-exact"), "{text}");

@@ -1,8 +1,14 @@
 //! Helpers shared by the integration tests: the binary, assets, peer tools and WAV reading.
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long any command a test runs may take before it is killed and the test fails: a peer
+/// that hangs (a GStreamer pipeline that never reaches EOS) must fail its test, not stall CI.
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(180);
 
 /// The jitterplay binary cargo built for these tests.
 pub fn jitterplay() -> Command {
@@ -40,9 +46,76 @@ pub fn require_tool(tool: &str) -> bool {
     found
 }
 
-/// Runs a command, panicking with its stderr if it fails.
+/// Runs a command to its end like `Command::output`, but kills it and panics (with what it
+/// printed) if it has not ended within `limit`.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    // Pipes are drained on their own threads so that a chatty child never blocks on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = stderr.join().unwrap_or_default();
+            panic!(
+                "{cmd:?} still running after {limit:?}, killed; stderr:\n{}",
+                String::from_utf8_lossy(&err)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// `Command::output` bounded by [`COMMAND_LIMIT`], for the tests' peers and players.
+pub trait BoundedOutput {
+    /// The command's output once it has ended; it is killed, and the test fails, if it has
+    /// not ended within [`COMMAND_LIMIT`].
+    fn bounded_output(&mut self) -> std::io::Result<Output>;
+}
+
+impl BoundedOutput for Command {
+    fn bounded_output(&mut self) -> std::io::Result<Output> {
+        Ok(output_within(self, COMMAND_LIMIT))
+    }
+}
+
+/// Runs a command (within [`COMMAND_LIMIT`]), panicking with its stderr if it fails.
 pub fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn command");
+    let out = output_within(cmd, COMMAND_LIMIT);
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",

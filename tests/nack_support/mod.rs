@@ -6,7 +6,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{asset, read_wav, scratch};
+use crate::common::{asset, read_wav, scratch, BoundedOutput};
 use crate::net_support::{free_port, read_stats, spawn_player, wait_until_bound};
 use jitterplay::codec::file::FileDecoder;
 
@@ -52,7 +52,7 @@ pub fn run_send(to_port: u16, local_port: u16, extra: &[&str]) -> std::process::
         .args(["--to", &format!("127.0.0.1:{to_port}")])
         .args(["--local-port", &local_port.to_string(), "--quiet"])
         .args(extra)
-        .output()
+        .bounded_output()
         .expect("run send");
     assert!(
         send.status.success(),

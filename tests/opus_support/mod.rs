@@ -5,6 +5,8 @@
 
 use std::path::Path;
 use std::process::Command;
+
+use crate::common::BoundedOutput;
 use std::time::Duration;
 
 use jitterplay::playout::metrics::MetricsSnapshot;
@@ -210,7 +212,7 @@ pub fn ffmpeg_libopus_decode_native_channels(path: &Path, channels: u16) -> Vec<
             "48000",
             "-",
         ])
-        .output()
+        .bounded_output()
         .expect("run ffmpeg");
     assert!(
         out.status.success(),

@@ -9,6 +9,8 @@ prints one JSON line with the jitter buffer's and rtprtxreceive's counters.
 gst-launch cannot connect rtpbin's request-aux-receiver signal, hence this script.
 """
 import json
+import os
+import threading
 import sys
 
 import gi
@@ -85,9 +87,13 @@ def finish():
             stats[key] = value if ok else None
     for key in ["num-rtx-requests", "num-rtx-packets", "num-rtx-assoc-packets"]:
         stats[key] = rtx.get_property(key)
+    out.flush()
+    print(json.dumps(stats), flush=True)
+    # Teardown has been seen to hang on a loaded machine: the process ends a few seconds later
+    # whatever it does.
+    threading.Timer(5.0, lambda: os._exit(0)).start()
     pipeline.set_state(Gst.State.NULL)
     out.close()
-    print(json.dumps(stats), flush=True)
     loop.quit()
     return False
 

@@ -64,12 +64,36 @@ rtcp_src.get_static_pad("src").link(rtpbin.request_pad_simple("recv_rtcp_sink_0"
 loop = GLib.MainLoop()
 
 
+finishing = False
+
+
+def linger_then_finish():
+    """Linger so that NACKs for the last packets are still answered, then finish (once)."""
+    global finishing
+    if not finishing:
+        finishing = True
+        GLib.timeout_add(1500, finish)
+    return False
+
+
 def on_message(_bus, msg):
     if msg.type in (Gst.MessageType.EOS, Gst.MessageType.ERROR):
         if msg.type == Gst.MessageType.ERROR:
             print(json.dumps({"error": str(msg.parse_error()[0])}), flush=True)
-        # Linger so that NACKs for the last packets are still answered.
-        GLib.timeout_add(1500, finish)
+        linger_then_finish()
+
+
+def on_rtp_sink_event(_pad, info):
+    # The pipeline's EOS also waits for rtpbin's RTCP branch, whose EOS follows a BYE that
+    # rtpsession may schedule late or never: the media is all sent once the RTP sink sees EOS.
+    if info.get_event().type == Gst.EventType.EOS:
+        GLib.idle_add(linger_then_finish)
+    return Gst.PadProbeReturn.OK
+
+
+def give_up():
+    print(json.dumps({"error": "the sender did not finish within its time limit"}), flush=True)
+    os._exit(1)
 
 
 def finish():
@@ -83,6 +107,12 @@ def finish():
     return False
 
 
+rtp_sink.get_static_pad("sink").add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, on_rtp_sink_event)
+# Whatever GStreamer does, the process ends: the length of the (48 kHz stereo 16-bit) file the
+# tests give it, plus a generous margin.
+watchdog = threading.Timer(os.path.getsize(wav) / (48000 * 2 * 2) + 30.0, give_up)
+watchdog.daemon = True
+watchdog.start()
 bus = pipeline.get_bus()
 bus.add_signal_watch()
 bus.connect("message", on_message)

@@ -451,7 +451,7 @@ pub fn play_fails(path: &Path, extra: &[&str]) -> String {
         .args(["play", "--fast", "--quiet", "--output", "null"])
         .args(extra)
         .arg(path)
-        .output()
+        .bounded_output()
         .expect("spawn jitterplay");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(
