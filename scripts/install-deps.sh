@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages jitterplay needs. `demo` needs only the build
-# dependencies (ALSA and libopus headers, pkg-config); `test` adds the audio server, the RTP
+# dependencies (ALSA, libopus and libsrtp2 headers, pkg-config); `test` adds the audio server, the RTP
 # peers the test suite drives (GStreamer also through its Python bindings, to attach rtpbin's
 # RTX receiver), tshark (Wireshark's RTP Streams figures that `streams` is compared with) and
 # the Prometheus server that scrapes `--metrics-listen`.
@@ -8,7 +8,7 @@
 # The README's two set-up commands and .ci/run call this script, so they cannot drift apart.
 set -euo pipefail
 what=${1:-demo}
-packages=(libasound2-dev libopus-dev pkg-config)
+packages=(libasound2-dev libopus-dev libsrtp2-dev pkg-config)
 if [ "$what" = test ]; then
   packages+=(ffmpeg pulseaudio pulseaudio-utils libasound2-plugins
              gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good

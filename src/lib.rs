@@ -12,6 +12,7 @@
 //!   filter.
 //! - [`jitter`]: the reordering jitter buffer and its delay estimator (the adaptive target).
 //! - [`rtcp`]: RTCP reports, BYE, NACK, RTX and retransmission, for receiver and sender.
+//! - [`srtp`]: SRTP and SRTCP through libsrtp2, SDES keys (`a=crypto`, `--srtp`).
 //! - [`codec`]: RTP payload decoders, file decoding, Opus, loss concealment.
 //! - [`netem`]: the seeded network model behind `simulate`, `send --impair` and `relay`.
 //! - [`playout`]: the receive core and [`playout::PlayoutEngine`]: playout control, drift
@@ -53,3 +54,4 @@ pub mod playout;
 pub mod rtcp;
 pub mod rtp;
 pub mod sim;
+pub mod srtp;

@@ -1,0 +1,30 @@
+//! SRTP and SRTCP (RFC 3711, RFC 7714) through libsrtp2, keyed by SDES (RFC 4568).
+
+mod ffi;
+pub mod keys;
+pub mod session;
+pub mod suite;
+
+pub use keys::{MasterKey, Mki, SrtpKeying};
+pub use session::{Direction, SrtpDrop, SrtpSession, MAX_TRAILER};
+pub use suite::Suite;
+
+/// What can go wrong setting SRTP up.
+#[derive(Debug, thiserror::Error)]
+pub enum SrtpError {
+    /// The suite name is not one we speak.
+    #[error(
+        "unknown SRTP crypto suite `{0}` (known: AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32, \
+         AES_256_CM_HMAC_SHA1_80, AES_256_CM_HMAC_SHA1_32, AEAD_AES_128_GCM, AEAD_AES_256_GCM)"
+    )]
+    UnknownSuite(String),
+    /// The key parameters cannot be used.
+    #[error("bad SRTP key: {0}")]
+    BadKey(String),
+    /// libsrtp refused (its status code).
+    #[error("libsrtp failed with status {0}")]
+    Library(i32),
+    /// A packet buffer has no room for the SRTP trailer.
+    #[error("no room for the SRTP trailer in the packet buffer")]
+    NoRoom,
+}
