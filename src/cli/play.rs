@@ -29,7 +29,7 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
             payload_type: args.pt.or(args.format.and_then(|f| f.static_pt())),
             telephone_event_pt: None,
         };
-        return play_live(&url, hint, &args, None, quiet);
+        return play_live(&url, hint, &args, None, args.srtp.clone(), quiet);
     }
     let path = Path::new(&args.input);
     if path
@@ -57,7 +57,8 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
             payload_type: Some(args.pt.unwrap_or(pt)),
             telephone_event_pt,
         };
-        return play_live(&url, hint, &args, Some(&sdp.rtcp), quiet);
+        let srtp = args.srtp.clone().or(sdp.srtp.clone());
+        return play_live(&url, hint, &args, Some(&sdp.rtcp), srtp, quiet);
     }
     if args.save_packets.is_some() {
         anyhow::bail!("--save-packets saves what a live stream (rtp://, .sdp) receives");
@@ -135,10 +136,15 @@ fn play_live(
     hint: StreamHint,
     args: &PlayArgs,
     sdp: Option<&RtcpAttributes>,
+    srtp: Option<crate::srtp::SrtpKeying>,
     quiet: bool,
 ) -> anyhow::Result<()> {
     let mut options = live_options(args, hint);
     options.rtcp = rtcp_options(args, sdp);
+    if let Some(keying) = &srtp {
+        tracing::info!(key = %keying.redacted(), "SRTP");
+    }
+    options.srtp = srtp;
     options.metrics = args
         .metrics_listen
         .map(crate::metrics_http::ReceiveExport::bind)
@@ -258,8 +264,19 @@ fn report_live(
 
 fn live_line(s: &LiveStatus, url: &RtpUrl, history: &DepthHistory) -> String {
     let m = &s.metrics;
+    let x = &s.net.srtp;
+    let refused = x.srtp_auth_failed + x.srtp_replayed + x.srtp_unknown_mki + x.srtp_no_key;
+    // SRTP, once it has seen a packet: what authenticated, and refusals by cause.
+    let srtp = if x.srtp_decrypted + refused > 0 {
+        format!(
+            "  srtp ok {} auth-failed {} replayed {} unknown-mki {}",
+            x.srtp_decrypted, x.srtp_auth_failed, x.srtp_replayed, x.srtp_unknown_mki
+        )
+    } else {
+        String::new()
+    };
     let head = match s.state {
-        "waiting" => return format!("waiting for RTP on {}", url.bind),
+        "waiting" => return format!("waiting for RTP on {}{srtp}", url.bind),
         "prebuffering" | "rebuffering" => {
             let filled = (s.progress * 20.0).round() as usize;
             format!(
@@ -288,7 +305,7 @@ fn live_line(s: &LiveStatus, url: &RtpUrl, history: &DepthHistory) -> String {
         String::new()
     };
     format!(
-        "{head}  {} buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%{recovery}  late {}  stretched {:.0} ms  drift {}  {}  from {}",
+        "{head}  {} buffer {:.0}/{:.0} ms  jitter {:.1} ms  loss {:.1}%{recovery}{srtp}  late {}  stretched {:.0} ms  drift {}  {}  from {}",
         history.render(),
         m.depth_ms,
         m.target_ms,

@@ -39,6 +39,8 @@ counter_table! {
     nested {
         /// RTCP's counters and addresses.
         rtcp: RtcpNetStats => RtcpNetSnapshot,
+        /// SRTP's counters (zero for plain RTP).
+        srtp: Arc<crate::srtp::SrtpStats> => crate::srtp::SrtpSnapshot,
     }
     extra {
         /// The accepted sender, once one is.

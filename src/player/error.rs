@@ -45,4 +45,10 @@ pub enum PlayError {
     /// The network task's runtime could not start.
     #[error("cannot start the network task: {0}")]
     Runtime(String),
+    /// SRTP could not be set up.
+    #[error(transparent)]
+    Srtp(#[from] crate::srtp::SrtpError),
+    /// Packets arrived but none authenticated: the likely cause.
+    #[error("{0}")]
+    SrtpRefused(String),
 }

@@ -1,5 +1,6 @@
 //! Live RTP playback: network task → datagram queue → decoder thread (receive core) → ring → sink.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ use crate::rtcp::nack::NackConfig;
 use crate::rtcp::receiver::{RtcpReceiver, RtcpReceiverConfig, RtcpReceiverStatus};
 use crate::rtp::header::RtpHeader;
 use crate::rtp::stream_format::{resolve, StreamFormat, StreamHint};
+use crate::srtp::SrtpReceiver;
 
 /// How often the decoder thread looks while the stream drains at its end.
 const WAKE: Duration = Duration::from_millis(5);
@@ -65,6 +67,9 @@ pub struct RtpPlayOptions {
     pub dtmf: crate::playout::DtmfMode,
     /// RTCP: where it travels, NACK recovery, RTX.
     pub rtcp: RtcpOptions,
+    /// The SRTP key (`--srtp`, an SDP's `a=crypto`): everything that arrives is authenticated
+    /// and decrypted first, and our RTCP is encrypted.
+    pub srtp: Option<crate::srtp::SrtpKeying>,
 }
 
 /// The receiver's RTCP settings (`--rtcp`, `--no-nack`, `--rtx-pt`, and the SDP's attributes).
@@ -107,6 +112,7 @@ impl Default for RtpPlayOptions {
                 nack: true,
                 ..RtcpOptions::default()
             },
+            srtp: None,
         }
     }
 }
@@ -220,11 +226,25 @@ pub fn play_rtp(
             })
             .map_err(|e| PlayError::Runtime(e.to_string()))?
     };
+    let srtp = match &options.srtp {
+        Some(keying) => Some(RefCell::new(SrtpReceiver::new(
+            keying,
+            Arc::clone(&net_stats.srtp),
+        )?)),
+        None => None,
+    };
     let link = Link {
         net: &net_stats,
         rtcp: rtcp_sender,
+        srtp,
     };
     let mut result = decode_loop(options, origin, &mut rx, &wake, &link, stop, progress);
+    if let Some(srtp) = &link.srtp {
+        // Silence would hide a wrong key: say why nothing played.
+        if let Some(cause) = srtp.borrow().nothing_authenticated() {
+            result = result.and(Err(PlayError::SrtpRefused(cause)));
+        }
+    }
     net_stop.notify_one();
     let _ = net.join();
     if let Some(saver) = saver {
@@ -242,14 +262,31 @@ pub fn play_rtp(
 struct Link<'a> {
     net: &'a NetStats,
     rtcp: Option<RtcpSender>,
+    /// SRTP, when the stream is encrypted (the decoder thread is its only user).
+    srtp: Option<RefCell<SrtpReceiver>>,
 }
 
 impl Link<'_> {
-    /// Sends an RTCP datagram the engine handed out.
+    /// Sends an RTCP datagram the engine handed out (encrypted for an SRTP stream).
     fn send_rtcp(&self, datagram: &[u8]) {
-        if let Some(rtcp) = &self.rtcp {
-            rtcp.send(datagram, self.net);
+        let Some(rtcp) = &self.rtcp else {
+            return;
+        };
+        match &self.srtp {
+            Some(srtp) => {
+                if let Some(protected) = srtp.borrow_mut().protect_rtcp(datagram) {
+                    rtcp.send(protected, self.net);
+                }
+            }
+            None => rtcp.send(datagram, self.net),
         }
+    }
+
+    /// Authenticates and decrypts an arriving datagram in place: false if SRTP refused it.
+    fn admit(&self, datagram: &mut Vec<u8>) -> bool {
+        self.srtp
+            .as_ref()
+            .is_none_or(|srtp| srtp.borrow_mut().unprotect(datagram))
     }
 }
 
@@ -283,6 +320,9 @@ fn decode_loop(
     loop {
         let now = origin.elapsed();
         while let Some(arrival) = rx.pop(&mut datagram) {
+            if !link.admit(&mut datagram) {
+                continue;
+            }
             if live.is_none() {
                 last_datagram = arrival;
                 match resolve(&options.hint, &datagram)? {

@@ -1,11 +1,15 @@
 //! SRTP and SRTCP (RFC 3711, RFC 7714) through libsrtp2, keyed by SDES (RFC 4568).
 
+pub mod counts;
 mod ffi;
 pub mod keys;
+pub mod receive;
 pub mod session;
 pub mod suite;
 
+pub use counts::{SrtpSnapshot, SrtpStats};
 pub use keys::{MasterKey, Mki, SrtpKeying};
+pub use receive::SrtpReceiver;
 pub use session::{Direction, SrtpDrop, SrtpSession, MAX_TRAILER};
 pub use suite::Suite;
 

@@ -8,6 +8,7 @@
 mod rtcp_attrs;
 mod write;
 
+use crate::srtp::SrtpKeying;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -100,6 +101,9 @@ pub struct SdpStream {
     pub source_filter: Option<SourceFilter>,
     /// Where RTCP goes, and whether NACK and retransmission are offered.
     pub rtcp: RtcpAttributes,
+    /// The SRTP key of an `RTP/SAVP` or `RTP/SAVPF` stream: the first `a=crypto` line
+    /// whose suite jitterplay speaks.
+    pub srtp: Option<SrtpKeying>,
 }
 
 impl SdpStream {
@@ -119,6 +123,7 @@ impl SdpStream {
             ptime: None,
             source_filter: None,
             rtcp: RtcpAttributes::default(),
+            srtp: None,
         }
     }
 
@@ -144,6 +149,13 @@ pub fn parse_sdp(text: &[u8]) -> Result<SdpStream, SdpError> {
     let mut offered = Vec::new();
     for media in session.medias.iter().filter(|m| is_rtp_audio(m)) {
         let payloads = payloads(media)?;
+        let srtp = match srtp_keying(media) {
+            Ok(srtp) => srtp,
+            Err(why) => {
+                offered.push(why);
+                continue;
+            }
+        };
         if !payloads
             .iter()
             .any(|p| p.format.is_some_and(|f| f.is_audio()))
@@ -180,6 +192,7 @@ pub fn parse_sdp(text: &[u8]) -> Result<SdpStream, SdpError> {
             ptime,
             source_filter,
             rtcp,
+            srtp,
         });
     }
     if offered.is_empty() {
@@ -223,12 +236,42 @@ pub fn audio_media(text: &[u8]) -> Result<Vec<SdpAudioMedia>, SdpError> {
         .collect()
 }
 
-/// An audio `m=` line with an RTP transport this player can receive (not SRTP) and a live port.
+/// An audio `m=` line with an RTP or SRTP transport and a live port.
 fn is_rtp_audio(media: &Media) -> bool {
     let proto = media.proto.to_ascii_uppercase();
     media.media.eq_ignore_ascii_case("audio")
         && media.port != 0
-        && (proto == "RTP/AVP" || proto == "RTP/AVPF")
+        && matches!(
+            proto.as_str(),
+            "RTP/AVP" | "RTP/AVPF" | "RTP/SAVP" | "RTP/SAVPF"
+        )
+}
+
+/// The SDES key of an SRTP `m=` line (`None` for plain RTP), or why it cannot be played.
+/// An `a=crypto` line means SRTP whatever the profile says: ffmpeg writes it under
+/// `RTP/AVP`.
+fn srtp_keying(media: &Media) -> Result<Option<SrtpKeying>, String> {
+    let proto = media.proto.to_ascii_uppercase();
+    let has_crypto = media.get_attribute_values("crypto").next().is_some();
+    if !proto.starts_with("RTP/SAVP") && !has_crypto {
+        return Ok(None);
+    }
+    let mut refused = Vec::new();
+    for line in media.get_attribute_values("crypto").flatten() {
+        match SrtpKeying::from_crypto_attribute(line) {
+            Ok(keying) => return Ok(Some(keying)),
+            // The reason only: the line itself holds a key.
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    Err(if refused.is_empty() {
+        format!("{proto} with no a=crypto key (DTLS-SRTP keys are not supported)")
+    } else {
+        format!(
+            "{proto} with no usable a=crypto line ({})",
+            refused.join("; ")
+        )
+    })
 }
 
 /// The payload types of `m=` with their rtpmap/fmtp, in `m=` order.

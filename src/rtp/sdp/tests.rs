@@ -373,3 +373,42 @@ fn rtcp_feedback_and_rtx_attributes_are_read_and_written_back() {
     assert!(m.rtcp.mux && !m.rtcp.nack && m.rtcp.port.is_none());
     assert!(parse_sdp(write_sdp(&m).as_bytes()).unwrap().rtcp.mux);
 }
+
+const KEY30: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd";
+
+#[test]
+fn an_srtp_stream_takes_the_first_a_crypto_line_it_can_use() {
+    use crate::srtp::Suite;
+    let text = format!(
+        "v=0\nc=IN IP4 10.0.0.1\nm=audio 5004 RTP/SAVP 0\n\
+         a=crypto:1 F8_128_HMAC_SHA1_80 inline:{KEY30}\n\
+         a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:{KEY30}|2^20|1:4\n"
+    );
+    let sdp = parse_sdp(text.as_bytes()).unwrap();
+    let srtp = sdp.srtp.expect("SRTP keying");
+    assert_eq!((srtp.tag, srtp.suite), (2, Suite::AesCm128HmacSha1_32));
+    assert_eq!(srtp.keys[0].mki.map(|m| m.len), Some(4));
+}
+
+#[test]
+fn ffmpegs_a_crypto_under_rtp_avp_is_srtp_too() {
+    let text = format!(
+        "v=0\nc=IN IP4 127.0.0.1\nm=audio 5004 RTP/AVP 96\na=rtpmap:96 L16/48000/1\n\
+         a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}\n"
+    );
+    assert!(parse_sdp(text.as_bytes()).unwrap().srtp.is_some());
+    let plain = "v=0\nc=IN IP4 127.0.0.1\nm=audio 5004 RTP/AVP 0\n";
+    assert!(parse_sdp(plain.as_bytes()).unwrap().srtp.is_none());
+}
+
+#[test]
+fn srtp_without_a_usable_key_is_explained_without_showing_keys() {
+    let dtls = "v=0\nc=IN IP4 10.0.0.1\nm=audio 5004 RTP/SAVPF 0\n";
+    let err = parse_sdp(dtls.as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("no a=crypto key"), "{err}");
+    let short = "v=0\nc=IN IP4 10.0.0.1\nm=audio 5004 RTP/SAVP 0\n\
+                 a=crypto:1 AEAD_AES_256_GCM inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd\n";
+    let err = parse_sdp(short.as_bytes()).unwrap_err().to_string();
+    assert!(err.contains("44 bytes"), "{err}");
+    assert!(!err.contains("AAECAwQF"), "{err}");
+}
