@@ -99,11 +99,10 @@ fn wait_for_file(path: &Path, limit: Duration) {
     }
 }
 
-#[test]
-fn a_player_started_from_the_senders_sdp_still_gets_the_first_packets() {
-    // The order docs/usage.md gives: `send` writes the SDP and starts at once; `play` can only start
-    // once the SDP exists, so the first packets go out before anyone listens.
-    let dir = scratch("edge_recovery_sdp");
+/// `send` (with `extra` options) writes the SDP and starts at once; `play` starts from that
+/// SDP. The output must be the source bit for bit; the player's final stats.
+fn play_from_the_senders_sdp(name: &str, extra: &[&str]) -> serde_json::Value {
+    let dir = scratch(name);
     let (play_port, send_port) = (free_port(), free_port());
     let sdp = dir.join("s.sdp");
     let stats_path = dir.join("stats.jsonl");
@@ -115,6 +114,7 @@ fn a_player_started_from_the_senders_sdp_still_gets_the_first_packets() {
         .args(["--local-port", &send_port.to_string(), "--quiet"])
         .args(["--impair", "delay=25ms,loss=5%,seed=5", "--sdp-out"])
         .arg(&sdp)
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -140,4 +140,26 @@ fn a_player_started_from_the_senders_sdp_still_gets_the_first_packets() {
     assert_eq!(stat(&stats, "/metrics/lost_before_first"), 0.0, "{stats}");
     let (out, _, _) = read_wav(&dir.join("out.wav"));
     assert_is_the_source(&out, &stats);
+    stats
+}
+
+#[test]
+fn a_player_started_from_the_senders_sdp_still_gets_the_first_packets() {
+    // The order docs/usage.md gives: `send` writes the SDP and starts at once; `play` can only start
+    // once the SDP exists, so the first packets go out before anyone listens.
+    play_from_the_senders_sdp("edge_recovery_sdp", &[]);
+}
+
+#[test]
+fn the_same_over_srtp_recovers_through_encrypted_nacks_and_retransmissions() {
+    // The key travels in the SDP's a=crypto; RTP, RTX, reports and NACKs are all encrypted.
+    let stats = play_from_the_senders_sdp("edge_recovery_srtp", &["--srtp", "AEAD_AES_128_GCM"]);
+    assert!(stat(&stats, "/metrics/recovered") >= 20.0, "{stats}");
+    assert!(
+        stat(&stats, "/net/srtp_decrypted") >= stat(&stats, "/metrics/played"),
+        "{stats}"
+    );
+    for refused in ["/net/srtp_auth_failed", "/net/srtp_replayed"] {
+        assert_eq!(stat(&stats, refused), 0.0, "{refused}: {stats}");
+    }
 }

@@ -260,7 +260,8 @@ fn relay_duplicates_reorders_and_counts() {
 }
 
 /// Writes the SDP of a 10 ms L16 stream to `port` without sending anything.
-fn write_sdp(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
+/// The SDP `send` (with `extra` options) writes for a stream to `port`.
+fn write_sdp(dir: &std::path::Path, port: u16, extra: &[&str]) -> std::path::PathBuf {
     let sdp = dir.join("stream.sdp");
     run_ok(
         jitterplay()
@@ -268,7 +269,8 @@ fn write_sdp(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
             .arg(asset(SPEECH))
             .args(["--to", &format!("127.0.0.1:{port}"), "--ptime", "10ms"])
             .args(["--duration", "0s", "--sdp-out"])
-            .arg(&sdp),
+            .arg(&sdp)
+            .args(extra),
     );
     sdp
 }
@@ -276,7 +278,7 @@ fn write_sdp(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
 #[test]
 fn sdp_out_describes_the_stream() {
     let dir = scratch("sdp_out");
-    let stream = parse_sdp(&std::fs::read(write_sdp(&dir, 5004)).unwrap()).unwrap();
+    let stream = parse_sdp(&std::fs::read(write_sdp(&dir, 5004, &[])).unwrap()).unwrap();
     let l16 = PayloadFormat::L16 {
         rate: 48_000,
         channels: 1,
@@ -290,10 +292,11 @@ fn sdp_out_describes_the_stream() {
 }
 
 /// Sends 1 s of speech to `port`, where `receiver` listens, and stops it once it has read all.
-fn feed_receiver(port: u16, receiver: Child) {
+fn feed_receiver(port: u16, receiver: Child, extra: &[&str]) {
     wait_until_bound(port);
     let rx_at = SocketAddr::from(([127, 0, 0, 1], port));
-    let out = send(SPEECH, rx_at, &["--ptime", "10ms", "--duration", "1s"]);
+    let args = [&["--ptime", "10ms", "--duration", "1s"][..], extra].concat();
+    let out = send(SPEECH, rx_at, &args);
     let out = out.wait_with_output().unwrap();
     assert_eq!(count(&summary(&out), "datagrams"), 100);
     wait_until_drained(port);
@@ -302,17 +305,18 @@ fn feed_receiver(port: u16, receiver: Child) {
     eprintln!("receiver: {}", String::from_utf8_lossy(&done.stderr));
 }
 
-#[test]
-fn ffmpeg_receives_send_sdp_out_bit_exact() {
+/// ffmpeg reading the SDP `send` writes (with `extra` options), then receiving 1 s from it:
+/// its output must be the source bit for bit.
+fn ffmpeg_receives_send(name: &str, extra: &[&str]) {
     if !require_tool("ffmpeg") {
         return;
     }
-    let dir = scratch("send_to_ffmpeg");
+    let dir = scratch(name);
     let port = free_port();
-    let sdp = write_sdp(&dir, port);
+    let sdp = write_sdp(&dir, port, extra);
     let wav = dir.join("rx.wav");
     let ffmpeg = ffmpeg_sdp_to_wav(&sdp, &wav);
-    feed_receiver(port, ffmpeg);
+    feed_receiver(port, ffmpeg, extra);
     let (got, rate, channels) = read_wav(&wav);
     assert_eq!((rate, channels, got.len()), (48_000, 1, 48_000));
     assert!(
@@ -322,15 +326,28 @@ fn ffmpeg_receives_send_sdp_out_bit_exact() {
 }
 
 #[test]
-fn gstreamer_receives_send_bit_exact() {
+fn ffmpeg_receives_send_sdp_out_bit_exact() {
+    ffmpeg_receives_send("send_to_ffmpeg", &[]);
+}
+
+/// A fixed key, so that the SDP written first describes the stream sent after it.
+const SRTP_KEY: &str = "AES_CM_128_HMAC_SHA1_80:inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd";
+
+#[test]
+fn ffmpeg_decrypts_send_srtp_from_its_sdp_bit_exact() {
+    ffmpeg_receives_send("send_srtp_to_ffmpeg", &["--srtp", SRTP_KEY]);
+}
+
+/// GStreamer receiving 1 s from `send` (with `extra` options): `caps` on `udpsrc`, then
+/// `decrypt` (elements before the jitter buffer; none for plain RTP). Its output must hold the
+/// source bit for bit.
+fn gstreamer_receives_send(name: &str, caps: &str, decrypt: &[&str], extra: &[&str]) {
     if !require_tool("gst-launch-1.0") {
         return;
     }
-    let dir = scratch("send_to_gstreamer");
+    let dir = scratch(name);
     let port = free_port();
     let wav = dir.join("rx.wav");
-    let caps = "application/x-rtp,media=(string)audio,clock-rate=(int)48000,\
-                encoding-name=(string)L16,encoding-params=(string)1,channels=(int)1,payload=(int)96";
     let gst = Command::new("gst-launch-1.0")
         .args([
             "-q",
@@ -340,6 +357,7 @@ fn gstreamer_receives_send_bit_exact() {
             &format!("port={port}"),
         ])
         .arg(format!("caps={caps}"))
+        .args(decrypt)
         .args([
             "!",
             "rtpjitterbuffer",
@@ -360,7 +378,7 @@ fn gstreamer_receives_send_bit_exact() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    feed_receiver(port, gst);
+    feed_receiver(port, gst, extra);
     let (got, rate, channels) = read_wav(&wav);
     assert_eq!((rate, channels), (48_000, 1));
     let source = &speech()[..48_000];
@@ -369,4 +387,30 @@ fn gstreamer_receives_send_bit_exact() {
         .find(|&o| got[o..o + source.len()] == *source)
         .unwrap_or_else(|| panic!("source not found in GStreamer's {} samples", got.len()));
     assert!(lead < 4_800, "{lead} samples before the stream");
+}
+
+const L16_CAPS: &str = "media=(string)audio,clock-rate=(int)48000,encoding-name=(string)L16,\
+                        encoding-params=(string)1,channels=(int)1,payload=(int)96";
+
+#[test]
+fn gstreamer_receives_send_bit_exact() {
+    let caps = format!("application/x-rtp,{L16_CAPS}");
+    gstreamer_receives_send("send_to_gstreamer", &caps, &[], &[]);
+}
+
+#[test]
+fn gstreamer_srtpdec_decrypts_send_srtp_bit_exact() {
+    // SRTP_KEY's 30 bytes in hex, as srtpdec's caps want them, for the SSRC they name.
+    let key: String = (0..30u8).map(|b| format!("{b:02x}")).collect();
+    let caps = format!(
+        "application/x-srtp,{L16_CAPS},ssrc=(uint)4660,srtp-key=(buffer){key},\
+         srtp-cipher=(string)aes-128-icm,srtp-auth=(string)hmac-sha1-80,\
+         srtcp-cipher=(string)aes-128-icm,srtcp-auth=(string)hmac-sha1-80"
+    );
+    gstreamer_receives_send(
+        "send_srtp_to_gstreamer",
+        &caps,
+        &["!", "srtpdec"],
+        &["--srtp", SRTP_KEY, "--ssrc", "4660"],
+    );
 }

@@ -16,6 +16,7 @@ use crate::net::file_source::{FormatRequest, Passes};
 use crate::net::sender::{SendConfig, Sender};
 use crate::netem::spec::ImpairSpec;
 use crate::rtp::packetize::DEFAULT_MAX_PAYLOAD;
+use crate::srtp::SrtpKeying;
 
 /// Arguments of `send`.
 #[derive(Debug, Args)]
@@ -66,6 +67,11 @@ pub struct SendArgs {
     /// Write an SDP describing the stream to FILE (for ffmpeg, GStreamer, `jitterplay play`).
     #[arg(long, value_name = "FILE")]
     pub sdp_out: Option<PathBuf>,
+    /// Encrypt RTP and RTCP as SRTP: `--srtp` (AES_CM_128_HMAC_SHA1_80) or `--srtp SUITE`
+    /// generate a key, which --sdp-out offers in a=crypto; `--srtp SUITE:inline:KEY` uses KEY.
+    #[arg(long, value_name = "SUITE", num_args = 0..=1,
+          default_missing_value = "AES_CM_128_HMAC_SHA1_80")]
+    pub srtp: Option<String>,
     /// Multicast TTL (IPv6: hop limit); for a unicast destination, the unicast TTL.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=255))]
     pub ttl: Option<u32>,
@@ -157,6 +163,21 @@ pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
         Some(None) => Passes::Forever,
         Some(Some(n)) => Passes::Times(n),
     };
+    let srtp = match args.srtp.as_deref() {
+        Some(spec) => {
+            let (keying, generated) = SrtpKeying::for_sending(spec)?;
+            if generated && args.sdp_out.is_none() {
+                anyhow::bail!(
+                    "--srtp {} generates a key that only --sdp-out hands over; add --sdp-out \
+                     FILE, or give the key as SUITE:inline:KEY",
+                    keying.suite
+                );
+            }
+            tracing::info!(key = %keying.redacted(), "SRTP");
+            Some(keying)
+        }
+        None => None,
+    };
     let config = SendConfig {
         format: args.format,
         ptime: args.ptime,
@@ -176,6 +197,7 @@ pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
         },
         rtcp: args.rtcp.options(),
         local_port: args.rtcp.local_port,
+        srtp,
         ..SendConfig::new(args.input, args.to)
     };
     let sender = Sender::open(config)?;

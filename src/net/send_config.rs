@@ -20,6 +20,9 @@ pub enum SendError {
     /// The destination is not usable or the socket could not be set up.
     #[error(transparent)]
     Socket(#[from] SocketError),
+    /// SRTP could not be set up.
+    #[error(transparent)]
+    Srtp(#[from] crate::srtp::SrtpError),
     /// The input could not be read or converted.
     #[error(transparent)]
     Source(#[from] SourceError),
@@ -77,6 +80,8 @@ pub struct SendConfig {
     pub rtcp: RtcpSendOptions,
     /// Local RTP port (RTCP: + 1); any free one if not given.
     pub local_port: Option<u16>,
+    /// Encrypt RTP and RTCP as SRTP with this key (`--srtp`); the SDP offers it in `a=crypto`.
+    pub srtp: Option<crate::srtp::SrtpKeying>,
 }
 
 impl SendConfig {
@@ -99,6 +104,7 @@ impl SendConfig {
             opus: OpusEncodeOptions::default(),
             rtcp: RtcpSendOptions::default(),
             local_port: None,
+            srtp: None,
         }
     }
 }

@@ -15,18 +15,31 @@ use super::traffic_metrics::{TrafficMetrics, TrafficSnapshot};
 use crate::netem::queue::ImpairQueue;
 use crate::rtcp::sender_session::Transmit;
 use crate::rtp::payload::PayloadFormat;
+use crate::srtp::{Direction, SrtpError, SrtpKeying, SrtpSession, MAX_TRAILER};
 
 /// Copies of the BYE sent at the end (see [`SendLoop::say_bye`]).
 const BYE_COPIES: usize = 3;
 /// How often the progress callback runs.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 
-/// The socket end: sends datagrams and counts what happened.
+/// What an SRTP-encrypted [`Output`] carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Protect {
+    /// RTP packets (media and retransmissions).
+    Rtp,
+    /// RTCP packets.
+    Rtcp,
+}
+
+/// The socket end: encrypts (with SRTP), sends datagrams and counts what happened.
 pub(super) struct Output<'a> {
     socket: &'a tokio::net::UdpSocket,
     destination: SocketAddr,
     datagrams: u64,
     errors: u64,
+    /// SRTP at the very end, after the impairment: a duplicate is then the same SRTP packet
+    /// twice, as on a real network, and every retransmission is encrypted too.
+    srtp: Option<(SrtpSession, Protect, Vec<u8>)>,
 }
 
 impl<'a> Output<'a> {
@@ -37,10 +50,44 @@ impl<'a> Output<'a> {
             destination,
             datagrams: 0,
             errors: 0,
+            srtp: None,
         }
     }
 
+    /// Encrypts what it sends as `protect` with `keying`, if there is one.
+    pub fn encrypted(
+        mut self,
+        keying: &Option<SrtpKeying>,
+        protect: Protect,
+    ) -> Result<Self, SrtpError> {
+        if let Some(keying) = keying {
+            let session = SrtpSession::new(keying, Direction::Outbound)?;
+            self.srtp = Some((session, protect, Vec::with_capacity(2048)));
+        }
+        Ok(self)
+    }
+
     async fn send(&mut self, datagram: &[u8]) {
+        let datagram = match self.srtp.as_mut() {
+            None => datagram,
+            Some((session, protect, buf)) => {
+                buf.clear();
+                buf.extend_from_slice(datagram);
+                buf.resize(datagram.len() + MAX_TRAILER, 0);
+                let protected = match protect {
+                    Protect::Rtp => session.protect_rtp(buf, datagram.len()),
+                    Protect::Rtcp => session.protect_rtcp(buf, datagram.len()),
+                };
+                match protected {
+                    Ok(n) => &buf[..n],
+                    Err(error) => {
+                        tracing::warn!(%error, "SRTP could not encrypt a packet; not sent");
+                        self.errors += 1;
+                        return;
+                    }
+                }
+            }
+        };
         match self.socket.send_to(datagram, self.destination).await {
             Ok(_) => self.datagrams += 1,
             Err(error) => {
@@ -78,6 +125,8 @@ pub(super) struct SendLoop<'a, 'f> {
     pub media_end: Option<Duration>,
     pub next_progress: Duration,
     pub start: Instant,
+    /// SRTCP packets from the receiver that failed authentication.
+    pub rtcp_refused: u64,
 }
 
 impl SendLoop<'_, '_> {
@@ -237,6 +286,11 @@ impl SendLoop<'_, '_> {
             elapsed: self.start.elapsed(),
             interrupted,
             rtcp: self.rtcp.as_ref().map(SendRtcp::summary),
+            srtp: self
+                .config
+                .srtp
+                .as_ref()
+                .map(|k| (k.suite, self.rtcp_refused)),
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct SendReport {
     pub interrupted: bool,
     /// What RTCP told and did (`None` with RTCP off).
     pub rtcp: Option<RtcpSummary>,
+    /// With SRTP: the suite, and the SRTCP packets from the receiver that failed
+    /// authentication (never read).
+    pub srtp: Option<(crate::srtp::Suite, u64)>,
 }
 
 impl fmt::Display for SendReport {
@@ -50,6 +53,9 @@ impl fmt::Display for SendReport {
         }
         if let Some(rtcp) = &self.rtcp {
             write_rtcp(f, rtcp)?;
+        }
+        if let Some((suite, refused)) = self.srtp {
+            write!(f, " srtp={suite} srtcp_refused={refused}")?;
         }
         write!(f, " elapsed={:.3}s", self.elapsed.as_secs_f64())?;
         if self.interrupted {

@@ -31,6 +31,7 @@ pub(super) fn stream_sdp(
         format,
     );
     stream.ptime = ptime;
+    stream.srtp = config.srtp.clone();
     if format == PayloadFormat::Opus {
         if let Some(p) = stream.payloads.first_mut() {
             p.fmtp = Some(opus_fmtp(config).to_string());

@@ -15,7 +15,7 @@ use super::file_source::{MpaFile, MpaSource, PayloadSource, PcmSource};
 use super::pacing::Pacer;
 use super::rtp_writer::{RtpWriter, RTP_HEADER_LEN};
 pub use super::send_config::{SendConfig, SendError, DEFAULT_DYNAMIC_PT};
-use super::send_loop::{Output, SendLoop};
+use super::send_loop::{Output, Protect, SendLoop};
 use super::send_report::{SendProgress, SendReport};
 use super::send_rtcp::SendRtcp;
 use super::send_sdp::stream_sdp;
@@ -23,6 +23,7 @@ use super::socket::{resolve_destination, sending_socket_at};
 use super::traffic_metrics::TrafficMetrics;
 use crate::netem::queue::{ImpairQueue, QueueLimits};
 use crate::rtp::payload::PayloadFormat;
+use crate::srtp::{Direction, SrtpSession};
 
 /// Largest datagram read on the RTCP socket (a muxed port may carry anything).
 const MAX_INCOMING: usize = 65_507;
@@ -49,6 +50,11 @@ impl Sender {
     /// Resolves the destination, opens and checks the input, and opens the socket.
     pub fn open(mut config: SendConfig) -> Result<Sender, SendError> {
         let destination = resolve_destination(&config.to)?;
+        if let Some(srtp) = &config.srtp {
+            // The tag (and MKI) travel after the payload: the datagram must still fit.
+            let trailer = srtp.suite.rtp_tag_len() + srtp.mki_len();
+            config.max_payload = config.max_payload.saturating_sub(trailer);
+        }
         if config.max_payload <= RTP_HEADER_LEN {
             return Err(SendError::MaxPayload(config.max_payload));
         }
@@ -229,6 +235,11 @@ impl Sender {
         let rtcp_in = rtcp_socket.as_ref().unwrap_or(&socket);
         let rtcp_destination = rtcp.as_ref().map_or(destination, SendRtcp::destination);
         let mut incoming = vec![0u8; if rtcp.is_some() { MAX_INCOMING } else { 0 }];
+        // The receiver's RTCP (reports, NACK) comes back as SRTCP under the same key.
+        let mut rtcp_srtp = match &config.srtp {
+            Some(keying) => Some(SrtpSession::new(keying, Direction::Inbound)?),
+            None => None,
+        };
         let mut run = SendLoop {
             config: &config,
             format,
@@ -242,8 +253,9 @@ impl Sender {
                 .impair
                 .as_ref()
                 .map(|spec| ImpairQueue::new(spec, QueueLimits::default())),
-            out: Output::new(&socket, destination),
-            rtcp_out: Output::new(rtcp_in, rtcp_destination),
+            out: Output::new(&socket, destination).encrypted(&config.srtp, Protect::Rtp)?,
+            rtcp_out: Output::new(rtcp_in, rtcp_destination)
+                .encrypted(&config.srtp, Protect::Rtcp)?,
             rtcp,
             marker: true,
             frames_sent: 0,
@@ -251,6 +263,7 @@ impl Sender {
             media_end: None,
             next_progress: Duration::ZERO,
             start: Instant::now(),
+            rtcp_refused: 0,
         };
         run.next = run.next_packet()?;
         // Nothing sent, nothing to NACK: no linger (e.g. `--duration 0s` to write the SDP).
@@ -269,7 +282,14 @@ impl Sender {
                 () = &mut stop => { interrupted = true; break; }
                 received = rtcp_in.recv_from(&mut incoming), if run.rtcp.is_some() => {
                     if let (Ok((len, _)), Some(r)) = (received, run.rtcp.as_mut()) {
-                        r.on_datagram(&incoming[..len], run.start.elapsed());
+                        let len = match rtcp_srtp.as_mut() {
+                            Some(srtp) => srtp.unprotect_rtcp(&mut incoming, len).ok(),
+                            None => Some(len),
+                        };
+                        match len {
+                            Some(len) => r.on_datagram(&incoming[..len], run.start.elapsed()),
+                            None => run.rtcp_refused += 1,
+                        }
                     }
                 }
                 () = &mut sleep => {}

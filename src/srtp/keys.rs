@@ -192,6 +192,14 @@ impl SrtpKeying {
         Ok(SrtpKeying { tag, suite, keys })
     }
 
+    /// Bytes the MKI takes in each packet (0 without one).
+    pub fn mki_len(&self) -> usize {
+        self.keys
+            .first()
+            .and_then(|k| k.mki)
+            .map_or(0, |m| usize::from(m.len))
+    }
+
     /// A fresh random key for `suite`, for `send --srtp`.
     pub fn generate(suite: Suite) -> Self {
         use rand::RngCore;
@@ -201,6 +209,16 @@ impl SrtpKeying {
             tag: 1,
             suite,
             keys: vec![MasterKey::from_bytes(keying)],
+        }
+    }
+
+    /// `send --srtp`'s value: a suite (a fresh key is generated) or a whole
+    /// `SUITE:inline:KEY`. Also tells whether the key was generated.
+    pub fn for_sending(spec: &str) -> Result<(Self, bool), SrtpError> {
+        if spec.contains("inline:") {
+            Ok((spec.parse()?, false))
+        } else {
+            Ok((Self::generate(spec.parse()?), true))
         }
     }
 

@@ -451,7 +451,8 @@ pub fn ffmpeg_sdp_to_wav(sdp: &std::path::Path, wav: &std::path::Path) -> Child 
             "-v",
             "error",
             "-protocol_whitelist",
-            "file,udp,rtp",
+            // srtp and crypto for an SDP with a=crypto.
+            "file,udp,rtp,srtp,crypto",
             "-i",
         ])
         .arg(sdp)

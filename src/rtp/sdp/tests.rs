@@ -412,3 +412,22 @@ fn srtp_without_a_usable_key_is_explained_without_showing_keys() {
     assert!(err.contains("44 bytes"), "{err}");
     assert!(!err.contains("AAECAwQF"), "{err}");
 }
+
+#[test]
+fn an_srtp_stream_written_reads_back_with_its_key() {
+    let mut stream = SdpStream::new(
+        ConnectionAddress {
+            addr: "127.0.0.1".parse().unwrap(),
+            ttl: None,
+        },
+        5004,
+        0,
+        PayloadFormat::Pcmu,
+    );
+    stream.srtp = Some(crate::srtp::SrtpKeying::generate(
+        crate::srtp::Suite::AeadAes256Gcm,
+    ));
+    let text = write_sdp(&stream);
+    assert!(text.contains("m=audio 5004 RTP/SAVP 0"), "{text}");
+    assert_eq!(parse_sdp(text.as_bytes()).unwrap().srtp, stream.srtp);
+}

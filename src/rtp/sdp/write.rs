@@ -43,10 +43,11 @@ pub fn write_sdp(stream: &SdpStream) -> String {
     line(format_args!("t=0 0"));
     line(format_args!("a=tool:jitterplay"));
     // Feedback needs the AVPF profile (RFC 4585); ffmpeg and GStreamer read both.
-    let profile = if stream.rtcp.nack {
-        "RTP/AVPF"
-    } else {
-        "RTP/AVP"
+    let profile = match (stream.rtcp.nack, stream.srtp.is_some()) {
+        (true, false) => "RTP/AVPF",
+        (false, false) => "RTP/AVP",
+        (true, true) => "RTP/SAVPF",
+        (false, true) => "RTP/SAVP",
     };
     line(format_args!(
         "m=audio {} {profile} {}",
@@ -72,6 +73,10 @@ pub fn write_sdp(stream: &SdpStream) -> String {
         if let Some(fmtp) = &p.fmtp {
             line(format_args!("a=fmtp:{} {fmtp}", p.pt));
         }
+    }
+    if let Some(srtp) = &stream.srtp {
+        // The key itself: this file is how the receiver gets it (keep it private).
+        line(format_args!("a=crypto:{}", srtp.crypto_attribute()));
     }
     if let Some(ptime) = stream.ptime {
         // Whole milliseconds print without a fraction ("20"); AES67's 125 µs prints as "0.125".
