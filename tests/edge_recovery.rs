@@ -47,6 +47,7 @@ fn the_first_and_last_packets_lost_on_the_way_are_asked_for_and_play_bit_exact()
         "delay=25ms,drop-first=3,drop-last=3",
         "delay=25ms",
         &[],
+        &[],
     );
     let stats = &run.stats;
     for (counter, expected) in [
@@ -70,6 +71,7 @@ fn when_every_bye_is_lost_the_senders_last_report_ends_the_stream_once_drained()
         "delay=25ms,drop-bye=yes",
         "delay=25ms",
         &["--target-min", "1s", "--target-max", "2s"],
+        &[],
     );
     let stats = &run.stats;
     assert_eq!(

@@ -23,7 +23,7 @@ fn send_through_relay(
     forward: &str,
     play_args: &[&str],
 ) -> (serde_json::Value, usize, String) {
-    let run = play_through_relay(test, forward, REVERSE, play_args);
+    let run = play_through_relay(test, forward, REVERSE, play_args, &[]);
     (run.stats, exact_frames(&source(), &run.out), run.summary)
 }
 
@@ -228,4 +228,39 @@ fn rtcp_muxed_on_the_rtp_port_is_found_and_answered_there() {
     assert_eq!(last["rtcp"]["bye_received"], true, "{last}");
     assert!(summary_value(&summary, "rx_reports") >= 1.0, "{summary}");
     assert_eq!(stat(&last, "/metrics/lost"), 0.0);
+}
+
+#[test]
+fn srtp_through_a_relay_that_duplicates_reorders_and_loses_plays_bit_exact() {
+    // The relay cannot read SRTP and forwards it as it is: its duplicates reach the player as
+    // replays (refused and counted), its reordering stays inside the replay window, and its
+    // losses are recovered by encrypted NACK and RTX.
+    const KEY: &str =
+        "AEAD_AES_256_GCM:inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKis=";
+    let run = play_through_relay(
+        "nack_live_srtp",
+        "delay=25ms,jitter=5ms,loss=5%,dup=10%,reorder=5%,seed=3",
+        REVERSE,
+        &["--srtp", KEY],
+        &["--srtp", KEY],
+    );
+    let stats = &run.stats;
+    let frames = source().len() / 2;
+    let edges = stat(stats, "/metrics/lost_before_first") + stat(stats, "/metrics/lost_after_last");
+    let exact = exact_frames(&source(), &run.out);
+    assert!(
+        exact + EDGE_FRAMES / 2 * edges as usize >= frames,
+        "{exact} of {frames} bit-exact; stats {stats}"
+    );
+    assert_eq!(stat(stats, "/metrics/lost"), 0.0, "{stats}");
+    assert!(stat(stats, "/metrics/recovered") >= 20.0, "{stats}");
+    // About one datagram in ten is duplicated on the way.
+    let replayed = stat(stats, "/net/srtp_replayed");
+    let decrypted = stat(stats, "/net/srtp_decrypted");
+    assert!(
+        (0.05..=0.15).contains(&(replayed / decrypted)),
+        "{replayed} replays for {decrypted} packets: {stats}"
+    );
+    assert_eq!(stat(stats, "/net/srtp_auth_failed"), 0.0, "{stats}");
+    assert!(run.summary.contains("srtcp_refused=0"), "{}", run.summary);
 }

@@ -105,14 +105,15 @@ pub struct RelayedRun {
     pub player_outlived_sender: Duration,
 }
 
-/// `play rtp://… --format l16/48000/2 --rtx-pt 97 ARGS` fed by `send` of the music asset
-/// through a relay impairing the way there with `forward` and back with `reverse`. No
+/// `play rtp://… --format l16/48000/2 --rtx-pt 97 ARGS` fed by `send SEND_ARGS` of the music
+/// asset through a relay impairing the way there with `forward` and back with `reverse`. No
 /// --idle-timeout unless `play_args` has one: the stream must end by itself.
 pub fn play_through_relay(
     test: &str,
     forward: &str,
     reverse: &str,
     play_args: &[&str],
+    send_args: &[&str],
 ) -> RelayedRun {
     let dir = scratch(test);
     let (play_port, relay_port, relay_out, send_port) =
@@ -125,7 +126,7 @@ pub fn play_through_relay(
     let player = spawn_player(&dir, &format!("rtp://@:{play_port}"), &args);
     wait_until_bound(play_port);
     let _relay = relay(relay_port, play_port, relay_out, forward, reverse);
-    let send = run_send(relay_port, send_port, &[]);
+    let send = run_send(relay_port, send_port, send_args);
     let sender_done = Instant::now();
     player.wait(Duration::from_secs(40)).assert_success();
     let player_outlived_sender = sender_done.elapsed();
