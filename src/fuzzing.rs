@@ -98,9 +98,11 @@ pub fn sdp(data: &[u8]) {
 /// does: the streams report (text and JSON), every stream's per-packet analysis, and the
 /// choice of a stream to play.
 pub fn capture(data: &[u8]) {
-    let Ok(capture) = read_capture_bytes(data) else {
+    let Ok(mut capture) = read_capture_bytes(data) else {
         return;
     };
+    // SRTP keys offered in the capture's SIP/SDP are tried on its flows.
+    crate::capture::srtp::decrypt(&mut capture, None);
     let report = analyse(&capture);
     let _ = table::report_text(&report);
     let _ = serde_json::to_string(&report);

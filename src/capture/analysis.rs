@@ -184,6 +184,7 @@ mod tests {
             unsupported_link: 0,
             truncated: None,
             time_jumps: crate::capture::TimeJumps::none(crate::capture::DEFAULT_IDLE_TIMEOUT),
+            srtp: Vec::new(),
         };
         let report = analyse(&capture);
         let rows = analyse_packets(&capture, &report.streams[0]);

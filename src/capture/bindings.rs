@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::types::SdpSighting;
 use crate::rtp::sdp::SdpPayload;
+use crate::srtp::SrtpKeying;
 
 /// How a payload mapping was found for a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub enum Scope {
 struct Binding {
     at: Duration,
     payloads: Vec<SdpPayload>,
+    /// The SRTP key this endpoint's side offered (SDES: the key it sends with).
+    srtp: Result<Option<SrtpKeying>, String>,
 }
 
 /// Every payload mapping the capture's SDP made, by endpoint and time.
@@ -65,6 +68,7 @@ impl PayloadBindings {
                     .push(Binding {
                         at: s.at,
                         payloads: m.payloads,
+                        srtp: m.srtp,
                     });
             }
         }
@@ -118,6 +122,33 @@ impl PayloadBindings {
             })
             .min_by_key(|(key, _)| *key)
             .map(|(_, p)| p)
+    }
+
+    /// The SRTP offer in force for `endpoint` at `at`: `Ok(None)` for plain RTP, `Err` for
+    /// SRTP without a usable key; `None` if no SDP names the endpoint.
+    pub fn srtp_in_force(
+        &self,
+        endpoint: Option<SocketAddr>,
+        at: Duration,
+    ) -> Option<&Result<Option<SrtpKeying>, String>> {
+        let list = self.by_endpoint.get(&endpoint?)?;
+        let n = list.partition_point(|b| b.at <= at);
+        list[..n].last().map(|b| &b.srtp)
+    }
+
+    /// Every SRTP key offered anywhere in the capture, each once, in capture order.
+    pub fn srtp_keys(&self) -> Vec<&SrtpKeying> {
+        let mut bindings: Vec<&Binding> = self.by_endpoint.values().flatten().collect();
+        bindings.sort_by_key(|b| b.at);
+        let mut keys: Vec<&SrtpKeying> = Vec::new();
+        for b in bindings {
+            if let Ok(Some(k)) = &b.srtp {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        keys
     }
 
     /// True if no SDP bound anything.

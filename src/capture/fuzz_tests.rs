@@ -90,6 +90,7 @@ proptest! {
             unsupported_link: 0,
             truncated: None,
             time_jumps: crate::capture::TimeJumps::none(crate::capture::DEFAULT_IDLE_TIMEOUT),
+            srtp: Vec::new(),
         };
         let report = analyse(&capture);
         let _ = super::table::report_text(&report);

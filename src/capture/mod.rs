@@ -11,6 +11,7 @@ pub mod rtcp;
 pub mod rtpdump;
 pub mod select;
 pub mod sip;
+pub mod srtp;
 pub mod stats;
 pub mod streams;
 pub mod table;
@@ -95,6 +96,14 @@ pub enum CaptureError {
         /// The payload type.
         pt: u8,
     },
+    /// The chosen stream is SRTP and no key opened it.
+    #[error("stream {stream} is SRTP and cannot be decrypted ({why}): give its key with --srtp SUITE:inline:KEY")]
+    SrtpNoKey {
+        /// Its index.
+        stream: usize,
+        /// Why.
+        why: String,
+    },
     /// The chosen stream carries no audio.
     #[error("stream {stream} carries only {codec}, no audio")]
     NotAudio {
@@ -117,14 +126,17 @@ pub fn is_capture_path(path: &Path) -> bool {
 }
 
 /// Reads `path` (its clock's jumps longer than `idle_timeout`, or backwards, skipped as
-/// pauses), lists its streams and chooses one to play.
+/// pauses), decrypts its SRTP (keys from its SDP, `srtp` first), lists its streams and
+/// chooses one to play.
 pub fn open_stream(
     path: &Path,
     selector: Selector,
     format: Option<crate::rtp::payload::PayloadFormat>,
     idle_timeout: std::time::Duration,
+    srtp: Option<&crate::srtp::SrtpKeying>,
 ) -> Result<(CapturedStream, StreamsReport), CaptureError> {
-    let capture = read_capture_with(path, idle_timeout)?;
+    let mut capture = read_capture_with(path, idle_timeout)?;
+    srtp::decrypt(&mut capture, srtp);
     let report = analyse(&capture);
     let stream = select(path, &capture, &report, selector, format)?;
     Ok((stream, report))

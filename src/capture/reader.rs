@@ -79,6 +79,9 @@ pub struct Capture {
     pub truncated: Option<Truncation>,
     /// Where the capture's clock jumped (skipped as pauses).
     pub time_jumps: TimeJumps,
+    /// What SRTP decryption did, flow by flow (empty until [`super::srtp::decrypt`] runs, and
+    /// for plain RTP).
+    pub srtp: Vec<super::srtp::SrtpFlow>,
 }
 
 /// Reads the capture at `path` with the default idle timeout.
@@ -172,6 +175,7 @@ impl Collector {
                 unsupported_link: 0,
                 truncated: None,
                 time_jumps: TimeJumps::none(idle_timeout),
+                srtp: Vec::new(),
             },
             extractor: UdpExtractor::default(),
             timeline: Timeline::new(idle_timeout),

@@ -113,6 +113,15 @@ pub fn select(
             }
         }
     };
+    if let Some(flow) = chosen.srtp.as_ref().filter(|f| f.suite.is_none()) {
+        return Err(CaptureError::SrtpNoKey {
+            stream: chosen.index,
+            why: flow
+                .problem
+                .clone()
+                .unwrap_or_else(|| "no key opens it".into()),
+        });
+    }
     let format = match (format, chosen.kind) {
         (Some(f), _) => f,
         (None, StreamKind::Audio) => {

@@ -76,6 +76,10 @@ pub struct RtpStream {
     pub stats: StreamStats,
     /// The same stream as Wireshark's RTP Streams dialog measures it.
     pub wireshark: WiresharkFigures,
+    /// SRTP: the key that opened it (or why none did) and what authenticated; absent for
+    /// plain RTP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub srtp: Option<super::srtp::SrtpFlow>,
 }
 
 impl RtpStream {
@@ -194,13 +198,11 @@ pub fn analyse(capture: &Capture) -> StreamsReport {
             other_udp += g.indices.len() as u64;
             continue;
         }
-        streams.push(describe(
-            streams.len() + 1,
-            key,
-            g,
-            &capture.datagrams,
-            &bindings,
-        ));
+        let mut stream = describe(streams.len() + 1, key, g, &capture.datagrams, &bindings);
+        stream.srtp = (capture.srtp.iter())
+            .find(|f| f.src == key.0 && f.dst == key.1)
+            .cloned();
+        streams.push(stream);
     }
     StreamsReport {
         kind: capture.kind,
@@ -311,6 +313,7 @@ fn describe(
         fec_packets: is_opus.then_some(fec_packets),
         stats: stats.finish(),
         wireshark: wireshark.finish(),
+        srtp: None,
     }
 }
 

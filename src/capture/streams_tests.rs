@@ -34,6 +34,7 @@ fn capture(datagrams: Vec<Datagram>, sip_over_tcp: Vec<Datagram>) -> Capture {
         unsupported_link: 0,
         truncated: None,
         time_jumps: crate::capture::TimeJumps::none(crate::capture::DEFAULT_IDLE_TIMEOUT),
+        srtp: Vec::new(),
     }
 }
 

@@ -115,6 +115,11 @@ pub fn report_text(r: &StreamsReport) -> String {
     } else {
         out.push_str(&stream_table(&r.streams));
     }
+    for stream in &r.streams {
+        if let Some(f) = &stream.srtp {
+            let _ = writeln!(out, "stream {}: {}", stream.index, super::srtp::describe(f));
+        }
+    }
     for flow in &r.rtcp {
         let ssrcs: Vec<String> = flow
             .counts

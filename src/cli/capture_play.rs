@@ -23,7 +23,7 @@ pub fn selector(stream: Option<usize>, ssrc: Option<u32>) -> Selector {
     }
 }
 
-/// Reads the capture and chooses the stream, warning about a capture cut short; a jump of the
+/// Reads the capture, decrypts its SRTP (`srtp` tried first) and chooses the stream, warning about a capture cut short; a jump of the
 /// capture's clock longer than `idle_timeout` (default [`DEFAULT_IDLE_TIMEOUT`]), or
 /// backwards, is a pause the replay skips.
 pub fn open(
@@ -31,9 +31,10 @@ pub fn open(
     selector: Selector,
     format: Option<crate::rtp::payload::PayloadFormat>,
     idle_timeout: Option<Duration>,
+    srtp: Option<&crate::srtp::SrtpKeying>,
 ) -> anyhow::Result<(CapturedStream, StreamsReport)> {
     let idle_timeout = idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT);
-    let (stream, report) = open_stream(path, selector, format, idle_timeout)?;
+    let (stream, report) = open_stream(path, selector, format, idle_timeout, srtp)?;
     if let Some(t) = &report.truncated {
         tracing::warn!(
             "{} is cut short after record {} (at {:.3} s: {}); playing what is there",
@@ -91,6 +92,7 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         selector(args.stream, args.ssrc),
         args.format,
         args.idle_timeout,
+        args.srtp.as_ref(),
     )?;
     let cfg = ReplayConfig {
         scenario: capture_scenario(path, &stream),

@@ -72,6 +72,9 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
     if args.metrics_listen.is_some() {
         anyhow::bail!("--metrics-listen serves the metrics of RTP streams and captures, not files");
     }
+    if args.srtp.is_some() {
+        anyhow::bail!("--srtp decrypts RTP streams and captures, not files");
+    }
     play_local(path, &args, quiet)
 }
 

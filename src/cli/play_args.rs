@@ -101,8 +101,9 @@ pub struct PlayArgs {
     /// RTP: send NACKs as reduced-size RTCP (RFC 5506; an .sdp says so with a=rtcp-rsize).
     #[arg(long)]
     pub rtcp_rsize: bool,
-    /// RTP: the stream is SRTP with this SDES key: `SUITE:inline:BASE64[|LIFETIME][|MKI:LEN]`
-    /// (an .sdp with RTP/SAVP gives it in a=crypto). Suites: AES_CM_128_HMAC_SHA1_80 and _32,
+    /// RTP and captures: the stream is SRTP with this SDES key:
+    /// `SUITE:inline:BASE64[|LIFETIME][|MKI:LEN]` (an .sdp gives it in a=crypto; a capture's
+    /// SIP/SDP keys are found without it). Suites: AES_CM_128_HMAC_SHA1_80 and _32,
     /// AES_256_CM_HMAC_SHA1_80 and _32, AEAD_AES_128_GCM, AEAD_AES_256_GCM.
     #[arg(long, value_name = "SUITE:inline:KEY")]
     pub srtp: Option<crate::srtp::SrtpKeying>,

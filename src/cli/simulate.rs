@@ -38,6 +38,10 @@ pub struct SimulateArgs {
     /// is a pause the replay skips.
     #[arg(long, value_parser = parse_duration)]
     pub idle_timeout: Option<Duration>,
+    /// Captures: the key of SRTP streams whose SDP is not in the capture
+    /// (`SUITE:inline:KEY`); keys the capture's SIP/SDP offers are tried without it.
+    #[arg(long, value_name = "SUITE:inline:KEY")]
+    pub srtp: Option<crate::srtp::SrtpKeying>,
     /// Captures: the payload format of a dynamic payload type the capture's SDP does not name.
     /// Files: what the simulated sender encodes, l16 (default; compared with the source) or
     /// opus (48 kHz sources; compared with the lossless decode of the sent packets).
@@ -139,8 +143,13 @@ fn run_capture(args: SimulateArgs) -> anyhow::Result<()> {
         );
     }
     let selector = super::capture_play::selector(args.stream, args.ssrc);
-    let (stream, _) =
-        super::capture_play::open(&args.input, selector, args.format, args.idle_timeout)?;
+    let (stream, _) = super::capture_play::open(
+        &args.input,
+        selector,
+        args.format,
+        args.idle_timeout,
+        args.srtp.as_ref(),
+    )?;
     let cfg = SimConfig {
         scenario: super::capture_play::capture_scenario(&args.input, &stream),
         seed: args.seed,

@@ -30,12 +30,17 @@ pub struct StreamsArgs {
     /// that takes no time (as `play` and `simulate` replay it).
     #[arg(long, value_parser = super::duration::parse_duration)]
     pub idle_timeout: Option<std::time::Duration>,
+    /// The key of SRTP streams whose SDP is not in the capture: `SUITE:inline:KEY` (keys
+    /// offered in the capture's SIP/SDP are found and tried without it).
+    #[arg(long, value_name = "SUITE:inline:KEY")]
+    pub srtp: Option<crate::srtp::SrtpKeying>,
 }
 
 /// Runs `streams`.
 pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
     let idle_timeout = args.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT);
-    let capture = read_capture_with(&args.input, idle_timeout)?;
+    let mut capture = read_capture_with(&args.input, idle_timeout)?;
+    crate::capture::srtp::decrypt(&mut capture, args.srtp.as_ref());
     let report = analyse(&capture);
     if args.stream.is_none() && args.ssrc.is_none() {
         if args.json {

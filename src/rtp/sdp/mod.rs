@@ -203,7 +203,7 @@ pub fn parse_sdp(text: &[u8]) -> Result<SdpStream, SdpError> {
 }
 
 /// One `m=audio` line of a session description, whatever its formats.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SdpAudioMedia {
     /// Where the media goes (`c=` of the media, else of the session), if given.
     pub connection: Option<IpAddr>,
@@ -211,6 +211,9 @@ pub struct SdpAudioMedia {
     pub port: u16,
     /// Its payload types in `m=` order.
     pub payloads: Vec<SdpPayload>,
+    /// SRTP: the first usable `a=crypto` key, or `Err` with why there is none (for an
+    /// `RTP/SAVP` line, or one with `a=crypto` lines); `Ok(None)` for plain RTP.
+    pub srtp: Result<Option<SrtpKeying>, String>,
 }
 
 /// Every RTP audio `m=` line of `text`, decodable or not (to name what a captured call carried).
@@ -231,6 +234,7 @@ pub fn audio_media(text: &[u8]) -> Result<Vec<SdpAudioMedia>, SdpError> {
                 connection,
                 port: media.port,
                 payloads: payloads(media)?,
+                srtp: srtp_keying(media),
             })
         })
         .collect()
