@@ -47,7 +47,7 @@ fn decrypt(c: &mut Criterion) {
                     p.truncate(n);
                     p
                 },
-                |p| assert!(rx.unprotect(black_box(p))),
+                |p| assert!(rx.unprotect(black_box(p), false)),
                 BatchSize::SmallInput,
             )
         });

@@ -14,10 +14,10 @@ use pcap_file::pcapng::{Block, PcapNgReader};
 use pcap_file::DataLink;
 use serde::Serialize;
 
+use super::error::CaptureError;
 use super::link::{FrameContent, FrameCounts, Link, UdpExtractor};
 use super::rtpdump;
 use super::timeline::{TimeJumps, Timeline, DEFAULT_IDLE_TIMEOUT};
-use super::CaptureError;
 
 /// Which file format a capture is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,7 +81,7 @@ pub struct Capture {
     pub time_jumps: TimeJumps,
     /// What SRTP decryption did, flow by flow (empty until [`super::srtp::decrypt`] runs, and
     /// for plain RTP).
-    pub srtp: Vec<super::srtp::SrtpFlow>,
+    pub srtp: Vec<super::types::SrtpFlow>,
 }
 
 /// Reads the capture at `path` with the default idle timeout.

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use super::error::CaptureError;
 use super::reader::Capture;
 use super::streams::{NamedBy, RtpStream, StreamKind, StreamsReport};
 use super::table::stream_table;
 use super::timeline::TimeJumps;
-use super::CaptureError;
 use crate::rtp::payload::PayloadFormat;
 
 /// Which stream the user asked for.

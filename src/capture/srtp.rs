@@ -8,52 +8,16 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use super::bindings::PayloadBindings;
 use super::reader::Capture;
 use super::sip;
+pub use super::types::{KeySource, SrtpFlow};
 use crate::rtcp::wire::looks_like_rtcp;
 use crate::rtp::header::RtpHeader;
-use crate::srtp::{SrtpKeying, SrtpReceiver, SrtpSnapshot, SrtpStats, Suite};
+use crate::srtp::{SrtpKeying, SrtpReceiver, SrtpStats, Suite};
 
 /// Packets of a flow tried against the keys before it is called undecryptable.
 const TRIALS: usize = 8;
-
-/// Where a flow's key came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeySource {
-    /// The SDP its sender offered (SDES: each side offers the key it sends with).
-    SenderSdp,
-    /// The SDP of its receiver (one-way sessions describe only the receiving side).
-    ReceiverSdp,
-    /// Another call's SDP in the same capture.
-    OtherSdp,
-    /// `--srtp`.
-    Option,
-    /// None opened it.
-    None,
-}
-
-/// What SRTP did for one flow (one sender to one receiver, RTP or RTCP).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SrtpFlow {
-    /// Sender.
-    pub src: Option<SocketAddr>,
-    /// Receiver.
-    pub dst: Option<SocketAddr>,
-    /// The suite of the key that opened it.
-    pub suite: Option<Suite>,
-    /// Where that key came from.
-    pub key: KeySource,
-    /// Why it could not be opened, when it could not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
-    /// Authenticated, refused by cause.
-    #[serde(flatten)]
-    pub counts: SrtpSnapshot,
-}
 
 /// A flow being decrypted.
 struct Flow {
@@ -92,8 +56,9 @@ pub fn decrypt(capture: &mut Capture, explicit: Option<&SrtpKeying>) {
         if flow.receiver.is_none() && flow.tried < TRIALS {
             flow.tried += 1;
             let candidates = candidates(&bindings, explicit, &offered, d.src, d.dst, d.at, rtcp);
-            if let Some((keying, source)) =
-                candidates.into_iter().find(|(k, _)| opens(k, &d.payload))
+            if let Some((keying, source)) = candidates
+                .into_iter()
+                .find(|(k, _)| opens(k, &d.payload, rtcp))
             {
                 flow.receiver = SrtpReceiver::new(keying, Arc::clone(&flow.stats)).ok();
                 flow.suite = Some(keying.suite);
@@ -102,7 +67,7 @@ pub fn decrypt(capture: &mut Capture, explicit: Option<&SrtpKeying>) {
             }
         }
         match flow.receiver.as_mut() {
-            Some(receiver) => keep[i] = receiver.unprotect(&mut d.payload),
+            Some(receiver) => keep[i] = receiver.unprotect(&mut d.payload, rtcp),
             None if flow.secure => {
                 flow.stats.srtp_no_key.add(1);
             }
@@ -240,11 +205,11 @@ fn candidates<'a>(
 }
 
 /// Whether `keying` authenticates `packet` (on a fresh session: trying leaves no state).
-fn opens(keying: &SrtpKeying, packet: &[u8]) -> bool {
+fn opens(keying: &SrtpKeying, packet: &[u8], rtcp: bool) -> bool {
     let Ok(mut trial) = SrtpReceiver::new(keying, Arc::default()) else {
         return false;
     };
-    trial.unprotect(&mut packet.to_vec())
+    trial.unprotect(&mut packet.to_vec(), rtcp)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::rtp::payload::PayloadFormat;
 use crate::rtp::sdp::SdpAudioMedia;
+use crate::srtp::{SrtpSnapshot, Suite};
 
 /// One SDP body seen in a SIP message (INVITE, re-INVITE, UPDATE, 200 OK, ACK, …).
 #[derive(Debug, Clone)]
@@ -71,4 +72,39 @@ pub struct PayloadUse {
     pub format: Option<PayloadFormat>,
     /// Its RTP clock rate, when known.
     pub clock_rate: Option<u32>,
+}
+
+/// Where a flow's key came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    /// The SDP its sender offered (SDES: each side offers the key it sends with).
+    SenderSdp,
+    /// The SDP of its receiver (one-way sessions describe only the receiving side).
+    ReceiverSdp,
+    /// Another call's SDP in the same capture.
+    OtherSdp,
+    /// `--srtp`.
+    Option,
+    /// None opened it.
+    None,
+}
+
+/// What SRTP did for one flow (one sender to one receiver, RTP or RTCP).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SrtpFlow {
+    /// Sender.
+    pub src: Option<SocketAddr>,
+    /// Receiver.
+    pub dst: Option<SocketAddr>,
+    /// The suite of the key that opened it.
+    pub suite: Option<Suite>,
+    /// Where that key came from.
+    pub key: KeySource,
+    /// Why it could not be opened, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Authenticated, refused by cause.
+    #[serde(flatten)]
+    pub counts: SrtpSnapshot,
 }

@@ -110,6 +110,9 @@ impl fmt::Display for RelayReport {
             self.reverse_forwarded,
             self.reverse_impairment.dropped
         )?;
+        // The relay never reads or changes a payload: SRTP (which it could not read) passes
+        // exactly as it came, and says so.
+        f.write_str(" payloads=opaque")?;
         write!(f, " elapsed={:.3}s", self.elapsed.as_secs_f64())?;
         if self.interrupted {
             f.write_str(" (interrupted)")?;

@@ -20,6 +20,7 @@ use crate::playout::metrics::MetricsSnapshot;
 use crate::playout::{PlayoutEngine, PlayoutState, ReceiveCoreConfig, ReceiveCounts};
 use crate::rtcp::nack::NackConfig;
 use crate::rtcp::receiver::{RtcpReceiver, RtcpReceiverConfig, RtcpReceiverStatus};
+use crate::rtcp::wire::looks_like_rtcp;
 use crate::rtp::header::RtpHeader;
 use crate::rtp::stream_format::{resolve, StreamFormat, StreamHint};
 use crate::srtp::SrtpReceiver;
@@ -284,9 +285,10 @@ impl Link<'_> {
 
     /// Authenticates and decrypts an arriving datagram in place: false if SRTP refused it.
     fn admit(&self, datagram: &mut Vec<u8>) -> bool {
-        self.srtp
-            .as_ref()
-            .is_none_or(|srtp| srtp.borrow_mut().unprotect(datagram))
+        self.srtp.as_ref().is_none_or(|srtp| {
+            let rtcp = looks_like_rtcp(datagram);
+            srtp.borrow_mut().unprotect(datagram, rtcp)
+        })
     }
 }
 

@@ -20,3 +20,28 @@ counter_table! {
         srtp_no_key: u64 = Count => Series::new(Counter, "srtp_no_key", "SRTP packets with no key to decrypt them"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::net::stats::NetStats;
+
+    #[test]
+    fn the_network_counters_carry_srtps_to_every_view() {
+        let net = NetStats::default();
+        net.srtp.srtp_auth_failed.add(3);
+        let snapshot = net.snapshot();
+        let mut seen = Vec::new();
+        snapshot.visit(&mut |series, _| seen.push(series.name));
+        for name in [
+            "srtp_decrypted",
+            "srtp_auth_failed",
+            "srtp_replayed",
+            "srtp_unknown_mki",
+            "srtp_no_key",
+        ] {
+            assert!(seen.contains(&name), "{name} not exported: {seen:?}");
+        }
+        let json = serde_json::to_value(snapshot).unwrap();
+        assert_eq!(json["srtp_auth_failed"], 3, "{json}");
+    }
+}

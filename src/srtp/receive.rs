@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::counts::{SrtpSnapshot, SrtpStats};
 use super::session::{Direction, SrtpDrop, SrtpSession, MAX_TRAILER};
 use super::{SrtpError, SrtpKeying, Suite};
-use crate::rtcp::wire::looks_like_rtcp;
 
 /// Refusals without a single success after which the likely cause is told.
 pub const SUSPICIOUS_FAILURES: u64 = 50;
@@ -39,11 +38,12 @@ impl SrtpReceiver {
         })
     }
 
-    /// Authenticates and decrypts `datagram` in place (SRTCP when it looks like RTCP): true
-    /// if it may be read, false if it was refused (and counted).
-    pub fn unprotect(&mut self, datagram: &mut Vec<u8>) -> bool {
+    /// Authenticates and decrypts `datagram` in place, as SRTCP if `rtcp` (the caller tells
+    /// RTCP from RTP as it does for plain packets): true if it may be read, false if it was
+    /// refused (and counted).
+    pub fn unprotect(&mut self, datagram: &mut Vec<u8>, rtcp: bool) -> bool {
         let len = datagram.len();
-        let result = if looks_like_rtcp(datagram) {
+        let result = if rtcp {
             self.inbound.unprotect_rtcp(datagram, len)
         } else {
             self.inbound.unprotect_rtp(datagram, len)
@@ -176,11 +176,11 @@ mod tests {
         let mut rx = SrtpReceiver::new(&keying(1), Arc::clone(&stats)).unwrap();
         let mut good = srtp(&keying(1), 1);
         let replay = good.clone();
-        assert!(rx.unprotect(&mut good));
+        assert!(rx.unprotect(&mut good, false));
         assert_eq!(good.len(), 12 + 160);
         assert_eq!(&good[12..], &[0x55; 160][..]);
-        assert!(!rx.unprotect(&mut replay.clone()));
-        assert!(!rx.unprotect(&mut srtp(&keying(2), 2)));
+        assert!(!rx.unprotect(&mut replay.clone(), false));
+        assert!(!rx.unprotect(&mut srtp(&keying(2), 2), false));
         let s = stats.snapshot();
         assert_eq!(
             (s.srtp_decrypted, s.srtp_replayed, s.srtp_auth_failed),
@@ -193,7 +193,7 @@ mod tests {
     fn a_wrong_key_is_named_as_the_likely_cause() {
         let mut rx = SrtpReceiver::new(&keying(1), Arc::default()).unwrap();
         for seq in 0..60 {
-            assert!(!rx.unprotect(&mut srtp(&keying(9), seq)));
+            assert!(!rx.unprotect(&mut srtp(&keying(9), seq), false));
         }
         let told = rx.nothing_authenticated().unwrap();
         assert!(
