@@ -71,16 +71,34 @@ fn ffmpeg_srtp_with_its_own_sdp_plays_bit_exact() {
         text.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
         "{text}"
     );
+    let saved = dir.join("wire.pcap");
     let got = receive(
         &dir,
         sdp.to_str().expect("utf-8"),
-        &[],
+        &["--save-packets", saved.to_str().expect("utf-8")],
         port,
         &mut ffmpeg_srtp_sender(&clip, &key, port),
     );
     assert_eq!(stat(&got.stats, "/metrics/played"), 400.0, "{}", got.stats);
     assert_all_authenticated(&got.stats, 400.0);
     assert_starts_with(&got.out, &source);
+    // --save-packets keeps what came off the wire: encrypted, so only the key opens it.
+    let streams = |extra: &[&str]| -> serde_json::Value {
+        let out = run_ok(
+            jitterplay()
+                .args(["streams", "--json"])
+                .arg(&saved)
+                .args(extra),
+        );
+        serde_json::from_slice(&out.stdout).expect("streams --json")
+    };
+    let without = streams(&[]);
+    assert!(without["streams"][0].get("srtp").is_none(), "{without}");
+    let srtp = format!("AES_CM_128_HMAC_SHA1_80:inline:{}", STANDARD.encode(&key));
+    let with = streams(&["--srtp", &srtp]);
+    let flow = &with["streams"][0]["srtp"];
+    assert_eq!(flow["key"], "option", "{with}");
+    assert_eq!(flow["srtp_decrypted"], 400, "{with}");
 }
 
 /// GStreamer's `srtpenc` with `cipher`/`auth`, keyed with `key`, into `play --srtp SUITE:…`.

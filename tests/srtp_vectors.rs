@@ -362,3 +362,24 @@ fn srtcp_round_trips_and_rejects_tampering() {
         assert_eq!(&buf[..m], &rr[..], "{suite}");
     }
 }
+
+#[test]
+fn a_sender_restarting_with_a_new_ssrc_starts_a_fresh_replay_window() {
+    // A restart keeps the key but takes a new SSRC and starts its sequence numbers again: the
+    // old stream's replay history must not refuse the new one's packets.
+    let keying = keying_for(Suite::AesCm128HmacSha1_80, 6);
+    let mut rx = SrtpSession::new(&keying, Direction::Inbound).unwrap();
+    let mut before = SrtpSession::new(&keying, Direction::Outbound).unwrap();
+    for seq in 0..50u16 {
+        assert!(unprotect(&mut rx, &protect(&mut before, &rtp_packet(1, seq, 40))).is_ok());
+    }
+    let mut after = SrtpSession::new(&keying, Direction::Outbound).unwrap();
+    for seq in 0..50u16 {
+        let srtp = protect(&mut after, &rtp_packet(2, seq, 40));
+        assert!(
+            unprotect(&mut rx, &srtp).is_ok(),
+            "seq {seq} of the new SSRC"
+        );
+        assert_eq!(unprotect(&mut rx, &srtp), Err(SrtpDrop::Replayed));
+    }
+}
