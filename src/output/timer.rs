@@ -17,8 +17,9 @@ use crate::playback::RingCallback;
 
 type WavWriter = hound::WavWriter<BufWriter<File>>;
 
-/// How long the fast sink waits for the decoder before looking again.
-const FAST_POLL: Duration = Duration::from_micros(200);
+/// The longest the fast sink waits for the decoder: it is woken as soon as audio is pushed,
+/// so this only bounds a lost wake-up.
+const FAST_WAIT: Duration = Duration::from_millis(20);
 
 /// A WAV file or nothing, written by a timer thread at the device's pace.
 pub struct TimerSink {
@@ -118,13 +119,17 @@ fn run(
     let mut buf = vec![0.0f32; period];
     let mut pending_silence = 0usize;
     let mut deadline = Instant::now();
+    if fast {
+        stats.register_consumer();
+    }
     while !stop.load(Ordering::Acquire) {
         if fast {
             while callback.available() < period
                 && !stats.is_finished()
                 && !stop.load(Ordering::Acquire)
             {
-                std::thread::sleep(FAST_POLL);
+                // Woken by the producer's push (`OutputStats::wake_consumer`).
+                std::thread::park_timeout(FAST_WAIT);
             }
         } else {
             deadline += period_time;
@@ -135,6 +140,9 @@ fn run(
         // Read the flag before filling: everything pushed before it was set is then visible.
         let finished = stats.is_finished();
         let real = callback.fill(&mut buf);
+        if fast {
+            stats.wake_producer();
+        }
         // Silence the ring did not supply (an underrun, a rebuffer, the wait for an idle
         // timeout) is written only once real audio follows it: mid-stream it is what a device
         // would play, but after the last audio the file ends, so it holds exactly the stream.

@@ -36,7 +36,9 @@ pub fn push_all(
         if stop() {
             return false;
         }
-        std::thread::sleep(pause);
+        // Woken early when a consumer that registered makes room (see
+        // `OutputStats::wake_producer`); otherwise this is a plain pause.
+        std::thread::park_timeout(pause);
     }
 }
 

@@ -1,6 +1,8 @@
 //! Counters shared between the output callback and the rest of the player, read without locks.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::thread::Thread;
 
 /// What the output side has done so far; every field is an atomic the callback may update.
 #[derive(Debug, Default)]
@@ -22,6 +24,10 @@ pub struct OutputStats {
     pub paused: AtomicBool,
     /// Set by the producer once it has pushed its last sample; silence after that is no underrun.
     pub finished: AtomicBool,
+    /// Unpaced (`--fast`) runs only: the producer and consumer threads, each woken when the
+    /// other has made room or pushed audio, so that neither sleeps on a timer. A real device's
+    /// callback never takes part.
+    handoff: [OnceLock<Thread>; 2],
 }
 
 impl OutputStats {
@@ -48,5 +54,30 @@ impl OutputStats {
     /// Samples played so far.
     pub fn samples_played(&self) -> u64 {
         self.samples_played.load(Ordering::Relaxed)
+    }
+
+    /// The calling thread pushes into the ring: [`OutputStats::wake_producer`] wakes it.
+    pub fn register_producer(&self) {
+        let _ = self.handoff[0].set(std::thread::current());
+    }
+
+    /// The calling thread (an unpaced sink) takes from the ring:
+    /// [`OutputStats::wake_consumer`] wakes it.
+    pub fn register_consumer(&self) {
+        let _ = self.handoff[1].set(std::thread::current());
+    }
+
+    /// The consumer made room: wakes a producer parked on a full ring (if one registered).
+    pub fn wake_producer(&self) {
+        if let Some(t) = self.handoff[0].get() {
+            t.unpark();
+        }
+    }
+
+    /// The producer pushed audio: wakes an unpaced consumer waiting for it (if one registered).
+    pub fn wake_consumer(&self) {
+        if let Some(t) = self.handoff[1].get() {
+            t.unpark();
+        }
     }
 }

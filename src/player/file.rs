@@ -146,9 +146,16 @@ pub fn play_source(
         stop: Arc::clone(&stop),
         pause,
     };
+    // The decoder thread says when it is done, so an unpaced run ends at once rather than at
+    // the next progress report.
+    let (done_tx, done_rx) = mpsc::channel::<()>();
     let thread: JoinHandle<Result<DecoderDone, PlayError>> = std::thread::Builder::new()
         .name("jitterplay-decoder".into())
-        .spawn(move || feeder.run(primed_tx))
+        .spawn(move || {
+            let result = feeder.run(primed_tx);
+            let _ = done_tx.send(());
+            result
+        })
         .map_err(|e| PlayError::Thread(e.to_string()))?;
     // Start the sink only once the ring holds audio, so playback does not open with an underrun.
     let _ = primed_rx.recv();
@@ -175,8 +182,7 @@ pub fn play_source(
         })
     };
     let interrupted = || options.interrupt.is_some_and(|i| i.load(Ordering::Acquire));
-    while !thread.is_finished() {
-        std::thread::sleep(PROGRESS_INTERVAL);
+    while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(PROGRESS_INTERVAL) {
         if interrupted() {
             stop.store(true, Ordering::Release);
         }
@@ -231,9 +237,11 @@ struct DecoderThread {
 
 impl DecoderThread {
     fn run(mut self, primed: mpsc::SyncSender<()>) -> Result<DecoderDone, PlayError> {
+        self.stats.register_producer();
         let result = self.pump(&primed);
         // Whatever happened, the sink must not wait for more.
         self.stats.mark_finished();
+        self.stats.wake_consumer();
         let _ = primed.try_send(());
         result.map(|()| DecoderDone {
             skipped_packets: self.decoder.skipped_packets(),
@@ -272,6 +280,7 @@ impl DecoderThread {
             if !push_all(&mut self.producer, samples, self.pause, &stopped) {
                 return Ok(());
             }
+            self.stats.wake_consumer();
             self.stats
                 .ring_samples
                 .store(self.producer.occupied_len() as u64, Ordering::Relaxed);
