@@ -224,3 +224,78 @@ fn a_wrong_key_ends_in_an_error_that_names_the_cause() {
     );
     assert!(!played.stderr.contains(&wrong[32..]), "the key was printed");
 }
+
+#[test]
+fn a_flood_of_forged_srtp_before_and_during_the_stream_leaves_it_bit_exact() {
+    if !require_tool("ffmpeg") {
+        return;
+    }
+    let dir = scratch("srtp_flood");
+    let (clip, source) = speech_clip(&dir);
+    let port = free_port();
+    let key = keying(30, 4);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Forged SRTP from another socket: plausible headers (the stream's payload type, random
+    // SSRCs and one fixed one), random bodies and tags. It starts before the real sender, so
+    // the first packet to arrive is a forgery: it must not lock the real sender out.
+    let flooder = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+            let local = socket.local_addr().expect("addr");
+            let mut state = 0x2545_f491_u32;
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state
+            };
+            let mut sent = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut p = vec![0x80, 96];
+                p.extend_from_slice(&(next() as u16).to_be_bytes());
+                p.extend_from_slice(&next().to_be_bytes());
+                let ssrc = if sent % 2 == 0 { 0x5eed_0042 } else { next() };
+                p.extend_from_slice(&ssrc.to_be_bytes());
+                p.extend((0..250).map(|_| next() as u8));
+                let _ = socket.send_to(&p, ("127.0.0.1", port));
+                sent += 1;
+                std::thread::sleep(std::time::Duration::from_micros(500));
+            }
+            (local, sent)
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let srtp = format!("AES_CM_128_HMAC_SHA1_80:inline:{}", STANDARD.encode(&key));
+    let got = receive(
+        &dir,
+        &format!("rtp://127.0.0.1:{port}"),
+        &["--format", "l16/48000/1", "--pt", "96", "--srtp", &srtp],
+        port,
+        &mut ffmpeg_srtp_sender(&clip, &key, port),
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (flooder_addr, forged) = flooder.join().expect("flooder");
+    let stats = &got.stats;
+    assert_eq!(stat(stats, "/metrics/played"), 400.0, "{stats}");
+    assert_starts_with(&got.out, &source);
+    assert_ne!(
+        stats["source"].as_str(),
+        Some(flooder_addr.to_string().as_str()),
+        "the forger was locked as the sender: {stats}"
+    );
+    // Every datagram is accounted for once: forgeries refused by SRTP until the real sender
+    // authenticated, as foreign after; everything taken in either authenticated or was refused.
+    let n = |p: &str| stat(stats, p);
+    assert!(n("/net/srtp_auth_failed") >= 1.0, "{stats}");
+    assert!(n("/net/foreign") >= 1.0, "{stats}");
+    assert_eq!(
+        n("/net/accepted"),
+        n("/net/srtp_decrypted") + n("/net/srtp_auth_failed"),
+        "{stats}"
+    );
+    assert!(
+        n("/net/datagrams") - n("/net/srtp_decrypted") <= forged as f64,
+        "more refusals than the {forged} forgeries sent: {stats}"
+    );
+}

@@ -1,6 +1,7 @@
 //! A bounded, lock-free queue of datagrams from the network task to the decoder thread.
 //!
-//! Records live back to back in one preallocated byte ring (`len u16, arrival ns u64, bytes`),
+//! Records live back to back in one preallocated byte ring (`len u16, arrival ns u64, sender
+//! (family u8, address 16 bytes, port u16), bytes`),
 //! so neither side allocates or locks, and the network task never waits: when the queue is full
 //! the datagram is dropped and counted (the network task avoids that by leaving datagrams in the
 //! socket while the queue lacks room, see `net::receive`).
@@ -9,6 +10,7 @@
 //! by data (while it waits for audio to start or resume) does a push unpark it; otherwise
 //! datagrams wait in the queue, stamped with their arrival, until it next wakes.
 
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::Thread;
@@ -17,7 +19,9 @@ use std::time::Duration;
 use ringbuf::traits::{Consumer, Observer, Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 
-const HEADER: usize = 10;
+/// Length, arrival, and the sender: family (0 none, 4, 6), address, port.
+const HEADER: usize = 2 + 8 + ADDRESS;
+const ADDRESS: usize = 1 + 16 + 2;
 
 /// The network task's end.
 pub struct DatagramSender {
@@ -101,8 +105,9 @@ impl DatagramSender {
         }
     }
 
-    /// Queues `datagram` stamped with `arrival`; false (nothing queued) when it does not fit.
-    pub fn push(&mut self, datagram: &[u8], arrival: Duration) -> bool {
+    /// Queues `datagram` from `from`, stamped with `arrival`; false (nothing queued) when it
+    /// does not fit.
+    pub fn push(&mut self, datagram: &[u8], arrival: Duration, from: Option<SocketAddr>) -> bool {
         let Ok(len) = u16::try_from(datagram.len()) else {
             return false;
         };
@@ -114,6 +119,7 @@ impl DatagramSender {
         self.record.clear();
         self.record.extend_from_slice(&len.to_le_bytes());
         self.record.extend_from_slice(&nanos.to_le_bytes());
+        self.record.extend_from_slice(&encode_address(from));
         self.record.extend_from_slice(datagram);
         self.ring.push_slice(&self.record);
         if let Some(w) = &self.wake {
@@ -131,6 +137,11 @@ impl DatagramReceiver {
 
     /// Takes the next datagram into `buf` (resized to fit) with its arrival time.
     pub fn pop(&mut self, buf: &mut Vec<u8>) -> Option<Duration> {
+        self.pop_from(buf).map(|(arrival, _)| arrival)
+    }
+
+    /// Takes the next datagram into `buf` (resized to fit) with its arrival time and sender.
+    pub fn pop_from(&mut self, buf: &mut Vec<u8>) -> Option<(Duration, Option<SocketAddr>)> {
         if self.ring.occupied_len() < HEADER {
             return None;
         }
@@ -138,14 +149,44 @@ impl DatagramReceiver {
         self.ring.pop_slice(&mut header);
         let len = usize::from(u16::from_le_bytes([header[0], header[1]]));
         let mut nanos = [0u8; 8];
-        nanos.copy_from_slice(&header[2..]);
+        nanos.copy_from_slice(&header[2..10]);
+        let from = decode_address(&header[10..]);
         buf.resize(len, 0);
         // Records are pushed whole, so the payload is here once its header is.
         let got = self.ring.pop_slice(buf);
         debug_assert_eq!(got, len);
         buf.truncate(got);
-        Some(Duration::from_nanos(u64::from_le_bytes(nanos)))
+        Some((Duration::from_nanos(u64::from_le_bytes(nanos)), from))
     }
+}
+
+fn encode_address(from: Option<SocketAddr>) -> [u8; ADDRESS] {
+    let mut out = [0u8; ADDRESS];
+    if let Some(a) = from {
+        let (family, octets) = match a.ip() {
+            IpAddr::V4(ip) => (4, ip.to_ipv6_mapped().octets()),
+            IpAddr::V6(ip) => (6, ip.octets()),
+        };
+        out[0] = family;
+        out[1..17].copy_from_slice(&octets);
+        out[17..].copy_from_slice(&a.port().to_le_bytes());
+    }
+    out
+}
+
+fn decode_address(bytes: &[u8]) -> Option<SocketAddr> {
+    let mut octets = [0u8; 16];
+    octets.copy_from_slice(&bytes[1..17]);
+    let v6 = Ipv6Addr::from(octets);
+    let ip = match bytes[0] {
+        4 => IpAddr::V4(v6.to_ipv4_mapped()?),
+        6 => IpAddr::V6(v6),
+        _ => return None,
+    };
+    Some(SocketAddr::new(
+        ip,
+        u16::from_le_bytes([bytes[17], bytes[18]]),
+    ))
 }
 
 #[cfg(test)]
@@ -155,13 +196,25 @@ mod tests {
     #[test]
     fn datagrams_come_out_whole_in_order_with_their_times() {
         let (mut tx, mut rx) = datagram_queue(4096);
-        assert!(tx.push(b"first", Duration::from_millis(1)));
-        assert!(tx.push(&[7u8; 1200], Duration::from_millis(2)));
+        assert!(tx.push(b"first", Duration::from_millis(1), None));
+        assert!(tx.push(
+            &[7u8; 1200],
+            Duration::from_millis(2),
+            Some("10.0.0.1:5004".parse().unwrap())
+        ));
         let mut buf = Vec::new();
         assert_eq!(rx.pop(&mut buf), Some(Duration::from_millis(1)));
         assert_eq!(buf, b"first");
-        assert_eq!(rx.pop(&mut buf), Some(Duration::from_millis(2)));
+        let from = rx.pop_from(&mut buf).map(|(_, from)| from);
+        assert_eq!(from, Some(Some("10.0.0.1:5004".parse().unwrap())));
         assert_eq!(buf, vec![7u8; 1200]);
+        assert!(tx.push(
+            b"v6",
+            Duration::ZERO,
+            Some("[2001:db8::1]:9".parse().unwrap())
+        ));
+        let from = rx.pop_from(&mut buf).map(|(_, from)| from);
+        assert_eq!(from, Some(Some("[2001:db8::1]:9".parse().unwrap())));
         assert_eq!(rx.pop(&mut buf), None);
     }
 
@@ -170,10 +223,10 @@ mod tests {
         let (mut tx, _rx) = datagram_queue(4096);
         let wake = DataWake::new(std::thread::current());
         tx.set_wake(Arc::clone(&wake));
-        assert!(tx.push(b"a", Duration::ZERO));
+        assert!(tx.push(b"a", Duration::ZERO, None));
         assert!(!wake.wanted.load(Ordering::Acquire));
         wake.want(true);
-        assert!(tx.push(b"b", Duration::ZERO));
+        assert!(tx.push(b"b", Duration::ZERO, None));
         assert!(
             !wake.wanted.load(Ordering::Acquire),
             "the push consumed the request"
@@ -186,8 +239,10 @@ mod tests {
     fn a_full_queue_refuses_instead_of_blocking() {
         let (mut tx, _rx) = datagram_queue(4096);
         let accepted = (0..10)
-            .filter(|_| tx.push(&[0u8; 1000], Duration::ZERO))
+            .filter(|_| tx.push(&[0u8; 1000], Duration::ZERO, None))
             .count();
-        assert_eq!(accepted, 4);
+        // Whole records only: 4,096 bytes hold three of 1,000 bytes plus the header.
+        assert_eq!(accepted, 4096 / (HEADER + 1000));
+        assert_eq!(accepted, 3);
     }
 }

@@ -107,7 +107,7 @@ impl SaveTap {
         }
         self.scratch.extend_from_slice(&from.port().to_be_bytes());
         self.scratch.extend_from_slice(datagram);
-        if !self.queue.push(&self.scratch, arrival) {
+        if !self.queue.push(&self.scratch, arrival, None) {
             self.stats.dropped.fetch_add(1, Relaxed);
         }
     }

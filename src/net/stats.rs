@@ -45,6 +45,9 @@ counter_table! {
     extra {
         /// The accepted sender, once one is.
         source: OnceLock<SocketAddr>,
+        /// Set for SRTP: the decoder thread, not the network task, locks the sender, once one
+        /// of its packets authenticates.
+        lock_after_auth: AtomicBool,
         /// `--save-packets`' counters, when saving.
         save: OnceLock<Arc<super::packet_saver::SaveStats>>,
     }

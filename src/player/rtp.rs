@@ -170,6 +170,9 @@ pub fn play_rtp(
     options.rtcp.first_report_at_once = url.group.is_none();
     let options = &options;
     let net_stats = Arc::new(NetStats::default());
+    if options.srtp.is_some() {
+        net_stats.lock_after_auth.store(true, Ordering::Relaxed);
+    }
     let socket = receive::bind(url, options.recv_buffer, &net_stats.recv_buffer)?;
     let rtcp_socket = bind_rtcp(url, options.rtcp.mode, &net_stats)?;
     let rtcp_sender = match options.rtcp.mode {
@@ -321,9 +324,14 @@ fn decode_loop(
     let mut early_malformed = 0u64;
     loop {
         let now = origin.elapsed();
-        while let Some(arrival) = rx.pop(&mut datagram) {
+        while let Some((arrival, from)) = rx.pop_from(&mut datagram) {
             if !link.admit(&mut datagram) {
                 continue;
+            }
+            if let (Some(_), Some(from)) = (&link.srtp, from) {
+                if net_stats.source.set(from).is_ok() {
+                    tracing::info!(%from, "sender locked: its packet authenticated");
+                }
             }
             if live.is_none() {
                 last_datagram = arrival;

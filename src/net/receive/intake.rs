@@ -153,7 +153,7 @@ impl Intake {
                 continue;
             }
             let _ = rtcp.peer.set(got.from);
-            if queue.push(datagram, arrival) {
+            if queue.push(datagram, arrival, Some(got.from)) {
                 rtcp.rtcp_received.fetch_add(1, Relaxed);
             } else {
                 rtcp.rtcp_refused.fetch_add(1, Relaxed);
@@ -187,7 +187,7 @@ pub(super) fn handle(
         stats.foreign.fetch_add(1, Relaxed);
     } else if !bucket.take(1.0, arrival) {
         stats.rate_limited.fetch_add(1, Relaxed);
-    } else if queue.push(datagram, arrival) {
+    } else if queue.push(datagram, arrival, Some(from)) {
         if looks_like_rtcp(datagram) {
             // RTCP on the RTP port (RFC 5761): reports and NACKs go back the same way.
             stats.rtcp.rtcp_received.fetch_add(1, Relaxed);
@@ -208,6 +208,10 @@ pub(super) fn accept(url: &RtpUrl, stats: &NetStats, from: SocketAddr, datagram:
     }
     match stats.source.get() {
         Some(locked) => *locked == from,
+        // SRTP: the decoder thread locks the first sender whose packet authenticates; until
+        // then everything is let through to be authenticated, so a stray or hostile sender
+        // cannot lock the real one out.
+        None if stats.lock_after_auth.load(Relaxed) => true,
         None => {
             // Only a packet that fully parses may lock the sender: one stray datagram must not
             // lock out the real stream.
