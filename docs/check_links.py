@@ -2,7 +2,7 @@
 """Checks that every relative Markdown link in the README and docs/ resolves to a file inside
 the repository, and that none points outside it (no ../shared, no http links to our own files).
 
-Usage: python3 docs/check_links.py [FILE.md ...]   (default: README.md docs/*.md)
+Usage: python3 docs/check_links.py [FILE.md ...]   (default: README.md assets/README.md docs/*.md)
 Exits 1 and lists the bad links if there are any.
 """
 import glob
@@ -11,7 +11,8 @@ import re
 import sys
 
 ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), ".."))
-files = sys.argv[1:] or [os.path.join(ROOT, "README.md")] + sorted(
+files = sys.argv[1:] or [os.path.join(ROOT, "README.md"),
+                         os.path.join(ROOT, "assets", "README.md")] + sorted(
     glob.glob(os.path.join(ROOT, "docs", "*.md")))
 bad = 0
 for f in files:

@@ -1,4 +1,4 @@
-//! The project's documentation stands alone: every relative link in README.md and docs/ names
+//! The project's documentation stands alone: every relative link in README.md, assets/README.md and docs/ names
 //! a file in the repository, and none points outside it (`docs/check_links.py`).
 
 use std::process::Command;
