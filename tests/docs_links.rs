@@ -1,5 +1,6 @@
-//! The project's documentation stands alone: every relative link in README.md, assets/README.md and docs/ names
-//! a file in the repository, and none points outside it (`docs/check_links.py`).
+//! The project's documentation stands alone: every relative link in README.md,
+//! assets/README.md and docs/ names a file in the repository, and none points outside it
+//! (`docs/check_links.py`).
 
 use std::process::Command;
 
