@@ -165,3 +165,22 @@ fn the_same_over_srtp_recovers_through_encrypted_nacks_and_retransmissions() {
         assert_eq!(stat(&stats, refused), 0.0, "{refused}: {stats}");
     }
 }
+
+#[test]
+fn an_srtp_key_with_an_mki_travels_in_the_sdp_and_every_packet_carries_it() {
+    // A key with a lifetime and a 2-byte MKI: the SDP offers them as given, and the player
+    // finds the key by the MKI in each packet, SRTCP (reports, NACKs, BYE) included.
+    const KEY: &str =
+        "AES_256_CM_HMAC_SHA1_80:inline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLQ==|2^31|7:2";
+    let stats = play_from_the_senders_sdp("edge_recovery_srtp_mki", &["--srtp", KEY]);
+    assert!(
+        stat(&stats, "/net/srtp_decrypted") >= stat(&stats, "/metrics/played"),
+        "{stats}"
+    );
+    for refused in ["/net/srtp_auth_failed", "/net/srtp_unknown_mki"] {
+        assert_eq!(stat(&stats, refused), 0.0, "{refused}: {stats}");
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("edge_recovery_srtp_mki");
+    let sdp = std::fs::read_to_string(dir.join("s.sdp")).expect("the SDP");
+    assert!(sdp.contains("|2^31|7:2"), "{sdp}");
+}

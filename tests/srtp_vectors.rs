@@ -383,3 +383,36 @@ fn a_sender_restarting_with_a_new_ssrc_starts_a_fresh_replay_window() {
         assert_eq!(unprotect(&mut rx, &srtp), Err(SrtpDrop::Replayed));
     }
 }
+
+#[test]
+fn srtcp_with_an_mki_round_trips_and_the_32_bit_suites_refuse_an_mki_clearly() {
+    for suite in Suite::ALL {
+        let mut key = MasterKey::from_bytes(keying_for(suite, 8).keys[0].keying().to_vec());
+        key.mki = Some(Mki { value: 7, len: 2 });
+        let keying = SrtpKeying {
+            tag: 1,
+            suite,
+            keys: vec![key],
+        };
+        if suite.rtp_tag_len() != suite.rtcp_tag_len() {
+            // libsrtp looks for the SRTCP MKI at the RTP tag's offset: refused up front.
+            let error = SrtpSession::new(&keying, Direction::Inbound).unwrap_err();
+            assert!(
+                error.to_string().contains("with an MKI is not supported"),
+                "{error}"
+            );
+            continue;
+        }
+        let mut tx = SrtpSession::new(&keying, Direction::Outbound).unwrap();
+        let mut rx = SrtpSession::new(&keying, Direction::Inbound).unwrap();
+        let mut rr = vec![0x81, 201, 0, 7];
+        rr.extend_from_slice(&42u32.to_be_bytes());
+        rr.extend((0..24).map(|i| i as u8));
+        let len = rr.len();
+        let mut buf = rr.clone();
+        buf.resize(len + MAX_TRAILER, 0);
+        let n = tx.protect_rtcp(&mut buf, len).unwrap();
+        let m = rx.unprotect_rtcp(&mut buf, n);
+        assert_eq!(m.map(|m| buf[..m].to_vec()), Ok(rr.clone()), "{suite}");
+    }
+}

@@ -61,6 +61,11 @@ impl MasterKey {
     /// The `inline:` form, for writing into an SDP we produce.
     pub fn inline(&self) -> String {
         let mut out = format!("inline:{}", STANDARD.encode(&self.keying));
+        match self.lifetime {
+            Some(l) if l.is_power_of_two() => out.push_str(&format!("|2^{}", l.trailing_zeros())),
+            Some(l) => out.push_str(&format!("|{l}")),
+            None => {}
+        }
         if let Some(mki) = self.mki {
             out.push_str(&format!("|{}:{}", mki.value, mki.len));
         }
@@ -271,6 +276,11 @@ mod tests {
         assert_eq!(k.keys[0].mki, Some(Mki { value: 1, len: 4 }));
         assert_eq!(k.keys[0].mki.unwrap().bytes(), vec![0, 0, 0, 1]);
         assert_eq!(k.keys[0].keying().len(), 30);
+        // Written back as it was offered.
+        assert_eq!(
+            k.crypto_attribute(),
+            format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY30}|2^20|1:4")
+        );
     }
 
     #[test]

@@ -82,6 +82,15 @@ impl SrtpSession {
             .map(|k| k.mki.map(|m| m.bytes()).unwrap_or_default())
             .collect();
         let use_mki = keying.keys.iter().any(|k| k.mki.is_some());
+        if use_mki && keying.suite.rtp_tag_len() != keying.suite.rtcp_tag_len() {
+            // libsrtp 2 looks for an SRTCP packet's MKI at the RTP tag's offset: with the 32-bit
+            // suites (80-bit tag on RTCP) every SRTCP packet would be refused as "unknown MKI".
+            return Err(SrtpError::BadKey(format!(
+                "{} with an MKI is not supported: libsrtp cannot find the MKI in its SRTCP \
+                 packets; use a suite whose RTP tag is 80 bits (or AEAD), or no MKI",
+                keying.suite
+            )));
+        }
         let mut master_keys: Vec<ffi::srtp_master_key_t> = keying_bytes
             .iter_mut()
             .zip(mki_bytes.iter_mut())

@@ -76,6 +76,14 @@ impl Suite {
         }
     }
 
+    /// Bytes of the authentication tag on SRTCP (80 bits even for the `_32` suites).
+    pub fn rtcp_tag_len(self) -> usize {
+        match self {
+            Suite::AeadAes128Gcm | Suite::AeadAes256Gcm => 16,
+            _ => 10,
+        }
+    }
+
     /// libsrtp's crypto policies for RTP and RTCP. The 32-bit suites keep an 80-bit tag on
     /// RTCP (RFC 4568 section 6.2.1), as libsrtp's profiles do.
     pub(crate) fn policies(self) -> (ffi::srtp_crypto_policy_t, ffi::srtp_crypto_policy_t) {
