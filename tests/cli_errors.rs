@@ -194,3 +194,23 @@ fn a_file_that_makes_the_decoder_panic_is_refused_in_one_line() {
     assert!(!text.contains("panicked at"), "{text}");
     assert!(text.lines().count() <= 2, "{text}");
 }
+
+#[test]
+fn a_bad_srtp_key_is_explained_without_repeating_it() {
+    // 24 bytes where AES_CM_128_HMAC_SHA1_80 needs 30: the message says so, and the key the
+    // user typed appears nowhere (it would end up in logs).
+    let key = "c2VjcmV0LWtleS1tYXRlcmlhbC0xMjM0";
+    for args in [
+        vec!["play", "rtp://127.0.0.1:9", "--format", "pcmu", "--srtp"],
+        vec!["streams", "no-such.pcap", "--srtp"],
+    ] {
+        let out = jitterplay()
+            .args(&args)
+            .arg(format!("AES_CM_128_HMAC_SHA1_80:inline:{key}"))
+            .bounded_output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_fails_with(&out, 1, "needs 30 bytes of key and salt");
+        assert!(!err.contains(key), "the key was repeated: {err}");
+    }
+}

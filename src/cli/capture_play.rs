@@ -92,7 +92,7 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         selector(args.stream, args.ssrc),
         args.format,
         args.idle_timeout,
-        args.srtp.as_ref(),
+        super::common::srtp_option(args.srtp.as_deref())?.as_ref(),
     )?;
     let cfg = ReplayConfig {
         scenario: capture_scenario(path, &stream),

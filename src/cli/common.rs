@@ -43,3 +43,10 @@ pub fn metrics_summary(m: &crate::playout::metrics::MetricsSnapshot) -> String {
         m.received, m.played, m.lost, m.recovery.lost_before_first, m.recovery.lost_after_last, m.late, m.duplicate, m.reordered, m.recovery.recovered, m.recovery.nack_packets, m.concealed_ms, m.concealed_pitch_ms, m.concealed_fade_ms, m.concealed_noise_ms, m.stretched_ms, m.silence_adjusted_ms, m.dropped_ms, m.underruns, m.rebuffers, m.jitter_ms
     )
 }
+
+/// `--srtp`'s value as a key. Parsed here rather than by clap, whose error would repeat the
+/// value, key and all: keys never appear in messages.
+pub fn srtp_option(spec: Option<&str>) -> anyhow::Result<Option<crate::srtp::SrtpKeying>> {
+    spec.map(|s| s.parse().map_err(|e| anyhow::anyhow!("--srtp: {e}")))
+        .transpose()
+}

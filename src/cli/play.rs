@@ -29,7 +29,8 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
             payload_type: args.pt.or(args.format.and_then(|f| f.static_pt())),
             telephone_event_pt: None,
         };
-        return play_live(&url, hint, &args, None, args.srtp.clone(), quiet);
+        let srtp = super::common::srtp_option(args.srtp.as_deref())?;
+        return play_live(&url, hint, &args, None, srtp, quiet);
     }
     let path = Path::new(&args.input);
     if path
@@ -57,7 +58,7 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
             payload_type: Some(args.pt.unwrap_or(pt)),
             telephone_event_pt,
         };
-        let srtp = args.srtp.clone().or(sdp.srtp.clone());
+        let srtp = super::common::srtp_option(args.srtp.as_deref())?.or(sdp.srtp.clone());
         return play_live(&url, hint, &args, Some(&sdp.rtcp), srtp, quiet);
     }
     if args.save_packets.is_some() {

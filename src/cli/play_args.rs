@@ -106,7 +106,7 @@ pub struct PlayArgs {
     /// SIP/SDP keys are found without it). Suites: AES_CM_128_HMAC_SHA1_80 and _32,
     /// AES_256_CM_HMAC_SHA1_80 and _32, AEAD_AES_128_GCM, AEAD_AES_256_GCM.
     #[arg(long, value_name = "SUITE:inline:KEY")]
-    pub srtp: Option<crate::srtp::SrtpKeying>,
+    pub srtp: Option<String>,
     /// RTP (.sdp, captures): how RFC 4733 telephone events sound: `tone` (DTMF dual tones at
     /// the signalled duration and volume) or `silence`.
     #[arg(long, default_value = "tone", value_name = "tone|silence")]

@@ -41,7 +41,7 @@ pub struct SimulateArgs {
     /// Captures: the key of SRTP streams whose SDP is not in the capture
     /// (`SUITE:inline:KEY`); keys the capture's SIP/SDP offers are tried without it.
     #[arg(long, value_name = "SUITE:inline:KEY")]
-    pub srtp: Option<crate::srtp::SrtpKeying>,
+    pub srtp: Option<String>,
     /// Captures: the payload format of a dynamic payload type the capture's SDP does not name.
     /// Files: what the simulated sender encodes, l16 (default; compared with the source) or
     /// opus (48 kHz sources; compared with the lossless decode of the sent packets).
@@ -148,7 +148,7 @@ fn run_capture(args: SimulateArgs) -> anyhow::Result<()> {
         selector,
         args.format,
         args.idle_timeout,
-        args.srtp.as_ref(),
+        super::common::srtp_option(args.srtp.as_deref())?.as_ref(),
     )?;
     let cfg = SimConfig {
         scenario: super::capture_play::capture_scenario(&args.input, &stream),

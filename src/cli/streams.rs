@@ -33,14 +33,15 @@ pub struct StreamsArgs {
     /// The key of SRTP streams whose SDP is not in the capture: `SUITE:inline:KEY` (keys
     /// offered in the capture's SIP/SDP are found and tried without it).
     #[arg(long, value_name = "SUITE:inline:KEY")]
-    pub srtp: Option<crate::srtp::SrtpKeying>,
+    pub srtp: Option<String>,
 }
 
 /// Runs `streams`.
 pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
     let idle_timeout = args.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT);
+    let srtp = super::common::srtp_option(args.srtp.as_deref())?;
     let mut capture = read_capture_with(&args.input, idle_timeout)?;
-    crate::capture::srtp::decrypt(&mut capture, args.srtp.as_ref());
+    crate::capture::srtp::decrypt(&mut capture, srtp.as_ref());
     let report = analyse(&capture);
     if args.stream.is_none() && args.ssrc.is_none() {
         if args.json {
