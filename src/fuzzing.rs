@@ -102,7 +102,7 @@ pub fn capture(data: &[u8]) {
         return;
     };
     // SRTP keys offered in the capture's SIP/SDP are tried on its flows.
-    crate::capture::srtp::decrypt(&mut capture, None);
+    crate::capture::srtp_flows::decrypt(&mut capture, None);
     let report = analyse(&capture);
     let _ = table::report_text(&report);
     let _ = serde_json::to_string(&report);

@@ -12,7 +12,7 @@ pub mod rtcp;
 pub mod rtpdump;
 pub mod select;
 pub mod sip;
-pub mod srtp;
+pub mod srtp_flows;
 pub mod stats;
 pub mod streams;
 pub mod table;
@@ -56,7 +56,7 @@ pub fn open_stream(
     srtp: Option<&crate::srtp::SrtpKeying>,
 ) -> Result<(CapturedStream, StreamsReport), CaptureError> {
     let mut capture = read_capture_with(path, idle_timeout)?;
-    srtp::decrypt(&mut capture, srtp);
+    srtp_flows::decrypt(&mut capture, srtp);
     let report = analyse(&capture);
     let stream = select(path, &capture, &report, selector, format)?;
     Ok((stream, report))

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::net::SocketAddr;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -31,23 +31,7 @@ pub enum CaptureKind {
     RtpDump,
 }
 
-/// One UDP datagram of a capture.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Datagram {
-    /// Arrival time: capture time since the first record, less the pauses skipped before it.
-    pub at: Duration,
-    /// Pauses skipped before it in the capture: two datagrams of different segments have a
-    /// pause between them whose length is unknown.
-    pub segment: u64,
-    /// Sender, when the capture says (rtpdump files do not).
-    pub src: Option<SocketAddr>,
-    /// Receiver, when the capture says.
-    pub dst: Option<SocketAddr>,
-    /// The UDP payload.
-    pub payload: Vec<u8>,
-    /// True when an rtpdump file marks the record as RTCP.
-    pub rtcp_hint: bool,
-}
+pub use super::types::Datagram;
 
 /// Where a capture cut short ended.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -79,7 +63,7 @@ pub struct Capture {
     pub truncated: Option<Truncation>,
     /// Where the capture's clock jumped (skipped as pauses).
     pub time_jumps: TimeJumps,
-    /// What SRTP decryption did, flow by flow (empty until [`super::srtp::decrypt`] runs, and
+    /// What SRTP decryption did, flow by flow (empty until [`super::srtp_flows::decrypt`] runs, and
     /// for plain RTP).
     pub srtp: Vec<super::types::SrtpFlow>,
 }

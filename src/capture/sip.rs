@@ -2,7 +2,7 @@
 //! one) and the SDP offers and answers they carry, each with the time it was captured.
 
 use super::bindings::PayloadBindings;
-use super::reader::Datagram;
+use super::types::Datagram;
 pub use super::types::SdpSighting;
 use crate::rtp::sdp::audio_media;
 

@@ -79,7 +79,7 @@ pub struct RtpStream {
     /// SRTP: the key that opened it (or why none did) and what authenticated; absent for
     /// plain RTP.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub srtp: Option<super::srtp::SrtpFlow>,
+    pub srtp: Option<super::types::SrtpFlow>,
 }
 
 impl RtpStream {

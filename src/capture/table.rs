@@ -117,7 +117,12 @@ pub fn report_text(r: &StreamsReport) -> String {
     }
     for stream in &r.streams {
         if let Some(f) = &stream.srtp {
-            let _ = writeln!(out, "stream {}: {}", stream.index, super::srtp::describe(f));
+            let _ = writeln!(
+                out,
+                "stream {}: {}",
+                stream.index,
+                super::srtp_flows::describe(f)
+            );
         }
     }
     for flow in &r.rtcp {

@@ -108,3 +108,21 @@ pub struct SrtpFlow {
     #[serde(flatten)]
     pub counts: SrtpSnapshot,
 }
+
+/// One UDP datagram of a capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    /// Arrival time: capture time since the first record, less the pauses skipped before it.
+    pub at: Duration,
+    /// Pauses skipped before it in the capture: two datagrams of different segments have a
+    /// pause between them whose length is unknown.
+    pub segment: u64,
+    /// Sender, when the capture says (rtpdump files do not).
+    pub src: Option<SocketAddr>,
+    /// Receiver, when the capture says.
+    pub dst: Option<SocketAddr>,
+    /// The UDP payload.
+    pub payload: Vec<u8>,
+    /// True when an rtpdump file marks the record as RTCP.
+    pub rtcp_hint: bool,
+}

@@ -269,9 +269,8 @@ fn report_live(
 fn live_line(s: &LiveStatus, url: &RtpUrl, history: &DepthHistory) -> String {
     let m = &s.metrics;
     let x = &s.net.srtp;
-    let refused = x.srtp_auth_failed + x.srtp_replayed + x.srtp_unknown_mki + x.srtp_no_key;
     // SRTP, once it has seen a packet: what authenticated, and refusals by cause.
-    let srtp = if x.srtp_decrypted + refused > 0 {
+    let srtp = if x.srtp_decrypted + x.refused() > 0 {
         format!(
             "  srtp ok {} auth-failed {} replayed {} unknown-mki {}",
             x.srtp_decrypted, x.srtp_auth_failed, x.srtp_replayed, x.srtp_unknown_mki

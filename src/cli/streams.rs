@@ -41,7 +41,7 @@ pub fn run(args: StreamsArgs) -> anyhow::Result<()> {
     let idle_timeout = args.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT);
     let srtp = super::common::srtp_option(args.srtp.as_deref())?;
     let mut capture = read_capture_with(&args.input, idle_timeout)?;
-    crate::capture::srtp::decrypt(&mut capture, srtp.as_ref());
+    crate::capture::srtp_flows::decrypt(&mut capture, srtp.as_ref());
     let report = analyse(&capture);
     if args.stream.is_none() && args.ssrc.is_none() {
         if args.json {

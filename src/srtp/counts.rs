@@ -21,6 +21,13 @@ counter_table! {
     }
 }
 
+impl SrtpSnapshot {
+    /// Packets refused, whatever the cause.
+    pub fn refused(&self) -> u64 {
+        self.srtp_auth_failed + self.srtp_replayed + self.srtp_unknown_mki + self.srtp_no_key
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::net::stats::NetStats;

@@ -80,6 +80,18 @@ pub struct srtp_ctx_t {
     _private: [u8; 0],
 }
 
+/// `srtp_unprotect_mki` and `srtp_unprotect_rtcp_mki`: context, packet, length, use MKI.
+pub type UnprotectFn =
+    unsafe extern "C" fn(*mut srtp_ctx_t, *mut c_void, *mut c_int, c_uint) -> srtp_err_status_t;
+/// `srtp_protect_mki` and `srtp_protect_rtcp_mki`: context, packet, length, use MKI, key index.
+pub type ProtectFn = unsafe extern "C" fn(
+    *mut srtp_ctx_t,
+    *mut c_void,
+    *mut c_int,
+    c_uint,
+    c_uint,
+) -> srtp_err_status_t;
+
 #[link(name = "srtp2")]
 extern "C" {
     pub fn srtp_init() -> srtp_err_status_t;

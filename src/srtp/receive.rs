@@ -85,22 +85,15 @@ impl SrtpReceiver {
         }
     }
 
-    /// The counters so far.
-    pub fn snapshot(&self) -> SrtpSnapshot {
-        self.stats.snapshot()
-    }
-
     /// Why nothing authenticated, if that is where things stand.
     pub fn nothing_authenticated(&self) -> Option<String> {
         let s = self.stats.snapshot();
-        let refused = s.srtp_auth_failed + s.srtp_replayed + s.srtp_unknown_mki + s.srtp_no_key;
-        (s.srtp_decrypted == 0 && refused > 0).then(|| likely_cause(self.suite, &s))
+        (s.srtp_decrypted == 0 && s.refused() > 0).then(|| likely_cause(self.suite, &s))
     }
 
     fn tell_likely_cause(&mut self) {
         let s = self.stats.snapshot();
-        let refused = s.srtp_auth_failed + s.srtp_replayed + s.srtp_unknown_mki + s.srtp_no_key;
-        if !self.told && s.srtp_decrypted == 0 && refused >= SUSPICIOUS_FAILURES {
+        if !self.told && s.srtp_decrypted == 0 && s.refused() >= SUSPICIOUS_FAILURES {
             self.told = true;
             tracing::error!("{}", likely_cause(self.suite, &s));
         }
@@ -108,7 +101,7 @@ impl SrtpReceiver {
 }
 
 fn likely_cause(suite: Suite, s: &SrtpSnapshot) -> String {
-    let refused = s.srtp_auth_failed + s.srtp_replayed + s.srtp_unknown_mki + s.srtp_no_key;
+    let refused = s.refused();
     let cause = if s.srtp_unknown_mki > s.srtp_auth_failed {
         "the sender uses a key (MKI) that was not offered".to_string()
     } else {

@@ -159,61 +159,56 @@ impl SrtpSession {
     /// Decrypts and authenticates the SRTP packet in `packet[..len]` in place; the RTP
     /// packet's length on success.
     pub fn unprotect_rtp(&mut self, packet: &mut [u8], len: usize) -> Result<usize, SrtpDrop> {
-        debug_assert_eq!(self.direction, Direction::Inbound);
-        let mut n = c_int::try_from(len.min(packet.len())).map_err(|_| SrtpDrop::AuthFailed)?;
-        // SAFETY: libsrtp reads and writes at most `n` bytes of `packet`, all of it ours.
-        let status = unsafe {
-            ffi::srtp_unprotect_mki(
-                self.ctx,
-                packet.as_mut_ptr().cast(),
-                &mut n,
-                c_uint::from(self.use_mki),
-            )
-        };
-        result(status, n)
+        self.unprotect_with(ffi::srtp_unprotect_mki, packet, len)
     }
 
     /// Decrypts and authenticates the SRTCP packet in `packet[..len]` in place.
     pub fn unprotect_rtcp(&mut self, packet: &mut [u8], len: usize) -> Result<usize, SrtpDrop> {
-        debug_assert_eq!(self.direction, Direction::Inbound);
-        let mut n = c_int::try_from(len.min(packet.len())).map_err(|_| SrtpDrop::AuthFailed)?;
-        // SAFETY: as in unprotect_rtp.
-        let status = unsafe {
-            ffi::srtp_unprotect_rtcp_mki(
-                self.ctx,
-                packet.as_mut_ptr().cast(),
-                &mut n,
-                c_uint::from(self.use_mki),
-            )
-        };
-        result(status, n)
+        self.unprotect_with(ffi::srtp_unprotect_rtcp_mki, packet, len)
     }
 
     /// Encrypts the RTP packet in `packet[..len]` in place, with the first key; `packet` must
     /// have [`MAX_TRAILER`] bytes to spare after it. The SRTP packet's length.
     pub fn protect_rtp(&mut self, packet: &mut [u8], len: usize) -> Result<usize, SrtpError> {
-        debug_assert_eq!(self.direction, Direction::Outbound);
-        let mut n = self.room(packet, len)?;
-        // SAFETY: `packet` has room for the trailer (checked by `room`).
-        let status = unsafe {
-            ffi::srtp_protect_mki(
-                self.ctx,
-                packet.as_mut_ptr().cast(),
-                &mut n,
-                c_uint::from(self.use_mki),
-                0,
-            )
-        };
-        protected(status, n)
+        self.protect_with(ffi::srtp_protect_mki, packet, len)
     }
 
     /// Encrypts the RTCP packet in `packet[..len]` in place, as `protect_rtp`.
     pub fn protect_rtcp(&mut self, packet: &mut [u8], len: usize) -> Result<usize, SrtpError> {
+        self.protect_with(ffi::srtp_protect_rtcp_mki, packet, len)
+    }
+
+    fn unprotect_with(
+        &mut self,
+        unprotect: ffi::UnprotectFn,
+        packet: &mut [u8],
+        len: usize,
+    ) -> Result<usize, SrtpDrop> {
+        debug_assert_eq!(self.direction, Direction::Inbound);
+        let mut n = c_int::try_from(len.min(packet.len())).map_err(|_| SrtpDrop::AuthFailed)?;
+        // SAFETY: libsrtp reads and writes at most `n` bytes of `packet`, all of it ours.
+        let status = unsafe {
+            unprotect(
+                self.ctx,
+                packet.as_mut_ptr().cast(),
+                &mut n,
+                c_uint::from(self.use_mki),
+            )
+        };
+        result(status, n)
+    }
+
+    fn protect_with(
+        &mut self,
+        protect: ffi::ProtectFn,
+        packet: &mut [u8],
+        len: usize,
+    ) -> Result<usize, SrtpError> {
         debug_assert_eq!(self.direction, Direction::Outbound);
         let mut n = self.room(packet, len)?;
-        // SAFETY: as in protect_rtp.
+        // SAFETY: `packet` has room for the trailer (checked by `room`).
         let status = unsafe {
-            ffi::srtp_protect_rtcp_mki(
+            protect(
                 self.ctx,
                 packet.as_mut_ptr().cast(),
                 &mut n,

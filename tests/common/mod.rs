@@ -115,7 +115,12 @@ impl BoundedOutput for Command {
 
 /// Runs a command (within [`COMMAND_LIMIT`]), panicking with its stderr if it fails.
 pub fn run_ok(cmd: &mut Command) -> Output {
-    let out = output_within(cmd, COMMAND_LIMIT);
+    run_ok_within(cmd, COMMAND_LIMIT)
+}
+
+/// Runs a command within `limit`, panicking with its stderr if it fails or outlives it.
+pub fn run_ok_within(cmd: &mut Command, limit: Duration) -> Output {
+    let out = output_within(cmd, limit);
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use crate::common::*;
 use crate::net_support::*;
@@ -28,32 +28,7 @@ pub const SECONDS: usize = 2;
 
 /// Runs a peer to completion, killing it (and failing) if it outlives [`PEER_LIMIT`].
 pub fn run_peer(cmd: &mut Command) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-    let start = Instant::now();
-    while child.try_wait().expect("try_wait").is_none() {
-        if start.elapsed() > PEER_LIMIT {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("collect peer output");
-            panic!(
-                "{cmd:?} still running after {PEER_LIMIT:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("collect peer output");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    run_ok_within(cmd, PEER_LIMIT)
 }
 
 /// The first [`SECONDS`] of the speech sample as a 16-bit 48 kHz mono WAV in `dir`, and its

@@ -215,7 +215,7 @@ fn opens(keying: &SrtpKeying, packet: &[u8], rtcp: bool) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::reader::Datagram;
+    use crate::capture::types::Datagram;
     use crate::srtp::{Direction, MasterKey, SrtpSession, MAX_TRAILER};
     use std::time::Duration;
 
