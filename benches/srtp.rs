@@ -12,7 +12,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 use jitterplay::srtp::{
-    Direction, MasterKey, SrtpKeying, SrtpReceiver, SrtpSession, SrtpStats, Suite, MAX_TRAILER,
+    Direction, SrtpKeying, SrtpReceiver, SrtpSession, SrtpStats, Suite, MAX_TRAILER,
 };
 
 fn g711_packet(seq: u16) -> Vec<u8> {
@@ -28,11 +28,7 @@ fn decrypt(c: &mut Criterion) {
     let mut group = c.benchmark_group("srtp_unprotect_g711_20ms");
     group.throughput(Throughput::Elements(1));
     for suite in Suite::ALL {
-        let keying = SrtpKeying {
-            tag: 1,
-            suite,
-            keys: vec![MasterKey::from_bytes(vec![3; suite.keying_len()])],
-        };
+        let keying = SrtpKeying::single(suite, vec![3; suite.keying_len()]);
         let mut tx = SrtpSession::new(&keying, Direction::Outbound).unwrap();
         let mut rx = SrtpReceiver::new(&keying, Arc::new(SrtpStats::default())).unwrap();
         let mut seq = 0u16;

@@ -12,7 +12,7 @@ use assert_no_alloc::{assert_no_alloc, AllocDisabler};
 
 use jitterplay::rtcp::wire::looks_like_rtcp;
 use jitterplay::srtp::{
-    Direction, MasterKey, SrtpKeying, SrtpReceiver, SrtpSession, SrtpStats, Suite, MAX_TRAILER,
+    Direction, SrtpKeying, SrtpReceiver, SrtpSession, SrtpStats, Suite, MAX_TRAILER,
 };
 
 #[global_allocator]
@@ -44,11 +44,7 @@ fn protected(tx: &mut SrtpSession, packet: Vec<u8>, rtcp: bool) -> Vec<u8> {
 #[test]
 fn decrypting_refusing_and_encrypting_reports_allocate_nothing() {
     for suite in [Suite::AesCm128HmacSha1_80, Suite::AeadAes128Gcm] {
-        let keying = SrtpKeying {
-            tag: 1,
-            suite,
-            keys: vec![MasterKey::from_bytes(vec![7; suite.keying_len()])],
-        };
+        let keying = SrtpKeying::single(suite, vec![7; suite.keying_len()]);
         let stats = Arc::new(SrtpStats::default());
         let mut rx = SrtpReceiver::new(&keying, Arc::clone(&stats)).unwrap();
         let mut tx = SrtpSession::new(&keying, Direction::Outbound).unwrap();

@@ -122,11 +122,15 @@ fn keying_for(suite: Suite, seed: u8) -> SrtpKeying {
     let bytes = (0..suite.keying_len())
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect();
-    SrtpKeying {
-        tag: 1,
-        suite,
-        keys: vec![MasterKey::from_bytes(bytes)],
-    }
+    SrtpKeying::single(suite, bytes)
+}
+
+/// A receiver report with one block, from SSRC 42.
+fn receiver_report() -> Vec<u8> {
+    let mut rr = vec![0x81, 201, 0, 7];
+    rr.extend_from_slice(&42u32.to_be_bytes());
+    rr.extend((0..24).map(|i| i as u8));
+    rr
 }
 
 fn protect(session: &mut SrtpSession, rtp: &[u8]) -> Vec<u8> {
@@ -187,11 +191,7 @@ fn libsrtp_with_the_b3_master_key_protects_as_the_reference() {
     .concat();
     let suite = Suite::AesCm128HmacSha1_80;
     let mut tx = SrtpSession::new(
-        &SrtpKeying {
-            tag: 1,
-            suite,
-            keys: vec![MasterKey::from_bytes(keying.clone())],
-        },
+        &SrtpKeying::single(suite, keying.clone()),
         Direction::Outbound,
     )
     .unwrap();
@@ -343,10 +343,7 @@ fn srtcp_round_trips_and_rejects_tampering() {
         let keying = keying_for(suite, 5);
         let mut tx = SrtpSession::new(&keying, Direction::Outbound).unwrap();
         let mut rx = SrtpSession::new(&keying, Direction::Inbound).unwrap();
-        // A receiver report with one block.
-        let mut rr = vec![0x81, 201, 0, 7];
-        rr.extend_from_slice(&42u32.to_be_bytes());
-        rr.extend((0..24).map(|i| i as u8));
+        let rr = receiver_report();
         let len = rr.len();
         let mut buf = rr.clone();
         buf.resize(len + MAX_TRAILER, 0);
@@ -405,9 +402,7 @@ fn srtcp_with_an_mki_round_trips_and_the_32_bit_suites_refuse_an_mki_clearly() {
         }
         let mut tx = SrtpSession::new(&keying, Direction::Outbound).unwrap();
         let mut rx = SrtpSession::new(&keying, Direction::Inbound).unwrap();
-        let mut rr = vec![0x81, 201, 0, 7];
-        rr.extend_from_slice(&42u32.to_be_bytes());
-        rr.extend((0..24).map(|i| i as u8));
+        let rr = receiver_report();
         let len = rr.len();
         let mut buf = rr.clone();
         buf.resize(len + MAX_TRAILER, 0);

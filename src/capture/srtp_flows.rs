@@ -216,16 +216,12 @@ fn opens(keying: &SrtpKeying, packet: &[u8], rtcp: bool) -> bool {
 mod tests {
     use super::*;
     use crate::capture::types::Datagram;
-    use crate::srtp::{Direction, MasterKey, SrtpSession, MAX_TRAILER};
+    use crate::srtp::{Direction, SrtpSession, MAX_TRAILER};
     use std::time::Duration;
 
     fn keying(seed: u8) -> SrtpKeying {
         let suite = Suite::AesCm128HmacSha1_80;
-        SrtpKeying {
-            tag: 1,
-            suite,
-            keys: vec![MasterKey::from_bytes(vec![seed; suite.keying_len()])],
-        }
+        SrtpKeying::single(suite, vec![seed; suite.keying_len()])
     }
 
     fn datagram(at_ms: u64, src: &str, dst: &str, payload: Vec<u8>) -> Datagram {

@@ -197,6 +197,15 @@ impl SrtpKeying {
         Ok(SrtpKeying { tag, suite, keys })
     }
 
+    /// One key (master key then salt) for `suite`, with no MKI or lifetime, tag 1.
+    pub fn single(suite: Suite, keying: Vec<u8>) -> Self {
+        SrtpKeying {
+            tag: 1,
+            suite,
+            keys: vec![MasterKey::from_bytes(keying)],
+        }
+    }
+
     /// Bytes the MKI takes in each packet (0 without one).
     pub fn mki_len(&self) -> usize {
         self.keys
@@ -210,11 +219,7 @@ impl SrtpKeying {
         use rand::RngCore;
         let mut keying = vec![0; suite.keying_len()];
         rand::rng().fill_bytes(&mut keying);
-        SrtpKeying {
-            tag: 1,
-            suite,
-            keys: vec![MasterKey::from_bytes(keying)],
-        }
+        Self::single(suite, keying)
     }
 
     /// `send --srtp`'s value: a suite (a fresh key is generated) or a whole

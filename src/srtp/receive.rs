@@ -128,15 +128,10 @@ impl std::fmt::Debug for SrtpReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::srtp::MasterKey;
 
     fn keying(seed: u8) -> SrtpKeying {
         let suite = Suite::AesCm128HmacSha1_32;
-        SrtpKeying {
-            tag: 1,
-            suite,
-            keys: vec![MasterKey::from_bytes(vec![seed; suite.keying_len()])],
-        }
+        SrtpKeying::single(suite, vec![seed; suite.keying_len()])
     }
 
     fn srtp(key: &SrtpKeying, seq: u16) -> Vec<u8> {
