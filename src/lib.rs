@@ -34,7 +34,7 @@
 //! - [`output`]: cpal devices, `wav:` and `null` sinks, format negotiation, `--record`.
 //! - [`player`]: the playback pipelines (live RTP, files, capture replay) and their decoder
 //!   threads.
-//! - [`metrics_http`]: `--metrics-listen`, the Prometheus/OpenMetrics endpoint.
+//! - [`web`]: `--web` (live dashboard, audio, status) and `--metrics-listen`, on axum.
 //! - [`cli`]: the commands, one file each.
 
 pub mod audio;
@@ -44,7 +44,7 @@ pub mod codec;
 pub mod counters;
 pub mod fuzzing;
 pub mod jitter;
-pub mod metrics_http;
+pub mod web;
 pub mod net;
 pub mod netem;
 pub mod output;

@@ -9,7 +9,7 @@ use super::common::{json_line, metrics_summary, stats_writer, warn_record_drops}
 use super::play_args::PlayArgs;
 use super::status::{clock, StatusLine};
 use crate::capture::{open_stream, CapturedStream, Selector, StreamsReport, DEFAULT_IDLE_TIMEOUT};
-use crate::metrics_http::{EndpointThread, ReceiveExport};
+use crate::web::ReceiveExport;
 use crate::player::capture::play_capture;
 use crate::player::FilePlayOptions;
 use crate::sim::{ReplayConfig, Scenario, SimReport};
@@ -101,6 +101,19 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         target_max: Some(args.target_max.max(args.target_min)),
         dtmf: args.dtmf,
     };
+    let export = ReceiveExport::bind(
+        args.metrics_listen,
+        args.web,
+        Some(args.target_max.max(args.target_min)),
+    )?;
+    let _serving = export
+        .as_ref()
+        .map(|e| e.servers.spawn_threads())
+        .transpose()?;
+    let mut web = export
+        .as_ref()
+        .and_then(|e| e.hub())
+        .and_then(|h| h.status_tap());
     let options = FilePlayOptions {
         output: args.output.clone(),
         device_rate: args.device_rate,
@@ -108,15 +121,12 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         fast: args.fast,
         interrupt: Some(&super::stop_signal::STOP),
         record: args.record.clone(),
+        web: export.as_ref().and_then(|e| e.hub().cloned()),
         ..FilePlayOptions::default()
     };
     let mut stats_out = stats_writer(args.stats_json.as_deref())?;
     // Replay runs no tokio runtime, so the endpoint gets a thread of its own.
-    let export = args.metrics_listen.map(ReceiveExport::bind).transpose()?;
-    let _serving = export
-        .as_ref()
-        .map(|e| EndpointThread::spawn(&e.endpoint))
-        .transpose()?;
+
     let status = StatusLine::new(quiet || args.stats_json.as_deref() == Some("-"));
     let format = stream.format.to_string();
     let mut next_line = Duration::ZERO;
@@ -133,6 +143,15 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         } else {
             "playing"
         };
+        if let Some(web) = web.as_mut() {
+            web.push(serde_json::json!({
+                "t": p.position.as_secs_f64(),
+                "state": state,
+                "format": format,
+                "source": stream.info.src.map(|s| s.to_string()),
+                "metrics": m,
+            }));
+        }
         // One line per second of output, as for a live stream (the final line follows).
         if let Some(out) = stats_out.as_mut().filter(|_| p.position >= next_line) {
             next_line = Duration::from_secs(p.position.as_secs() + 1);
@@ -187,8 +206,8 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     tracing::info!(?played, "capture playback finished");
     if let Some(e) = &export {
         // A replay can end before any scraper calls (`--fast` takes milliseconds).
-        e.endpoint
-            .linger_for_final_scrape(args.metrics_linger, &super::stop_signal::STOP);
+        e.servers
+            .linger(args.metrics_linger, &super::stop_signal::STOP);
     }
     Ok(())
 }

@@ -49,6 +49,9 @@ pub struct DemoArgs {
     /// Jitter buffer target ceiling.
     #[arg(long, value_parser = parse_duration, default_value = "3s")]
     pub target_max: Duration,
+    /// Serve the player's live dashboard at http://ADDR:PORT/ (and the audio at /listen).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub web: Option<std::net::SocketAddr>,
 }
 
 /// Runs the demo.
@@ -97,7 +100,24 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
         })?;
 
     let url: RtpUrl = format!("rtp://127.0.0.1:{port}").parse()?;
+    let metrics = crate::web::ReceiveExport::bind(
+        None,
+        args.web,
+        Some(args.target_max.max(args.target_min)),
+    )?;
+    let _serving = metrics
+        .as_ref()
+        .map(|e| e.servers.spawn_threads())
+        .transpose()?;
+    if let Some(addr) = args.web {
+        eprintln!("demo: dashboard at http://{addr}/");
+    }
+    let mut web = metrics
+        .as_ref()
+        .and_then(|e| e.hub())
+        .and_then(|h| h.status_tap());
     let options = RtpPlayOptions {
+        metrics,
         output,
         target_min: args.target_min,
         target_max: args.target_max.max(args.target_min),
@@ -111,6 +131,9 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<()> {
     };
     let status = StatusLine::new(quiet);
     let result = play_rtp(&url, &options, &super::stop_signal::STOP, &mut |s| {
+        if let Some(web) = web.as_mut() {
+            web.push(serde_json::to_value(s).unwrap_or_default());
+        }
         let m = &s.metrics;
         status.set(format!(
             "{:<13} {:>3.0}%  buffer {:>5.0}/{:.0} ms  jitter {:>4.1} ms  lost {}  late {}  reordered {}  dup {}  concealed {:.0} ms",

@@ -71,7 +71,7 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
         anyhow::bail!("--stream and --ssrc choose a stream of a capture (.pcap, .pcapng, .rtp)");
     }
     if args.metrics_listen.is_some() {
-        anyhow::bail!("--metrics-listen serves the metrics of RTP streams and captures, not files");
+        anyhow::bail!("--metrics-listen serves the metrics of RTP streams and captures, not files (--web serves a file's dashboard)");
     }
     if args.srtp.is_some() {
         anyhow::bail!("--srtp decrypts RTP streams and captures, not files");
@@ -101,7 +101,17 @@ fn url_from_sdp(sdp: &crate::rtp::sdp::SdpStream) -> RtpUrl {
 }
 
 fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
+    let servers = crate::web::Servers::bind(
+        None,
+        args.web,
+        || crate::web::WebHub::new(crate::web::Role::Player, None),
+        crate::web::ReceiveView::new,
+    )?;
+    let _serving = servers.as_ref().map(|s| s.spawn_threads()).transpose()?;
+    let hub = servers.as_ref().and_then(|s| s.hub.clone());
+    let mut web = hub.as_ref().and_then(|h| h.status_tap());
     let options = FilePlayOptions {
+        web: hub,
         output: args.output.clone(),
         device_rate: args.device_rate,
         buffer_frames: args.buffer_frames,
@@ -112,6 +122,17 @@ fn play_local(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
     };
     let status = StatusLine::new(quiet);
     let result = play_file(path, &options, &mut |p| {
+        if let Some(web) = web.as_mut() {
+            web.push(serde_json::json!({
+                "t": p.position.as_secs_f64(),
+                "state": "playing",
+                "source": path.display().to_string(),
+                "position_s": p.position.as_secs_f64(),
+                "duration_s": p.duration.map(|d| d.as_secs_f64()),
+                "ring_fill": p.ring_fill,
+                "underruns": p.underruns,
+            }));
+        }
         let total = p.duration.map(clock).unwrap_or_else(|| "?".into());
         status.set(format!(
             "{} / {}  ring {:>3.0}%  underruns {}",
@@ -149,25 +170,36 @@ fn play_live(
         tracing::info!(key = %keying.redacted(), "SRTP");
     }
     options.srtp = srtp;
-    options.metrics = args
-        .metrics_listen
-        .map(crate::metrics_http::ReceiveExport::bind)
+    options.metrics = crate::web::ReceiveExport::bind(
+        args.metrics_listen,
+        args.web,
+        Some(args.target_max.max(args.target_min)),
+    )?;
+    let _serving = options
+        .metrics
+        .as_ref()
+        .map(|e| e.servers.spawn_threads())
         .transpose()?;
-    // Progress feeds the status line (10 Hz) and --stats-json (1 Hz); without a line to draw,
-    // waking ten times a second would only cost CPU.
-    if !StatusLine::would_draw(quiet || args.stats_json.as_deref() == Some("-")) {
+    // Progress feeds the status line and the dashboard (10 Hz) and --stats-json (1 Hz);
+    // without a line to draw or a dashboard, waking ten times a second would only cost CPU.
+    let status_tap = options
+        .metrics
+        .as_ref()
+        .and_then(|m| m.hub())
+        .and_then(|h| h.status_tap());
+    if !StatusLine::would_draw(quiet || args.stats_json.as_deref() == Some("-"))
+        && status_tap.is_none()
+    {
         options.progress_every = Duration::from_secs(1);
     }
-    report_live(url, args, quiet, |progress| {
+    report_live(url, args, quiet, status_tap, |progress| {
         play_rtp(url, &options, &super::stop_signal::STOP, progress)
     })?;
     if let Some(export) = &options.metrics {
-        // The network task that served it has stopped: a thread serves the final values
-        // (the final stats line is written) until a scrape has read them.
-        let _serving = crate::metrics_http::EndpointThread::spawn(&export.endpoint)?;
+        // The final stats line is written: serve the final values until a scrape read them.
         export
-            .endpoint
-            .linger_for_final_scrape(args.metrics_linger, &super::stop_signal::STOP);
+            .servers
+            .linger(args.metrics_linger, &super::stop_signal::STOP);
     }
     Ok(())
 }
@@ -216,6 +248,7 @@ fn report_live(
     url: &RtpUrl,
     args: &PlayArgs,
     quiet: bool,
+    mut web: Option<crate::web::hub::StatusTap>,
     play: impl FnOnce(&mut dyn FnMut(&LiveStatus)) -> Result<LiveStatus, crate::player::PlayError>,
 ) -> anyhow::Result<()> {
     let mut stats_out = stats_writer(args.stats_json.as_deref())?;
@@ -224,6 +257,9 @@ fn report_live(
     let mut write_error = None;
     let mut history = DepthHistory::new(DepthHistory::colour_allowed());
     let result = play(&mut |s| {
+        if let Some(web) = web.as_mut() {
+            web.push(serde_json::to_value(s).unwrap_or_default());
+        }
         if status.is_visible() {
             history.push(s.t, s.metrics.depth_ms, s.metrics.target_ms);
             status.set(live_line(s, url, &history));
@@ -239,6 +275,9 @@ fn report_live(
     });
     status.finish();
     let last = result?;
+    if let Some(web) = web.as_mut() {
+        web.push(serde_json::to_value(&last).unwrap_or_default());
+    }
     if let Some(out) = stats_out.as_mut() {
         #[derive(serde::Serialize)]
         struct Final<'a> {

@@ -75,6 +75,11 @@ pub struct PlayArgs {
     /// final values (at most --metrics-linger).
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Serve a live dashboard at http://ADDR:PORT/ while playing: buffer, packet delays,
+    /// events, levels and every counter; the audio played at /listen (Ogg Opus), /listen.wav
+    /// and /listen.flac; /metrics, /stats.json and /healthz.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub web: Option<std::net::SocketAddr>,
     /// After the stream ends, keep serving --metrics-listen's final values until one scrape has
     /// read them, at most this long (a scrape interval; 0s: stop at once).
     #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration, default_value = "15s")]

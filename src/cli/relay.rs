@@ -5,8 +5,9 @@ use std::time::Duration;
 use clap::Args;
 
 use super::duration::parse_duration;
-use super::send::{ctrl_c, metrics_endpoint, runtime};
-use crate::metrics_http::traffic::TrafficView;
+use super::send::{ctrl_c, traffic_servers, runtime};
+use crate::web::traffic::TrafficView;
+use crate::web::Role;
 use crate::net::relay::{Relay, RelayConfig};
 use crate::netem::queue::QueueLimits;
 use crate::netem::spec::ImpairSpec;
@@ -60,6 +61,9 @@ pub struct RelayArgs {
     /// Serve the relay's counters as Prometheus/OpenMetrics text at http://ADDR:PORT/metrics.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Serve a live dashboard at http://ADDR:PORT/: what the impairment did to each leg, with /metrics and /stats.json.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub web: Option<std::net::SocketAddr>,
     /// After the stream ends, keep serving --metrics-listen's final values until one scrape has
     /// read them, at most this long (a scrape interval; 0s: stop at once).
     #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration, default_value = "15s")]
@@ -93,9 +97,18 @@ pub fn run(args: RelayArgs) -> anyhow::Result<()> {
         rtcp: !args.no_rtcp,
         out_port: args.out_port,
     })?;
-    let endpoint = metrics_endpoint(args.metrics_listen, || {
-        TrafficView::relay(relay.metrics(), relay.local_addr(), relay.destination())
-    })?;
+    let info = serde_json::json!({
+        "listen": relay.local_addr().to_string(),
+        "destination": relay.destination().to_string(),
+    });
+    let servers = traffic_servers(
+        args.metrics_listen,
+        args.web,
+        Role::Relay,
+        relay.metrics(),
+        info,
+        || TrafficView::relay(relay.metrics(), relay.local_addr(), relay.destination()),
+    )?;
     match (relay.rtcp_local_addr(), relay.out_addr()) {
         (Some(rtcp), Some(out)) => println!(
             "relaying {} -> {} (rtcp {rtcp}, from {out})",
@@ -105,14 +118,14 @@ pub fn run(args: RelayArgs) -> anyhow::Result<()> {
         _ => println!("relaying {} -> {}", relay.local_addr(), relay.destination()),
     }
     let runtime = runtime()?;
-    if let Some(endpoint) = &endpoint {
-        runtime.spawn(endpoint.serve());
+    if let Some(servers) = &servers {
+        servers.spawn_on(&runtime);
     }
     let report = runtime.block_on(relay.run(ctrl_c()))?;
     println!("{report}");
-    if let Some(endpoint) = &endpoint {
+    if let Some(servers) = &servers {
         let stop = &super::stop_signal::STOP;
-        runtime.block_on(endpoint.linger_for_final_scrape_async(args.metrics_linger, stop));
+        runtime.block_on(servers.linger_async(args.metrics_linger, stop));
     }
     Ok(())
 }

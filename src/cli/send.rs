@@ -10,8 +10,11 @@ use super::duration::parse_duration;
 use super::send_rtcp::{status_text, RtcpSendArgs};
 use super::status::StatusLine;
 use crate::codec::opus::OpusEncodeOptions;
-use crate::metrics_http::traffic::TrafficView;
-use crate::metrics_http::MetricsEndpoint;
+use std::sync::Arc;
+
+use crate::net::traffic_metrics::{TrafficMetrics, TrafficSnapshot};
+use crate::web::traffic::TrafficView;
+use crate::web::{Role, Servers, WebHub};
 use crate::net::file_source::{FormatRequest, Passes};
 use crate::net::sender::{SendConfig, Sender};
 use crate::netem::spec::ImpairSpec;
@@ -87,6 +90,9 @@ pub struct SendArgs {
     /// Serve the sender's counters as Prometheus/OpenMetrics text at http://ADDR:PORT/metrics.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Serve a live dashboard at http://ADDR:PORT/: the stream sent, its pacing and what the impairment did, with /metrics and /stats.json.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub web: Option<std::net::SocketAddr>,
     /// After the stream ends, keep serving --metrics-listen's final values until one scrape has
     /// read them, at most this long (a scrape interval; 0s: stop at once).
     #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration, default_value = "15s")]
@@ -106,14 +112,60 @@ pub struct SendArgs {
     pub rtcp: RtcpSendArgs,
 }
 
-/// Binds `--metrics-listen` for `view`, if asked; serve it with [`MetricsEndpoint::serve`].
-pub(crate) fn metrics_endpoint(
-    addr: Option<std::net::SocketAddr>,
-    view: impl FnOnce() -> TrafficView,
-) -> anyhow::Result<Option<MetricsEndpoint>> {
-    Ok(addr
-        .map(|a| MetricsEndpoint::bind(a, crate::metrics_http::registry(view())))
-        .transpose()?)
+/// Binds `--metrics-listen` and `--web` for a sender or relay, if asked: `view` makes each
+/// server's metrics; the dashboard reads `metrics` itself, with `info` (the stream's fixed
+/// facts) beside them.
+pub(crate) fn traffic_servers(
+    metrics_listen: Option<std::net::SocketAddr>,
+    web: Option<std::net::SocketAddr>,
+    role: Role,
+    metrics: &Arc<TrafficMetrics>,
+    info: serde_json::Value,
+    view: impl Fn() -> TrafficView,
+) -> anyhow::Result<Option<Servers>> {
+    let hub = || {
+        let hub = WebHub::new(role, None);
+        let (metrics, started) = (Arc::clone(metrics), std::time::Instant::now());
+        hub.poll_status_with(Box::new(move || {
+            traffic_status(role, &metrics.snapshot(), started.elapsed(), &info)
+        }));
+        hub
+    };
+    Ok(Servers::bind(metrics_listen, web, hub, view)?)
+}
+
+/// The dashboard's status object of a sender or relay.
+fn traffic_status(
+    role: Role,
+    s: &TrafficSnapshot,
+    t: std::time::Duration,
+    info: &serde_json::Value,
+) -> serde_json::Value {
+    let counts = serde_json::json!({
+        "received": s.received,
+        "packets": s.packets,
+        "datagrams": s.datagrams,
+        "errors": s.errors,
+        "audio_s": s.audio.as_secs_f64(),
+        "held": s.held,
+        "impairment": s.impairment,
+    });
+    match role {
+        Role::Relay => serde_json::json!({
+            "t": t.as_secs_f64(),
+            "state": "relaying",
+            "info": info,
+            "forward": counts,
+            "reverse": { "impairment": s.reverse },
+        }),
+        _ => {
+            let mut status = counts;
+            status["t"] = t.as_secs_f64().into();
+            status["state"] = "sending".into();
+            status["info"] = info.clone();
+            status
+        }
+    }
 }
 
 /// Parses a decimal or `0x` hexadecimal 32-bit number.
@@ -214,18 +266,32 @@ pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
         ptime = ?sender.ptime(),
         "sending"
     );
-    let endpoint = metrics_endpoint(args.metrics_listen, || {
-        TrafficView::sender(
-            sender.metrics(),
-            sender.local_addr(),
-            sender.destination(),
-            sender.ssrc(),
-            sender.format().to_string(),
-        )
-    })?;
+    let info = serde_json::json!({
+        "source": sender.local_addr().map(|a| a.to_string()),
+        "destination": sender.destination().to_string(),
+        "ssrc": format!("{:#010x}", sender.ssrc()),
+        "format": sender.format().to_string(),
+        "ptime_ms": sender.ptime().map(|p| p.as_secs_f64() * 1e3),
+    });
+    let servers = traffic_servers(
+        args.metrics_listen,
+        args.web,
+        Role::Sender,
+        sender.metrics(),
+        info,
+        || {
+            TrafficView::sender(
+                sender.metrics(),
+                sender.local_addr(),
+                sender.destination(),
+                sender.ssrc(),
+                sender.format().to_string(),
+            )
+        },
+    )?;
     let runtime = runtime()?;
-    if let Some(endpoint) = &endpoint {
-        runtime.spawn(endpoint.serve());
+    if let Some(servers) = &servers {
+        servers.spawn_on(&runtime);
     }
     let status = StatusLine::new(quiet);
     let report = if status.is_visible() {
@@ -235,9 +301,9 @@ pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
     };
     status.finish();
     println!("{report}");
-    if let Some(endpoint) = &endpoint {
+    if let Some(servers) = &servers {
         let stop = &super::stop_signal::STOP;
-        runtime.block_on(endpoint.linger_for_final_scrape_async(args.metrics_linger, stop));
+        runtime.block_on(servers.linger_async(args.metrics_linger, stop));
     }
     Ok(())
 }

@@ -298,6 +298,7 @@ impl Relay {
                 errors,
                 impairment: Some(forward.counts()),
                 held: forward.len() as u64,
+                reverse: legs.has_rtcp().then(|| reverse.counts()),
                 ..TrafficSnapshot::default()
             });
         }

@@ -25,6 +25,8 @@ pub struct TrafficSnapshot {
     pub impairment: Option<ImpairCounts>,
     /// Copies held by the impairment queue now.
     pub held: u64,
+    /// What the reverse leg's impairment did (relay, RTCP going back to the sender).
+    pub reverse: Option<ImpairCounts>,
 }
 
 /// Shared counters of one sender or relay: absolute values, stored with `Relaxed` (each is
@@ -39,6 +41,8 @@ pub struct TrafficMetrics {
     impaired: AtomicU64,
     impair: [AtomicU64; 7],
     held: AtomicU64,
+    reversed: AtomicU64,
+    reverse: [AtomicU64; 7],
     /// The first address datagrams came from (relay).
     pub source: OnceLock<SocketAddr>,
 }
@@ -54,42 +58,52 @@ impl TrafficMetrics {
         self.audio_us.store(us, Relaxed);
         self.impaired
             .store(u64::from(s.impairment.is_some()), Relaxed);
-        let c = s.impairment.unwrap_or_default();
-        let values = [
-            c.offered,
-            c.dropped,
-            c.duplicated,
-            c.reordered,
-            c.overflow,
-            c.released,
-            c.edge_dropped,
-        ];
-        for (a, v) in self.impair.iter().zip(values) {
-            a.store(v, Relaxed);
-        }
+        store_counts(&self.impair, s.impairment.unwrap_or_default());
         self.held.store(s.held, Relaxed);
+        self.reversed.store(u64::from(s.reverse.is_some()), Relaxed);
+        store_counts(&self.reverse, s.reverse.unwrap_or_default());
     }
 
     /// Copies the counters out.
     pub fn snapshot(&self) -> TrafficSnapshot {
-        let i = |n: usize| self.impair.get(n).map_or(0, |a| a.load(Relaxed));
         TrafficSnapshot {
             received: self.received.load(Relaxed),
             packets: self.packets.load(Relaxed),
             datagrams: self.datagrams.load(Relaxed),
             errors: self.errors.load(Relaxed),
             audio: Duration::from_micros(self.audio_us.load(Relaxed)),
-            impairment: (self.impaired.load(Relaxed) != 0).then(|| ImpairCounts {
-                offered: i(0),
-                dropped: i(1),
-                duplicated: i(2),
-                reordered: i(3),
-                overflow: i(4),
-                released: i(5),
-                edge_dropped: i(6),
-            }),
+            impairment: (self.impaired.load(Relaxed) != 0).then(|| load_counts(&self.impair)),
             held: self.held.load(Relaxed),
+            reverse: (self.reversed.load(Relaxed) != 0).then(|| load_counts(&self.reverse)),
         }
+    }
+}
+
+fn store_counts(cells: &[AtomicU64; 7], c: ImpairCounts) {
+    let values = [
+        c.offered,
+        c.dropped,
+        c.duplicated,
+        c.reordered,
+        c.overflow,
+        c.released,
+        c.edge_dropped,
+    ];
+    for (a, v) in cells.iter().zip(values) {
+        a.store(v, Relaxed);
+    }
+}
+
+fn load_counts(cells: &[AtomicU64; 7]) -> ImpairCounts {
+    let i = |n: usize| cells.get(n).map_or(0, |a| a.load(Relaxed));
+    ImpairCounts {
+        offered: i(0),
+        dropped: i(1),
+        duplicated: i(2),
+        reordered: i(3),
+        overflow: i(4),
+        released: i(5),
+        edge_dropped: i(6),
     }
 }
 

@@ -36,7 +36,7 @@ impl Default for QueueLimits {
 }
 
 /// What the impairment did to the datagrams offered so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ImpairCounts {
     /// Datagrams offered to the model.
     pub offered: u64,

@@ -45,10 +45,22 @@ pub struct FlacStream<W: Write + Seek> {
 
 impl<W: Write + Seek> FlacStream<W> {
     /// Starts a stream of `rate` Hz, `channels` channels into `out` (header written now).
-    pub fn new(mut out: W, rate: u32, channels: u16) -> Result<Self, FlacError> {
+    pub fn new(out: W, rate: u32, channels: u16) -> Result<Self, FlacError> {
+        Self::with_block_size(out, rate, channels, Encoder::default().block_size)
+    }
+
+    /// [`FlacStream::new`] with blocks of `block` frames (small blocks for a live stream).
+    pub fn with_block_size(
+        mut out: W,
+        rate: u32,
+        channels: u16,
+        block: usize,
+    ) -> Result<Self, FlacError> {
         let enc = |e: &dyn std::fmt::Debug| FlacError::Encode(format!("{e:?}"));
         let channels = usize::from(channels.max(1));
-        let config = Encoder::default()
+        let mut config = Encoder::default();
+        config.block_size = block;
+        let config = config
             .into_verified()
             .map_err(|(_, e)| enc(&e))?;
         let block = config.block_size;
@@ -70,6 +82,11 @@ impl<W: Write + Seek> FlacStream<W> {
         let header = this.header()?;
         this.out.write_all(&header)?;
         Ok(this)
+    }
+
+    /// The output written to so far.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
     }
 
     /// Queues interleaved samples (full scale ±1.0); whole blocks are encoded at the next flush.

@@ -19,6 +19,7 @@ pub struct RingCallback {
     stats: Arc<OutputStats>,
     started: bool,
     tap: Option<RecordTap>,
+    listen: Option<RecordTap>,
 }
 
 impl RingCallback {
@@ -29,12 +30,19 @@ impl RingCallback {
             stats,
             started: false,
             tap: None,
+            listen: None,
         }
     }
 
     /// Also hands everything played (and where silence was played) to `tap` (`--record`).
     pub fn set_tap(&mut self, tap: RecordTap) {
         self.tap = Some(tap);
+    }
+
+    /// Also hands everything played to `tap` for the web side (`--web`'s meters and
+    /// `/listen`); like the recording's, its pushes never block.
+    pub fn set_listen_tap(&mut self, tap: RecordTap) {
+        self.listen = Some(tap);
     }
 
     /// Samples waiting in the ring.
@@ -102,8 +110,9 @@ impl RingCallback {
 
     /// Silence after the producer finished is the end, not something the listener heard.
     fn tap(&mut self, real: &[f32], silence: usize, finished: bool) {
-        if let Some(tap) = self.tap.as_mut() {
-            tap.record(real, if finished { 0 } else { silence });
+        let silence = if finished { 0 } else { silence };
+        for tap in [self.tap.as_mut(), self.listen.as_mut()].into_iter().flatten() {
+            tap.record(real, silence);
         }
     }
 

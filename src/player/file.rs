@@ -40,6 +40,8 @@ pub struct FilePlayOptions {
     pub interrupt: Option<&'static AtomicBool>,
     /// Also record what is played to this WAV file (`--record`).
     pub record: Option<std::path::PathBuf>,
+    /// `--web`: the dashboard's hub, which gets a tap of what is played.
+    pub web: Option<Arc<crate::web::WebHub>>,
 }
 
 impl Default for FilePlayOptions {
@@ -52,6 +54,7 @@ impl Default for FilePlayOptions {
             ring: Duration::from_millis(200),
             interrupt: None,
             record: None,
+            web: None,
         }
     }
 }
@@ -166,6 +169,9 @@ pub fn play_source(
         out.rate,
         out.channels,
     )?;
+    if let Some(hub) = &options.web {
+        callback.set_listen_tap(hub.attach_audio(out.rate, out.channels));
+    }
     if let Err(e) = sink.start(callback, Arc::clone(&stats)) {
         stop.store(true, Ordering::Release);
         let _ = thread.join();

@@ -62,8 +62,9 @@ pub struct RtpPlayOptions {
     pub record: Option<std::path::PathBuf>,
     /// Save every received datagram with its arrival to this pcap/rtpdump (`--save-packets`).
     pub save_packets: Option<std::path::PathBuf>,
-    /// `--metrics-listen`: served on the network task's runtime.
-    pub metrics: Option<crate::metrics_http::ReceiveExport>,
+    /// `--metrics-listen` and `--web`: their metrics view and the dashboard's hub (the
+    /// servers run on their own thread).
+    pub metrics: Option<crate::web::ReceiveExport>,
     /// What telephone events sound like (`--dtmf`).
     pub dtmf: crate::playout::DtmfMode,
     /// RTCP: where it travels, NACK recovery, RTX.
@@ -206,7 +207,7 @@ pub fn play_rtp(
         .build()
         .map_err(|e| PlayError::Runtime(e.to_string()))?;
     if let Some(metrics) = &options.metrics {
-        metrics.start_live(&runtime, &net_stats);
+        metrics.view.attach_net(&net_stats);
     }
     let net = {
         let (url, stats, stop) = (url.clone(), Arc::clone(&net_stats), Arc::clone(&net_stop));
@@ -322,6 +323,11 @@ fn decode_loop(
     let mut last_datagram = Duration::ZERO;
     let mut next_progress = Duration::ZERO;
     let mut early_malformed = 0u64;
+    let mut delay_tap = options
+        .metrics
+        .as_ref()
+        .and_then(|m| m.hub())
+        .and_then(|h| h.delay_tap());
     loop {
         let now = origin.elapsed();
         while let Some((arrival, from)) = rx.pop_from(&mut datagram) {
@@ -346,7 +352,10 @@ fn decode_loop(
                 }
             }
             if let Some(p) = live.as_mut() {
-                p.engine.handle_datagram(&datagram, arrival);
+                let verdict = p.engine.handle_datagram(&datagram, arrival);
+                if let Some(tap) = delay_tap.as_mut() {
+                    note_delay(tap, &p.engine, verdict, arrival);
+                }
             }
         }
         let out_of_time = options.duration.is_some_and(|d| now >= d);
@@ -448,6 +457,9 @@ fn start(
         out.rate,
         out.channels,
     )?;
+    if let Some(hub) = options.metrics.as_ref().and_then(|m| m.hub()) {
+        callback.set_listen_tap(hub.attach_audio(out.rate, out.channels));
+    }
     Ok(Playing {
         engine,
         format,
@@ -457,6 +469,31 @@ fn start(
         recorder,
         final_record: None,
     })
+}
+
+/// Hands the dashboard the delay of a packet the jitter buffer took in time.
+fn note_delay(
+    tap: &mut crate::web::hub::DelayTap,
+    engine: &PlayoutEngine,
+    verdict: crate::playout::Verdict,
+    arrival: Duration,
+) {
+    use crate::jitter::InsertOutcome;
+    let crate::playout::Verdict::Buffered(outcome) = verdict else {
+        return;
+    };
+    if matches!(
+        outcome,
+        InsertOutcome::Late | InsertOutcome::Duplicate | InsertOutcome::TooLarge
+    ) {
+        return;
+    }
+    if let Some(delay) = engine.last_delay() {
+        tap.push(crate::web::hub::DelayPoint {
+            at: arrival.as_secs_f64(),
+            delay_ms: (delay.as_secs_f64() * 1e3) as f32,
+        });
+    }
 }
 
 /// The receiver's RTCP session for `format`: a random SSRC, `user@host` as CNAME.

@@ -292,6 +292,12 @@ impl PlayoutEngine {
         self.events.push_back(Event { at, kind });
     }
 
+    /// The one-way delay of the last packet the delay estimator took, above the smallest seen
+    /// lately (what the adaptive target is made from).
+    pub fn last_delay(&self) -> Option<Duration> {
+        self.core.buffer().estimator().last_excess()
+    }
+
     /// Takes the events no poll has handed out yet (at the end of a run, when no more polls
     /// will come).
     pub fn take_events(&mut self) -> impl Iterator<Item = Event> + '_ {
