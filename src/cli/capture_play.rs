@@ -9,10 +9,10 @@ use super::common::{json_line, metrics_summary, stats_writer, warn_record_drops}
 use super::play_args::PlayArgs;
 use super::status::{clock, StatusLine};
 use crate::capture::{open_stream, CapturedStream, Selector, StreamsReport, DEFAULT_IDLE_TIMEOUT};
-use crate::web::ReceiveExport;
 use crate::player::capture::play_capture;
 use crate::player::FilePlayOptions;
 use crate::sim::{ReplayConfig, Scenario, SimReport};
+use crate::web::ReceiveExport;
 
 /// The selector the arguments ask for.
 pub fn selector(stream: Option<usize>, ssrc: Option<u32>) -> Selector {

@@ -5,12 +5,12 @@ use std::time::Duration;
 use clap::Args;
 
 use super::duration::parse_duration;
-use super::send::{ctrl_c, traffic_servers, runtime};
-use crate::web::traffic::TrafficView;
-use crate::web::Role;
+use super::send::{ctrl_c, runtime, traffic_servers};
 use crate::net::relay::{Relay, RelayConfig};
 use crate::netem::queue::QueueLimits;
 use crate::netem::spec::ImpairSpec;
+use crate::web::traffic::TrafficView;
+use crate::web::Role;
 
 /// Arguments of `relay`.
 #[derive(Debug, Args)]

@@ -12,14 +12,14 @@ use super::status::StatusLine;
 use crate::codec::opus::OpusEncodeOptions;
 use std::sync::Arc;
 
-use crate::net::traffic_metrics::{TrafficMetrics, TrafficSnapshot};
-use crate::web::traffic::TrafficView;
-use crate::web::{Role, Servers, WebHub};
 use crate::net::file_source::{FormatRequest, Passes};
 use crate::net::sender::{SendConfig, Sender};
+use crate::net::traffic_metrics::{TrafficMetrics, TrafficSnapshot};
 use crate::netem::spec::ImpairSpec;
 use crate::rtp::packetize::DEFAULT_MAX_PAYLOAD;
 use crate::srtp::SrtpKeying;
+use crate::web::traffic::TrafficView;
+use crate::web::{Role, Servers, WebHub};
 
 /// Arguments of `send`.
 #[derive(Debug, Args)]

@@ -131,6 +131,11 @@ mod tests {
                 edge_dropped: 12,
             }),
             held: 11,
+            reverse: Some(ImpairCounts {
+                offered: 13,
+                dropped: 14,
+                ..ImpairCounts::default()
+            }),
         };
         m.publish(&s);
         assert_eq!(m.snapshot(), s);

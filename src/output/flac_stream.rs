@@ -60,9 +60,7 @@ impl<W: Write + Seek> FlacStream<W> {
         let channels = usize::from(channels.max(1));
         let mut config = Encoder::default();
         config.block_size = block;
-        let config = config
-            .into_verified()
-            .map_err(|(_, e)| enc(&e))?;
+        let config = config.into_verified().map_err(|(_, e)| enc(&e))?;
         let block = config.block_size;
         let info = StreamInfo::new(rate as usize, channels, BITS).map_err(|e| enc(&e))?;
         let framebuf = FrameBuf::with_size(channels, block).map_err(|e| enc(&e))?;
@@ -148,13 +146,16 @@ impl<W: Write + Seek> FlacStream<W> {
             .write(&mut self.sink)
             .map_err(|e| FlacError::Encode(format!("{e:?}")))?;
         let mut header = self.sink.as_slice().to_vec();
-        if self.frames > 0 {
+        if self.frames > 0 || !self.seekable {
             // STREAMINFO's minimum block size leaves out the last block (RFC 9639 8.2);
             // flacenc counts a short last block in it, which symphonia then refuses. A fixed
-            // block size stream has the same minimum and maximum.
+            // block size stream has the same minimum and maximum. A stream that cannot seek
+            // writes its header once, before any block: it states the block size it will use.
             let block = u16::try_from(self.block).unwrap_or(u16::MAX).to_be_bytes();
-            if let Some(min) = header.get_mut(8..10) {
-                min.copy_from_slice(&block);
+            for range in [8..10, 10..12] {
+                if let Some(field) = header.get_mut(range) {
+                    field.copy_from_slice(&block);
+                }
             }
         }
         Ok(header)

@@ -111,7 +111,10 @@ impl RingCallback {
     /// Silence after the producer finished is the end, not something the listener heard.
     fn tap(&mut self, real: &[f32], silence: usize, finished: bool) {
         let silence = if finished { 0 } else { silence };
-        for tap in [self.tap.as_mut(), self.listen.as_mut()].into_iter().flatten() {
+        for tap in [self.tap.as_mut(), self.listen.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             tap.record(real, silence);
         }
     }

@@ -8,9 +8,21 @@ use axum::Router;
 
 /// (path, content type, bytes) of every file served.
 const FILES: &[(&str, &str, &[u8])] = &[
-    ("/", "text/html; charset=utf-8", include_bytes!("../../assets/web/index.html")),
-    ("/app.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/web/app.js")),
-    ("/style.css", "text/css; charset=utf-8", include_bytes!("../../assets/web/style.css")),
+    (
+        "/",
+        "text/html; charset=utf-8",
+        include_bytes!("../../assets/web/index.html"),
+    ),
+    (
+        "/app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/web/app.js"),
+    ),
+    (
+        "/style.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../assets/web/style.css"),
+    ),
     (
         "/vendor/uPlot.iife.min.js",
         "text/javascript; charset=utf-8",

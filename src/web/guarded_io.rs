@@ -128,7 +128,9 @@ mod tests {
             .build()
             .expect("runtime");
         runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
             let addr = listener.local_addr().expect("addr");
             // The client connects and never reads.
             let _client = TcpStream::connect(addr).await.expect("connect");

@@ -170,11 +170,8 @@ impl WebHub {
     /// callback feeds (it only ever pushes into a lock-free queue).
     pub fn attach_audio(&self, rate: u32, channels: u16) -> RecordTap {
         let frames = rate as usize * AUDIO_QUEUE_SECONDS;
-        let (tap, queue) = record_queue(
-            frames,
-            usize::from(channels),
-            Arc::clone(&self.audio_stats),
-        );
+        let (tap, queue) =
+            record_queue(frames, usize::from(channels), Arc::clone(&self.audio_stats));
         *lock(&self.audio) = Some(AudioFeed {
             rate,
             channels,

@@ -59,6 +59,7 @@ pub struct Pump {
     last_counts: Vec<Option<f64>>,
     audio_dropped: u64,
     elapsed: Duration,
+    seq: u64,
 }
 
 impl Pump {
@@ -75,6 +76,7 @@ impl Pump {
             last_counts: vec![None; n],
             audio_dropped: 0,
             elapsed: Duration::ZERO,
+            seq: 0,
         }
     }
 
@@ -125,7 +127,10 @@ impl Pump {
         });
         let point_text: Arc<str> = point.to_string().into();
         let web = self.hub.counts().snapshot();
+        self.seq += 1;
+        // Numbered, so that a client can tell it missed none.
         let update = json!({
+            "seq": self.seq,
             "role": self.hub.role(),
             "point": point,
             "status": status,
@@ -242,7 +247,9 @@ mod tests {
 
     #[test]
     fn levels_of_a_full_scale_square_and_silence() {
-        let samples: Vec<f32> = (0..96).flat_map(|i| [if i % 2 == 0 { 1.0 } else { -1.0 }, 0.0]).collect();
+        let samples: Vec<f32> = (0..96)
+            .flat_map(|i| [if i % 2 == 0 { 1.0 } else { -1.0 }, 0.0])
+            .collect();
         let l = levels(&samples, 2);
         assert!(l[0][0].abs() < 1e-9 && l[0][1].abs() < 1e-9, "{l:?}");
         assert_eq!(l[1], [-120.0, -120.0]);

@@ -73,10 +73,8 @@ pub fn dashboard(registry: Arc<Registry>, hub: Arc<WebHub>) -> Router {
         .route("/listen.wav", get(listen::wav))
         .route("/listen.flac", get(listen::flac))
         .with_state(hub);
-    layered(short, Arc::clone(&counts)).merge(streams.layer(middleware::from_fn_with_state(
-        counts,
-        count_answers,
-    )))
+    layered(short, Arc::clone(&counts))
+        .merge(streams.layer(middleware::from_fn_with_state(counts, count_answers)))
 }
 
 /// Short routes get a deadline, a concurrency limit and a body limit; every answer is counted.
@@ -103,7 +101,11 @@ fn layered(short: Router, counts: Arc<WebStats>) -> Router {
         .layer(middleware::from_fn_with_state(counts, count_fallback))
 }
 
-async fn count_answers(State(counts): State<Arc<WebStats>>, request: Request, next: Next) -> Response {
+async fn count_answers(
+    State(counts): State<Arc<WebStats>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let response = next.run(request).await;
     counts.http_requests.add(1);
     if response.status().is_client_error() {
@@ -143,11 +145,7 @@ async fn metrics(State(m): State<Metrics>) -> Response {
 
 async fn stats(State(hub): State<Arc<WebHub>>) -> Response {
     match hub.latest() {
-        Some(status) => (
-            [(header::CACHE_CONTROL, "no-store")],
-            axum::Json(status),
-        )
-            .into_response(),
+        Some(status) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(status)).into_response(),
         None => (
             StatusCode::SERVICE_UNAVAILABLE,
             [(header::RETRY_AFTER, "1")],

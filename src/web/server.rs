@@ -30,6 +30,8 @@ use super::routes;
 pub const MAX_CONNECTIONS: usize = 4096;
 /// How long a client has to send a whole request head (and an idle connection stays open).
 pub const HEAD_DEADLINE: Duration = Duration::from_secs(5);
+/// The kernel send buffer of each connection (a second of `/listen.wav` at 48 kHz stereo).
+pub const SEND_BUFFER: usize = 192 * 1024;
 /// The largest request head taken (hyper answers 431 beyond it).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
@@ -74,7 +76,9 @@ pub struct WebServer {
 
 impl std::fmt::Debug for WebServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebServer").field("addr", &self.addr).finish()
+        f.debug_struct("WebServer")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 
@@ -93,9 +97,8 @@ impl WebServer {
                 (router, counts, None)
             }
             Site::Dashboard(mut registry, hub) => {
-                registry.register_collector(Box::new(super::counts::WebView(Arc::clone(
-                    hub.counts(),
-                ))));
+                registry
+                    .register_collector(Box::new(super::counts::WebView(Arc::clone(hub.counts()))));
                 let counts = Arc::clone(hub.counts());
                 let router = routes::dashboard(Arc::new(registry), Arc::clone(&hub));
                 (router, counts, Some(hub))
@@ -159,6 +162,9 @@ impl WebServer {
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                // A small send buffer makes a client that stops reading show at once (its
+                // updates queue, and are dropped, here), not after megabytes of kernel buffer.
+                let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER);
                 let io = TokioIo::new(GuardedStream::new(
                     stream,
                     WRITE_STALL,

@@ -42,7 +42,11 @@ impl Drop for Place {
 pub async fn feed(State(hub): State<Arc<WebHub>>, upgrade: WebSocketUpgrade) -> Response {
     let Some(place) = Place::take(&hub) else {
         hub.counts().ws_refused.add(1);
-        return (StatusCode::SERVICE_UNAVAILABLE, "too many dashboard clients\n").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many dashboard clients\n",
+        )
+            .into_response();
     };
     hub.counts().ws_clients.add(1);
     upgrade

@@ -364,6 +364,11 @@ impl Player {
         (played, max_rss_kib)
     }
 
+    /// True once the player has exited (it is reaped later by [`Player::wait`]).
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// Waits for it to exit; after `limit` it is killed and the test fails.
     pub fn wait(mut self, limit: Duration) -> Played {
         let status = loop {

@@ -132,7 +132,9 @@ impl ChunkEncoder for OggOpus {
         let mapped = chunk
             .samples
             .chunks(self.source_channels)
-            .flat_map(|frame| (0..self.channels).map(move |c| frame.get(c).copied().unwrap_or(0.0)));
+            .flat_map(|frame| {
+                (0..self.channels).map(move |c| frame.get(c).copied().unwrap_or(0.0))
+            });
         match self.resampler.as_mut() {
             Some(r) => {
                 let input: Vec<f32> = mapped.collect();
@@ -287,10 +289,17 @@ mod tests {
     #[test]
     fn wav_and_flac_streams_decode_back_to_what_was_played() {
         let chunks = tone(8000, 1, 500);
-        let played: Vec<f32> = chunks.iter().flat_map(|c| c.samples.iter().copied()).collect();
+        let played: Vec<f32> = chunks
+            .iter()
+            .flat_map(|c| c.samples.iter().copied())
+            .collect();
         for format in [ListenFormat::Wav, ListenFormat::Flac] {
             let bytes = stream(format, &chunks);
-            let ext = if format == ListenFormat::Flac { "flac" } else { "wav" };
+            let ext = if format == ListenFormat::Flac {
+                "flac"
+            } else {
+                "wav"
+            };
             let mut file =
                 crate::codec::file::FileDecoder::from_bytes(bytes, Some(ext)).expect("opens");
             let (mut decoded, mut chunk) = (Vec::new(), Vec::new());
@@ -298,7 +307,11 @@ mod tests {
                 decoded.extend_from_slice(&chunk);
             }
             // FLAC holds back the last partial block; WAV has everything.
-            assert!(decoded.len() + 160 >= played.len(), "{format:?}: {}", decoded.len());
+            assert!(
+                decoded.len() + 160 >= played.len(),
+                "{format:?}: {}",
+                decoded.len()
+            );
             for (a, b) in decoded.iter().zip(&played) {
                 assert!((a - b).abs() < 1.0 / 16384.0, "{format:?}: {a} vs {b}");
             }
@@ -318,7 +331,12 @@ mod tests {
         let mut decoder = opus::Decoder::new(48_000, opus::Channels::Stereo).expect("decoder");
         let mut pcm = vec![0.0f32; 960 * 2];
         while let Ok(Some(p)) = reader.read_packet() {
-            assert_eq!(decoder.decode_float(&p.data, &mut pcm, false).expect("decode"), 960);
+            assert_eq!(
+                decoder
+                    .decode_float(&p.data, &mut pcm, false)
+                    .expect("decode"),
+                960
+            );
             packets += 1;
         }
         // One second at 44.1 kHz resampled to 48 kHz, less the resampler's delay.
