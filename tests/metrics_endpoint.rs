@@ -322,18 +322,20 @@ fn a_busy_metrics_port_and_a_file_are_one_line_errors() {
             "127.0.0.1:9".into(),
         ],
     ] {
-        let out = jitterplay()
-            .args(&args)
-            .args(["--metrics-listen", &addr.to_string()])
-            .bounded_output()
-            .expect("run");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-        assert!(
-            stderr.starts_with(&format!("error: cannot listen for metrics on {addr}: ")),
-            "{args:?}: {stderr}"
-        );
+        for (flag, what) in [("--metrics-listen", "metrics"), ("--web", "the web view")] {
+            let out = jitterplay()
+                .args(&args)
+                .args([flag, &addr.to_string()])
+                .bounded_output()
+                .expect("run");
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+            assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+            assert!(
+                stderr.starts_with(&format!("error: cannot listen for {what} on {addr}: ")),
+                "{args:?}: {stderr}"
+            );
+        }
     }
     let out = jitterplay()
         .args(["play", "--output", "null"])

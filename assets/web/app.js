@@ -27,7 +27,7 @@ function chart(el, series, scatter) {
     height: 220,
     scales: { x: { time: false } },
     axes: [
-      { stroke: css("--muted"), grid: { stroke: css("--line") }, label: "s" },
+      { stroke: css("--muted"), grid: { stroke: css("--line") } },
       { stroke: css("--muted"), grid: { stroke: css("--line") } },
     ],
     series: [{ label: "t (s)" }].concat(series.map(([label, color]) => ({
@@ -87,9 +87,10 @@ function drawEvents() {
   g.scale(ratio, ratio);
   g.font = "11px system-ui, sans-serif";
   const end = state.points.length ? state.points[state.points.length - 1].t : 0;
-  const start = end - WINDOW_S;
+  const start = state.points.length ? state.points[0].t : 0;
+  const span = Math.max(1e-3, end - start);
   const left = 80;
-  const x = (t) => left + ((t - start) / WINDOW_S) * (width - left - 4);
+  const x = (t) => left + ((t - start) / span) * (width - left - 4);
   kinds.forEach((kind, i) => {
     const y = i * row + 4;
     g.fillStyle = css("--muted");
@@ -105,8 +106,8 @@ function drawEvents() {
     g.fillRect(x(t) - size / 2, i * row + 4 + 6 - size / 2, size, size);
   }
   g.fillStyle = css("--muted");
-  g.fillText(`${start.toFixed(0)} s`, left, height - 3);
-  g.fillText(`${end.toFixed(0)} s`, width - 40, height - 3);
+  g.fillText(`${start.toFixed(1)} s`, left, height - 3);
+  g.fillText(`${end.toFixed(1)} s`, width - 40, height - 3);
 }
 
 function drawMeters() {
@@ -146,10 +147,10 @@ const fmt = (v) => (typeof v === "number" && !Number.isInteger(v) ? v.toFixed(3)
 function drawStatus() {
   const s = state.status;
   document.getElementById("role").textContent = state.role;
+  document.body.classList.toggle("no-buffer", state.role !== "player");
   if (!s) return;
   document.getElementById("state").textContent = s.state || "?";
   const m = s.metrics || {};
-  const r = m.recovery || {};
   const info = s.info || {};
   const facts = [
     ["source", s.source ?? info.source ?? info.listen],
@@ -157,9 +158,10 @@ function drawStatus() {
     ["format", s.format ?? info.format],
     ["SSRC", s.ssrc ?? info.ssrc],
     ["CNAME", s.rtcp && s.rtcp.sender_cname],
-    ["jitter", m.jitter_ms !== undefined ? `${m.jitter_ms.toFixed(1)} ms` : undefined],
-    ["RTT", r.rtt_ms !== undefined && r.rtt_ms !== null ? `${r.rtt_ms.toFixed(1)} ms` : undefined],
-    ["drift", m.drift_ppm !== undefined && m.drift_ppm !== null ? `${m.drift_ppm.toFixed(1)} ppm` : undefined],
+    ["jitter", typeof m.jitter_ms === "number" ? `${m.jitter_ms.toFixed(1)} ms` : undefined],
+    ["buffer", typeof m.depth_ms === "number" ? `${m.depth_ms.toFixed(0)} / ${m.target_ms.toFixed(0)} ms` : undefined],
+    ["RTT", typeof m.rtt_ms === "number" ? `${m.rtt_ms.toFixed(1)} ms` : undefined],
+    ["drift", typeof m.drift_ppm === "number" ? `${m.drift_ppm.toFixed(1)} ppm` : s.metrics && "measuring"],
     ["time", `${(s.t || 0).toFixed(1)} s`],
   ].filter(([, v]) => v !== undefined && v !== null);
   document.getElementById("facts").innerHTML = facts

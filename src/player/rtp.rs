@@ -130,6 +130,8 @@ pub struct LiveStatus {
     pub progress: f64,
     /// The accepted sender.
     pub source: Option<String>,
+    /// The stream's SSRC (hexadecimal), once a packet was buffered.
+    pub ssrc: Option<String>,
     /// The stream's format.
     pub format: Option<String>,
     /// The receive core's metrics.
@@ -609,6 +611,9 @@ fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static s
         state: if forced.is_empty() { state } else { forced },
         progress,
         source: net.source.get().map(|s| s.to_string()),
+        ssrc: p
+            .and_then(|p| p.engine.metrics().ssrc())
+            .map(|s| format!("{s:#010x}")),
         format: p.map(|p| p.format.format.to_string()),
         metrics: p.map(|p| p.engine.metrics().snapshot()).unwrap_or_default(),
         receiver: p.map(|p| p.engine.counts()).unwrap_or_default(),

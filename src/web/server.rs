@@ -39,8 +39,10 @@ pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
     /// The address could not be bound (in use, not local, no permission).
-    #[error("cannot listen on {addr}: {error}")]
+    #[error("cannot listen for {what} on {addr}: {error}")]
     Bind {
+        /// What was to be served ("metrics", "the web view").
+        what: &'static str,
         /// The address asked for.
         addr: SocketAddr,
         /// What the system said.
@@ -86,7 +88,12 @@ impl WebServer {
     /// Binds `addr` now (so a bad address fails before anything starts).
     pub fn bind(addr: SocketAddr, site: Site) -> Result<Self, WebError> {
         raise_descriptor_limit();
-        let listener = TcpListener::bind(addr).map_err(|error| WebError::Bind { addr, error })?;
+        let what = match site {
+            Site::Metrics(_) => "metrics",
+            Site::Dashboard(..) => "the web view",
+        };
+        let listener =
+            TcpListener::bind(addr).map_err(|error| WebError::Bind { what, addr, error })?;
         let setup = |error| WebError::Setup { addr, error };
         let local = listener.local_addr().map_err(setup)?;
         listener.set_nonblocking(true).map_err(setup)?;
