@@ -2,7 +2,8 @@
 # Installs the Debian/Ubuntu packages jitterplay needs. `demo` needs only the build
 # dependencies (ALSA, libopus and libsrtp2 headers, pkg-config); `test` adds the audio server, the RTP
 # peers the test suite drives (GStreamer also through its Python bindings, to attach rtpbin's
-# RTX receiver; its "bad" plugins for srtpenc), tshark (Wireshark's RTP Streams figures that `streams` is compared with) and
+# RTX receiver; its "bad" plugins for srtpenc), tshark (Wireshark's RTP Streams figures that `streams` is compared with),
+# Chromium (the dashboard's browser test, headless) and
 # the Prometheus server that scrapes `--metrics-listen`.
 # Runs `apt-get update` when the package lists are empty, and uses sudo only when not root.
 # The README's two set-up commands and .ci/run call this script, so they cannot drift apart.
@@ -13,7 +14,7 @@ if [ "$what" = test ]; then
   packages+=(ffmpeg pulseaudio pulseaudio-utils libasound2-plugins
              gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
              gstreamer1.0-plugins-bad
-             python3-gi gir1.2-gstreamer-1.0 tshark prometheus)
+             python3-gi gir1.2-gstreamer-1.0 tshark prometheus chromium)
 fi
 missing=()
 for p in "${packages[@]}"; do
