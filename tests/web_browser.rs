@@ -56,7 +56,10 @@ fn send(wav: &Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_jitterplay"))
         .args(["send", &wav.display().to_string(), "--to"])
         .arg(format!("127.0.0.1:{port}"))
-        .args(["--impair", "delay=20ms,jitter=8ms,loss=1%,reorder=2%,seed=4"])
+        .args([
+            "--impair",
+            "delay=20ms,jitter=8ms,loss=1%,reorder=2%,seed=4",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -117,7 +120,10 @@ struct Counters {
 #[tokio::test]
 async fn the_dashboard_draws_counts_and_plays_in_headless_chromium() {
     if !Path::new(CHROMIUM).exists() {
-        assert!(std::env::var_os("CI").is_none(), "chromium is missing in CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium is missing in CI"
+        );
         eprintln!("skipped: no {CHROMIUM}");
         return;
     }

@@ -90,7 +90,12 @@ fn send_and_relay_show_their_traffic_and_the_relays_impairment() {
     });
     assert_eq!(sent["state"], "sending", "{sent}");
     assert!(sent["packets"].as_u64().unwrap_or(0) >= 100, "{sent}");
-    assert!(sent["info"]["ssrc"].as_str().is_some_and(|s| s.starts_with("0x")), "{sent}");
+    assert!(
+        sent["info"]["ssrc"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("0x")),
+        "{sent}"
+    );
     let relayed = stats_until(relay_web, Duration::from_secs(10), |s| {
         s.pointer("/forward/impairment/dropped")
             .and_then(Value::as_u64)
@@ -118,7 +123,8 @@ fn send_and_relay_show_their_traffic_and_the_relays_impairment() {
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until && (events == 0 || role.is_empty()) {
         let Ok(message) = ws.read() else { break };
-        let update: Value = serde_json::from_str(message.to_text().unwrap_or("{}")).unwrap_or_default();
+        let update: Value =
+            serde_json::from_str(message.to_text().unwrap_or("{}")).unwrap_or_default();
         if let Some(r) = update["role"].as_str() {
             role = r.to_string();
         }
@@ -149,7 +155,10 @@ fn a_file_and_a_capture_show_their_status_and_stream_their_audio() {
     let status = stats_until(web, Duration::from_secs(5), |s| {
         s["position_s"].as_f64().unwrap_or(0.0) > 0.2
     });
-    assert!(status["duration_s"].as_f64().unwrap_or(0.0) > 6.0, "{status}");
+    assert!(
+        status["duration_s"].as_f64().unwrap_or(0.0) > 6.0,
+        "{status}"
+    );
     // /listen.wav: headers at once, then the audio as it plays.
     let mut s = std::net::TcpStream::connect(web).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(5))).ok();
@@ -165,11 +174,23 @@ fn a_file_and_a_capture_show_their_status_and_stream_their_audio() {
         }
     }
     let text = String::from_utf8_lossy(&got);
-    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{}", &text[..text.len().min(300)]);
+    assert!(
+        text.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{}",
+        &text[..text.len().min(300)]
+    );
     assert!(text.contains("content-type: audio/wav"), "{}", &text[..300]);
-    assert!(text.contains("transfer-encoding: chunked"), "{}", &text[..300]);
+    assert!(
+        text.contains("transfer-encoding: chunked"),
+        "{}",
+        &text[..300]
+    );
     assert!(got.windows(4).any(|w| w == b"RIFF"), "a WAV header");
-    assert!(got.len() >= 150_000, "{} bytes of 48 kHz stereo in under 5 s", got.len());
+    assert!(
+        got.len() >= 150_000,
+        "{} bytes of 48 kHz stereo in under 5 s",
+        got.len()
+    );
 
     let capture_web = free_tcp_addr();
     let _capture = Killed(spawn(&[
@@ -185,10 +206,17 @@ fn a_file_and_a_capture_show_their_status_and_stream_their_audio() {
     ]));
     wait_for_web(capture_web, Duration::from_secs(20));
     let status = stats_until(capture_web, Duration::from_secs(10), |s| {
-        s.pointer("/metrics/received").and_then(Value::as_u64).unwrap_or(0) > 10
+        s.pointer("/metrics/received")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            > 10
     });
     assert!(
-        status.pointer("/metrics/received").and_then(Value::as_u64).unwrap_or(0) > 10,
+        status
+            .pointer("/metrics/received")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            > 10,
         "{status}"
     );
     assert!(status["format"].as_str().is_some(), "{status}");
