@@ -33,24 +33,6 @@ use web_support::*;
 const TONE_HZ: f64 = 997.0;
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// A 48 kHz stereo WAV of the tone, `seconds` long.
-fn tone(path: &Path, seconds: u32) {
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 48_000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).expect("create tone");
-    for i in 0..48_000 * seconds {
-        let v = (f64::from(i) * TONE_HZ * std::f64::consts::TAU / 48_000.0).sin() * 0.4;
-        let s = (v * 32767.0) as i16;
-        w.write_sample(s).expect("write");
-        w.write_sample(s).expect("write");
-    }
-    w.finalize().expect("finalize");
-}
-
 /// Sends `wav` through a mildly bad network, so that the event lane has something to show.
 fn send(wav: &Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_jitterplay"))
@@ -129,7 +111,7 @@ async fn the_dashboard_draws_counts_and_plays_in_headless_chromium() {
     }
     let dir = scratch("web_browser");
     let wav = dir.join("tone.wav");
-    tone(&wav, 20);
+    tone(&wav, TONE_HZ, 20);
     let port = free_port();
     let web = free_tcp_addr();
     let player = PlayerArgs::rtp(port)

@@ -142,10 +142,13 @@ fn send_and_relay_show_their_traffic_and_the_relays_impairment() {
 
 #[test]
 fn a_file_and_a_capture_show_their_status_and_stream_their_audio() {
+    let dir = scratch("web_commands_file");
+    let wav = dir.join("tone.wav");
+    tone(&wav, 440.0, 30);
     let web = free_tcp_addr();
     let _file = Killed(spawn(&[
         "play".into(),
-        asset("music-48k-stereo.flac").display().to_string(),
+        wav.display().to_string(),
         "--output".into(),
         "null".into(),
         "--web".into(),
@@ -191,6 +194,34 @@ fn a_file_and_a_capture_show_their_status_and_stream_their_audio() {
         "{} bytes of 48 kHz stereo in under 5 s",
         got.len()
     );
+
+    // ffmpeg (and so ffplay) plays each of the three streams.
+    if require_tool("ffmpeg") {
+        for path in ["/listen", "/listen.flac", "/listen.wav"] {
+            let out = Command::new("ffmpeg")
+                .args(["-v", "error", "-t", "1", "-i"])
+                .arg(format!("http://{web}{path}"))
+                .args(["-f", "s16le", "-ac", "1", "-ar", "8000", "-"])
+                .bounded_output()
+                .expect("ffmpeg");
+            assert!(
+                out.status.success(),
+                "{path}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let samples: Vec<i16> = out
+                .stdout
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect();
+            let loud = samples.iter().filter(|s| s.unsigned_abs() > 300).count();
+            assert!(
+                samples.len() >= 7_000 && loud > samples.len() / 4,
+                "{path}: {} samples, {loud} of them audible",
+                samples.len()
+            );
+        }
+    }
 
     let capture_web = free_tcp_addr();
     let _capture = Killed(spawn(&[

@@ -118,3 +118,21 @@ pub fn raise_descriptor_limit() {
         }
     }
 }
+
+/// A 48 kHz stereo 16-bit WAV of a `hz` sine at −8 dBFS, `seconds` long.
+pub fn tone(path: &std::path::Path, hz: f64, seconds: u32) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create tone");
+    for i in 0..48_000 * seconds {
+        let v = (f64::from(i) * hz * std::f64::consts::TAU / 48_000.0).sin() * 0.4;
+        let s = (v * 32767.0) as i16;
+        w.write_sample(s).expect("write");
+        w.write_sample(s).expect("write");
+    }
+    w.finalize().expect("finalize");
+}
