@@ -11,6 +11,8 @@ pub mod duration;
 pub mod play;
 pub mod play_args;
 pub mod relay;
+pub mod sap;
+pub mod sap_args;
 pub mod send;
 pub mod send_rtcp;
 pub mod simulate;
@@ -24,7 +26,10 @@ pub use args::{Cli, Command};
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Play(args) => play::run(args, cli.quiet),
+        Command::Play(args) => match args.input.strip_prefix("sap://") {
+            Some(name) => sap::play(name, &args, cli.quiet),
+            None => play::run(args, cli.quiet),
+        },
         Command::Demo(args) => demo::run(args, cli.quiet),
         Command::Devices(args) => devices::run(args),
         Command::Streams(args) => streams::run(args),

@@ -30,7 +30,15 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
             telephone_event_pt: None,
         };
         let srtp = super::common::srtp_option(args.srtp.as_deref())?;
-        return play_live(&url, hint, &args, None, srtp, quiet);
+        return play_live(
+            &url,
+            hint,
+            &args,
+            None,
+            srtp,
+            quiet,
+            &super::stop_signal::STOP,
+        );
     }
     let path = Path::new(&args.input);
     if path
@@ -40,26 +48,7 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
         let text =
             std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         let sdp = parse_sdp(&text).with_context(|| format!("{}", path.display()))?;
-        let (pt, format) = sdp
-            .primary()
-            .context("the SDP offers no audio format jitterplay decodes")?;
-        let url = url_from_sdp(&sdp);
-        let telephone_event_pt = sdp
-            .payloads
-            .iter()
-            .find(|p| {
-                p.rtpmap
-                    .as_deref()
-                    .is_some_and(|r| r.to_ascii_lowercase().starts_with("telephone-event"))
-            })
-            .map(|p| p.pt);
-        let hint = StreamHint {
-            format: Some(args.format.unwrap_or(format)),
-            payload_type: Some(args.pt.unwrap_or(pt)),
-            telephone_event_pt,
-        };
-        let srtp = super::common::srtp_option(args.srtp.as_deref())?.or(sdp.srtp.clone());
-        return play_live(&url, hint, &args, Some(&sdp.rtcp), srtp, quiet);
+        return play_sdp(&sdp, &args, quiet, &super::stop_signal::STOP);
     }
     if args.save_packets.is_some() {
         anyhow::bail!("--save-packets saves what a live stream (rtp://, .sdp) receives");
@@ -77,6 +66,35 @@ pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
         anyhow::bail!("--srtp decrypts RTP streams and captures, not files");
     }
     play_local(path, &args, quiet)
+}
+
+/// Plays the stream `sdp` describes until it ends or `stop` is set.
+pub(super) fn play_sdp(
+    sdp: &crate::rtp::sdp::SdpStream,
+    args: &PlayArgs,
+    quiet: bool,
+    stop: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<()> {
+    let (pt, format) = sdp
+        .primary()
+        .context("the SDP offers no audio format jitterplay decodes")?;
+    let url = url_from_sdp(sdp);
+    let telephone_event_pt = sdp
+        .payloads
+        .iter()
+        .find(|p| {
+            p.rtpmap
+                .as_deref()
+                .is_some_and(|r| r.to_ascii_lowercase().starts_with("telephone-event"))
+        })
+        .map(|p| p.pt);
+    let hint = StreamHint {
+        format: Some(args.format.unwrap_or(format)),
+        payload_type: Some(args.pt.unwrap_or(pt)),
+        telephone_event_pt,
+    };
+    let srtp = super::common::srtp_option(args.srtp.as_deref())?.or(sdp.srtp.clone());
+    play_live(&url, hint, args, Some(&sdp.rtcp), srtp, quiet, stop)
 }
 
 fn url_from_sdp(sdp: &crate::rtp::sdp::SdpStream) -> RtpUrl {
@@ -163,6 +181,7 @@ fn play_live(
     sdp: Option<&RtcpAttributes>,
     srtp: Option<crate::srtp::SrtpKeying>,
     quiet: bool,
+    stop: &std::sync::atomic::AtomicBool,
 ) -> anyhow::Result<()> {
     let mut options = live_options(args, hint);
     options.rtcp = rtcp_options(args, sdp);
@@ -193,13 +212,11 @@ fn play_live(
         options.progress_every = Duration::from_secs(1);
     }
     report_live(url, args, quiet, status_tap, |progress| {
-        play_rtp(url, &options, &super::stop_signal::STOP, progress)
+        play_rtp(url, &options, stop, progress)
     })?;
     if let Some(export) = &options.metrics {
         // The final stats line is written: serve the final values until a scrape read them.
-        export
-            .servers
-            .linger(args.metrics_linger, &super::stop_signal::STOP);
+        export.servers.linger(args.metrics_linger, stop);
     }
     Ok(())
 }

@@ -80,6 +80,9 @@ pub struct PlayArgs {
     /// and /listen.flac; /metrics, /stats.json and /healthz.
     #[arg(long, value_name = "ADDR:PORT")]
     pub web: Option<std::net::SocketAddr>,
+    /// `play sap://NAME`: where to listen for the session's announcements.
+    #[command(flatten)]
+    pub sap: super::sap_args::SapArgs,
     /// After the stream ends, keep serving --metrics-listen's final values until one scrape has
     /// read them, at most this long (a scrape interval; 0s: stop at once).
     #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration, default_value = "15s")]

@@ -75,6 +75,20 @@ pub struct SendArgs {
     #[arg(long, value_name = "SUITE", num_args = 0..=1,
           default_missing_value = "AES_CM_128_HMAC_SHA1_80")]
     pub srtp: Option<String>,
+    /// Announce the session by SAP while sending (and delete the announcement at the end), on
+    /// 239.255.255.255 (AES67, Dante) for a destination in 239.0.0.0/8, else on 224.2.127.254
+    /// (ffmpeg, VLC); --sap-group chooses.
+    #[arg(long)]
+    pub sap: bool,
+    /// With --sap: the SAP group to announce on.
+    #[arg(long, value_name = "GROUP", requires = "sap")]
+    pub sap_group: Option<std::net::Ipv4Addr>,
+    /// With --sap: how often to announce.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s", requires = "sap")]
+    pub sap_interval: Duration,
+    /// The session's name (the SDP's s=, what SAP listeners list; default "jitterplay").
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     /// Multicast TTL (IPv6: hop limit); for a unicast destination, the unicast TTL.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=255))]
     pub ttl: Option<u32>,
@@ -250,6 +264,7 @@ pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
         rtcp: args.rtcp.options(),
         local_port: args.rtcp.local_port,
         srtp,
+        session_name: args.name.clone(),
         ..SendConfig::new(args.input, args.to)
     };
     let sender = Sender::open(config)?;
@@ -293,6 +308,23 @@ pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
     if let Some(servers) = &servers {
         servers.spawn_on(&runtime);
     }
+    let announcer = if args.sap {
+        let group = args.sap_group.unwrap_or(match sender.destination().ip() {
+            std::net::IpAddr::V4(a) if a.octets()[0] == 239 => crate::rtp::sap::ADMIN_GROUP,
+            _ => crate::rtp::sap::GLOBAL_GROUP,
+        });
+        let announcer = Arc::new(crate::net::sap_announce::SapAnnouncer::new(
+            &sender.sdp(),
+            group,
+            args.ttl.unwrap_or(1),
+            None,
+        )?);
+        tracing::info!(%group, "announcing the session by SAP");
+        runtime.spawn(Arc::clone(&announcer).run(args.sap_interval));
+        Some(announcer)
+    } else {
+        None
+    };
     let status = StatusLine::new(quiet);
     let report = if status.is_visible() {
         runtime.block_on(sender.run_with_progress(ctrl_c(), |p| status.set(status_text(p))))?
@@ -300,6 +332,9 @@ pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
         runtime.block_on(sender.run(ctrl_c()))?
     };
     status.finish();
+    if let Some(announcer) = &announcer {
+        announcer.delete();
+    }
     println!("{report}");
     if let Some(servers) = &servers {
         let stop = &super::stop_signal::STOP;

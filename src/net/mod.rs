@@ -18,6 +18,8 @@ pub mod relay_legs;
 pub mod rtcp_link;
 pub mod rtp_url;
 pub mod rtp_writer;
+pub mod sap_announce;
+pub mod sap_listen;
 pub mod send_config;
 mod send_loop;
 pub mod send_report;

@@ -82,6 +82,8 @@ pub struct SendConfig {
     pub local_port: Option<u16>,
     /// Encrypt RTP and RTCP as SRTP with this key (`--srtp`); the SDP offers it in `a=crypto`.
     pub srtp: Option<crate::srtp::SrtpKeying>,
+    /// The SDP's session name (`s=`, default "jitterplay"): what SAP listeners list.
+    pub session_name: Option<String>,
 }
 
 impl SendConfig {
@@ -105,6 +107,7 @@ impl SendConfig {
             rtcp: RtcpSendOptions::default(),
             local_port: None,
             srtp: None,
+            session_name: None,
         }
     }
 }

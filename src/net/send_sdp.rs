@@ -16,6 +16,7 @@ pub(super) fn stream_sdp(
     pt: u8,
     format: PayloadFormat,
     ptime: Option<Duration>,
+    ssrc: u32,
 ) -> String {
     let addr = destination.ip();
     let ttl = match addr {
@@ -32,6 +33,9 @@ pub(super) fn stream_sdp(
     );
     stream.ptime = ptime;
     stream.srtp = config.srtp.clone();
+    stream.session_name = config.session_name.clone();
+    // Unique per sender, so that SAP listeners tell two jitterplay sessions of a host apart.
+    stream.session_id = u64::from(ssrc);
     if format == PayloadFormat::Opus {
         if let Some(p) = stream.payloads.first_mut() {
             p.fmtp = Some(opus_fmtp(config).to_string());

@@ -175,6 +175,7 @@ impl Sender {
             self.header.pt(),
             self.format,
             self.ptime(),
+            self.ssrc(),
         )
     }
 

@@ -7,6 +7,8 @@ pub mod opus_fmtp;
 pub mod opus_toc;
 pub mod packetize;
 pub mod payload;
+pub mod sap;
+pub mod sap_directory;
 pub mod sdp;
 pub mod seq;
 pub mod source;

@@ -104,6 +104,14 @@ pub struct SdpStream {
     /// The SRTP key of an `RTP/SAVP` or `RTP/SAVPF` stream: the first `a=crypto` line
     /// whose suite jitterplay speaks.
     pub srtp: Option<SrtpKeying>,
+    /// RFC 7273 `a=ts-refclk` (e.g. `ptp=IEEE1588-2008:00-1D-C1-FF-FE-12-34-56:0`), media-level
+    /// or else session-level: the clock the sender's timestamps follow.
+    pub ts_refclk: Option<String>,
+    /// RFC 7273 `a=mediaclk` (e.g. `direct=0`): how RTP time maps onto that clock.
+    pub mediaclk: Option<String>,
+    /// The `o=` session id written (0 when parsed: the identity of a parsed session is its
+    /// whole `o=` line, see `sap::session_identity`).
+    pub session_id: u64,
 }
 
 impl SdpStream {
@@ -124,6 +132,9 @@ impl SdpStream {
             source_filter: None,
             rtcp: RtcpAttributes::default(),
             srtp: None,
+            ts_refclk: None,
+            mediaclk: None,
+            session_id: 0,
         }
     }
 
@@ -193,6 +204,9 @@ pub fn parse_sdp(text: &[u8]) -> Result<SdpStream, SdpError> {
             source_filter,
             rtcp,
             srtp,
+            ts_refclk: first_value(media, &session, "ts-refclk").map(str::to_owned),
+            mediaclk: first_value(media, &session, "mediaclk").map(str::to_owned),
+            session_id: 0,
         });
     }
     if offered.is_empty() {

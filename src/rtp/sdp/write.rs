@@ -37,7 +37,11 @@ pub fn write_sdp(stream: &SdpStream) -> String {
         sdp.push_str("\r\n");
     };
     line(format_args!("v=0"));
-    line(format_args!("o=- 0 0 IN {} {origin}", family(origin)));
+    line(format_args!(
+        "o=- {} 0 IN {} {origin}",
+        stream.session_id,
+        family(origin)
+    ));
     line(format_args!("s={name}"));
     line(format_args!("c=IN {} {address}", family(conn.addr)));
     line(format_args!("t=0 0"));
@@ -84,6 +88,12 @@ pub fn write_sdp(stream: &SdpStream) -> String {
     }
     for attr in stream.rtcp.lines() {
         line(format_args!("a={attr}"));
+    }
+    if let Some(refclk) = &stream.ts_refclk {
+        line(format_args!("a=ts-refclk:{refclk}"));
+    }
+    if let Some(mediaclk) = &stream.mediaclk {
+        line(format_args!("a=mediaclk:{mediaclk}"));
     }
     if let Some(filter) = &stream.source_filter {
         let mode = if filter.include { "incl" } else { "excl" };

@@ -1,0 +1,347 @@
+//! SAP and multicast end to end, inside network namespaces the tests make and remove (multicast
+//! never leaves the machine):
+//! - ffmpeg's `-f sap` session is listed by `streams sap://` (name, group, port, format) and
+//!   played bit-exact by `play "sap://NAME"`, which joins the group while it plays and leaves
+//!   it when it exits;
+//! - an AES67-style GStreamer sender (L24/48000/8 in 1 ms packets) announced with `ts-refclk`
+//!   and `mediaclk` is listed with its clock lines and played bit-exact;
+//! - `send --sap` announces its session and deletes the announcement when it ends.
+
+mod common;
+mod multicast_support;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use multicast_support::*;
+use serde_json::Value;
+
+/// A WAV of seeded noise (no zero sample, so that silence never matches it), `channels` ×
+/// `bits`-bit at 48 kHz; returns its samples as integers.
+fn noise_wav(path: &Path, channels: u16, bits: u16, seconds: f64, seed: u64) -> Vec<i32> {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: 48_000,
+        bits_per_sample: bits,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create wav");
+    let mut x = seed | 1;
+    let frames = (48_000.0 * seconds) as usize;
+    let scale = 1i32 << (bits - 2);
+    let mut samples = Vec::with_capacity(frames * usize::from(channels));
+    for _ in 0..frames * usize::from(channels) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let v = match (x >> 40) as i32 % scale {
+            0 => 1,
+            v => v,
+        };
+        w.write_sample(v).expect("write");
+        samples.push(v);
+    }
+    w.finalize().expect("finalize");
+    samples
+}
+
+/// Checks that the audio in `out` (float, full scale ±1) is a run of `source` (integers of
+/// `bits` bits), sample for sample, from where it starts to where it ends; returns how many
+/// frames matched.
+fn assert_bit_exact_run(out: &[f32], source: &[i32], bits: u16, channels: usize) -> usize {
+    let scale = (1i64 << (bits - 1)) as f32;
+    let as_int = |v: f32| (v * scale).round() as i32;
+    let first = out
+        .chunks_exact(channels)
+        .position(|f| f.iter().any(|&v| v != 0.0))
+        .expect("the output has audio");
+    let head: Vec<i32> = out[first * channels..][..channels * 8]
+        .iter()
+        .map(|&v| as_int(v))
+        .collect();
+    let at = source
+        .chunks_exact(channels)
+        .enumerate()
+        .position(|(i, _)| source.get(i * channels..i * channels + head.len()) == Some(&head[..]))
+        .expect("the output's first frames are in the source");
+    let played: Vec<i32> = out[first * channels..].iter().map(|&v| as_int(v)).collect();
+    let mut matched = 0;
+    for (frame, (a, b)) in played
+        .chunks_exact(channels)
+        .zip(source[at * channels..].chunks_exact(channels))
+        .enumerate()
+    {
+        if a.iter().all(|&v| v == 0) && frame > 0 {
+            // The stream ended (or a trailing silence): everything before it matched.
+            break;
+        }
+        assert_eq!(a, b, "frame {frame} after the first played one differs");
+        matched += 1;
+    }
+    matched
+}
+
+fn json_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn ffmpegs_sap_session_is_listed_played_bit_exact_and_its_group_left() {
+    if !netns_available() || !require_tool("ffmpeg") {
+        return;
+    }
+    let dir = scratch("sap_ffmpeg");
+    let ns = Netns::new("sapff");
+    let wav = dir.join("noise.wav");
+    let source = noise_wav(&wav, 2, 16, 8.0, 7);
+    let mut listing = ns.jitterplay(
+        &dir,
+        "list",
+        &["streams", "sap://", "--json", "--duration", "5s"],
+    );
+    let mut player = ns.jitterplay(
+        &dir,
+        "play",
+        &[
+            "play",
+            "sap://my session",
+            "--quiet",
+            "--output",
+            &format!("wav:{}", dir.join("out.wav").display()),
+            "--target-min",
+            "1s",
+            "--target-max",
+            "2s",
+            "--idle-timeout",
+            "2s",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let _ffmpeg = Running(
+        ns.command("ffmpeg")
+            .args(["-v", "error", "-re", "-i"])
+            .arg(&wav)
+            .args([
+                "-c:a",
+                "pcm_s16be",
+                "-metadata",
+                "title=my session",
+                "-f",
+                "sap",
+                "sap://239.9.9.9:5004",
+            ])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("ffmpeg"),
+    );
+    assert!(wait_exit(&mut listing, Duration::from_secs(20)).success());
+    let events = json_lines(&dir.join("list.stdout"));
+    let found = events
+        .iter()
+        .find(|e| e["name"] == "my session" && e["change"] == "new")
+        .unwrap_or_else(|| panic!("ffmpeg's session not listed: {events:?}"));
+    assert_eq!(found["group"], "239.9.9.9", "{found}");
+    assert_eq!(found["port"], 5004, "{found}");
+    assert_eq!(found["format"], "l16/48000/2", "{found}");
+    // While it plays, the player has joined the group.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        ns.joined_groups().contains(&"239.9.9.9".to_string()),
+        "group not joined while playing: {:?}",
+        ns.joined_groups()
+    );
+    let status = wait_exit(&mut player, Duration::from_secs(30));
+    let stderr = std::fs::read_to_string(dir.join("play.stderr")).unwrap_or_default();
+    assert!(status.success(), "play: {stderr}");
+    assert!(
+        !ns.joined_groups().contains(&"239.9.9.9".to_string()),
+        "the group is still joined after play exited: {:?}",
+        ns.joined_groups()
+    );
+    let (out, rate, channels) = read_wav(&dir.join("out.wav"));
+    assert_eq!((rate, channels), (48_000, 2));
+    let matched = assert_bit_exact_run(&out, &source, 16, 2);
+    eprintln!(
+        "ffmpeg over SAP: {matched} frames bit-exact of {}",
+        source.len() / 2
+    );
+    assert!(matched > 48_000 * 4, "only {matched} frames played");
+}
+
+#[test]
+fn an_aes67_style_l24_session_at_1_ms_is_listed_with_its_clock_and_played_bit_exact() {
+    if !netns_available() || !require_tool("gst-launch-1.0") || !require_tool("python3") {
+        return;
+    }
+    let dir = scratch("sap_aes67");
+    let ns = Netns::new("aes67");
+    let wav = dir.join("noise8.wav");
+    let source = noise_wav(&wav, 8, 24, 8.0, 11);
+    let sdp = "v=0\r\no=- 1311738121 1311738121 IN IP4 127.0.0.1\r\ns=AES67 studio\r\n\
+               c=IN IP4 239.9.9.10/32\r\nt=0 0\r\nm=audio 5006 RTP/AVP 97\r\n\
+               a=rtpmap:97 L24/48000/8\r\na=ptime:1\r\na=recvonly\r\n\
+               a=ts-refclk:ptp=IEEE1588-2008:00-1D-C1-FF-FE-12-34-56:0\r\na=mediaclk:direct=0\r\n";
+    let announcement = jitterplay::rtp::sap::build(
+        jitterplay::rtp::sap::SapKind::Announce,
+        jitterplay::rtp::sap::msg_id_hash(sdp.as_bytes()),
+        "127.0.0.1".parse().expect("ip"),
+        sdp.as_bytes(),
+    );
+    let packet = dir.join("announce.bin");
+    std::fs::write(&packet, &announcement).expect("write the SAP packet");
+    // An AES67 device announces on 239.255.255.255 every second.
+    let _announcer = Running(
+        ns.command("python3")
+            .args([
+                "-c",
+                "import socket,sys,time\n\
+                 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+                 s.setsockopt(socket.IPPROTO_IP,socket.IP_MULTICAST_TTL,1)\n\
+                 p=open(sys.argv[1],'rb').read()\n\
+                 while True:\n  s.sendto(p,('239.255.255.255',9875)); time.sleep(1)",
+            ])
+            .arg(&packet)
+            .spawn()
+            .expect("announcer"),
+    );
+    let mut listing = ns.jitterplay(
+        &dir,
+        "list",
+        &["streams", "sap://", "--json", "--duration", "3s"],
+    );
+    assert!(wait_exit(&mut listing, Duration::from_secs(20)).success());
+    let events = json_lines(&dir.join("list.stdout"));
+    let found = events
+        .iter()
+        .find(|e| e["name"] == "AES67 studio")
+        .unwrap_or_else(|| panic!("the AES67 session not listed: {events:?}"));
+    assert_eq!(found["format"], "l24/48000/8", "{found}");
+    assert_eq!(found["ptime_ms"], 1.0, "{found}");
+    assert_eq!(
+        found["ts_refclk"], "ptp=IEEE1588-2008:00-1D-C1-FF-FE-12-34-56:0",
+        "{found}"
+    );
+    assert_eq!(found["mediaclk"], "direct=0", "{found}");
+
+    let mut player = ns.jitterplay(
+        &dir,
+        "play",
+        &[
+            "play",
+            "sap://AES67 studio",
+            "--quiet",
+            "--output",
+            &format!("wav:{}", dir.join("out.wav").display()),
+            "--target-min",
+            "1s",
+            "--target-max",
+            "2s",
+            "--idle-timeout",
+            "2s",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let gst = ns
+        .command("gst-launch-1.0")
+        .args(["-q", "filesrc"])
+        .arg(format!("location={}", wav.display()))
+        .args([
+            "!",
+            "wavparse",
+            "!",
+            "audioconvert",
+            "!",
+            "audio/x-raw,format=S24BE,rate=48000,channels=8",
+            "!",
+            "rtpL24pay",
+            "pt=97",
+            "min-ptime=1000000",
+            "max-ptime=1000000",
+            "!",
+            "udpsink",
+            "host=239.9.9.10",
+            "port=5006",
+            "auto-multicast=true",
+            "sync=true",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .bounded_output()
+        .expect("gst-launch");
+    assert!(gst.status.success(), "gst-launch failed");
+    let status = wait_exit(&mut player, Duration::from_secs(30));
+    let stderr = std::fs::read_to_string(dir.join("play.stderr")).unwrap_or_default();
+    assert!(status.success(), "play: {stderr}");
+    let (out, rate, channels) = read_wav(&dir.join("out.wav"));
+    assert_eq!((rate, channels), (48_000, 8));
+    let matched = assert_bit_exact_run(&out, &source, 24, 8);
+    eprintln!(
+        "L24/8 at 1 ms: {matched} frames bit-exact of {}",
+        source.len() / 8
+    );
+    assert!(matched > 48_000 * 7, "only {matched} frames played");
+}
+
+#[test]
+fn send_announces_its_session_and_deletes_it_when_done() {
+    if !netns_available() {
+        return;
+    }
+    let dir = scratch("sap_send");
+    let ns = Netns::new("sapsnd");
+    let wav = dir.join("noise.wav");
+    noise_wav(&wav, 1, 16, 2.0, 3);
+    let mut listing = ns.jitterplay(
+        &dir,
+        "list",
+        &["streams", "sap://", "--json", "--duration", "6s"],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let mut sender = ns.jitterplay(
+        &dir,
+        "send",
+        &[
+            "send",
+            &wav.display().to_string(),
+            "--to",
+            "239.9.9.11:5008",
+            "--sap",
+            "--sap-interval",
+            "500ms",
+            "--name",
+            "from jitterplay",
+        ],
+    );
+    assert!(wait_exit(&mut sender, Duration::from_secs(20)).success());
+    assert!(wait_exit(&mut listing, Duration::from_secs(20)).success());
+    let events = json_lines(&dir.join("list.stdout"));
+    let changes: Vec<&str> = events
+        .iter()
+        .filter(|e| e["name"] == "from jitterplay")
+        .filter_map(|e| e["change"].as_str())
+        .collect();
+    assert_eq!(changes, ["new", "deleted"], "{events:?}");
+    let new = &events[0];
+    assert_eq!(new["group"], "239.9.9.11", "{new}");
+    assert_eq!(new["format"], "l16/48000/1", "{new}");
+}
