@@ -89,6 +89,9 @@ pub struct SendArgs {
     /// The session's name (the SDP's s=, what SAP listeners list; default "jitterplay").
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// For an IPv4 multicast destination: send from this local address (and its interface).
+    #[arg(long, value_name = "ADDR")]
+    pub multicast_if: Option<std::net::Ipv4Addr>,
     /// Multicast TTL (IPv6: hop limit); for a unicast destination, the unicast TTL.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=255))]
     pub ttl: Option<u32>,
@@ -265,6 +268,7 @@ pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
         local_port: args.rtcp.local_port,
         srtp,
         session_name: args.name.clone(),
+        multicast_if: args.multicast_if,
         ..SendConfig::new(args.input, args.to)
     };
     let sender = Sender::open(config)?;
@@ -317,7 +321,7 @@ pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
             &sender.sdp(),
             group,
             args.ttl.unwrap_or(1),
-            None,
+            args.multicast_if,
         )?);
         tracing::info!(%group, "announcing the session by SAP");
         runtime.spawn(Arc::clone(&announcer).run(args.sap_interval));

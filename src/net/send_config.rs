@@ -35,6 +35,14 @@ pub enum SendError {
     /// The payload limit leaves no room for the RTP header.
     #[error("maximum payload {0} bytes is too small")]
     MaxPayload(usize),
+    /// `--multicast-if` names no local address (or the destination is not IPv4 multicast).
+    #[error("--multicast-if {addr}: {error} (it must be an address of a local interface, for an IPv4 multicast destination)")]
+    MulticastInterface {
+        /// The address asked for.
+        addr: std::net::Ipv4Addr,
+        /// What the system said.
+        error: std::io::Error,
+    },
     /// The async runtime could not take over the socket.
     #[error("cannot use the socket for {addr}: {error}")]
     Runtime {
@@ -84,6 +92,9 @@ pub struct SendConfig {
     pub srtp: Option<crate::srtp::SrtpKeying>,
     /// The SDP's session name (`s=`, default "jitterplay"): what SAP listeners list.
     pub session_name: Option<String>,
+    /// For an IPv4 multicast destination: the local address (and so the interface) packets
+    /// leave from (`--multicast-if`).
+    pub multicast_if: Option<std::net::Ipv4Addr>,
 }
 
 impl SendConfig {
@@ -108,6 +119,7 @@ impl SendConfig {
             local_port: None,
             srtp: None,
             session_name: None,
+            multicast_if: None,
         }
     }
 }

@@ -99,6 +99,18 @@ impl Sender {
             config.timestamp.unwrap_or_else(rand::random),
         );
         let socket = sending_socket_at(destination, config.ttl, config.local_port.unwrap_or(0))?;
+        if let Some(addr) = config.multicast_if {
+            let multicast = matches!(destination.ip(), std::net::IpAddr::V4(a) if a.is_multicast());
+            let set = if multicast {
+                socket2::SockRef::from(&socket).set_multicast_if_v4(&addr)
+            } else {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "the destination is not an IPv4 multicast group",
+                ))
+            };
+            set.map_err(|error| SendError::MulticastInterface { addr, error })?;
+        }
         let rtcp_socket = SendRtcp::open_socket(
             &config.rtcp,
             destination,

@@ -4,7 +4,11 @@
 
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A network namespace, removed on drop.
@@ -139,3 +143,91 @@ impl Drop for Running {
         let _ = self.0.wait();
     }
 }
+
+/// A WAV of seeded noise (no zero sample, so that silence never matches it), `channels` ×
+/// `bits`-bit at 48 kHz; returns its samples as integers.
+pub fn noise_wav(path: &Path, channels: u16, bits: u16, seconds: f64, seed: u64) -> Vec<i32> {
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: 48_000,
+        bits_per_sample: bits,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("create wav");
+    let mut x = seed | 1;
+    let frames = (48_000.0 * seconds) as usize;
+    let scale = 1i32 << (bits - 2);
+    let mut samples = Vec::with_capacity(frames * usize::from(channels));
+    for _ in 0..frames * usize::from(channels) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let v = match (x >> 40) as i32 % scale {
+            0 => 1,
+            v => v,
+        };
+        w.write_sample(v).expect("write");
+        samples.push(v);
+    }
+    w.finalize().expect("finalize");
+    samples
+}
+
+/// Checks that the audio in `out` (float, full scale ±1) is a run of `source` (integers of
+/// `bits` bits), sample for sample, from where it starts to where it ends; returns how many
+/// frames matched.
+pub fn assert_bit_exact_run(out: &[f32], source: &[i32], bits: u16, channels: usize) -> usize {
+    let scale = (1i64 << (bits - 1)) as f32;
+    let as_int = |v: f32| (v * scale).round() as i32;
+    let first = out
+        .chunks_exact(channels)
+        .position(|f| f.iter().any(|&v| v != 0.0))
+        .expect("the output has audio");
+    let head: Vec<i32> = out[first * channels..][..channels * 8]
+        .iter()
+        .map(|&v| as_int(v))
+        .collect();
+    let at = source
+        .chunks_exact(channels)
+        .enumerate()
+        .position(|(i, _)| source.get(i * channels..i * channels + head.len()) == Some(&head[..]))
+        .expect("the output's first frames are in the source");
+    let played: Vec<i32> = out[first * channels..].iter().map(|&v| as_int(v)).collect();
+    let mut matched = 0;
+    for (frame, (a, b)) in played
+        .chunks_exact(channels)
+        .zip(source[at * channels..].chunks_exact(channels))
+        .enumerate()
+    {
+        if a.iter().all(|&v| v == 0) && frame > 0 {
+            // The stream ended (or a trailing silence): everything before it matched.
+            break;
+        }
+        assert_eq!(a, b, "frame {frame} after the first played one differs");
+        matched += 1;
+    }
+    matched
+}
+
+pub fn json_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+pub fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+

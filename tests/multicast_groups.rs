@@ -1,0 +1,141 @@
+//! Multicast groups end to end, inside a network namespace the test makes and removes:
+//! - any-source multicast: two players on one group and port each play the whole stream
+//!   bit-exact (the port is shared);
+//! - source-specific multicast: with two senders to one group, `rtp://SOURCE@GROUP:PORT` plays
+//!   only SOURCE's stream, bit-exact, and the other never reaches the player's socket (the
+//!   kernel filters it: nothing is counted as a foreign sender);
+//! - `send --multicast-if` with an address that is not local is a clear error.
+
+mod common;
+mod multicast_support;
+
+use std::time::Duration;
+
+use common::*;
+use multicast_support::*;
+
+fn player(ns: &Netns, dir: &std::path::Path, label: &str, url: &str) -> std::process::Child {
+    ns.jitterplay(
+        dir,
+        label,
+        &[
+            "play",
+            url,
+            "--quiet",
+            "--format",
+            "l16/48000/2",
+            "--output",
+            &format!("wav:{}", dir.join(format!("{label}.wav")).display()),
+            "--target-min",
+            "1s",
+            "--target-max",
+            "2s",
+            "--idle-timeout",
+            "2s",
+            "--stats-json",
+            &dir.join(format!("{label}.jsonl")).display().to_string(),
+        ],
+    )
+}
+
+fn final_net(dir: &std::path::Path, label: &str, key: &str) -> u64 {
+    let lines = json_lines(&dir.join(format!("{label}.jsonl")));
+    let last = lines.last().unwrap_or_else(|| panic!("{label}: no stats"));
+    last["net"][key].as_u64().unwrap_or_else(|| panic!("{label}: no net.{key} in {last}"))
+}
+
+#[test]
+fn two_players_share_an_any_source_group_and_both_play_it_bit_exact() {
+    if !netns_available() {
+        return;
+    }
+    let dir = scratch("mc_asm");
+    let ns = Netns::new("asm");
+    let wav = dir.join("noise.wav");
+    let source = noise_wav(&wav, 2, 16, 4.0, 21);
+    let mut a = player(&ns, &dir, "a", "rtp://@239.9.9.12:5010");
+    let mut b = player(&ns, &dir, "b", "rtp://@239.9.9.12:5010");
+    std::thread::sleep(Duration::from_millis(700));
+    let mut sender = ns.jitterplay(
+        &dir,
+        "send",
+        &["send", &wav.display().to_string(), "--to", "239.9.9.12:5010"],
+    );
+    assert!(wait_exit(&mut sender, Duration::from_secs(20)).success());
+    for (label, child) in [("a", &mut a), ("b", &mut b)] {
+        assert!(wait_exit(child, Duration::from_secs(20)).success(), "{label}");
+        let (out, _, _) = read_wav(&dir.join(format!("{label}.wav")));
+        let matched = assert_bit_exact_run(&out, &source, 16, 2);
+        assert_eq!(matched, source.len() / 2, "{label}: every frame played");
+    }
+}
+
+#[test]
+fn a_source_specific_join_plays_only_its_source() {
+    if !netns_available() {
+        return;
+    }
+    let dir = scratch("mc_ssm");
+    let ns = Netns::new("ssm");
+    for addr in ["10.200.0.1/32", "10.200.0.2/32"] {
+        ns.exec_ok(&["ip", "addr", "add", addr, "dev", "lo"]);
+    }
+    let wanted = dir.join("wanted.wav");
+    let other = dir.join("other.wav");
+    let source = noise_wav(&wanted, 2, 16, 4.0, 31);
+    noise_wav(&other, 2, 16, 4.0, 32);
+    let mut p = player(&ns, &dir, "ssm", "rtp://10.200.0.1@232.1.1.1:5012");
+    std::thread::sleep(Duration::from_millis(700));
+    let send = |label: &str, wav: &std::path::Path, from: &str| {
+        ns.jitterplay(
+            &dir,
+            label,
+            &[
+                "send",
+                &wav.display().to_string(),
+                "--to",
+                "232.1.1.1:5012",
+                "--multicast-if",
+                from,
+                "--no-rtcp",
+            ],
+        )
+    };
+    let mut s1 = send("wanted", &wanted, "10.200.0.1");
+    let mut s2 = send("other", &other, "10.200.0.2");
+    assert!(wait_exit(&mut s1, Duration::from_secs(20)).success());
+    assert!(wait_exit(&mut s2, Duration::from_secs(20)).success());
+    assert!(wait_exit(&mut p, Duration::from_secs(20)).success());
+    let (out, _, _) = read_wav(&dir.join("ssm.wav"));
+    let matched = assert_bit_exact_run(&out, &source, 16, 2);
+    assert_eq!(matched, source.len() / 2, "every frame of the wanted source");
+    assert_eq!(final_net(&dir, "ssm", "foreign"), 0, "the kernel filtered the other source");
+    // The sender's summary: "sent packets=N datagrams=N …".
+    let summary = std::fs::read_to_string(dir.join("wanted.stdout")).expect("sender summary");
+    let sent: u64 = summary
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("datagrams="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no datagram count in {summary:?}"));
+    assert_eq!(
+        final_net(&dir, "ssm", "datagrams"),
+        sent,
+        "only the wanted source's datagrams reached the socket"
+    );
+}
+
+#[test]
+fn a_multicast_interface_that_is_not_local_is_a_clear_error() {
+    let out = jitterplay()
+        .args(["send"])
+        .arg(asset("speech-48k-mono.wav"))
+        .args(["--to", "239.9.9.13:5014", "--multicast-if", "192.0.2.77"])
+        .bounded_output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--multicast-if 192.0.2.77: ") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
