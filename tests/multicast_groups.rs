@@ -41,7 +41,9 @@ fn player(ns: &Netns, dir: &std::path::Path, label: &str, url: &str) -> std::pro
 fn final_net(dir: &std::path::Path, label: &str, key: &str) -> u64 {
     let lines = json_lines(&dir.join(format!("{label}.jsonl")));
     let last = lines.last().unwrap_or_else(|| panic!("{label}: no stats"));
-    last["net"][key].as_u64().unwrap_or_else(|| panic!("{label}: no net.{key} in {last}"))
+    last["net"][key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{label}: no net.{key} in {last}"))
 }
 
 #[test]
@@ -59,11 +61,19 @@ fn two_players_share_an_any_source_group_and_both_play_it_bit_exact() {
     let mut sender = ns.jitterplay(
         &dir,
         "send",
-        &["send", &wav.display().to_string(), "--to", "239.9.9.12:5010"],
+        &[
+            "send",
+            &wav.display().to_string(),
+            "--to",
+            "239.9.9.12:5010",
+        ],
     );
     assert!(wait_exit(&mut sender, Duration::from_secs(20)).success());
     for (label, child) in [("a", &mut a), ("b", &mut b)] {
-        assert!(wait_exit(child, Duration::from_secs(20)).success(), "{label}");
+        assert!(
+            wait_exit(child, Duration::from_secs(20)).success(),
+            "{label}"
+        );
         let (out, _, _) = read_wav(&dir.join(format!("{label}.wav")));
         let matched = assert_bit_exact_run(&out, &source, 16, 2);
         assert_eq!(matched, source.len() / 2, "{label}: every frame played");
@@ -108,8 +118,16 @@ fn a_source_specific_join_plays_only_its_source() {
     assert!(wait_exit(&mut p, Duration::from_secs(20)).success());
     let (out, _, _) = read_wav(&dir.join("ssm.wav"));
     let matched = assert_bit_exact_run(&out, &source, 16, 2);
-    assert_eq!(matched, source.len() / 2, "every frame of the wanted source");
-    assert_eq!(final_net(&dir, "ssm", "foreign"), 0, "the kernel filtered the other source");
+    assert_eq!(
+        matched,
+        source.len() / 2,
+        "every frame of the wanted source"
+    );
+    assert_eq!(
+        final_net(&dir, "ssm", "foreign"),
+        0,
+        "the kernel filtered the other source"
+    );
     // The sender's summary: "sent packets=N datagrams=N …".
     let summary = std::fs::read_to_string(dir.join("wanted.stdout")).expect("sender summary");
     let sent: u64 = summary

@@ -5,7 +5,8 @@
 //!   it when it exits;
 //! - an AES67-style GStreamer sender (L24/48000/8 in 1 ms packets) announced with `ts-refclk`
 //!   and `mediaclk` is listed with its clock lines and played bit-exact;
-//! - `send --sap` announces its session and deletes the announcement when it ends.
+//! - `send --sap` announces its session and deletes the announcement when it ends;
+//! - when an announcement changes (another group and port), `play sap://NAME` follows it.
 
 mod common;
 mod multicast_support;
@@ -255,4 +256,101 @@ fn send_announces_its_session_and_deletes_it_when_done() {
     let new = &events[0];
     assert_eq!(new["group"], "239.9.9.11", "{new}");
     assert_eq!(new["format"], "l16/48000/1", "{new}");
+}
+
+/// A SAP announcer in the namespace that re-reads its packet file every half second (so the
+/// test can change the announcement).
+fn announcer(ns: &Netns, packet: &std::path::Path) -> Running {
+    Running(
+        ns.command("python3")
+            .args([
+                "-c",
+                "import socket,sys,time\n\
+                 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+                 s.setsockopt(socket.IPPROTO_IP,socket.IP_MULTICAST_TTL,1)\n\
+                 while True:\n  s.sendto(open(sys.argv[1],'rb').read(),('239.255.255.255',9875)); time.sleep(0.5)",
+            ])
+            .arg(packet)
+            .spawn()
+            .expect("announcer"),
+    )
+}
+
+fn sap_packet(version: u32, group: &str, port: u16) -> Vec<u8> {
+    let sdp = format!(
+        "v=0\r\no=- 77 {version} IN IP4 127.0.0.1\r\ns=moving\r\nc=IN IP4 {group}/32\r\nt=0 0\r\n\
+         m=audio {port} RTP/AVP 96\r\na=rtpmap:96 L16/48000/2\r\n"
+    );
+    jitterplay::rtp::sap::build(
+        jitterplay::rtp::sap::SapKind::Announce,
+        jitterplay::rtp::sap::msg_id_hash(sdp.as_bytes()),
+        "127.0.0.1".parse().expect("ip"),
+        sdp.as_bytes(),
+    )
+}
+
+#[test]
+fn play_follows_an_announcement_that_moves_the_session() {
+    if !netns_available() || !require_tool("python3") {
+        return;
+    }
+    let dir = scratch("sap_follow");
+    let ns = Netns::new("follow");
+    let (a_wav, b_wav) = (dir.join("a.wav"), dir.join("b.wav"));
+    noise_wav(&a_wav, 2, 16, 8.0, 41);
+    let b = noise_wav(&b_wav, 2, 16, 8.0, 42);
+    let packet = dir.join("announce.bin");
+    std::fs::write(&packet, sap_packet(1, "239.9.9.20", 5020)).expect("write");
+    let _announcer = announcer(&ns, &packet);
+    let mut player = ns.jitterplay_with(
+        &dir,
+        "play",
+        &[
+            "play",
+            "sap://moving",
+            "--output",
+            &format!("wav:{}", dir.join("out.wav").display()),
+            "--target-min",
+            "1s",
+            "--target-max",
+            "2s",
+            "--idle-timeout",
+            "3s",
+        ],
+        &[("RUST_LOG", "jitterplay=info")],
+    );
+    let send = |label: &str, wav: &std::path::Path, to: &str| {
+        ns.jitterplay(
+            &dir,
+            label,
+            &["send", &wav.display().to_string(), "--to", to, "--no-rtcp"],
+        )
+    };
+    let _a = Running(send("a", &a_wav, "239.9.9.20:5020"));
+    let _b = Running(send("b", &b_wav, "239.9.9.21:5022"));
+    std::thread::sleep(Duration::from_secs(3));
+    std::fs::write(&packet, sap_packet(2, "239.9.9.21", 5022)).expect("rewrite");
+    let status = wait_exit(&mut player, Duration::from_secs(30));
+    let stderr = std::fs::read_to_string(dir.join("play.stderr")).unwrap_or_default();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the announcement changed: following it"),
+        "{stderr}"
+    );
+    // The output ends with the second stream's audio, bit-exact.
+    let (out, _, _) = read_wav(&dir.join("out.wav"));
+    let tail_start = out
+        .chunks_exact(2)
+        .rposition(|f| f.iter().any(|&v| v != 0.0))
+        .expect("audio")
+        .saturating_sub(48_000);
+    let tail = &out[tail_start * 2..(tail_start + 4_800) * 2];
+    let scaled: Vec<i32> = tail
+        .iter()
+        .map(|&v| (v * 32_768.0).round() as i32)
+        .collect();
+    assert!(
+        b.windows(scaled.len()).step_by(2).any(|w| w == &scaled[..]),
+        "the output's last second is not from the second stream"
+    );
 }

@@ -87,11 +87,23 @@ impl Netns {
     /// Spawns jitterplay in the namespace with `args`; stdout and stderr go to files in `dir`
     /// named after `label`.
     pub fn jitterplay(&self, dir: &std::path::Path, label: &str, args: &[&str]) -> Child {
+        self.jitterplay_with(dir, label, args, &[])
+    }
+
+    /// [`Netns::jitterplay`] with environment variables set (`RUST_LOG`, …).
+    pub fn jitterplay_with(
+        &self,
+        dir: &std::path::Path,
+        label: &str,
+        args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Child {
         let file = |ext: &str| {
             std::fs::File::create(dir.join(format!("{label}.{ext}"))).expect("create log")
         };
         self.command(env!("CARGO_BIN_EXE_jitterplay"))
             .args(args)
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(file("stdout"))
             .stderr(file("stderr"))
@@ -230,4 +242,3 @@ pub fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::proce
         std::thread::sleep(Duration::from_millis(50));
     }
 }
-
