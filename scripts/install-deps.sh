@@ -3,7 +3,8 @@
 # dependencies (ALSA, libopus and libsrtp2 headers, pkg-config); `test` adds the audio server, the RTP
 # peers the test suite drives (GStreamer also through its Python bindings, to attach rtpbin's
 # RTX receiver; its "bad" plugins for srtpenc), tshark (Wireshark's RTP Streams figures that `streams` is compared with),
-# Chromium (the dashboard's browser test, headless) and
+# Chromium (the dashboard's browser test, headless), iproute2 (the multicast tests' network
+# namespaces) and
 # the Prometheus server that scrapes `--metrics-listen`.
 # Runs `apt-get update` when the package lists are empty, and uses sudo only when not root.
 # The README's two set-up commands and .ci/run call this script, so they cannot drift apart.
@@ -14,7 +15,8 @@ if [ "$what" = test ]; then
   packages+=(ffmpeg pulseaudio pulseaudio-utils libasound2-plugins
              gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
              gstreamer1.0-plugins-bad
-             python3-gi gir1.2-gstreamer-1.0 tshark prometheus chromium)
+             python3-gi gir1.2-gstreamer-1.0 tshark prometheus chromium
+             iproute2 python3)
 fi
 missing=()
 for p in "${packages[@]}"; do

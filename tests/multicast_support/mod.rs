@@ -137,7 +137,12 @@ impl Drop for Netns {
             .output()
         {
             for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                let _ = Command::new("kill").args(["-9", pid]).output();
+                if let Ok(pid) = pid.parse::<i32>() {
+                    // SAFETY: kill only sends a signal to the process named.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
             }
         }
         let _ = Command::new("ip")
