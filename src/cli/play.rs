@@ -94,7 +94,7 @@ pub(super) fn play_sdp(
         telephone_event_pt,
     };
     let srtp = super::common::srtp_option(args.srtp.as_deref())?.or(sdp.srtp.clone());
-    play_live(&url, hint, args, Some(&sdp.rtcp), srtp, quiet, stop)
+    play_live(&url, hint, args, Some(sdp), srtp, quiet, stop)
 }
 
 fn url_from_sdp(sdp: &crate::rtp::sdp::SdpStream) -> RtpUrl {
@@ -178,13 +178,17 @@ fn play_live(
     url: &RtpUrl,
     hint: StreamHint,
     args: &PlayArgs,
-    sdp: Option<&RtcpAttributes>,
+    sdp: Option<&crate::rtp::sdp::SdpStream>,
     srtp: Option<crate::srtp::SrtpKeying>,
     quiet: bool,
     stop: &std::sync::atomic::AtomicBool,
 ) -> anyhow::Result<()> {
     let mut options = live_options(args, hint);
-    options.rtcp = rtcp_options(args, sdp);
+    options.rtcp = rtcp_options(args, sdp.map(|s| &s.rtcp));
+    options.media_clock_offset = sdp
+        .and_then(|s| s.mediaclk.as_deref())
+        .and_then(crate::rtp::media_clock::direct_offset);
+    options.ts_refclk = sdp.and_then(|s| s.ts_refclk.clone());
     if let Some(keying) = &srtp {
         tracing::info!(key = %keying.redacted(), "SRTP");
     }

@@ -89,6 +89,11 @@ pub struct SendArgs {
     /// The session's name (the SDP's s=, what SAP listeners list; default "jitterplay").
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
+    /// RFC 7273: timestamps follow the host's clock (TAI, or UTC without a TAI offset) in
+    /// samples plus OFFSET, as AES67 senders' follow PTP; the SDP says
+    /// `a=mediaclk:direct=OFFSET` and `a=ts-refclk:ntp=/traceable/`.
+    #[arg(long, value_name = "OFFSET", conflicts_with = "ts")]
+    pub mediaclk_offset: Option<u32>,
     /// For an IPv4 multicast destination: send from this local address (and its interface).
     #[arg(long, value_name = "ADDR")]
     pub multicast_if: Option<std::net::Ipv4Addr>,
@@ -269,6 +274,7 @@ pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
         srtp,
         session_name: args.name.clone(),
         multicast_if: args.multicast_if,
+        media_clock_offset: args.mediaclk_offset,
         ..SendConfig::new(args.input, args.to)
     };
     let sender = Sender::open(config)?;

@@ -12,6 +12,7 @@ pub mod kernel_drops;
 pub mod pacing;
 pub mod packet_saver;
 pub mod receive;
+pub mod ref_clock;
 pub mod relay;
 pub mod relay_error;
 pub mod relay_legs;

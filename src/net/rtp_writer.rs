@@ -45,6 +45,13 @@ impl RtpWriter {
         self.packets
     }
 
+    /// Sets the first packet's timestamp (before any packet is built: a sender whose timestamps
+    /// follow a reference clock learns it when it starts).
+    pub fn set_first_timestamp(&mut self, first_timestamp: u32) {
+        debug_assert_eq!(self.packets, 0, "the timestamp base moved after sending");
+        self.first_timestamp = first_timestamp;
+    }
+
     /// Builds the next packet (next sequence number) for media position `rtp_ticks` from the
     /// stream start; sequence number and timestamp wrap as RTP requires.
     pub fn packet(&mut self, rtp_ticks: u64, marker: bool, payload: &[u8]) -> &[u8] {

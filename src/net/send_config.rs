@@ -95,6 +95,9 @@ pub struct SendConfig {
     /// For an IPv4 multicast destination: the local address (and so the interface) packets
     /// leave from (`--multicast-if`).
     pub multicast_if: Option<std::net::Ipv4Addr>,
+    /// RFC 7273 (`--mediaclk-offset`): timestamps follow the reference clock (the host's TAI or
+    /// UTC time, in samples) plus this offset, announced as `a=mediaclk:direct=OFFSET`.
+    pub media_clock_offset: Option<u32>,
 }
 
 impl SendConfig {
@@ -120,6 +123,7 @@ impl SendConfig {
             srtp: None,
             session_name: None,
             multicast_if: None,
+            media_clock_offset: None,
         }
     }
 }

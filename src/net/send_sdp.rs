@@ -34,6 +34,11 @@ pub(super) fn stream_sdp(
     stream.ptime = ptime;
     stream.srtp = config.srtp.clone();
     stream.session_name = config.session_name.clone();
+    if let Some(offset) = config.media_clock_offset {
+        // The host clock, NTP- (or PTP-) disciplined: RFC 7273's "traceable" NTP reference.
+        stream.ts_refclk = Some("ntp=/traceable/".into());
+        stream.mediaclk = Some(format!("direct={offset}"));
+    }
     // Unique per sender, so that SAP listeners tell two jitterplay sessions of a host apart.
     stream.session_id = u64::from(ssrc);
     if format == PayloadFormat::Opus {

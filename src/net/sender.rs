@@ -278,6 +278,14 @@ impl Sender {
             start: Instant::now(),
             rtcp_refused: 0,
         };
+        if let Some(offset) = config.media_clock_offset {
+            // The first sample is due now: its timestamp is the reference clock's time now.
+            let nanos = crate::net::ref_clock::reference_now().as_nanos();
+            let ticks = nanos * u128::from(format.clock_rate()) / 1_000_000_000;
+            run.start = Instant::now();
+            run.header
+                .set_first_timestamp((ticks as u64).wrapping_add(u64::from(offset)) as u32);
+        }
         run.next = run.next_packet()?;
         // Nothing sent, nothing to NACK: no linger (e.g. `--duration 0s` to write the SDP).
         let linger = if run.rtcp.is_some() && run.next.is_some() {

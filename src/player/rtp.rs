@@ -72,6 +72,13 @@ pub struct RtpPlayOptions {
     /// The SRTP key (`--srtp`, an SDP's `a=crypto`): everything that arrives is authenticated
     /// and decrypted first, and our RTCP is encrypted.
     pub srtp: Option<crate::srtp::SrtpKeying>,
+    /// RFC 7273 `a=mediaclk:direct=OFFSET`: measure the sender's media clock against the
+    /// reference clock.
+    pub media_clock_offset: Option<u32>,
+    /// RFC 7273 `a=ts-refclk`: the clock the sender says it follows (reported as it is).
+    pub ts_refclk: Option<String>,
+    /// The reference clock's reading at the player's time zero (set when playing starts).
+    pub reference_epoch: Duration,
 }
 
 /// The receiver's RTCP settings (`--rtcp`, `--no-nack`, `--rtx-pt`, and the SDP's attributes).
@@ -115,6 +122,9 @@ impl Default for RtpPlayOptions {
                 ..RtcpOptions::default()
             },
             srtp: None,
+            media_clock_offset: None,
+            ts_refclk: None,
+            reference_epoch: Duration::ZERO,
         }
     }
 }
@@ -132,6 +142,10 @@ pub struct LiveStatus {
     pub source: Option<String>,
     /// The stream's SSRC (hexadecimal), once a packet was buffered.
     pub ssrc: Option<String>,
+    /// RFC 7273: the reference clock the sender claims (`a=ts-refclk`, e.g. a PTP
+    /// grandmaster), with the media clock measured against the host's (`metrics`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ts_refclk: Option<String>,
     /// The stream's format.
     pub format: Option<String>,
     /// The receive core's metrics.
@@ -170,6 +184,7 @@ pub fn play_rtp(
 ) -> Result<LiveStatus, PlayError> {
     let origin = Instant::now();
     let mut options = options.clone();
+    options.reference_epoch = crate::net::ref_clock::reference_now();
     options.rtcp.first_report_at_once = url.group.is_none();
     let options = &options;
     let net_stats = Arc::new(NetStats::default());
@@ -307,6 +322,7 @@ struct Playing {
     out_stats: Arc<OutputStats>,
     recorder: Option<Recorder>,
     final_record: Option<RecordSnapshot>,
+    ts_refclk: Option<String>,
 }
 
 fn decode_loop(
@@ -445,6 +461,13 @@ fn start(
     if with_rtcp {
         engine = engine.with_rtcp(rtcp_session(&format, &options.rtcp, now));
     }
+    if let Some(offset) = options.media_clock_offset {
+        engine.measure_media_clock(crate::rtp::media_clock::MediaClock::new(
+            format.format.clock_rate(),
+            offset,
+            options.reference_epoch,
+        ));
+    }
     if let Some(m) = &options.metrics {
         m.view
             .attach_stream(engine.metrics(), format.format.to_string(), None);
@@ -470,6 +493,7 @@ fn start(
         out_stats,
         recorder,
         final_record: None,
+        ts_refclk: options.ts_refclk.clone(),
     })
 }
 
@@ -614,6 +638,7 @@ fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static s
         ssrc: p
             .and_then(|p| p.engine.metrics().ssrc())
             .map(|s| format!("{s:#010x}")),
+        ts_refclk: p.and_then(|p| p.ts_refclk.clone()),
         format: p.map(|p| p.format.format.to_string()),
         metrics: p.map(|p| p.engine.metrics().snapshot()).unwrap_or_default(),
         receiver: p.map(|p| p.engine.counts()).unwrap_or_default(),

@@ -58,6 +58,8 @@ pub struct PlayoutEngine {
     resets_seen: u64,
     rebuffers_seen: u64,
     left: bool,
+    /// RFC 7273: the sender's media clock measured against the reference clock.
+    media_clock: Option<crate::rtp::media_clock::MediaClock>,
 }
 
 impl PlayoutEngine {
@@ -82,6 +84,7 @@ impl PlayoutEngine {
             resets_seen: 0,
             rebuffers_seen: 0,
             left: false,
+            media_clock: None,
         })
     }
 
@@ -94,6 +97,11 @@ impl PlayoutEngine {
     /// Runs an RTCP session beside the core from now on.
     pub fn attach_rtcp(&mut self, rtcp: RtcpReceiver) {
         self.rtcp = Some(rtcp);
+    }
+
+    /// Measures the sender's media clock (RFC 7273 `a=mediaclk:direct=`) from now on.
+    pub fn measure_media_clock(&mut self, clock: crate::rtp::media_clock::MediaClock) {
+        self.media_clock = Some(clock);
     }
 
     /// Ends the stream once nothing that feeds it has arrived for `timeout` (the buffered
@@ -114,6 +122,19 @@ impl PlayoutEngine {
         let recovered = self.rtcp.as_ref().map_or(0, RtcpReceiver::recovered);
         let verdict = self.take_datagram(datagram, arrival);
         self.ending.on_verdict(verdict, arrival);
+        if let (Some(clock), Verdict::Buffered(_)) = (self.media_clock.as_mut(), verdict) {
+            // The stream's own packets only (RTX packets have an SSRC of their own).
+            if let Ok(h) = RtpHeader::parse(datagram) {
+                if self.core.buffer().ssrc() == Some(h.ssrc) {
+                    clock.observe(h.timestamp, arrival);
+                    if let Some(r) = clock.report() {
+                        self.core
+                            .metrics()
+                            .publish_media_clock(r.offset_samples, r.drift_ppm);
+                    }
+                }
+            }
+        }
         let kind = match verdict {
             _ if self.rtcp.as_ref().map_or(0, RtcpReceiver::recovered) > recovered => {
                 Some(EventKind::Recovered)

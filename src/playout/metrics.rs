@@ -105,6 +105,13 @@ counter_table! {
         drift_ppm: Option<f64> = OptGauge => Series::new(PpmRatio, "clock_drift_ratio", "Estimated sender clock drift (positive: sender fast)"),
         /// Resample ratio in use.
         ratio: f64 = Gauge => Series::new(Gauge, "resample_ratio", "Resample ratio in use (drift correction)"),
+        /// RFC 7273 (`a=mediaclk:direct=`): the sender's RTP time against the reference clock
+        /// plus the announced offset, in samples, less the smallest network delay; `null`
+        /// without a media clock in the SDP.
+        mediaclk_offset_samples: Option<f64> = OptGauge => Series::new(Gauge, "media_clock_offset_samples", "Sender's RTP time against the reference clock and announced media clock offset (samples, less the network delay)"),
+        /// RFC 7273: how fast the sender's media clock runs against the reference clock, ppm
+        /// (positive: fast), after ten seconds.
+        mediaclk_drift_ppm: Option<f64> = OptGauge => Series::new(PpmRatio, "media_clock_drift_ratio", "Sender's media clock drift against the reference clock (positive: fast)"),
     }
     nested {
         /// RTCP: NACK recovery, RTX, round trip, drift from sender reports.
@@ -148,6 +155,12 @@ impl Metrics {
         };
         m.cells.ratio.set(1.0);
         m
+    }
+
+    /// Publishes the media clock measurement (RFC 7273).
+    pub fn publish_media_clock(&self, offset_samples: f64, drift_ppm: Option<f64>) {
+        self.cells.mediaclk_offset_samples.set(Some(offset_samples));
+        self.cells.mediaclk_drift_ppm.set(drift_ppm);
     }
 
     /// The RTCP session's figures.

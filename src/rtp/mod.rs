@@ -2,6 +2,7 @@
 //! deciding a stream's format from what is known and its first packet.
 pub mod comfort_noise;
 pub mod header;
+pub mod media_clock;
 pub mod mpa;
 pub mod opus_fmtp;
 pub mod opus_toc;
