@@ -4,7 +4,11 @@
 //! - source-specific multicast: with two senders to one group, `rtp://SOURCE@GROUP:PORT` plays
 //!   only SOURCE's stream, bit-exact, and the other never reaches the player's socket (the
 //!   kernel filters it: nothing is counted as a foreign sender);
-//! - `send --multicast-if` with an address that is not local is a clear error.
+//! - IPv6 over a veth pair between two namespaces: an any-source join (interface as the
+//!   address's `%scope`) and a source-specific MLDv2 join (`--interface`) both play bit-exact,
+//!   the second sender is filtered by the kernel, and both groups are left at exit;
+//! - `send --multicast-if` with an address that is not local, and `--interface` naming no
+//!   interface, are clear errors.
 
 mod common;
 mod multicast_support;
@@ -154,6 +158,139 @@ fn a_multicast_interface_that_is_not_local_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("--multicast-if 192.0.2.77: ") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
+
+/// The IPv6 groups joined on `iface` in `ns` (`/proc/net/igmp6`), in full form.
+fn joined_v6(ns: &Netns, iface: &str) -> Vec<std::net::Ipv6Addr> {
+    let out = ns.exec_ok(&["cat", "/proc/net/igmp6"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(1) == Some(&iface)).then_some(())?;
+            let hex = f.get(2)?;
+            let v = u128::from_str_radix(hex, 16).ok()?;
+            Some(std::net::Ipv6Addr::from(v))
+        })
+        .collect()
+}
+
+#[test]
+fn ipv6_any_source_and_source_specific_joins_over_a_link() {
+    if !netns_available() {
+        return;
+    }
+    let dir = scratch("mc_v6");
+    let link = VethPair::new("v6");
+    let iface = link.receiver_if.clone();
+    let wav = dir.join("a.wav");
+    let other = dir.join("b.wav");
+    let source = noise_wav(&wav, 2, 16, 3.0, 51);
+    noise_wav(&other, 2, 16, 3.0, 52);
+    // Any-source, with the interface given as the address's scope.
+    let mut asm = player(
+        &link.receiver,
+        &dir,
+        "asm6",
+        &format!("rtp://[ff15::1234%{iface}]:5020"),
+    );
+    // Source-specific (MLDv2), with --interface.
+    let mut ssm = link.receiver.jitterplay(
+        &dir,
+        "ssm6",
+        &[
+            "play",
+            "rtp://[fd00::1]@[ff35::1234]:5022",
+            "--interface",
+            &iface,
+            "--quiet",
+            "--format",
+            "l16/48000/2",
+            "--output",
+            &format!("wav:{}", dir.join("ssm6.wav").display()),
+            "--target-min",
+            "1s",
+            "--target-max",
+            "2s",
+            "--idle-timeout",
+            "2s",
+            "--stats-json",
+            &dir.join("ssm6.jsonl").display().to_string(),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    let joined = joined_v6(&link.receiver, &iface);
+    for group in ["ff15::1234", "ff35::1234"] {
+        let g: std::net::Ipv6Addr = group.parse().expect("group");
+        assert!(
+            joined.contains(&g),
+            "{group} not joined on {iface}: {joined:?}"
+        );
+    }
+    let send = |label: &str, wav: &std::path::Path, to: &str, from: &str| {
+        link.sender.jitterplay(
+            &dir,
+            label,
+            &[
+                "send",
+                &wav.display().to_string(),
+                "--to",
+                to,
+                "--multicast-if",
+                from,
+                "--no-rtcp",
+            ],
+        )
+    };
+    let mut senders = [
+        send("s-asm", &wav, "[ff15::1234]:5020", "fd00::1"),
+        send("s-ssm", &wav, "[ff35::1234]:5022", "fd00::1"),
+        send("s-other", &other, "[ff35::1234]:5022", "fd00::3"),
+    ];
+    for s in &mut senders {
+        assert!(wait_exit(s, Duration::from_secs(20)).success());
+    }
+    for (label, child) in [("asm6", &mut asm), ("ssm6", &mut ssm)] {
+        assert!(
+            wait_exit(child, Duration::from_secs(20)).success(),
+            "{label}"
+        );
+        let (out, _, _) = read_wav(&dir.join(format!("{label}.wav")));
+        let matched = assert_bit_exact_run(&out, &source, 16, 2);
+        assert_eq!(matched, source.len() / 2, "{label}: every frame played");
+    }
+    assert_eq!(
+        final_net(&dir, "ssm6", "foreign"),
+        0,
+        "the kernel filtered fd00::3"
+    );
+    // Both players have left their groups.
+    let joined = joined_v6(&link.receiver, &iface);
+    assert!(
+        !joined.iter().any(|g| g.segments()[7] == 0x1234),
+        "groups still joined after the players exited: {joined:?}"
+    );
+}
+
+#[test]
+fn a_group_on_an_interface_that_does_not_exist_is_a_clear_error() {
+    let out = jitterplay()
+        .args([
+            "play",
+            "rtp://239.9.9.14:5016",
+            "--format",
+            "pcmu",
+            "--interface",
+            "nosuch0",
+        ])
+        .bounded_output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("\"nosuch0\"") && stderr.lines().count() == 1,
         "{stderr}"
     );
 }

@@ -23,7 +23,10 @@ use crate::rtp::stream_format::StreamHint;
 pub fn run(args: PlayArgs, quiet: bool) -> anyhow::Result<()> {
     super::stop_signal::install();
     if args.input.starts_with("rtp://") {
-        let url: RtpUrl = args.input.parse()?;
+        let mut url: RtpUrl = args.input.parse()?;
+        if args.interface.is_some() {
+            url.interface = args.interface.clone();
+        }
         let hint = StreamHint {
             format: args.format,
             payload_type: args.pt.or(args.format.and_then(|f| f.static_pt())),
@@ -78,7 +81,7 @@ pub(super) fn play_sdp(
     let (pt, format) = sdp
         .primary()
         .context("the SDP offers no audio format jitterplay decodes")?;
-    let url = url_from_sdp(sdp);
+    let url = url_from_sdp(sdp, args.interface.clone());
     let telephone_event_pt = sdp
         .payloads
         .iter()
@@ -97,7 +100,7 @@ pub(super) fn play_sdp(
     play_live(&url, hint, args, Some(sdp), srtp, quiet, stop)
 }
 
-fn url_from_sdp(sdp: &crate::rtp::sdp::SdpStream) -> RtpUrl {
+fn url_from_sdp(sdp: &crate::rtp::sdp::SdpStream, interface: Option<String>) -> RtpUrl {
     let addr = sdp.connection.addr;
     let source = sdp
         .source_filter
@@ -115,6 +118,7 @@ fn url_from_sdp(sdp: &crate::rtp::sdp::SdpStream) -> RtpUrl {
         bind: std::net::SocketAddr::new(bind_ip, sdp.port),
         group: addr.is_multicast().then_some(addr),
         source,
+        interface,
     }
 }
 

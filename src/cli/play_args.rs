@@ -80,6 +80,10 @@ pub struct PlayArgs {
     /// and /listen.flac; /metrics, /stats.json and /healthz.
     #[arg(long, value_name = "ADDR:PORT")]
     pub web: Option<std::net::SocketAddr>,
+    /// Multicast: join the group on this interface (e.g. eth0; IPv6 URLs may also say
+    /// `rtp://[ff15::1%eth0]:5004`) instead of the one the routing table gives.
+    #[arg(long, value_name = "NAME")]
+    pub interface: Option<String>,
     /// `play sap://NAME`: where to listen for the session's announcements.
     #[command(flatten)]
     pub sap: super::sap_args::SapArgs,

@@ -17,7 +17,7 @@ pub struct SapArgs {
     pub groups: Vec<Ipv4Addr>,
     /// The local interface address to join the SAP groups on (default: the system's choice).
     #[arg(long = "sap-interface", value_name = "ADDR")]
-    pub interface: Option<Ipv4Addr>,
+    pub sap_interface: Option<Ipv4Addr>,
     /// A session not heard for ten announcement intervals expires, but never sooner than this.
     #[arg(long, value_name = "DURATION", value_parser = super::duration::parse_duration, default_value = "60s")]
     pub sap_timeout: Duration,
@@ -33,7 +33,7 @@ impl SapArgs {
         };
         Ok(SapListener::bind(
             &groups,
-            self.interface,
+            self.sap_interface,
             self.sap_timeout,
         )?)
     }

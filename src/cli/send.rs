@@ -94,9 +94,9 @@ pub struct SendArgs {
     /// `a=mediaclk:direct=OFFSET` and `a=ts-refclk:ntp=/traceable/`.
     #[arg(long, value_name = "OFFSET", conflicts_with = "ts")]
     pub mediaclk_offset: Option<u32>,
-    /// For an IPv4 multicast destination: send from this local address (and its interface).
+    /// For a multicast destination: send from this local address (IPv4: and its interface).
     #[arg(long, value_name = "ADDR")]
-    pub multicast_if: Option<std::net::Ipv4Addr>,
+    pub multicast_if: Option<std::net::IpAddr>,
     /// Multicast TTL (IPv6: hop limit); for a unicast destination, the unicast TTL.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=255))]
     pub ttl: Option<u32>,
@@ -327,7 +327,10 @@ pub fn run(args: SendArgs, quiet: bool) -> anyhow::Result<()> {
             &sender.sdp(),
             group,
             args.ttl.unwrap_or(1),
-            args.multicast_if,
+            match args.multicast_if {
+                Some(std::net::IpAddr::V4(a)) => Some(a),
+                _ => None,
+            },
         )?);
         tracing::info!(%group, "announcing the session by SAP");
         runtime.spawn(Arc::clone(&announcer).run(args.sap_interval));

@@ -1,7 +1,7 @@
 //! Binding the receive sockets an `rtp://` URL describes: reuse for multicast, the receive
 //! buffer (forced past the system cap when allowed), group joins; and why that can fail.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -52,6 +52,21 @@ pub enum ReceiveError {
         /// What the operating system said.
         error: std::io::Error,
     },
+    /// The multicast group could not be joined.
+    #[error("cannot join the multicast group {group}{on}: {error}{}", if hint.is_empty() { String::new() } else { format!(" ({hint})") })]
+    Join {
+        /// The group.
+        group: std::net::IpAddr,
+        /// " on IFACE" or "" (for the message).
+        on: String,
+        /// What the operating system said.
+        error: std::io::Error,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// `--interface` (or an IPv6 `%scope`) names no interface.
+    #[error("{0}")]
+    Interface(std::io::Error),
 }
 
 /// Binds the socket an `rtp://` URL describes: reuse for multicast, SO_RCVBUF if asked, group
@@ -92,17 +107,27 @@ pub fn bind(
         );
     }
     socket.bind(&addr.into()).map_err(err("bind"))?;
-    match (url.group, url.source) {
-        (Some(IpAddr::V4(group)), Some(IpAddr::V4(source))) => {
-            socket.join_ssm_v4(&source, &group, &std::net::Ipv4Addr::UNSPECIFIED)
-        }
-        (Some(IpAddr::V4(group)), _) => {
-            socket.join_multicast_v4(&group, &std::net::Ipv4Addr::UNSPECIFIED)
-        }
-        (Some(IpAddr::V6(group)), _) => socket.join_multicast_v6(&group, 0),
-        (None, _) => Ok(()),
+    if let Some(group) = url.group {
+        let index = match &url.interface {
+            Some(name) => {
+                super::multicast_join::interface_index(name).map_err(ReceiveError::Interface)?
+            }
+            None => 0,
+        };
+        // A source on another family cannot filter this group: RtpUrl refuses that mix.
+        let source = url.source.filter(|s| s.is_ipv4() == group.is_ipv4());
+        super::multicast_join::join(&socket, group, source, index).map_err(|error| {
+            ReceiveError::Join {
+                group,
+                on: url
+                    .interface
+                    .as_ref()
+                    .map_or(String::new(), |i| format!(" on {i}")),
+                hint: super::multicast_join::join_hint(&error),
+                error,
+            }
+        })?;
     }
-    .map_err(err("join the multicast group"))?;
     socket.set_nonblocking(true).map_err(err("configure"))?;
     Ok(socket.into())
 }

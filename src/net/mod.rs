@@ -9,6 +9,7 @@ pub mod bind;
 pub mod datagram_queue;
 pub mod file_source;
 pub mod kernel_drops;
+pub mod multicast_join;
 pub mod pacing;
 pub mod packet_saver;
 pub mod receive;

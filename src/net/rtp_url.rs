@@ -12,6 +12,9 @@ pub struct RtpUrl {
     pub group: Option<IpAddr>,
     /// The only sender to accept (and, for multicast, the source of a source-specific join).
     pub source: Option<IpAddr>,
+    /// The interface to join the group on (`rtp://[ff15::1%eth0]:5004`, or `--interface`);
+    /// `None`: the one the routing table gives.
+    pub interface: Option<String>,
 }
 
 /// A malformed `rtp://` URL.
@@ -56,6 +59,12 @@ impl FromStr for RtpUrl {
             return Err(bad("port 0 cannot receive"));
         }
         let host = host.trim_start_matches('[').trim_end_matches(']');
+        // An interface scope, as IPv6 writes it (`ff02::1%eth0`); taken for IPv4 groups too.
+        let (host, interface) = match host.split_once('%') {
+            Some((h, "")) => (h, None),
+            Some((h, iface)) => (h, Some(iface.to_owned())),
+            None => (host, None),
+        };
         let ip: IpAddr = if host.is_empty() {
             IpAddr::V4(Ipv4Addr::UNSPECIFIED)
         } else {
@@ -72,6 +81,7 @@ impl FromStr for RtpUrl {
             bind: SocketAddr::new(ip, port),
             group,
             source,
+            interface,
         })
     }
 }
@@ -114,6 +124,18 @@ mod tests {
             (unicast_lock.source, unicast_lock.group),
             (Some("192.168.1.9".parse().unwrap()), None)
         );
+    }
+
+    #[test]
+    fn an_interface_scope_names_the_interface_to_join_on() {
+        let u = url("rtp://[ff15::1234%eth0]:5004");
+        assert_eq!(u.interface.as_deref(), Some("eth0"));
+        assert_eq!(u.group, Some("ff15::1234".parse().unwrap()));
+        assert_eq!(
+            url("rtp://239.1.2.3%lo:5004").interface.as_deref(),
+            Some("lo")
+        );
+        assert_eq!(url("rtp://239.1.2.3:5004").interface, None);
     }
 
     #[test]

@@ -36,10 +36,10 @@ pub enum SendError {
     #[error("maximum payload {0} bytes is too small")]
     MaxPayload(usize),
     /// `--multicast-if` names no local address (or the destination is not IPv4 multicast).
-    #[error("--multicast-if {addr}: {error} (it must be an address of a local interface, for an IPv4 multicast destination)")]
+    #[error("--multicast-if {addr}: {error} (it must be an address of a local interface, of the multicast destination's family)")]
     MulticastInterface {
         /// The address asked for.
-        addr: std::net::Ipv4Addr,
+        addr: std::net::IpAddr,
         /// What the system said.
         error: std::io::Error,
     },
@@ -92,9 +92,9 @@ pub struct SendConfig {
     pub srtp: Option<crate::srtp::SrtpKeying>,
     /// The SDP's session name (`s=`, default "jitterplay"): what SAP listeners list.
     pub session_name: Option<String>,
-    /// For an IPv4 multicast destination: the local address (and so the interface) packets
-    /// leave from (`--multicast-if`).
-    pub multicast_if: Option<std::net::Ipv4Addr>,
+    /// For a multicast destination: the local address packets leave from (`--multicast-if`):
+    /// IPv4 also sends on its interface, IPv6 binds to it (the routing table picks the link).
+    pub multicast_if: Option<std::net::IpAddr>,
     /// RFC 7273 (`--mediaclk-offset`): timestamps follow the reference clock (the host's TAI or
     /// UTC time, in samples) plus this offset, announced as `a=mediaclk:direct=OFFSET`.
     pub media_clock_offset: Option<u32>,

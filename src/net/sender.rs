@@ -19,7 +19,7 @@ use super::send_loop::{Output, Protect, SendLoop};
 use super::send_report::{SendProgress, SendReport};
 use super::send_rtcp::SendRtcp;
 use super::send_sdp::stream_sdp;
-use super::socket::{resolve_destination, sending_socket_at};
+use super::socket::{resolve_destination, sending_socket_from, SocketError};
 use super::traffic_metrics::TrafficMetrics;
 use crate::netem::queue::{ImpairQueue, QueueLimits};
 use crate::rtp::payload::PayloadFormat;
@@ -98,18 +98,48 @@ impl Sender {
             config.seq.unwrap_or_else(rand::random),
             config.timestamp.unwrap_or_else(rand::random),
         );
-        let socket = sending_socket_at(destination, config.ttl, config.local_port.unwrap_or(0))?;
-        if let Some(addr) = config.multicast_if {
-            let multicast = matches!(destination.ip(), std::net::IpAddr::V4(a) if a.is_multicast());
-            let set = if multicast {
-                socket2::SockRef::from(&socket).set_multicast_if_v4(&addr)
-            } else {
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "the destination is not an IPv4 multicast group",
-                ))
-            };
-            set.map_err(|error| SendError::MulticastInterface { addr, error })?;
+        let multicast_if = match config.multicast_if {
+            Some(addr)
+                if destination.ip().is_multicast() && addr.is_ipv4() == destination.is_ipv4() =>
+            {
+                Some(addr)
+            }
+            Some(addr) => {
+                return Err(SendError::MulticastInterface {
+                    addr,
+                    error: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "the destination is not a multicast group of that family",
+                    ),
+                })
+            }
+            None => None,
+        };
+        let socket = sending_socket_from(
+            destination,
+            config.ttl,
+            config.local_port.unwrap_or(0),
+            multicast_if,
+        )
+        .map_err(|e| match (multicast_if, e) {
+            // Binding to an address that is not local is the user's mistake, said plainly.
+            (
+                Some(addr),
+                SocketError::Io {
+                    what: "bind",
+                    error,
+                    ..
+                },
+            ) => SendError::MulticastInterface { addr, error },
+            (_, e) => SendError::Socket(e),
+        })?;
+        if let Some(std::net::IpAddr::V4(addr)) = multicast_if {
+            socket2::SockRef::from(&socket)
+                .set_multicast_if_v4(&addr)
+                .map_err(|error| SendError::MulticastInterface {
+                    addr: addr.into(),
+                    error,
+                })?;
         }
         let rtcp_socket = SendRtcp::open_socket(
             &config.rtcp,

@@ -93,6 +93,16 @@ pub fn sending_socket_at(
     ttl: Option<u32>,
     port: u16,
 ) -> Result<UdpSocket, SocketError> {
+    sending_socket_from(dest, ttl, port, None)
+}
+
+/// [`sending_socket_at`] bound to local address `from` (its packets' source), when given.
+pub fn sending_socket_from(
+    dest: SocketAddr,
+    ttl: Option<u32>,
+    port: u16,
+    from: Option<IpAddr>,
+) -> Result<UdpSocket, SocketError> {
     let socket = Socket::new(Domain::for_address(dest), Type::DGRAM, Some(Protocol::UDP))
         .map_err(io_error("open a UDP socket for", dest))?;
     let set = io_error("set the TTL for", dest);
@@ -105,6 +115,9 @@ pub fn sending_socket_at(
     }
     .map_err(set)?;
     let mut local = unspecified(dest);
+    if let Some(ip) = from.filter(|ip| ip.is_ipv4() == dest.is_ipv4()) {
+        local.set_ip(ip);
+    }
     local.set_port(port);
     socket
         .bind(&local.into())

@@ -247,3 +247,41 @@ pub fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::proce
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Two namespaces joined by a veth pair, for IPv6 multicast (which loopback does not carry):
+/// the sender's side has `fd00::1` and `fd00::3`, the receiver's `fd00::2`; removed on drop.
+pub struct VethPair {
+    /// The senders' namespace (interface `NAME0`).
+    pub sender: Netns,
+    /// The receivers' namespace (interface `receiver_if`).
+    pub receiver: Netns,
+    /// The receiver's interface name.
+    pub receiver_if: String,
+}
+
+impl VethPair {
+    /// Makes both namespaces and the link between them.
+    pub fn new(test: &str) -> VethPair {
+        let sender = Netns::new(&format!("{test}s"));
+        let receiver = Netns::new(&format!("{test}r"));
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let (a, b) = (
+            format!("jpa{}x{n}", std::process::id() % 100_000),
+            format!("jpb{}x{n}", std::process::id() % 100_000),
+        );
+        ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
+        ip(&["link", "set", &a, "netns", &sender.name]);
+        ip(&["link", "set", &b, "netns", &receiver.name]);
+        sender.exec_ok(&["ip", "link", "set", &a, "up"]);
+        receiver.exec_ok(&["ip", "link", "set", &b, "up"]);
+        for addr in ["fd00::1/64", "fd00::3/64"] {
+            sender.exec_ok(&["ip", "-6", "addr", "add", addr, "dev", &a, "nodad"]);
+        }
+        receiver.exec_ok(&["ip", "-6", "addr", "add", "fd00::2/64", "dev", &b, "nodad"]);
+        VethPair {
+            sender,
+            receiver,
+            receiver_if: b,
+        }
+    }
+}
