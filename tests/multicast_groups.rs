@@ -294,3 +294,69 @@ fn a_group_on_an_interface_that_does_not_exist_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn aes67s_shortest_packets_125_us_l24_play_bit_exact() {
+    if !netns_available() || !require_tool("gst-launch-1.0") {
+        return;
+    }
+    let dir = scratch("mc_125us");
+    let ns = Netns::new("125us");
+    let wav = dir.join("noise.wav");
+    let source = noise_wav(&wav, 2, 24, 4.0, 61);
+    let mut p = ns.jitterplay(
+        &dir,
+        "play",
+        &[
+            "play",
+            "rtp://@239.9.9.15:5030",
+            "--quiet",
+            "--format",
+            "l24/48000/2",
+            "--output",
+            &format!("wav:{}", dir.join("out.wav").display()),
+            "--target-min",
+            "1s",
+            "--target-max",
+            "2s",
+            "--idle-timeout",
+            "2s",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    // 6 frames per packet: 8,000 packets/s.
+    let gst = ns
+        .command("gst-launch-1.0")
+        .args(["-q", "filesrc"])
+        .arg(format!("location={}", wav.display()))
+        .args([
+            "!",
+            "wavparse",
+            "!",
+            "audioconvert",
+            "!",
+            "audio/x-raw,format=S24BE,rate=48000,channels=2",
+            "!",
+            "rtpL24pay",
+            "pt=96",
+            "min-ptime=125000",
+            "max-ptime=125000",
+            "!",
+            "udpsink",
+            "host=239.9.9.15",
+            "port=5030",
+            "auto-multicast=true",
+            "sync=true",
+        ])
+        .bounded_output()
+        .expect("gst-launch");
+    assert!(gst.status.success(), "gst-launch failed");
+    assert!(wait_exit(&mut p, Duration::from_secs(30)).success());
+    let (out, _, _) = read_wav(&dir.join("out.wav"));
+    let matched = assert_bit_exact_run(&out, &source, 24, 2);
+    assert_eq!(
+        matched,
+        source.len() / 2,
+        "every frame of 32,000 packets played"
+    );
+}

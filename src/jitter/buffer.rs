@@ -57,6 +57,9 @@ const SEQ_BASE: u64 = 1 << 16;
 /// Lowest extended timestamp a stream starts at, for the same reason.
 const TS_BASE: u64 = 1 << 32;
 
+/// The most slots a buffer grows to (32 s of 125 µs packets).
+pub const MAX_SLOTS: usize = 1 << 18;
+
 /// Recent packet durations in RTP ticks; the smallest is the packet duration, because pauses and
 /// losses only ever make steps longer.
 #[derive(Debug, Clone, Default)]
@@ -296,6 +299,32 @@ impl JitterBuffer {
         self.slots.capacity() as u64
     }
 
+    /// Short packets (AES67's 1 ms and 125 µs) need more slots than the default to hold the
+    /// buffer's whole depth: once the packet duration is known, the ring grows to fit it (a
+    /// quarter more for reordering and bursts), at most [`MAX_SLOTS`]. This allocates, once or
+    /// twice per stream, on the thread that runs the buffer (never the audio callback), and
+    /// never beyond `max_capacity`.
+    fn fit_capacity(&mut self) {
+        let step = self.cadence.ticks();
+        if step == 0 {
+            return;
+        }
+        let depth = self.ticks(self.cfg.max_depth);
+        let needed = (depth / step).saturating_mul(5) / 4 + 64;
+        let cap = self.cap();
+        let limit = self.cfg.max_capacity.min(MAX_SLOTS) as u64;
+        if needed > cap && cap < limit {
+            let grown = needed.min(limit) as usize;
+            tracing::debug!(
+                from = cap,
+                to = grown,
+                step,
+                "jitter buffer slots grow to fit the packet time"
+            );
+            self.slots.grow(grown);
+        }
+    }
+
     /// `d` in RTP ticks of the stream's clock.
     pub fn ticks_of(&self, d: Duration) -> u64 {
         self.ticks(d)
@@ -470,6 +499,7 @@ impl JitterBuffer {
             prev => {
                 if let Some(h) = prev.filter(|h| ext_seq == h.seq + 1 && ext_ts > h.ts) {
                     self.cadence.observe(ext_ts - h.ts, self.cfg.clock_rate);
+                    self.fit_capacity();
                 }
                 self.cur.highest = Some(Highest {
                     seq: ext_seq,

@@ -57,6 +57,31 @@ impl BytePool {
     }
 
     /// Whether a payload of `len` bytes fits in what is free now.
+    /// Grows to at least `blocks` blocks (handles stay valid: they are block indices), so
+    /// that many one-block packets fit.
+    pub fn grow_to_blocks(&mut self, blocks: usize) {
+        let old = self.next.len();
+        let blocks = blocks.min(NIL as usize - 1);
+        if blocks <= old {
+            return;
+        }
+        let mut data = vec![0u8; blocks * BLOCK];
+        data[..self.data.len()].copy_from_slice(&self.data);
+        self.data = data.into_boxed_slice();
+        let mut next = self.next.to_vec();
+        // The new blocks go in front of the free list, chained in order.
+        next.extend((old..blocks).map(|i| {
+            if i + 1 < blocks {
+                i as u32 + 1
+            } else {
+                self.free_head
+            }
+        }));
+        self.next = next.into_boxed_slice();
+        self.free_head = old as u32;
+        self.free += blocks - old;
+    }
+
     pub fn fits(&self, len: usize) -> bool {
         Self::blocks_for(len) <= self.free
     }
@@ -151,6 +176,24 @@ mod tests {
         assert_eq!(empty.len(), 0);
         pool.release(empty);
         assert_eq!(pool.free, total);
+    }
+
+    #[test]
+    fn growing_keeps_what_is_stored_and_adds_free_blocks() {
+        let mut pool = BytePool::new(2 * BLOCK);
+        let a = pool.store(&[7u8; 300]).unwrap();
+        assert!(!pool.fits(1));
+        pool.grow_to_blocks(10);
+        assert_eq!(pool.free, 8);
+        let b = pool.store(&[9u8; 5 * BLOCK]).unwrap();
+        let mut out = vec![0u8; 5 * BLOCK];
+        pool.read(a, &mut out[..300]);
+        assert_eq!(&out[..300], &[7u8; 300][..]);
+        pool.read(b, &mut out);
+        assert!(out.iter().all(|&v| v == 9));
+        pool.release(a);
+        pool.release(b);
+        assert_eq!(pool.free, 10);
     }
 
     #[test]

@@ -100,6 +100,36 @@ impl SlotStore {
         }
     }
 
+    /// Grows to `capacity` slots, keeping every packet (each moves to its index in the larger
+    /// ring: their sequence numbers span less than the old capacity, so none collide), and the
+    /// pool to at least a block per slot (short packets take a whole block each).
+    pub fn grow(&mut self, capacity: usize) {
+        if capacity <= self.slots.len() {
+            return;
+        }
+        self.pool.grow_to_blocks(capacity);
+        let empty = || Slot {
+            state: SlotState::Empty,
+            ssrc: 0,
+            ext_seq: 0,
+            ext_ts: 0,
+            rtp_ts: 0,
+            rtp_seq: 0,
+            marker: false,
+            payload_type: 0,
+            arrival: Duration::ZERO,
+            own_ticks: 0,
+            handle: None,
+        };
+        let old = std::mem::replace(&mut self.slots, (0..capacity).map(|_| empty()).collect());
+        for slot in old.into_iter().filter(|s| s.state != SlotState::Empty) {
+            let i = self.index(slot.ext_seq);
+            if let Some(to) = self.slots.get_mut(i) {
+                *to = slot;
+            }
+        }
+    }
+
     /// Number of slots.
     pub fn capacity(&self) -> usize {
         self.slots.len()

@@ -14,6 +14,9 @@ pub struct JitterConfig {
     pub clock_rate: u32,
     /// Slots (packets) preallocated; bounds memory and the sequence-number window.
     pub capacity: usize,
+    /// How far the ring may grow once the packet duration is known, so that short packets
+    /// (AES67's 1 ms and 125 µs) fill the whole depth (`capacity` or less: never grows).
+    pub max_capacity: usize,
     /// Byte budget for queued payloads (any datagram size up to 65,507 bytes is accepted; when
     /// the budget is full the oldest queued packets are evicted, counted as overflow).
     pub max_bytes: usize,
@@ -42,6 +45,7 @@ impl JitterConfig {
         Self {
             clock_rate: clock_rate.max(1),
             capacity: 4096,
+            max_capacity: crate::jitter::buffer::MAX_SLOTS,
             max_bytes: DEFAULT_MAX_BYTES,
             max_pause: Duration::from_secs(5),
             max_depth: Duration::from_secs(30),

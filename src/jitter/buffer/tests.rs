@@ -15,6 +15,8 @@ const B: u32 = 0xbbbb;
 fn cfg(capacity: usize) -> JitterConfig {
     let mut c = JitterConfig::new(8000);
     c.capacity = capacity;
+    // These tests are about a ring of exactly this size.
+    c.max_capacity = capacity;
     c
 }
 
@@ -458,4 +460,31 @@ fn peek_resume_refuses_a_gap_that_holds_a_pause() {
     assert_eq!(drain(&mut b, 3), frames(A, [1, 2, 3]));
     let (mut out, mut scratch) = (Vec::new(), Vec::new());
     assert_eq!(b.peek_resume(STEP as u64, &mut out, &mut scratch), None);
+}
+
+#[test]
+fn short_packets_grow_the_ring_to_hold_the_whole_depth() {
+    // 125 µs packets at 48 kHz (6 ticks): 6 s of depth is 48,000 packets, far more than the
+    // 4,096 default slots; every one must be held and played in order.
+    let mut c = JitterConfig::new(48_000);
+    c.max_depth = Duration::from_secs(6);
+    let mut b = JitterBuffer::new(c);
+    let n: u32 = 40_000;
+    for i in 0..n {
+        let seq = (i % 65_536) as u16;
+        let h = RtpHeader::synthetic(96, seq, i * 6, A, false);
+        let at = Duration::from_micros(u64::from(i) * 125);
+        let o = b.insert(&h, &[i as u8; 36], at);
+        assert!(
+            matches!(o, InsertOutcome::Queued { .. }),
+            "packet {i}: {o:?}"
+        );
+    }
+    assert_eq!(b.stats().overflow, 0);
+    let mut played = 0u32;
+    while let PopOutcome::Frame { payload, .. } = b.pop(Duration::from_secs(1000)) {
+        assert_eq!(payload[0], played as u8, "packet {played} out of order");
+        played += 1;
+    }
+    assert_eq!(played, n);
 }
