@@ -57,9 +57,6 @@ const SEQ_BASE: u64 = 1 << 16;
 /// Lowest extended timestamp a stream starts at, for the same reason.
 const TS_BASE: u64 = 1 << 32;
 
-/// The most slots a buffer grows to (32 s of 125 µs packets).
-pub const MAX_SLOTS: usize = 1 << 18;
-
 /// Recent packet durations in RTP ticks; the smallest is the packet duration, because pauses and
 /// losses only ever make steps longer.
 #[derive(Debug, Clone, Default)]
@@ -301,7 +298,7 @@ impl JitterBuffer {
 
     /// Short packets (AES67's 1 ms and 125 µs) need more slots than the default to hold the
     /// buffer's whole depth: once the packet duration is known, the ring grows to fit it (a
-    /// quarter more for reordering and bursts), at most [`MAX_SLOTS`]. This allocates, once or
+    /// quarter more for reordering and bursts), at most [`MAX_SLOTS`](super::types::MAX_SLOTS). This allocates, once or
     /// twice per stream, on the thread that runs the buffer (never the audio callback), and
     /// never beyond `max_capacity`.
     fn fit_capacity(&mut self) {
@@ -312,7 +309,7 @@ impl JitterBuffer {
         let depth = self.ticks(self.cfg.max_depth);
         let needed = (depth / step).saturating_mul(5) / 4 + 64;
         let cap = self.cap();
-        let limit = self.cfg.max_capacity.min(MAX_SLOTS) as u64;
+        let limit = self.cfg.max_capacity.min(super::types::MAX_SLOTS) as u64;
         if needed > cap && cap < limit {
             let grown = needed.min(limit) as usize;
             tracing::debug!(

@@ -45,7 +45,7 @@ impl JitterConfig {
         Self {
             clock_rate: clock_rate.max(1),
             capacity: 4096,
-            max_capacity: crate::jitter::buffer::MAX_SLOTS,
+            max_capacity: MAX_SLOTS,
             max_bytes: DEFAULT_MAX_BYTES,
             max_pause: Duration::from_secs(5),
             max_depth: Duration::from_secs(30),
@@ -57,6 +57,9 @@ impl JitterConfig {
         }
     }
 }
+
+/// The most slots a buffer grows to (32 s of 125 µs packets).
+pub const MAX_SLOTS: usize = 1 << 18;
 
 /// Why the buffer restarted its stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
