@@ -72,6 +72,12 @@ fn a_sender_ahead_of_its_announced_media_clock_is_reported_at_its_offset() {
             .is_some_and(|r| r.starts_with("ptp=IEEE1588-2008:00-1D-C1")),
         "{last}"
     );
+    assert!(
+        last["reference_clock"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("host ")),
+        "{last}"
+    );
 }
 
 #[test]

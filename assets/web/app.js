@@ -162,7 +162,8 @@ function drawStatus() {
     ["buffer", typeof m.depth_ms === "number" ? `${m.depth_ms.toFixed(0)} / ${m.target_ms.toFixed(0)} ms` : undefined],
     ["RTT", typeof m.rtt_ms === "number" ? `${m.rtt_ms.toFixed(1)} ms` : undefined],
     ["drift", typeof m.drift_ppm === "number" ? `${m.drift_ppm.toFixed(1)} ppm` : s.metrics && "measuring"],
-    ["ref. clock", s.ts_refclk],
+    ["sender's clock", s.ts_refclk],
+    ["our clock", s.reference_clock],
     ["media clock", typeof m.mediaclk_offset_samples === "number"
       ? `${m.mediaclk_offset_samples.toFixed(1)} samples` +
         (typeof m.mediaclk_drift_ppm === "number" ? `, ${m.mediaclk_drift_ppm.toFixed(1)} ppm` : "")

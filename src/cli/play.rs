@@ -193,6 +193,11 @@ fn play_live(
         .and_then(|s| s.mediaclk.as_deref())
         .and_then(crate::rtp::media_clock::direct_offset);
     options.ts_refclk = sdp.and_then(|s| s.ts_refclk.clone());
+    if options.media_clock_offset.is_some() {
+        let clock = crate::net::host_clock::describe();
+        tracing::info!(reference = %clock, "measuring the sender's media clock (RFC 7273)");
+        options.reference_clock = Some(clock);
+    }
     if let Some(keying) = &srtp {
         tracing::info!(key = %keying.redacted(), "SRTP");
     }

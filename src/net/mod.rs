@@ -8,6 +8,7 @@
 pub mod bind;
 pub mod datagram_queue;
 pub mod file_source;
+pub mod host_clock;
 pub mod kernel_drops;
 pub mod multicast_join;
 pub mod pacing;

@@ -79,6 +79,8 @@ pub struct RtpPlayOptions {
     pub ts_refclk: Option<String>,
     /// The reference clock's reading at the player's time zero (set when playing starts).
     pub reference_epoch: Duration,
+    /// What disciplines that clock (linuxptp's grandmaster, TAI or UTC), for the status.
+    pub reference_clock: Option<String>,
 }
 
 /// The receiver's RTCP settings (`--rtcp`, `--no-nack`, `--rtx-pt`, and the SDP's attributes).
@@ -125,6 +127,7 @@ impl Default for RtpPlayOptions {
             media_clock_offset: None,
             ts_refclk: None,
             reference_epoch: Duration::ZERO,
+            reference_clock: None,
         }
     }
 }
@@ -146,6 +149,10 @@ pub struct LiveStatus {
     /// grandmaster), with the media clock measured against the host's (`metrics`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ts_refclk: Option<String>,
+    /// RFC 7273: the host clock the media clock is measured against, and what disciplines it
+    /// (linuxptp's grandmaster when `pmc` answers, else TAI or NTP-disciplined UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_clock: Option<String>,
     /// The stream's format.
     pub format: Option<String>,
     /// The receive core's metrics.
@@ -323,6 +330,7 @@ struct Playing {
     recorder: Option<Recorder>,
     final_record: Option<RecordSnapshot>,
     ts_refclk: Option<String>,
+    reference_clock: Option<String>,
 }
 
 fn decode_loop(
@@ -494,6 +502,7 @@ fn start(
         recorder,
         final_record: None,
         ts_refclk: options.ts_refclk.clone(),
+        reference_clock: options.reference_clock.clone(),
     })
 }
 
@@ -639,6 +648,7 @@ fn status(p: Option<&Playing>, now: Duration, net: &NetStats, forced: &'static s
             .and_then(|p| p.engine.metrics().ssrc())
             .map(|s| format!("{s:#010x}")),
         ts_refclk: p.and_then(|p| p.ts_refclk.clone()),
+        reference_clock: p.and_then(|p| p.reference_clock.clone()),
         format: p.map(|p| p.format.format.to_string()),
         metrics: p.map(|p| p.engine.metrics().snapshot()).unwrap_or_default(),
         receiver: p.map(|p| p.engine.counts()).unwrap_or_default(),
