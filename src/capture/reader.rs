@@ -63,7 +63,7 @@ pub struct Capture {
     pub truncated: Option<Truncation>,
     /// Where the capture's clock jumped (skipped as pauses).
     pub time_jumps: TimeJumps,
-    /// What SRTP decryption did, flow by flow (empty until [`super::srtp_flows::decrypt`] runs, and
+    /// What SRTP decryption did, flow by flow (empty until `srtp_flows::decrypt` runs, and
     /// for plain RTP).
     pub srtp: Vec<super::types::SrtpFlow>,
 }

@@ -41,7 +41,24 @@ pub(crate) struct Slot {
     handle: Option<Handle>,
 }
 
-impl Slot {}
+impl Slot {
+    /// A slot that holds nothing.
+    fn empty() -> Self {
+        Slot {
+            state: SlotState::Empty,
+            ssrc: 0,
+            ext_seq: 0,
+            ext_ts: 0,
+            rtp_ts: 0,
+            rtp_seq: 0,
+            marker: false,
+            payload_type: 0,
+            arrival: Duration::ZERO,
+            own_ticks: 0,
+            handle: None,
+        }
+    }
+}
 
 /// Metadata stored alongside a payload.
 #[derive(Debug, Clone, Copy)]
@@ -78,21 +95,7 @@ impl SlotStore {
     /// Allocates `capacity` slots and a pool of `budget` payload bytes, up front.
     pub fn new(capacity: usize, budget: usize) -> Self {
         let capacity = capacity.max(1);
-        let slots = (0..capacity)
-            .map(|_| Slot {
-                state: SlotState::Empty,
-                ssrc: 0,
-                ext_seq: 0,
-                ext_ts: 0,
-                rtp_ts: 0,
-                rtp_seq: 0,
-                marker: false,
-                payload_type: 0,
-                arrival: Duration::ZERO,
-                own_ticks: 0,
-                handle: None,
-            })
-            .collect();
+        let slots = (0..capacity).map(|_| Slot::empty()).collect();
         Self {
             slots,
             pool: BytePool::new(budget),
@@ -108,20 +111,10 @@ impl SlotStore {
             return;
         }
         self.pool.grow_to_blocks(capacity);
-        let empty = || Slot {
-            state: SlotState::Empty,
-            ssrc: 0,
-            ext_seq: 0,
-            ext_ts: 0,
-            rtp_ts: 0,
-            rtp_seq: 0,
-            marker: false,
-            payload_type: 0,
-            arrival: Duration::ZERO,
-            own_ticks: 0,
-            handle: None,
-        };
-        let old = std::mem::replace(&mut self.slots, (0..capacity).map(|_| empty()).collect());
+        let old = std::mem::replace(
+            &mut self.slots,
+            (0..capacity).map(|_| Slot::empty()).collect(),
+        );
         for slot in old.into_iter().filter(|s| s.state != SlotState::Empty) {
             let i = self.index(slot.ext_seq);
             if let Some(to) = self.slots.get_mut(i) {

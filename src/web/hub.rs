@@ -4,12 +4,13 @@
 //!
 //! The player side only ever pushes into SPSC rings and never blocks: if the web side falls
 //! behind, points and frames are dropped and counted. It does not know whether any client
-//! exists. The web side ([`super::pump`]) drains the rings on its own runtime.
+//! exists. The web side (the pump, `pump.rs`) drains the rings on its own runtime.
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::extract::ws::Utf8Bytes;
 use ringbuf::traits::{Producer, Split};
 use ringbuf::{HeapCons, HeapProd, HeapRb};
 use tokio::sync::broadcast;
@@ -86,7 +87,7 @@ pub struct WebHub {
     audio_stats: Arc<RecordStats>,
     latest: Mutex<Option<serde_json::Value>>,
     history: Mutex<VecDeque<Arc<str>>>,
-    updates: broadcast::Sender<Arc<str>>,
+    updates: broadcast::Sender<Utf8Bytes>,
     pcm: broadcast::Sender<PcmChunk>,
     counts: Arc<WebStats>,
     /// Feed clients connected now.
@@ -191,7 +192,7 @@ impl WebHub {
     }
 
     /// A new feed client's queue.
-    pub fn subscribe_updates(&self) -> broadcast::Receiver<Arc<str>> {
+    pub fn subscribe_updates(&self) -> broadcast::Receiver<Utf8Bytes> {
         self.updates.subscribe()
     }
 
@@ -232,7 +233,7 @@ impl WebHub {
         *lock(&self.latest) = Some(status);
     }
 
-    pub(super) fn publish(&self, point: Arc<str>, update: Arc<str>, keep: usize) {
+    pub(super) fn publish(&self, point: Arc<str>, update: Utf8Bytes, keep: usize) {
         {
             let mut history = lock(&self.history);
             if history.len() == keep {
