@@ -19,27 +19,7 @@ use common::*;
 use multicast_support::*;
 
 fn player(ns: &Netns, dir: &std::path::Path, label: &str, url: &str) -> std::process::Child {
-    ns.jitterplay(
-        dir,
-        label,
-        &[
-            "play",
-            url,
-            "--quiet",
-            "--format",
-            "l16/48000/2",
-            "--output",
-            &format!("wav:{}", dir.join(format!("{label}.wav")).display()),
-            "--target-min",
-            "1s",
-            "--target-max",
-            "2s",
-            "--idle-timeout",
-            "2s",
-            "--stats-json",
-            &dir.join(format!("{label}.jsonl")).display().to_string(),
-        ],
-    )
+    play_to_wav(ns, dir, label, url, &["--format", "l16/48000/2"], &[])
 }
 
 fn final_net(dir: &std::path::Path, label: &str, key: &str) -> u64 {
@@ -197,28 +177,13 @@ fn ipv6_any_source_and_source_specific_joins_over_a_link() {
         &format!("rtp://[ff15::1234%{iface}]:5020"),
     );
     // Source-specific (MLDv2), with --interface.
-    let mut ssm = link.receiver.jitterplay(
+    let mut ssm = play_to_wav(
+        &link.receiver,
         &dir,
         "ssm6",
-        &[
-            "play",
-            "rtp://[fd00::1]@[ff35::1234]:5022",
-            "--interface",
-            &iface,
-            "--quiet",
-            "--format",
-            "l16/48000/2",
-            "--output",
-            &format!("wav:{}", dir.join("ssm6.wav").display()),
-            "--target-min",
-            "1s",
-            "--target-max",
-            "2s",
-            "--idle-timeout",
-            "2s",
-            "--stats-json",
-            &dir.join("ssm6.jsonl").display().to_string(),
-        ],
+        "rtp://[fd00::1]@[ff35::1234]:5022",
+        &["--format", "l16/48000/2", "--interface", &iface],
+        &[],
     );
     std::thread::sleep(Duration::from_millis(800));
     let joined = joined_v6(&link.receiver, &iface);
@@ -304,55 +269,19 @@ fn aes67s_shortest_packets_125_us_l24_play_bit_exact() {
     let ns = Netns::new("125us");
     let wav = dir.join("noise.wav");
     let source = noise_wav(&wav, 2, 24, 4.0, 61);
-    let mut p = ns.jitterplay(
+    let mut p = play_to_wav(
+        &ns,
         &dir,
         "play",
-        &[
-            "play",
-            "rtp://@239.9.9.15:5030",
-            "--quiet",
-            "--format",
-            "l24/48000/2",
-            "--output",
-            &format!("wav:{}", dir.join("out.wav").display()),
-            "--target-min",
-            "1s",
-            "--target-max",
-            "2s",
-            "--idle-timeout",
-            "2s",
-        ],
+        "rtp://@239.9.9.15:5030",
+        &["--format", "l24/48000/2"],
+        &[],
     );
     std::thread::sleep(Duration::from_millis(700));
     // 6 frames per packet: 8,000 packets/s.
-    let gst = ns
-        .command("gst-launch-1.0")
-        .args(["-q", "filesrc"])
-        .arg(format!("location={}", wav.display()))
-        .args([
-            "!",
-            "wavparse",
-            "!",
-            "audioconvert",
-            "!",
-            "audio/x-raw,format=S24BE,rate=48000,channels=2",
-            "!",
-            "rtpL24pay",
-            "pt=96",
-            "min-ptime=125000",
-            "max-ptime=125000",
-            "!",
-            "udpsink",
-            "host=239.9.9.15",
-            "port=5030",
-            "auto-multicast=true",
-            "sync=true",
-        ])
-        .bounded_output()
-        .expect("gst-launch");
-    assert!(gst.status.success(), "gst-launch failed");
+    gst_l24_send(&ns, &wav, 2, 96, 125_000, "239.9.9.15", 5030);
     assert!(wait_exit(&mut p, Duration::from_secs(30)).success());
-    let (out, _, _) = read_wav(&dir.join("out.wav"));
+    let (out, _, _) = read_wav(&dir.join("play.wav"));
     let matched = assert_bit_exact_run(&out, &source, 24, 2);
     assert_eq!(
         matched,

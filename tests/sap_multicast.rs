@@ -31,23 +31,7 @@ fn ffmpegs_sap_session_is_listed_played_bit_exact_and_its_group_left() {
         "list",
         &["streams", "sap://", "--json", "--duration", "5s"],
     );
-    let mut player = ns.jitterplay(
-        &dir,
-        "play",
-        &[
-            "play",
-            "sap://my session",
-            "--quiet",
-            "--output",
-            &format!("wav:{}", dir.join("out.wav").display()),
-            "--target-min",
-            "1s",
-            "--target-max",
-            "2s",
-            "--idle-timeout",
-            "2s",
-        ],
-    );
+    let mut player = play_to_wav(&ns, &dir, "play", "sap://my session", &[], &[]);
     std::thread::sleep(Duration::from_millis(500));
     let _ffmpeg = Running(
         ns.command("ffmpeg")
@@ -90,7 +74,7 @@ fn ffmpegs_sap_session_is_listed_played_bit_exact_and_its_group_left() {
         "the group is still joined after play exited: {:?}",
         ns.joined_groups()
     );
-    let (out, rate, channels) = read_wav(&dir.join("out.wav"));
+    let (out, rate, channels) = read_wav(&dir.join("play.wav"));
     assert_eq!((rate, channels), (48_000, 2));
     let matched = assert_bit_exact_run(&out, &source, 16, 2);
     eprintln!(
@@ -155,56 +139,13 @@ fn an_aes67_style_l24_session_at_1_ms_is_listed_with_its_clock_and_played_bit_ex
     );
     assert_eq!(found["mediaclk"], "direct=0", "{found}");
 
-    let mut player = ns.jitterplay(
-        &dir,
-        "play",
-        &[
-            "play",
-            "sap://AES67 studio",
-            "--quiet",
-            "--output",
-            &format!("wav:{}", dir.join("out.wav").display()),
-            "--target-min",
-            "1s",
-            "--target-max",
-            "2s",
-            "--idle-timeout",
-            "2s",
-        ],
-    );
+    let mut player = play_to_wav(&ns, &dir, "play", "sap://AES67 studio", &[], &[]);
     std::thread::sleep(Duration::from_millis(1500));
-    let gst = ns
-        .command("gst-launch-1.0")
-        .args(["-q", "filesrc"])
-        .arg(format!("location={}", wav.display()))
-        .args([
-            "!",
-            "wavparse",
-            "!",
-            "audioconvert",
-            "!",
-            "audio/x-raw,format=S24BE,rate=48000,channels=8",
-            "!",
-            "rtpL24pay",
-            "pt=97",
-            "min-ptime=1000000",
-            "max-ptime=1000000",
-            "!",
-            "udpsink",
-            "host=239.9.9.10",
-            "port=5006",
-            "auto-multicast=true",
-            "sync=true",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .bounded_output()
-        .expect("gst-launch");
-    assert!(gst.status.success(), "gst-launch failed");
+    gst_l24_send(&ns, &wav, 8, 97, 1_000_000, "239.9.9.10", 5006);
     let status = wait_exit(&mut player, Duration::from_secs(30));
     let stderr = std::fs::read_to_string(dir.join("play.stderr")).unwrap_or_default();
     assert!(status.success(), "play: {stderr}");
-    let (out, rate, channels) = read_wav(&dir.join("out.wav"));
+    let (out, rate, channels) = read_wav(&dir.join("play.wav"));
     assert_eq!((rate, channels), (48_000, 8));
     let matched = assert_bit_exact_run(&out, &source, 24, 8);
     eprintln!(
@@ -302,21 +243,12 @@ fn play_follows_an_announcement_that_moves_the_session() {
     let packet = dir.join("announce.bin");
     std::fs::write(&packet, sap_packet(1, "239.9.9.20", 5020)).expect("write");
     let _announcer = announcer(&ns, &packet);
-    let mut player = ns.jitterplay_with(
+    let mut player = play_to_wav(
+        &ns,
         &dir,
         "play",
-        &[
-            "play",
-            "sap://moving",
-            "--output",
-            &format!("wav:{}", dir.join("out.wav").display()),
-            "--target-min",
-            "1s",
-            "--target-max",
-            "2s",
-            "--idle-timeout",
-            "3s",
-        ],
+        "sap://moving",
+        &[],
         &[("RUST_LOG", "jitterplay=info")],
     );
     let send = |label: &str, wav: &std::path::Path, to: &str| {
@@ -338,7 +270,7 @@ fn play_follows_an_announcement_that_moves_the_session() {
         "{stderr}"
     );
     // The output ends with the second stream's audio, bit-exact.
-    let (out, _, _) = read_wav(&dir.join("out.wav"));
+    let (out, _, _) = read_wav(&dir.join("play.wav"));
     let tail_start = out
         .chunks_exact(2)
         .rposition(|f| f.iter().any(|&v| v != 0.0))

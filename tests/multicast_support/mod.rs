@@ -285,3 +285,70 @@ impl VethPair {
         }
     }
 }
+
+/// Starts `jitterplay play INPUT --quiet --output wav:DIR/LABEL.wav --target-min 1s
+/// --target-max 2s --idle-timeout 2s --stats-json DIR/LABEL.jsonl EXTRA…` in `ns`, with `envs`.
+pub fn play_to_wav(
+    ns: &Netns,
+    dir: &Path,
+    label: &str,
+    input: &str,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> Child {
+    let wav = format!("wav:{}", dir.join(format!("{label}.wav")).display());
+    let stats = dir.join(format!("{label}.jsonl")).display().to_string();
+    let mut args = vec![
+        "play",
+        input,
+        "--quiet",
+        "--output",
+        &wav,
+        "--target-min",
+        "1s",
+        "--target-max",
+        "2s",
+        "--idle-timeout",
+        "2s",
+        "--stats-json",
+        &stats,
+    ];
+    args.extend_from_slice(extra);
+    ns.jitterplay_with(dir, label, &args, envs)
+}
+
+/// GStreamer's `rtpL24pay` sends `wav` as L24/48000/`channels` with payload type `pt` in
+/// packets of `ptime_ns` to `group:port`, paced by the clock, to its end.
+pub fn gst_l24_send(
+    ns: &Netns,
+    wav: &Path,
+    channels: u16,
+    pt: u8,
+    ptime_ns: u64,
+    group: &str,
+    port: u16,
+) -> Output {
+    let out = ns
+        .command("gst-launch-1.0")
+        .args(["-q", "filesrc"])
+        .arg(format!("location={}", wav.display()))
+        .args(["!", "wavparse", "!", "audioconvert", "!"])
+        .arg(format!(
+            "audio/x-raw,format=S24BE,rate=48000,channels={channels}"
+        ))
+        .args(["!", "rtpL24pay"])
+        .args([
+            format!("pt={pt}"),
+            format!("min-ptime={ptime_ns}"),
+            format!("max-ptime={ptime_ns}"),
+        ])
+        .args(["!", "udpsink"])
+        .args([format!("host={group}"), format!("port={port}")])
+        .args(["auto-multicast=true", "sync=true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("gst-launch-1.0");
+    assert!(out.status.success(), "gst-launch-1.0 failed");
+    out
+}
