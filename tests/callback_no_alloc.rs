@@ -117,3 +117,25 @@ fn paused_output_plays_silence_and_keeps_the_ring() {
     stats.set_paused(false);
     assert_eq!(assert_no_alloc(|| cb.fill(&mut out)), PERIOD);
 }
+
+#[test]
+fn recording_and_web_listening_taps_allocate_nothing() {
+    // `--record` and `--web` both tap what the callback plays; neither may cost it anything.
+    let (mut cb, _stats, _producer) = callback_with(PERIOD + PERIOD / 2);
+    let record_stats = Arc::new(jitterplay::playback::record_tap::RecordStats::default());
+    let (tap, queue) =
+        jitterplay::playback::record_tap::record_queue(48_000, 2, Arc::clone(&record_stats));
+    cb.set_tap(tap);
+    let hub = jitterplay::web::WebHub::new(jitterplay::web::Role::Player, None);
+    cb.set_listen_tap(hub.attach_audio(48_000, 2));
+    let mut out = vec![1.0f32; PERIOD];
+    let played = assert_no_alloc(|| cb.fill(&mut out) + cb.fill(&mut out) + cb.fill(&mut out));
+    assert_eq!(played, PERIOD + PERIOD / 2);
+    use ringbuf::traits::Observer;
+    assert_eq!(
+        queue.samples.occupied_len(),
+        PERIOD + PERIOD / 2,
+        "the recording got it all"
+    );
+    assert_eq!(record_stats.snapshot().record_dropped_frames, 0);
+}
