@@ -143,26 +143,25 @@ pub fn run(path: &Path, args: &PlayArgs, quiet: bool) -> anyhow::Result<()> {
         } else {
             "playing"
         };
-        if let Some(web) = web.as_mut() {
-            web.push(serde_json::json!({
+        // The --stats-json line (one per second of output, as for a live stream; the final
+        // line follows), which the dashboard gets at every report.
+        let line_due = stats_out.is_some() && p.position >= next_line;
+        if web.is_some() || line_due {
+            let line = serde_json::json!({
                 "t": p.position.as_secs_f64(),
                 "state": state,
                 "format": format,
                 "source": stream.info.src.map(|s| s.to_string()),
                 "metrics": m,
-            }));
-        }
-        // One line per second of output, as for a live stream (the final line follows).
-        if let Some(out) = stats_out.as_mut().filter(|_| p.position >= next_line) {
-            next_line = Duration::from_secs(p.position.as_secs() + 1);
-            let line = serde_json::json!({
-                "t": p.position.as_secs_f64(),
-                "state": state,
-                "format": format,
-                "metrics": m,
             });
-            if let Err(e) = json_line(out, &line) {
-                write_error.get_or_insert(e);
+            if let Some(out) = stats_out.as_mut().filter(|_| line_due) {
+                next_line = Duration::from_secs(p.position.as_secs() + 1);
+                if let Err(e) = json_line(out, &line) {
+                    write_error.get_or_insert(e);
+                }
+            }
+            if let Some(web) = web.as_mut() {
+                web.push(line);
             }
         }
         status.set(format!(

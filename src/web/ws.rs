@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -68,14 +68,15 @@ async fn serve(mut socket: WebSocket, place: Place) {
         text.push_str(point);
     }
     text.push_str("]}");
-    if !send(&mut socket, &hub, &mut updates, text).await {
+    if !send(&mut socket, &hub, &mut updates, text.into()).await {
         return;
     }
     loop {
         tokio::select! {
             update = updates.recv() => match update {
                 Ok(update) => {
-                    if !send(&mut socket, &hub, &mut updates, update.to_string()).await {
+                    // Every client sends the same bytes: the update is shared, not copied.
+                    if !send(&mut socket, &hub, &mut updates, update).await {
                         return;
                     }
                 }
@@ -96,10 +97,10 @@ async fn serve(mut socket: WebSocket, place: Place) {
 async fn send(
     socket: &mut WebSocket,
     hub: &WebHub,
-    updates: &mut tokio::sync::broadcast::Receiver<Arc<str>>,
-    text: String,
+    updates: &mut tokio::sync::broadcast::Receiver<Utf8Bytes>,
+    text: Utf8Bytes,
 ) -> bool {
-    match tokio::time::timeout(SLOW_CLIENT, socket.send(Message::Text(text.into()))).await {
+    match tokio::time::timeout(SLOW_CLIENT, socket.send(Message::Text(text))).await {
         Ok(Ok(())) => true,
         Ok(Err(_)) => false,
         Err(_) => {
