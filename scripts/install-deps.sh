@@ -10,7 +10,7 @@
 # The README's two set-up commands and .ci/run call this script, so they cannot drift apart.
 set -euo pipefail
 what=${1:-demo}
-packages=(libasound2-dev libopus-dev libsrtp2-dev pkg-config)
+packages=(libasound2-dev libopus-dev libsrtp2-dev libpcap-dev pkg-config)
 if [ "$what" = test ]; then
   packages+=(ffmpeg pulseaudio pulseaudio-utils libasound2-plugins
              gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good

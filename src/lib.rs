@@ -44,6 +44,7 @@ pub mod codec;
 pub mod counters;
 pub mod fuzzing;
 pub mod jitter;
+pub mod monitor;
 pub mod net;
 pub mod netem;
 pub mod output;

@@ -14,6 +14,12 @@ use super::types::SdpSighting;
 use crate::rtp::sdp::SdpPayload;
 use crate::srtp::SrtpKeying;
 
+/// SDPs a live capture keeps per endpoint.
+pub const LIVE_PER_ENDPOINT: usize = 8;
+
+/// Endpoints a live capture keeps SDPs for.
+pub const LIVE_ENDPOINTS: usize = 65_536;
+
 /// How a payload mapping was found for a stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -56,23 +62,48 @@ impl PayloadBindings {
             ..Self::default()
         };
         for s in sightings {
-            for m in s.media {
-                // Without a c= line the message's sender is the best guess of where media goes.
-                let Some(ip) = m.connection.or(s.sender.map(|a| a.ip())) else {
-                    continue;
-                };
-                bindings
-                    .by_endpoint
-                    .entry(SocketAddr::new(ip, m.port))
-                    .or_default()
-                    .push(Binding {
-                        at: s.at,
-                        payloads: m.payloads,
-                        srtp: m.srtp,
-                    });
-            }
+            bindings.bind(s, usize::MAX);
         }
         bindings
+    }
+
+    /// Adds an SDP seen after every one before it (a live capture), counting it. Memory stays
+    /// bounded however long it runs: an endpoint keeps its last [`LIVE_PER_ENDPOINT`] SDPs,
+    /// and past [`LIVE_ENDPOINTS`] endpoints the older half (by last SDP) is forgotten.
+    pub fn add(&mut self, sighting: SdpSighting) {
+        self.sdp_bodies += 1;
+        self.bind(sighting, LIVE_PER_ENDPOINT);
+        if self.by_endpoint.len() > LIVE_ENDPOINTS {
+            let mut last: Vec<Duration> = (self.by_endpoint.values())
+                .filter_map(|l| l.last().map(|b| b.at))
+                .collect();
+            last.sort_unstable();
+            let cut = last[last.len() / 2];
+            self.by_endpoint
+                .retain(|_, l| l.last().is_some_and(|b| b.at >= cut));
+        }
+    }
+
+    /// Binds `s`'s media, each endpoint keeping its last `keep` SDPs.
+    fn bind(&mut self, s: SdpSighting, keep: usize) {
+        for m in s.media {
+            // Without a c= line the message's sender is the best guess of where media goes.
+            let Some(ip) = m.connection.or(s.sender.map(|a| a.ip())) else {
+                continue;
+            };
+            let list = self
+                .by_endpoint
+                .entry(SocketAddr::new(ip, m.port))
+                .or_default();
+            list.push(Binding {
+                at: s.at,
+                payloads: m.payloads,
+                srtp: m.srtp,
+            });
+            if list.len() > keep {
+                list.drain(..list.len() - keep);
+            }
+        }
     }
 
     /// What payload type `pt` meant on a stream from `src` to `dst` at `at`: the mapping in force

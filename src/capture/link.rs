@@ -28,6 +28,20 @@ pub enum Link {
     RawIp,
 }
 
+impl Link {
+    /// The link of a libpcap LINKTYPE number (as a live capture reports it), if read here.
+    pub fn from_linktype(linktype: i32) -> Option<Link> {
+        Some(match linktype {
+            1 => Link::Ethernet,
+            113 => Link::LinuxSll,
+            276 => Link::LinuxSll2,
+            0 | 108 => Link::Null,
+            12 | 14 | 101 | 228 | 229 => Link::RawIp,
+            _ => return None,
+        })
+    }
+}
+
 /// A UDP datagram found in a frame (or reassembled from several).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UdpDatagram {

@@ -16,21 +16,40 @@ pub fn scan<'a>(datagrams: impl IntoIterator<Item = &'a Datagram>) -> PayloadBin
             continue;
         }
         sip_messages += 1;
-        let Some(body) = sdp_body(&d.payload) else {
-            continue;
-        };
-        // An SDP that does not parse names nothing; the call's RTP is still listed, unnamed.
-        let Ok(media) = audio_media(body) else {
-            tracing::debug!(at = ?d.at, "SIP message with an unreadable SDP body");
-            continue;
-        };
-        sightings.push(SdpSighting {
-            at: d.at,
-            sender: d.src,
-            media,
-        });
+        sightings.extend(sighting(d.at, d.src, &d.payload));
     }
     PayloadBindings::new(sightings, sip_messages)
+}
+
+/// The SDP a SIP message captured at `at` from `sender` carries, with its audio media.
+pub fn sighting(
+    at: std::time::Duration,
+    sender: Option<std::net::SocketAddr>,
+    message: &[u8],
+) -> Option<SdpSighting> {
+    let body = sdp_body(message)?;
+    // An SDP that does not parse names nothing; the call's RTP is still listed, unnamed.
+    let Ok(media) = audio_media(body) else {
+        tracing::debug!(?at, "SIP message with an unreadable SDP body");
+        return None;
+    };
+    Some(SdpSighting { at, sender, media })
+}
+
+/// The Call-ID of a SIP message (`Call-ID:` or its compact form `i:`).
+pub fn call_id(message: &[u8]) -> Option<&str> {
+    let head_end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(message.len());
+    let head = std::str::from_utf8(&message[..head_end]).ok()?;
+    head.split("\r\n").find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        let name = name.trim();
+        (name.eq_ignore_ascii_case("call-id") || name.eq_ignore_ascii_case("i"))
+            .then(|| value.trim())
+            .filter(|v| !v.is_empty())
+    })
 }
 
 /// A SIP request line (`INVITE sip:… SIP/2.0`) or status line (`SIP/2.0 200 OK`).
@@ -80,6 +99,12 @@ mod tests {
         ]);
         assert!(is_sip(b"SIP/2.0 200 OK\r\n"));
         assert!(!is_sip(b"HTTP/1.1 200 OK\r\n"));
+        assert_eq!(
+            call_id(b"INVITE sip:b SIP/2.0\r\nCall-ID: abc@host \r\n\r\n"),
+            Some("abc@host")
+        );
+        assert_eq!(call_id(b"SIP/2.0 200 OK\r\ni: x1\r\n\r\nv=0"), Some("x1"));
+        assert_eq!(call_id(invite), None);
         assert_eq!((found.sip_messages, found.sdp_bodies), (1, 1));
         // The offer says what 10.0.0.1:4000 receives; its reply comes from there too.
         let caller = Some("10.0.0.1:4000".parse().unwrap());

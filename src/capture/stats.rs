@@ -7,13 +7,13 @@
 //! as arriving on time by its RTP timestamp. It adds no jitter, does not set the largest gap,
 //! and the skew carries on from before the pause; the pause is counted in `skipped_pauses`.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::jitter::InterarrivalJitter;
 use crate::rtp::seq::{SeqExtender, TsExtender};
+use crate::rtp::seq_window::{SeqMark, SeqWindow};
 
 /// Sequence and timing statistics of one stream.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -80,13 +80,19 @@ pub struct PacketNote {
     pub skew_ms: Option<f64>,
     /// Its place in the sequence.
     pub seq: SeqStatus,
+    /// Its extended sequence number.
+    #[serde(skip)]
+    pub ext_seq: u64,
 }
 
 /// Accumulates [`StreamStats`] packet by packet in capture order.
 #[derive(Debug)]
 pub struct StatsBuilder {
     seq: SeqExtender,
-    seen: HashSet<u64>,
+    /// The numbers seen lately (a packet a window behind counts as a duplicate).
+    seen: SeqWindow,
+    /// Distinct numbers seen.
+    unique: u64,
     lowest: Option<u64>,
     stats: StreamStats,
     first_at: Option<Duration>,
@@ -128,7 +134,8 @@ impl StatsBuilder {
     pub fn new(clock_rate: Option<u32>) -> Self {
         StatsBuilder {
             seq: SeqExtender::new(),
-            seen: HashSet::new(),
+            seen: SeqWindow::new(),
+            unique: 0,
             lowest: None,
             stats: StreamStats::default(),
             first_at: None,
@@ -185,7 +192,11 @@ impl StatsBuilder {
         self.last_at = at;
         let highest = self.seq.highest();
         let ext = self.seq.extend(seq);
-        let status = if !self.seen.insert(ext) {
+        let mark = self.seen.insert(ext);
+        if mark == SeqMark::New {
+            self.unique += 1;
+        }
+        let status = if mark != SeqMark::New {
             s.duplicated += 1;
             SeqStatus::Duplicate
         } else {
@@ -210,7 +221,13 @@ impl StatsBuilder {
             jitter_ms: timing.map(|(j, _)| j * 1000.0),
             skew_ms: timing.map(|(_, k)| k * 1000.0),
             seq: status,
+            ext_seq: ext,
         }
+    }
+
+    /// The sequence numbers seen lately.
+    pub fn seen(&self) -> &SeqWindow {
+        &self.seen
     }
 
     /// The statistics so far.
@@ -218,7 +235,7 @@ impl StatsBuilder {
         let mut s = self.stats;
         if let (Some(low), Some(high)) = (self.lowest, self.seq.highest()) {
             s.expected = high - low + 1;
-            s.lost = s.expected.saturating_sub(self.seen.len() as u64);
+            s.lost = s.expected.saturating_sub(self.unique);
         }
         let first = self.first_at.unwrap_or_default();
         s.start_s = first.as_secs_f64();

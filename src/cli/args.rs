@@ -3,7 +3,7 @@
 use clap::{Parser, Subcommand};
 
 use super::completions_args::{CompletionsArgs, ManArgs};
-use super::{demo, devices, play_args, relay, send, simulate, streams};
+use super::{demo, devices, monitor, play_args, relay, send, simulate, streams};
 
 /// jitterplay: play audio files and RTP streams cleanly over bad networks.
 #[derive(Debug, Parser)]
@@ -27,6 +27,9 @@ pub enum Command {
     Play(play_args::PlayArgs),
     /// List the RTP streams of a capture (pcap, pcapng, rtpdump) with loss, jitter and skew.
     Streams(streams::StreamsArgs),
+    /// Watch many live RTP streams (port ranges, groups, SDP files, a capture or an interface):
+    /// loss, bursts, jitter, late packets, MOS, silence and loudness per stream.
+    Monitor(monitor::MonitorArgs),
     /// Stream a bundled sample over loopback through a bad network and play it: start here.
     Demo(demo::DemoArgs),
     /// List audio hosts, output devices and their configurations.

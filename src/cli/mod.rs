@@ -8,6 +8,7 @@ pub mod completions_args;
 pub mod demo;
 pub mod devices;
 pub mod duration;
+pub mod monitor;
 pub mod play;
 pub mod play_args;
 pub mod relay;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(args, cli.quiet),
         Command::Devices(args) => devices::run(args),
         Command::Streams(args) => streams::run(args),
+        Command::Monitor(args) => monitor::run(args, cli.quiet),
         Command::Send(args) => send::run(args, cli.quiet),
         Command::Relay(args) => relay::run(args),
         Command::Simulate(args) => simulate::run(args),

@@ -5,6 +5,7 @@
 //! argument and are unit-tested without a clock; [`sender`] and [`relay`] are the tokio loops
 //! around them.
 
+pub mod batch_recv;
 pub mod bind;
 pub mod datagram_queue;
 pub mod file_source;

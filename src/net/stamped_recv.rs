@@ -110,7 +110,7 @@ pub fn recv(socket: &tokio::net::UdpSocket, buf: &mut [u8]) -> io::Result<Receiv
 
 /// How long before `read_at` the wall-clock stamp (`secs`, `nanos`) was taken; zero when the stamp
 /// is missing, in the future, or implausibly old.
-fn age(read_at: SystemTime, secs: i64, nanos: i64) -> Duration {
+pub(crate) fn age(read_at: SystemTime, secs: i64, nanos: i64) -> Duration {
     let (Ok(secs), Ok(nanos)) = (u64::try_from(secs), u32::try_from(nanos)) else {
         return Duration::ZERO;
     };

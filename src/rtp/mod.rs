@@ -12,6 +12,7 @@ pub mod sap;
 pub mod sap_directory;
 pub mod sdp;
 pub mod seq;
+pub mod seq_window;
 pub mod source;
 pub mod stream_format;
 pub mod telephone_event;

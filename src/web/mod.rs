@@ -13,6 +13,7 @@ pub mod exposition;
 pub mod guarded_io;
 pub mod hub;
 pub mod listen;
+pub mod monitor_view;
 pub mod pump;
 pub mod receive;
 pub mod routes;

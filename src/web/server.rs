@@ -87,7 +87,7 @@ impl std::fmt::Debug for WebServer {
 impl WebServer {
     /// Binds `addr` now (so a bad address fails before anything starts).
     pub fn bind(addr: SocketAddr, site: Site) -> Result<Self, WebError> {
-        raise_descriptor_limit();
+        crate::net::socket::raise_descriptor_limit();
         let what = match site {
             Site::Metrics(_) => "metrics",
             Site::Dashboard(..) => "the web view",
@@ -230,22 +230,6 @@ impl WebServer {
             && !stop.load(Ordering::Acquire)
         {
             tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-/// Many clients need many descriptors: the soft limit (often 1,024) is raised to the hard one.
-fn raise_descriptor_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct passed.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
-        {
-            limit.rlim_cur = limit.rlim_max.min(65_536);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
     }
 }
