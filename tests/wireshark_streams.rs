@@ -93,6 +93,21 @@ fn tshark_streams(path: &Path) -> Vec<TsharkStream> {
     parse_tshark(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// `jitterplay monitor --json` on a capture: its streams' final rows (one idle timeout for the
+/// whole capture, as `streams` sees it).
+fn monitor_rows(path: &Path) -> Vec<Value> {
+    let out = run_ok(
+        jitterplay()
+            .args(["monitor", "--json", "--idle", "1h", "--no-level"])
+            .arg(path),
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("monitor --json lines are JSON"))
+        .filter(|v| v["type"] == "ended")
+        .collect()
+}
+
 fn streams_json(path: &Path) -> Value {
     let out = run_ok(jitterplay().args(["streams", "--json"]).arg(path));
     serde_json::from_slice(&out.stdout).expect("streams --json is JSON")
@@ -228,6 +243,28 @@ fn compare(path: &Path, dir: &Path) -> String {
         theirs.len(),
         "{name}: stream count\ntshark: {theirs:#?}\nours: {report:#}"
     );
+    // `monitor` measures each packet as it comes, with the same arithmetic: its figures for
+    // every stream `streams` lists are the same, to the bit.
+    let watched = monitor_rows(path);
+    for s in ours {
+        let key = |v: &Value| {
+            (
+                v["src"].clone(),
+                v["dst"].clone(),
+                v["ssrc"].as_str().map(str::to_owned),
+            )
+        };
+        let ssrc = format!("0x{:08X}", s["ssrc"].as_u64().expect("ssrc"));
+        let row = watched
+            .iter()
+            .find(|w| key(w) == (s["src"].clone(), s["dst"].clone(), Some(ssrc.clone())))
+            .unwrap_or_else(|| panic!("{name}: monitor has no stream {ssrc}: {watched:#?}"));
+        assert_eq!(row["stats"], s["stats"], "{name} {ssrc}: monitor's stats");
+        assert_eq!(
+            row["wireshark"], s["wireshark"],
+            "{name} {ssrc}: monitor's Wireshark figures"
+        );
+    }
     let mut summary = Vec::new();
     for t in &theirs {
         // rtpdump files record no sender, and we keep their destination as written.

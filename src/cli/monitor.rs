@@ -117,20 +117,39 @@ pub fn run(args: MonitorArgs, quiet: bool) -> anyhow::Result<()> {
     )?;
     let _threads = servers.as_ref().map(Servers::spawn_threads).transpose()?;
     let live_table = !args.json && !quiet && std::io::stdout().is_terminal();
+    // Reports are written on a thread of their own: a slow reader of stdout (a pipe nobody
+    // drains yet) must never stall the sockets. Past a few reports waiting, one is dropped.
+    let (to_writer, reports) = std::sync::mpsc::sync_channel::<Arc<MonitorReport>>(4);
+    let (json, sort, rows) = (args.json, args.sort, args.rows);
+    let writer = std::thread::Builder::new()
+        .name("jitterplay-monitor-out".into())
+        .spawn(move || {
+            for report in reports {
+                let mut out = std::io::stdout().lock();
+                let written = if json {
+                    out.write_all(view::json_lines(&report).as_bytes())
+                } else if live_table {
+                    // Top-style: the table redrawn in place.
+                    let table = view::table(&report, sort, rows);
+                    out.write_all(format!("\x1b[H\x1b[2J{table}").as_bytes())
+                } else {
+                    Ok(())
+                };
+                // A closed pipe (`| head`) is the reader's choice, not an error of ours.
+                let _ = written.and_then(|()| out.flush());
+            }
+        })?;
+    let mut dropped_reports = 0u64;
     let mut show = |report: &MonitorReport| {
-        published.publish(report.clone());
-        let mut out = std::io::stdout().lock();
-        let written = if args.json {
-            out.write_all(view::json_lines(report).as_bytes())
-        } else if live_table {
-            // Top-style: the table redrawn in place.
-            let table = view::table(report, args.sort, args.rows);
-            out.write_all(format!("\x1b[H\x1b[2J{table}").as_bytes())
-        } else {
-            Ok(())
-        };
-        // A closed pipe (`| head`) is the reader's choice, not an error of ours.
-        let _ = written.and_then(|()| out.flush());
+        let report = Arc::new(report.clone());
+        published.publish(Arc::clone(&report));
+        if to_writer.try_send(report).is_err() {
+            dropped_reports += 1;
+            tracing::warn!(
+                dropped_reports,
+                "output is not being read: a report was dropped"
+            );
+        }
     };
     let last = if let Some(interface) = args.interface.as_deref().filter(|_| args.inputs.is_empty())
     {
@@ -179,12 +198,18 @@ pub fn run(args: MonitorArgs, quiet: bool) -> anyhow::Result<()> {
             }
         }
     };
+    // The last report holds every stream's final figures: it waits for the writer.
+    let last = Arc::new(last);
+    published.publish(Arc::clone(&last));
+    let _ = to_writer.send(Arc::clone(&last));
+    drop(to_writer);
+    let _ = writer.join();
     if !args.json && !quiet {
         // The final table stays on the screen (or is all a pipe gets).
         print!("{}", view::table(&last, args.sort, args.rows));
     }
     if let Some(path) = &args.summary {
-        std::fs::write(path, serde_json::to_string_pretty(&last)?)
+        std::fs::write(path, serde_json::to_string_pretty(&*last)?)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     if let Some(servers) = &servers {

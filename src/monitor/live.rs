@@ -48,8 +48,8 @@ struct Shared {
     drops: Vec<u32>,
 }
 
-/// Watches `sockets` until `limits` or `stop` resolves; `emit` gets each report (and the last,
-/// with every stream ended). Returns the last report.
+/// Watches `sockets` until `limits` or `stop` resolves; `emit` gets each report. Returns the
+/// last one, with every stream ended (not emitted).
 pub fn run(
     sockets: Vec<InputSocket>,
     monitor: Monitor,
@@ -102,7 +102,6 @@ pub fn run(
         let now = s.origin.elapsed();
         s.monitor.finish(now);
         let report = s.monitor.report(now);
-        emit(&report);
         Ok(report)
     })
 }

@@ -2,8 +2,10 @@
 //! bursts of which lengths, and how bursty that loss is (the transitions the E-model's BurstR
 //! comes from), kept apart from packets the monitor itself failed to read (sans-IO).
 //!
-//! A missing number is only settled once the stream is [`SETTLE_LAG`] numbers past it, so a
-//! packet that was merely reordered is never counted lost. Numbers the monitor's own socket
+//! A missing number is only settled once the stream is [`SETTLE_LAG`] numbers past it (5 s of
+//! 20 ms packets, the depth of a player's default buffer), so a packet that was merely reordered
+//! or held is never counted lost. One held longer still is in the burst histogram as lost,
+//! though the stream's loss count (from the sequence window) takes it back when it comes. Numbers the monitor's own socket
 //! dropped (the kernel said so) are marked when the gap they leave is seen and are counted as
 //! the monitor's, never the network's.
 
@@ -12,7 +14,7 @@ use serde::Serialize;
 use crate::rtp::seq_window::SeqWindow;
 
 /// How far behind the highest number a missing one is settled as lost.
-pub const SETTLE_LAG: u64 = 64;
+pub const SETTLE_LAG: u64 = 256;
 
 /// Longest burst counted in its own bucket; longer ones share the last.
 pub const BURST_BUCKETS: usize = 32;

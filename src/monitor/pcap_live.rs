@@ -45,7 +45,8 @@ pub enum InterfaceError {
 }
 
 /// Captures on `interface` with BPF `filter` until `duration` passes or `stopped` says so;
-/// `emit` gets a report every `interval` and the last one (every stream ended), returned.
+/// `emit` gets a report every `interval`; the last one (every stream ended) is returned, not
+/// emitted.
 pub fn run(
     interface: &str,
     filter: &str,
@@ -131,6 +132,5 @@ pub fn run(
     let now = started.elapsed();
     monitor.finish(now);
     let report = monitor.report(now);
-    emit(&report);
     Ok(report)
 }

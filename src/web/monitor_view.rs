@@ -38,9 +38,9 @@ impl MonitorPublished {
     }
 
     /// Replaces the published report.
-    pub fn publish(&self, report: MonitorReport) {
+    pub fn publish(&self, report: Arc<MonitorReport>) {
         if let Ok(mut latest) = self.latest.lock() {
-            *latest = Some(Arc::new(report));
+            *latest = Some(report);
         }
     }
 
