@@ -7,6 +7,7 @@
 
 mod common;
 mod metrics_support;
+mod monitor_support;
 mod net_support;
 
 use std::net::SocketAddr;
@@ -77,29 +78,22 @@ fn last(series: &str) -> String {
     format!("last_over_time({series}[5m])")
 }
 
-#[test]
-fn prometheus_scrapes_send_relay_and_play() {
-    if !require_tool("prometheus") {
-        return;
-    }
-    let dir = scratch("prometheus_scrape");
-    let rtp_port = free_port();
-    let (m_play, m_relay, m_send, web) = (
-        free_tcp_addr(),
-        free_tcp_addr(),
-        free_tcp_addr(),
-        free_tcp_addr(),
-    );
+/// A Prometheus server scraping `targets` every second, ready and scraping all of them (as
+/// down until they start); its API address.
+fn start_prometheus(dir: &std::path::Path, targets: &[SocketAddr]) -> (Killed, SocketAddr) {
+    let web = free_tcp_addr();
+    let list: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
     let config = dir.join("prometheus.yml");
     std::fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: jitterplay\n    static_configs:\n      - targets: ['{m_play}', '{m_relay}', '{m_send}']\n"
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: jitterplay\n    static_configs:\n      - targets: [{}]\n",
+            list.join(", ")
         ),
     )
     .expect("write config");
     let log = std::fs::File::create(dir.join("prometheus.log")).expect("log");
-    let _prometheus = Killed(
+    let prometheus = Killed(
         Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
             .arg(format!(
@@ -122,15 +116,28 @@ fn prometheus_scrapes_send_relay_and_play() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    // Service discovery hands targets to the scrapers in batches (every 5 s): start the stream
-    // once all three are being scraped (down, until the commands start).
-    while query(web, "up").len() < 3 {
+    // Service discovery hands targets to the scrapers in batches (every 5 s): go on once all
+    // are being scraped (down, until the commands start).
+    while query(web, "up").len() < targets.len() {
         assert!(
             start.elapsed() < Duration::from_secs(20),
             "prometheus never scraped the targets"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    (prometheus, web)
+}
+
+#[test]
+fn prometheus_scrapes_send_relay_and_play() {
+    if !require_tool("prometheus") {
+        return;
+    }
+    let dir = scratch("prometheus_scrape");
+    let rtp_port = free_port();
+    let (m_play, m_relay, m_send) = (free_tcp_addr(), free_tcp_addr(), free_tcp_addr());
+    let (_prometheus, web) = start_prometheus(&dir, &[m_play, m_relay, m_send]);
+    let start = Instant::now();
 
     let stats = dir.join("stats.jsonl");
     // Idle long enough after the stream for a few scrapes of the final values.
@@ -272,4 +279,95 @@ fn prometheus_scrapes_send_relay_and_play() {
         stat(&fin, "/metrics/lost"),
         start.elapsed().as_secs_f64()
     );
+}
+
+/// `monitor` over 200 live streams with `--max-streams 150`: Prometheus holds a series per
+/// tracked stream with its labels, and the monitor says it left 50 untracked.
+#[test]
+fn prometheus_scrapes_per_stream_series_of_a_monitor_bounded_by_max_streams() {
+    if !require_tool("prometheus") {
+        return;
+    }
+    let dir = scratch("prometheus_monitor");
+    let metrics = free_tcp_addr();
+    let (_prometheus, web) = start_prometheus(&dir, &[metrics]);
+    let base = monitor_support::free_range(200);
+    let plans: Vec<monitor_support::Planned> = (0..200u16)
+        .map(|i| monitor_support::plan(usize::from(i), base + 2 * i))
+        .collect();
+    let mut monitor = Killed(
+        jitterplay()
+            .args(["monitor", &format!("rtp://127.0.0.1:{base}-{}", base + 398)])
+            .args([
+                "--max-streams",
+                "150",
+                "--idle",
+                "30s",
+                "--duration",
+                "13s",
+                "--quiet",
+            ])
+            .args([
+                "--metrics-listen",
+                &metrics.to_string(),
+                "--metrics-linger",
+                "10s",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the monitor"),
+    );
+    let start = Instant::now();
+    while (base..base + 400).any(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "monitor never bound"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    monitor_support::send_all(&plans, Duration::from_millis(5));
+    let status = monitor.0.wait().expect("monitor exit");
+    assert!(status.success(), "monitor failed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let series = query(web, &last("jitterplay_monitor_stream_packets_total"));
+    assert_eq!(
+        series.len(),
+        150,
+        "one series per tracked stream: {series:?}"
+    );
+    let (untracked, _) = one_value(
+        web,
+        &last("jitterplay_monitor_streams_untracked_total"),
+        deadline,
+    );
+    assert_eq!(untracked, 50.0);
+    let (bound, _) = one_value(web, &last("jitterplay_monitor_max_streams"), deadline);
+    assert_eq!(bound, 150.0);
+    // A stream's final figures, under its labels: the streams first heard are the tracked ones.
+    for index in [0usize, 21, 37, 149] {
+        let p = &plans[index];
+        let e = monitor_support::expected(p);
+        let ssrc = format!("0x{:08X}", p.ssrc);
+        let q = |name: &str| {
+            last(&format!(
+                "jitterplay_monitor_stream_{name}{{ssrc=\"{ssrc}\"}}"
+            ))
+        };
+        let (packets, labels) = one_value(web, &q("packets_total"), deadline);
+        assert_eq!(packets, e.packets as f64, "{ssrc}: {labels}");
+        assert_eq!(labels["codec"], "PCMU/8000", "{labels}");
+        assert_eq!(
+            labels["destination"],
+            format!("127.0.0.1:{}", p.port),
+            "{labels}"
+        );
+        let (lost, _) = one_value(web, &q("network_lost_total"), deadline);
+        assert_eq!(lost, e.lost as f64, "{ssrc}");
+        let (bursts, _) = one_value(web, &q("loss_burst_length_count"), deadline);
+        assert_eq!(bursts, e.bursts.values().sum::<u64>() as f64, "{ssrc}");
+        let (mos, _) = one_value(web, &q("mos"), deadline);
+        assert!((1.0..=4.5).contains(&mos), "{ssrc}: MOS {mos}");
+    }
+    eprintln!("prometheus: 150 of 200 streams exported, {untracked} untracked");
 }

@@ -73,11 +73,13 @@ impl Collector for MonitorView {
                 .visit(&mut |series, sample| tables.take(series, sample, false));
             tables.finish()?;
         }
-        let rows = &report.streams;
+        // Streams that ended since the last report keep their final figures for one report (the
+        // last report of all holds every stream): a scrape then sees how each one ended.
+        let rows: Vec<&StreamRow> = report.streams.iter().chain(&report.ended).collect();
         if rows.is_empty() {
             return Ok(());
         }
-        let labels: Vec<Labels> = rows.iter().map(labels_of).collect();
+        let labels: Vec<Labels> = rows.iter().map(|r| labels_of(r)).collect();
         // Every row visits the same series in the same order: the first gives the families.
         let mut columns: Vec<(Series, Vec<Sample>)> = Vec::new();
         for (i, row) in rows.iter().enumerate() {
@@ -93,7 +95,7 @@ impl Collector for MonitorView {
         for (series, samples) in &columns {
             write_family(&mut encoder, series, samples, &labels)?;
         }
-        write_bursts(&mut encoder, rows, &labels)
+        write_bursts(&mut encoder, &rows, &labels)
     }
 }
 
@@ -151,7 +153,7 @@ fn write_family(
 /// in them.
 fn write_bursts(
     encoder: &mut DescriptorEncoder<'_>,
-    rows: &[StreamRow],
+    rows: &[&StreamRow],
     labels: &[Labels],
 ) -> std::fmt::Result {
     let mut family = encoder.encode_descriptor(
