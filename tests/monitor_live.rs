@@ -294,3 +294,103 @@ fn an_overloaded_monitor_counts_its_own_drops_and_blames_no_stream() {
         "overload: sent {sent:?} per stream pair, kernel drops {drops}, attributed {blamed_on_us}"
     );
 }
+
+/// `monitor --interface lo`: a live capture (libpcap) of two calls set up by SIP, which give
+/// the same dynamic payload type two meanings: each stream is named by its own call's SDP and
+/// carries its Call-ID. Capturing needs root (or CAP_NET_RAW): without it the test fails under
+/// CI and says why elsewhere.
+#[test]
+fn a_live_capture_names_each_calls_payload_type_from_its_own_sip() {
+    // SAFETY: geteuid only reads the process's credentials.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "capturing on lo needs root in CI"
+        );
+        eprintln!("skipped: capturing on lo needs root");
+        return;
+    }
+    let base = free_range(3);
+    let (sip, one, two) = (base, base + 2, base + 4);
+    let filter = format!("udp and portrange {base}-{}", base + 5);
+    let mut child = jitterplay()
+        .args([
+            "monitor",
+            "--interface",
+            "lo",
+            "--filter",
+            &filter,
+            "--json",
+        ])
+        .args(["--duration", "6s", "--idle", "30s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the monitor");
+    // The first report says the capture runs: then send.
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let first = lines.next().expect("a first report").expect("read");
+    assert!(first.contains("\"type\":\"monitor\""), "{first}");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let invite = |call: &str, port: u16, rtpmap: &str| {
+        let sdp = format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 96\r\na=rtpmap:96 {rtpmap}\r\n"
+        );
+        format!(
+            "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1\r\nCall-ID: {call}\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        )
+    };
+    for (call, port, rtpmap) in [
+        ("call-one@test", one, "L16/8000/1"),
+        ("call-two@test", two, "PCMA/8000"),
+    ] {
+        socket
+            .send_to(invite(call, port, rtpmap).as_bytes(), ("127.0.0.1", sip))
+            .unwrap();
+    }
+    let origin = std::time::Instant::now();
+    for n in 0..100u16 {
+        for (port, ssrc, len) in [(one, 0x0A11_u32, 320), (two, 0x0B22, 160)] {
+            let mut p = vec![0x80, 96];
+            p.extend_from_slice(&n.to_be_bytes());
+            p.extend_from_slice(&(u32::from(n) * 160).to_be_bytes());
+            p.extend_from_slice(&ssrc.to_be_bytes());
+            p.resize(12 + len, 0x55);
+            socket.send_to(&p, ("127.0.0.1", port)).unwrap();
+        }
+        if let Some(wait) = (PTIME * u32::from(n + 1)).checked_sub(origin.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
+    let mut rows = BTreeMap::new();
+    for line in lines {
+        let v: Value = serde_json::from_str(&line.expect("read")).expect("JSON line");
+        if v["type"] == "ended" {
+            rows.insert(v["ssrc"].as_str().unwrap().to_owned(), v);
+        }
+    }
+    let out = child.wait_with_output().expect("monitor");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = &rows["0x00000A11"];
+    assert_eq!(
+        (a["codec"].as_str(), a["call_id"].as_str()),
+        (Some("L16/8000/1"), Some("call-one@test")),
+        "{a}"
+    );
+    let b = &rows["0x00000B22"];
+    assert_eq!(
+        (b["codec"].as_str(), b["call_id"].as_str()),
+        (Some("PCMA/8000"), Some("call-two@test")),
+        "{b}"
+    );
+    for r in [a, b] {
+        assert_eq!((u(r, "packets"), u(r, "lost")), (100, 0), "{r}");
+        // Named by SDP: the clock is known, so the jitter is measured.
+        assert!(r["jitter_ms"].as_f64().is_some_and(|j| j < 5.0), "{r}");
+    }
+}

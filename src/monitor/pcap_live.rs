@@ -69,6 +69,9 @@ pub fn run(
                 .timeout(READ_TIMEOUT_MS)
                 .open()
         })
+        // Non-blocking, and waited on with poll(): in immediate mode libpcap's own read
+        // timeout does not fire while nothing arrives, and the clock must still tick.
+        .and_then(|c| c.setnonblock())
         .map_err(open_error)?;
     capture.filter(filter, true).map_err(open_error)?;
     let linktype = capture.get_datalink().0;
@@ -120,7 +123,9 @@ pub fn run(
                     _ => {}
                 }
             }
-            Err(pcap::Error::TimeoutExpired) => {}
+            Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => {
+                wait_readable(std::os::fd::AsRawFd::as_raw_fd(&capture));
+            }
             Err(error) => {
                 return Err(InterfaceError::Read {
                     interface: interface.to_owned(),
@@ -133,4 +138,17 @@ pub fn run(
     monitor.finish(now);
     let report = monitor.report(now);
     Ok(report)
+}
+
+/// Waits until `fd` is readable, or [`READ_TIMEOUT_MS`] has passed.
+fn wait_readable(fd: std::os::fd::RawFd) {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll on one live pollfd for the call's duration.
+    unsafe {
+        libc::poll(&mut pfd, 1, READ_TIMEOUT_MS);
+    }
 }
