@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages jitterplay needs. `demo` needs only the build
-# dependencies (ALSA, libopus and libsrtp2 headers, pkg-config); `test` adds the audio server, the RTP
+# dependencies (ALSA, libopus, libsrtp2 and libpcap headers, pkg-config); `test` adds the audio server, the RTP
 # peers the test suite drives (GStreamer also through its Python bindings, to attach rtpbin's
 # RTX receiver; its "bad" plugins for srtpenc), tshark (Wireshark's RTP Streams figures that `streams` is compared with),
 # Chromium (the dashboard's browser test, headless), iproute2 (the multicast tests' network

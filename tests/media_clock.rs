@@ -65,7 +65,9 @@ fn a_sender_ahead_of_its_announced_media_clock_is_reported_at_its_offset() {
     }
     let offset = stat(&last, "/metrics/mediaclk_offset_samples");
     eprintln!("announced 1000, stamped 1480: measured {offset:.2} samples");
-    assert!((offset - 480.0).abs() <= 1.0, "measured {offset} samples");
+    // The least-delayed packets carry the sender's scheduling and the loopback's delay: tens of
+    // microseconds on a loaded machine (a sample is 21 µs).
+    assert!((offset - 480.0).abs() <= 3.0, "measured {offset} samples");
     assert!(
         last["ts_refclk"]
             .as_str()

@@ -151,8 +151,9 @@ impl LevelMeter {
     /// The figures as of `now`, starting a new level period.
     pub fn report(&mut self, now: Duration) -> LevelFigures {
         let f = &mut self.figures;
-        f.level_dbfs =
-            (self.samples > 0).then(|| dbfs((self.sum_squares / self.samples as f64).sqrt()));
+        if self.samples > 0 {
+            f.level_dbfs = Some(dbfs((self.sum_squares / self.samples as f64).sqrt()));
+        }
         f.quiet_for_s = self
             .quiet_since
             .map_or(0.0, |s| now.saturating_sub(s).as_secs_f64());
