@@ -167,11 +167,12 @@ impl LevelMeter {
     }
 }
 
+/// RMS to dBFS; digital silence (and anything quieter than 24-bit audio) reads −120 dBFS.
 fn dbfs(rms: f64) -> f64 {
-    if rms > 0.0 {
+    if rms > 1e-6 {
         20.0 * rms.log10()
     } else {
-        -200.0
+        -120.0
     }
 }
 
