@@ -140,8 +140,8 @@ pub fn run(args: MonitorArgs, quiet: bool) -> anyhow::Result<()> {
             }
         })?;
     let mut dropped_reports = 0u64;
-    let mut show = |report: &MonitorReport| {
-        let report = Arc::new(report.clone());
+    let mut show = |report: MonitorReport| {
+        let report = Arc::new(report);
         published.publish(Arc::clone(&report));
         if to_writer.try_send(report).is_err() {
             dropped_reports += 1;

@@ -30,7 +30,7 @@ pub fn run(
     feed: CaptureFeed,
     srtp: Option<&crate::srtp::SrtpKeying>,
     stopped: impl Fn() -> bool,
-    mut emit: impl FnMut(&MonitorReport),
+    mut emit: impl FnMut(MonitorReport),
 ) -> Result<MonitorReport, CaptureError> {
     let mut capture = read_capture_with(path, feed.idle_timeout)?;
     srtp_flows::decrypt(&mut capture, srtp);
@@ -51,7 +51,7 @@ pub fn run(
         while d.at >= next_report {
             monitor.tick(next_report);
             if feed.realtime {
-                emit(&monitor.report(next_report));
+                emit(monitor.report(next_report));
             }
             next_report += feed.interval;
         }

@@ -55,7 +55,7 @@ pub fn run(
     monitor: Monitor,
     limits: LiveLimits,
     stop: impl std::future::Future<Output = ()>,
-    mut emit: impl FnMut(&MonitorReport),
+    mut emit: impl FnMut(MonitorReport),
 ) -> std::io::Result<MonitorReport> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -96,7 +96,7 @@ pub fn run(
             s.monitor.tick(now);
             let report = s.monitor.report(now);
             drop(s);
-            emit(&report);
+            emit(report);
         }
         let mut s = shared.borrow_mut();
         let now = s.origin.elapsed();

@@ -54,7 +54,7 @@ pub fn run(
     interval: Duration,
     duration: Option<Duration>,
     stopped: impl Fn() -> bool,
-    mut emit: impl FnMut(&MonitorReport),
+    mut emit: impl FnMut(MonitorReport),
 ) -> Result<MonitorReport, InterfaceError> {
     let open_error = |error| InterfaceError::Open {
         interface: interface.to_owned(),
@@ -102,7 +102,7 @@ pub fn run(
                 dropped_before = dropped;
             }
             monitor.tick(now);
-            emit(&monitor.report(now));
+            emit(monitor.report(now));
             next_report = now + interval;
         }
         match capture.next_packet() {

@@ -111,7 +111,9 @@ impl PlayoutAccount {
             return None;
         }
         let ticks = self.buffer.play_position().saturating_sub(before);
-        (ticks > 0).then(|| self.buffer.duration_of(ticks))
+        // A piece shorter than a nanosecond (an absurd signalled clock rate) would never move
+        // the output on: the idle step stands in for it.
+        Some(self.buffer.duration_of(ticks)).filter(|d| !d.is_zero())
     }
 
     fn idle_step(&self) -> Duration {
