@@ -14,13 +14,13 @@ use crate::monitor::inputs::{self, Source};
 use crate::monitor::view::{self, SortKey};
 use crate::monitor::{capture_feed, live, pcap_live, Monitor, MonitorConfig, MonitorReport};
 use crate::rtp::payload::PayloadFormat;
-use crate::web::monitor_view::{MonitorPublished, MonitorView};
-use crate::web::{Role, Servers, WebHub};
+use crate::web::monitor_view::MonitorPublished;
+use crate::web::Servers;
 
 /// Arguments of `monitor`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Per stream, every second: packets; loss the network caused (never the packets the monitor\n  itself dropped: those are the monitor's kernel/capture drops); duplicates and reordering; RFC 3550\n  jitter, largest arrival gap and skew (as `streams` and Wireshark compute them); loss bursts by length;\n  packets late for a player with the --target-min/--target-max buffer (the real jitter buffer and\n  controller, fed headers only); the far end's RTCP loss, jitter and round trip, apart from ours; an\n  ITU-T G.107 E-model R and MOS (G.107.1 for wideband codecs); silence; EBU R128 loudness with --loudness.\n\nE-model inputs: codec Ie/Bpl (G.113); loss = network loss + late packets, with G.107's BurstR from the\n  loss pattern; mouth-to-ear delay = RTCP round trip / 2 (else --assumed-delay) + packet time + twice\n  the jitter (what a conversational adaptive buffer holds).\n\nExamples:\n  jitterplay monitor rtp://@:20000-21998\n  jitterplay monitor rtp://@:20000-20398 --metrics-listen 0.0.0.0:9464 --max-streams 500\n  jitterplay monitor rtp://239.1.1.1:5004 rtp://239.1.1.2:5004 --loudness\n  jitterplay monitor studio.sdp --json\n  jitterplay monitor calls.pcap --json | jq 'select(.type==\"ended\") | {ssrc, mos}'\n  jitterplay monitor --interface eth0 --filter 'udp portrange 10000-20000 or port 5060'"
+    after_help = "Per stream, every second: packets; loss the network caused (never the packets the monitor\n  itself dropped: those are the monitor's kernel/capture drops); duplicates and reordering; RFC 3550\n  jitter, largest arrival gap and skew (as `streams` and Wireshark compute them); loss bursts by length;\n  packets late for a player with the --target-min/--target-max buffer (the real jitter buffer and\n  controller, fed headers only); the far end's RTCP loss, jitter and round trip, apart from ours; an\n  ITU-T G.107 E-model R and MOS (G.107.1 for wideband codecs); silence; EBU R128 loudness with --loudness.\n\nE-model inputs: codec Ie/Bpl (G.113); loss = network loss + late packets, with G.107's BurstR from the\n  loss pattern; mouth-to-ear delay = RTCP round trip / 2 (else --assumed-delay) + packet time + twice\n  the jitter (what a conversational adaptive buffer holds).\n\nExamples:\n  jitterplay monitor rtp://@:20000-21998\n  jitterplay monitor rtp://@:20000-20398 --metrics-listen 0.0.0.0:9464 --max-streams 500\n  jitterplay monitor rtp://@:20000-21998 --web 0.0.0.0:8080       # the streams table in a browser\n  jitterplay monitor rtp://239.1.1.1:5004 rtp://239.1.1.2:5004 --loudness\n  jitterplay monitor studio.sdp --json\n  jitterplay monitor calls.pcap --json | jq 'select(.type==\"ended\") | {ssrc, mos}'\n  jitterplay monitor --interface eth0 --filter 'udp portrange 10000-20000 or port 5060'"
 )]
 pub struct MonitorArgs {
     /// What to watch: rtp://[SOURCE@]ADDR:PORT or rtp://@:LOW-HIGH (even ports, RTCP on the
@@ -88,6 +88,10 @@ pub struct MonitorArgs {
     /// Serve per-stream Prometheus series at http://ADDR:PORT/metrics.
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Serve a live streams table (worst first, sortable, with each stream's loss bursts) at
+    /// http://ADDR:PORT/, with /streams.json, /metrics and /healthz.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub web: Option<std::net::SocketAddr>,
     /// After the end, keep serving /metrics until one scrape has read the final values, for
     /// at most this long.
     #[arg(long, value_parser = parse_duration, default_value = "15s")]
@@ -109,12 +113,7 @@ pub fn run(args: MonitorArgs, quiet: bool) -> anyhow::Result<()> {
     cfg.level.loudness = args.loudness;
     cfg.assumed_delay = args.assumed_delay;
     let published = Arc::new(MonitorPublished::new(args.max_streams));
-    let servers = Servers::bind(
-        args.metrics_listen,
-        None,
-        || WebHub::new(Role::Player, None),
-        || MonitorView(Arc::clone(&published)),
-    )?;
+    let servers = Servers::bind_monitor(args.metrics_listen, args.web, &published)?;
     let _threads = servers.as_ref().map(Servers::spawn_threads).transpose()?;
     let live_table = !args.json && !quiet && std::io::stdout().is_terminal();
     // Reports are written on a thread of their own: a slow reader of stdout (a pipe nobody
@@ -200,7 +199,7 @@ pub fn run(args: MonitorArgs, quiet: bool) -> anyhow::Result<()> {
     };
     // The last report holds every stream's final figures: it waits for the writer.
     let last = Arc::new(last);
-    published.publish(Arc::clone(&last));
+    published.publish_final(Arc::clone(&last));
     let _ = to_writer.send(Arc::clone(&last));
     drop(to_writer);
     let _ = writer.join();

@@ -6,8 +6,11 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
-/// (path, content type, bytes) of every file served.
-const FILES: &[(&str, &str, &[u8])] = &[
+/// (path, content type, bytes) of a file served.
+type File = (&'static str, &'static str, &'static [u8]);
+
+/// The player's dashboard (`play`, `send`, `relay`, `demo`).
+const PLAYER_FILES: &[File] = &[
     (
         "/",
         "text/html; charset=utf-8",
@@ -18,6 +21,24 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/web/app.js"),
     ),
+];
+
+/// The monitor's streams table.
+const MONITOR_FILES: &[File] = &[
+    (
+        "/",
+        "text/html; charset=utf-8",
+        include_bytes!("../../assets/web/monitor.html"),
+    ),
+    (
+        "/monitor.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../assets/web/monitor.js"),
+    ),
+];
+
+/// What both pages use.
+const SHARED_FILES: &[File] = &[
     (
         "/style.css",
         "text/css; charset=utf-8",
@@ -40,10 +61,19 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
-/// A router serving [`FILES`].
-pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    FILES
-        .iter()
+/// A router serving the player's dashboard.
+pub fn player_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    routes(PLAYER_FILES)
+}
+
+/// A router serving the monitor's streams table.
+pub fn monitor_routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    routes(MONITOR_FILES)
+}
+
+fn routes<S: Clone + Send + Sync + 'static>(page: &'static [File]) -> Router<S> {
+    page.iter()
+        .chain(SHARED_FILES)
         .fold(Router::new(), |router, &(path, content_type, bytes)| {
             router.route(
                 path,

@@ -1,6 +1,6 @@
 //! The HTTP side of every command: `--web ADDR` (a live dashboard, its WebSocket feed, the
-//! audio being played, `/metrics`, `/stats.json`, `/healthz`) and `--metrics-listen ADDR`
-//! (`/metrics` alone), on hyper and axum.
+//! audio being played, `/metrics`, `/stats.json`, `/healthz`; for `monitor`, a streams table
+//! fed by `/streams.json`) and `--metrics-listen ADDR` (`/metrics` alone), on hyper and axum.
 //!
 //! The player never waits on the web side: it pushes into lock-free taps ([`hub`]), which a
 //! task on the web runtime drains ([`pump`]) and hands to clients, each with a bounded queue
@@ -73,6 +73,25 @@ impl Servers {
             servers,
             hub: the_hub,
         }))
+    }
+
+    /// Binds `monitor`'s servers: `--metrics-listen` (`/metrics`) and `--web` (the streams
+    /// table, `/streams.json`, `/metrics`, `/healthz`), both reading `published`.
+    pub fn bind_monitor(
+        metrics_listen: Option<SocketAddr>,
+        web: Option<SocketAddr>,
+        published: &Arc<monitor_view::MonitorPublished>,
+    ) -> Result<Option<Self>, WebError> {
+        let collector = || monitor_view::MonitorView(Arc::clone(published));
+        let mut servers = Vec::new();
+        if let Some(addr) = metrics_listen {
+            servers.push(WebServer::bind(addr, Site::Metrics(registry(collector())))?);
+        }
+        if let Some(addr) = web {
+            let site = Site::Monitor(registry(collector()), Arc::clone(published));
+            servers.push(WebServer::bind(addr, site)?);
+        }
+        Ok((!servers.is_empty()).then_some(Servers { servers, hub: None }))
     }
 
     /// The bound servers.

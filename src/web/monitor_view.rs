@@ -1,13 +1,15 @@
-//! What `monitor` serves at `/metrics`: every tracked stream's figures as series labelled with
+//! What `monitor` serves: at `/metrics`, every tracked stream's figures as series labelled with
 //! the stream (`source`, `destination`, `ssrc`, `codec`, `call_id` where known), its loss
-//! bursts as a histogram, and the monitor's own health without labels.
+//! bursts as a histogram, and the monitor's own health without labels; at `/streams.json`
+//! (the `--web` dashboard's feed), the latest report as JSON.
 //!
 //! The series come from the per-stream counter table ([`crate::monitor::counts`]), each family
 //! written once with a series per stream. How many streams there are is bounded by
 //! `--max-streams`; past it, streams are counted (`monitor_streams_untracked`), not exported.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use axum::body::Bytes;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -24,8 +26,27 @@ const BURST_BOUNDS: [u64; 8] = [1, 2, 3, 4, 5, 10, 20, 31];
 /// The latest report, shared between the monitor's loop and the HTTP server.
 #[derive(Debug, Default)]
 pub struct MonitorPublished {
-    latest: Mutex<Option<Arc<MonitorReport>>>,
+    latest: Mutex<Option<Arc<Published>>>,
     max_streams: usize,
+}
+
+/// One report and its JSON, written at most once however many clients ask for it.
+#[derive(Debug)]
+struct Published {
+    report: Arc<MonitorReport>,
+    finished: bool,
+    json: OnceLock<Bytes>,
+}
+
+/// The body of `/streams.json`.
+#[derive(serde::Serialize)]
+struct StreamsJson<'a> {
+    /// Whether this is the final report (the input ended or the monitor was stopped).
+    finished: bool,
+    /// `--max-streams`.
+    max_streams: usize,
+    #[serde(flatten)]
+    report: &'a MonitorReport,
 }
 
 impl MonitorPublished {
@@ -39,13 +60,59 @@ impl MonitorPublished {
 
     /// Replaces the published report.
     pub fn publish(&self, report: Arc<MonitorReport>) {
+        self.replace(report, false);
+    }
+
+    /// Publishes the final report: the views say the monitor has finished.
+    pub fn publish_final(&self, report: Arc<MonitorReport>) {
+        self.replace(report, true);
+    }
+
+    fn replace(&self, report: Arc<MonitorReport>, finished: bool) {
+        let published = Arc::new(Published {
+            report,
+            finished,
+            json: OnceLock::new(),
+        });
         if let Ok(mut latest) = self.latest.lock() {
-            *latest = Some(report);
+            *latest = Some(published);
         }
     }
 
-    fn latest(&self) -> Option<Arc<MonitorReport>> {
+    /// Whether the final report has been published.
+    pub fn finished(&self) -> bool {
+        self.latest_published().is_some_and(|p| p.finished)
+    }
+
+    fn latest_published(&self) -> Option<Arc<Published>> {
         self.latest.lock().ok().and_then(|l| l.clone())
+    }
+
+    fn latest(&self) -> Option<Arc<MonitorReport>> {
+        self.latest_published().map(|p| Arc::clone(&p.report))
+    }
+
+    /// The latest report as the JSON of `/streams.json` (`None` before the first report).
+    pub fn streams_json(&self) -> Option<Bytes> {
+        let published = self.latest_published()?;
+        let json = published.json.get_or_init(|| {
+            serde_json::to_string(&StreamsJson {
+                finished: published.finished,
+                max_streams: self.max_streams,
+                report: &published.report,
+            })
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "cannot write the streams as JSON");
+                "{}".to_owned()
+            })
+            .into()
+        });
+        Some(json.clone())
+    }
+
+    /// How many streams the latest report tracks (`None` before the first report).
+    pub fn tracked(&self) -> Option<usize> {
+        self.latest().map(|r| r.streams.len())
     }
 }
 

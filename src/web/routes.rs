@@ -20,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use super::assets;
 use super::counts::WebStats;
 use super::hub::WebHub;
+use super::monitor_view::MonitorPublished;
 use super::{listen, ws};
 
 /// The OpenMetrics text format's content type.
@@ -64,7 +65,7 @@ pub fn dashboard(registry: Arc<Registry>, hub: Arc<WebHub>) -> Router {
                 .route("/healthz", get(healthz))
                 .with_state(Arc::clone(&hub)),
         )
-        .merge(assets::routes());
+        .merge(assets::player_routes());
     let streams = Router::new()
         .route("/ws", get(ws::feed))
         .route("/listen", get(listen::ogg))
@@ -75,6 +76,28 @@ pub fn dashboard(registry: Arc<Registry>, hub: Arc<WebHub>) -> Router {
         .with_state(hub);
     layered(short, Arc::clone(&counts))
         .merge(streams.layer(middleware::from_fn_with_state(counts, count_answers)))
+}
+
+/// The router for `monitor --web`: the streams table, its feed, the metrics and the status.
+pub fn monitor(
+    registry: Arc<Registry>,
+    published: Arc<MonitorPublished>,
+    counts: Arc<WebStats>,
+) -> Router {
+    let short = Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(Metrics {
+            registry,
+            counts: Arc::clone(&counts),
+        })
+        .merge(
+            Router::new()
+                .route("/streams.json", get(streams))
+                .route("/healthz", get(monitor_health))
+                .with_state(published),
+        )
+        .merge(assets::monitor_routes());
+    layered(short, counts)
 }
 
 /// Short routes get a deadline, a concurrency limit and a body limit; every answer is counted.
@@ -163,6 +186,39 @@ async fn healthz(State(hub): State<Arc<WebHub>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
         Body::from(serde_json::json!({"ok": true, "state": state}).to_string()),
+    )
+        .into_response()
+}
+
+async fn streams(State(published): State<Arc<MonitorPublished>>) -> Response {
+    match published.streams_json() {
+        Some(json) => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            json,
+        )
+            .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "no report yet\n",
+        )
+            .into_response(),
+    }
+}
+
+async fn monitor_health(State(published): State<Arc<MonitorPublished>>) -> Response {
+    let state = match published.tracked() {
+        None => "starting",
+        Some(_) if published.finished() => "finished",
+        Some(_) => "watching",
+    };
+    let body = serde_json::json!({"ok": true, "state": state, "streams": published.tracked()});
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(body.to_string()),
     )
         .into_response()
 }

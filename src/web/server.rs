@@ -23,6 +23,7 @@ use tokio::sync::Semaphore;
 use super::counts::WebStats;
 use super::guarded_io::{GuardedStream, WRITE_STALL};
 use super::hub::WebHub;
+use super::monitor_view::MonitorPublished;
 use super::pump::Pump;
 use super::routes;
 
@@ -64,6 +65,9 @@ pub enum Site {
     Metrics(Registry),
     /// `--web`: the dashboard, its feed, the audio, the metrics and the status.
     Dashboard(Registry, Arc<WebHub>),
+    /// `monitor --web`: the streams table, its feed (`/streams.json`), the metrics and the
+    /// status.
+    Monitor(Registry, Arc<MonitorPublished>),
 }
 
 /// A bound server and what it serves; cheap to clone, served by [`WebServer::serve`].
@@ -90,7 +94,7 @@ impl WebServer {
         crate::net::socket::raise_descriptor_limit();
         let what = match site {
             Site::Metrics(_) => "metrics",
-            Site::Dashboard(..) => "the web view",
+            Site::Dashboard(..) | Site::Monitor(..) => "the web view",
         };
         let listener =
             TcpListener::bind(addr).map_err(|error| WebError::Bind { what, addr, error })?;
@@ -109,6 +113,12 @@ impl WebServer {
                 let counts = Arc::clone(hub.counts());
                 let router = routes::dashboard(Arc::new(registry), Arc::clone(&hub));
                 (router, counts, Some(hub))
+            }
+            Site::Monitor(mut registry, published) => {
+                let counts = Arc::new(WebStats::default());
+                registry.register_collector(Box::new(super::counts::WebView(Arc::clone(&counts))));
+                let router = routes::monitor(Arc::new(registry), published, Arc::clone(&counts));
+                (router, counts, None)
             }
         };
         Ok(WebServer {
@@ -150,7 +160,7 @@ impl WebServer {
                 tokio::spawn(Pump::new(Arc::clone(hub)).run());
                 tracing::info!(addr = %this.addr, "dashboard at http://{}/", this.addr);
             } else {
-                tracing::info!(addr = %this.addr, "serving metrics at /metrics");
+                tracing::info!(addr = %this.addr, "serving at http://{}/", this.addr);
             }
             let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
             loop {
