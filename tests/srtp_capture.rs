@@ -118,3 +118,34 @@ fn simulate_replays_the_decrypted_callee() {
         "{m}"
     );
 }
+
+/// `monitor` streams a plain capture but, once the call's SIP offers SRTP, reads it whole to
+/// find each flow's key: both sides are measured decrypted, as `streams` lists them.
+#[test]
+fn monitor_measures_both_sides_of_an_srtp_call_decrypted() {
+    let dir = scratch("srtp_capture_monitor");
+    let summary = dir.join("summary.json");
+    run_ok(
+        jitterplay()
+            .arg("monitor")
+            .arg(asset("srtp-call.pcap"))
+            .args(["--quiet", "--summary"])
+            .arg(&summary),
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).expect("summary")).expect("json");
+    let mut rows: Vec<&serde_json::Value> =
+        report["ended"].as_array().expect("ended").iter().collect();
+    rows.sort_by_key(|r| r["ssrc"].as_str().map(str::to_owned));
+    assert_eq!(rows.len(), 2, "{report}");
+    for (row, ssrc) in rows.iter().zip(["0x11111111", "0x22222222"]) {
+        assert_eq!(row["ssrc"], ssrc, "{row}");
+        assert_eq!(row["codec"], "PCMU/8000", "{row}");
+        assert_eq!(row["packets"], 100, "{row}");
+        assert_eq!(row["lost"], 0, "{row}");
+        // Decrypted audio has a level; ciphertext through a G.711 table would read as noise
+        // near full scale.
+        let level = row["level_dbfs"].as_f64().expect("a level");
+        assert!(level < -3.0, "{row}");
+    }
+}

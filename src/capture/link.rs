@@ -1,6 +1,7 @@
 //! Digging UDP datagrams out of captured link-layer frames (Ethernet with VLAN tags, Linux
 //! cooked v1/v2, BSD loopback, raw IP; IPv4 and IPv6), reassembling IP fragments.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -44,25 +45,26 @@ impl Link {
 
 /// A UDP datagram found in a frame (or reassembled from several).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UdpDatagram {
+pub struct UdpDatagram<'a> {
     /// Sender.
     pub src: SocketAddr,
     /// Receiver.
     pub dst: SocketAddr,
-    /// UDP payload.
-    pub payload: Vec<u8>,
+    /// UDP payload: borrowed from the frame, owned only when rebuilt from fragments (reading
+    /// a capture then costs no allocation per datagram).
+    pub payload: Cow<'a, [u8]>,
 }
 
 /// What one frame held.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FrameContent {
+pub enum FrameContent<'a> {
     /// A whole UDP datagram (possibly completing a fragmented one).
-    Udp(UdpDatagram),
+    Udp(UdpDatagram<'a>),
     /// A fragment of an IP datagram still incomplete.
     Fragment,
     /// A TCP segment's payload that starts like a SIP message (signalling over TCP names the
     /// payload types of the call's streams too); counted as "other".
-    SipOverTcp(UdpDatagram),
+    SipOverTcp(UdpDatagram<'a>),
     /// Something else (TCP, ARP, ICMP, another link protocol).
     Other,
     /// Bytes that do not parse as their link type says (cut short by the snap length, or broken).
@@ -109,7 +111,7 @@ impl Default for UdpExtractor {
 
 impl UdpExtractor {
     /// Reads the frame captured at `at` on `link`.
-    pub fn frame(&mut self, link: Link, at: Duration, frame: &[u8]) -> FrameContent {
+    pub fn frame<'a>(&mut self, link: Link, at: Duration, frame: &'a [u8]) -> FrameContent<'a> {
         let content = match slice(link, frame) {
             Some(Ok(packet)) => self.content(&packet, at),
             Some(Err(())) => FrameContent::Malformed,
@@ -131,7 +133,7 @@ impl UdpExtractor {
         }
     }
 
-    fn content(&mut self, packet: &SlicedPacket<'_>, at: Duration) -> FrameContent {
+    fn content<'a>(&mut self, packet: &SlicedPacket<'a>, at: Duration) -> FrameContent<'a> {
         let Some(net) = packet.net.as_ref() else {
             return FrameContent::Other;
         };
@@ -157,7 +159,7 @@ impl UdpExtractor {
                 return FrameContent::SipOverTcp(UdpDatagram {
                     src: SocketAddr::new(src, tcp.source_port()),
                     dst: SocketAddr::new(dst, tcp.destination_port()),
-                    payload: payload.to_vec(),
+                    payload: Cow::Borrowed(payload),
                 });
             }
         }
@@ -182,7 +184,10 @@ impl UdpExtractor {
                 self.pending.remove(&key);
                 self.counts.reassembled += 1;
                 match UdpSlice::from_slice(&whole.payload) {
-                    Ok(udp) => FrameContent::Udp(datagram(src, dst, &udp)),
+                    Ok(udp) => FrameContent::Udp(UdpDatagram {
+                        payload: Cow::Owned(udp.payload().to_vec()),
+                        ..datagram(src, dst, &udp)
+                    }),
                     Err(_) => FrameContent::Malformed,
                 }
             }
@@ -214,11 +219,11 @@ impl UdpExtractor {
     }
 }
 
-fn datagram(src: IpAddr, dst: IpAddr, udp: &UdpSlice<'_>) -> UdpDatagram {
+fn datagram<'a>(src: IpAddr, dst: IpAddr, udp: &UdpSlice<'a>) -> UdpDatagram<'a> {
     UdpDatagram {
         src: SocketAddr::new(src, udp.source_port()),
         dst: SocketAddr::new(dst, udp.destination_port()),
-        payload: udp.payload().to_vec(),
+        payload: Cow::Borrowed(udp.payload()),
     }
 }
 
@@ -253,7 +258,7 @@ mod tests {
         frame
     }
 
-    fn udp_of(content: FrameContent) -> UdpDatagram {
+    fn udp_of(content: FrameContent<'_>) -> UdpDatagram<'_> {
         match content {
             FrameContent::Udp(d) => d,
             other => panic!("not UDP: {other:?}"),
@@ -286,7 +291,7 @@ mod tests {
         ] {
             let d = udp_of(x.frame(link, Duration::ZERO, frame));
             assert_eq!(
-                (d.src.port(), d.dst.port(), d.payload.as_slice()),
+                (d.src.port(), d.dst.port(), &*d.payload),
                 (5004, 6000, &b"rtp!"[..]),
                 "{link:?}"
             );
@@ -300,7 +305,7 @@ mod tests {
         builder.write(&mut ip, b"v6").unwrap();
         let d = udp_of(UdpExtractor::default().frame(Link::RawIp, Duration::ZERO, &ip));
         assert!(d.src.is_ipv6());
-        assert_eq!((d.dst.port(), d.payload.as_slice()), (7002, &b"v6"[..]));
+        assert_eq!((d.dst.port(), &*d.payload), (7002, &b"v6"[..]));
     }
 
     /// An IPv4 datagram carrying `udp` (header + payload) split into two fragments.

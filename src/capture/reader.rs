@@ -5,6 +5,8 @@
 use std::fs::File;
 use std::io::{BufReader, Read};
 
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -80,20 +82,142 @@ pub fn read_capture_with(path: &Path, idle_timeout: Duration) -> Result<Capture,
         path: path.to_owned(),
         error,
     })?;
-    read_capture_from(BufReader::new(file), path, idle_timeout)
+    let mut lists = Lists::default();
+    let capture = read_capture_from(BufReader::new(file), path, idle_timeout, &mut lists)?;
+    Ok(lists.into_capture(capture))
+}
+
+/// Reads the capture at `path` one datagram at a time, holding none of them: `on_datagram`
+/// gets each UDP datagram (and each TCP segment that starts like a SIP message) in capture
+/// order, and returns [`ControlFlow::Break`] to stop reading. What is returned describes the
+/// capture (records, frames, pauses, truncation); its `datagrams` and `sip_over_tcp` are empty.
+/// Memory stays bounded whatever the capture's size.
+pub fn stream_capture(
+    path: &Path,
+    idle_timeout: Duration,
+    on_datagram: impl FnMut(FoundDatagram<'_>) -> ControlFlow<()>,
+) -> Result<Capture, CaptureError> {
+    let file = File::open(path).map_err(|error| CaptureError::Io {
+        path: path.to_owned(),
+        error,
+    })?;
+    let mut sink = Streamed {
+        on_datagram,
+        stopped: false,
+    };
+    // A large buffer: the pcap reader asks for one record at a time.
+    let input = BufReader::with_capacity(1 << 20, file);
+    read_capture_from(input, path, idle_timeout, &mut sink)
+}
+
+/// A datagram as [`stream_capture`] hands it over, borrowing the record it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct FoundDatagram<'a> {
+    /// Arrival time: capture time since the first record, less the pauses skipped before it.
+    pub at: Duration,
+    /// Pauses skipped before it (see [`Datagram::segment`]).
+    pub segment: u64,
+    /// Sender, when the capture says (rtpdump files do not).
+    pub src: Option<SocketAddr>,
+    /// Receiver, when the capture says.
+    pub dst: Option<SocketAddr>,
+    /// The UDP (or TCP, for SIP) payload.
+    pub payload: &'a [u8],
+    /// True when an rtpdump file marks the record as RTCP.
+    pub rtcp_hint: bool,
+    /// A TCP segment that starts like a SIP message, not a UDP datagram.
+    pub sip_over_tcp: bool,
+}
+
+impl FoundDatagram<'_> {
+    fn to_owned_datagram(self) -> Datagram {
+        Datagram {
+            at: self.at,
+            segment: self.segment,
+            src: self.src,
+            dst: self.dst,
+            payload: self.payload.to_vec(),
+            rtcp_hint: self.rtcp_hint,
+        }
+    }
+}
+
+/// Where the readers put what they find.
+trait Sink {
+    /// Takes one datagram.
+    fn take(&mut self, d: FoundDatagram<'_>);
+    /// Whether reading should stop.
+    fn stopped(&self) -> bool;
+}
+
+/// The sink of [`read_capture`]: every datagram kept.
+#[derive(Default)]
+struct Lists {
+    datagrams: Vec<Datagram>,
+    sip_over_tcp: Vec<Datagram>,
+}
+
+impl Lists {
+    fn into_capture(self, mut capture: Capture) -> Capture {
+        capture.datagrams = self.datagrams;
+        capture.sip_over_tcp = self.sip_over_tcp;
+        capture
+    }
+}
+
+impl Sink for Lists {
+    fn take(&mut self, d: FoundDatagram<'_>) {
+        let list = if d.sip_over_tcp {
+            &mut self.sip_over_tcp
+        } else {
+            &mut self.datagrams
+        };
+        list.push(d.to_owned_datagram());
+    }
+
+    fn stopped(&self) -> bool {
+        false
+    }
+}
+
+/// The sink of [`stream_capture`]: each datagram handed on.
+struct Streamed<F> {
+    on_datagram: F,
+    stopped: bool,
+}
+
+impl<F: FnMut(FoundDatagram<'_>) -> ControlFlow<()>> Sink for Streamed<F> {
+    fn take(&mut self, d: FoundDatagram<'_>) {
+        if !self.stopped {
+            self.stopped = (self.on_datagram)(d).is_break();
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped
+    }
 }
 
 /// Reads a capture held in memory (fuzzing, tests) with the default idle timeout; errors name
 /// the file `<memory>`.
 pub fn read_capture_bytes(bytes: &[u8]) -> Result<Capture, CaptureError> {
-    read_capture_from(bytes, Path::new("<memory>"), DEFAULT_IDLE_TIMEOUT)
+    let mut lists = Lists::default();
+    let capture = read_capture_from(
+        bytes,
+        Path::new("<memory>"),
+        DEFAULT_IDLE_TIMEOUT,
+        &mut lists,
+    )?;
+    Ok(lists.into_capture(capture))
 }
 
-/// Reads a capture from `input`, recognised by its first bytes; `path` names it in errors.
+/// Reads a capture from `input`, recognised by its first bytes, into `sink`; `path` names it
+/// in errors. The returned capture's lists are empty: the sink has the datagrams.
 fn read_capture_from<R: Read>(
     mut input: R,
     path: &Path,
     idle_timeout: Duration,
+    sink: &mut impl Sink,
 ) -> Result<Capture, CaptureError> {
     let io = |error| CaptureError::Io {
         path: path.to_owned(),
@@ -110,7 +234,7 @@ fn read_capture_from<R: Read>(
     if rtpdump::is_rtpdump(magic) {
         let mut bytes = Vec::new();
         input.read_to_end(&mut bytes).map_err(io)?;
-        return read_rtpdump(&bytes, idle_timeout).ok_or_else(not_capture);
+        return read_rtpdump(&bytes, idle_timeout, sink).ok_or_else(not_capture);
     }
     let format = |e: pcap_file::PcapError| CaptureError::Format {
         path: path.to_owned(),
@@ -119,11 +243,13 @@ fn read_capture_from<R: Read>(
     match magic.get(..4) {
         Some([0xA1, 0xB2, 0xC3, 0xD4] | [0xD4, 0xC3, 0xB2, 0xA1])
         | Some([0xA1, 0xB2, 0x3C, 0x4D] | [0x4D, 0x3C, 0xB2, 0xA1]) => {
-            read_pcap(PcapReader::new(input).map_err(format)?, idle_timeout)
+            read_pcap(PcapReader::new(input).map_err(format)?, idle_timeout, sink)
         }
-        Some([0x0A, 0x0D, 0x0D, 0x0A]) => {
-            read_pcapng(PcapNgReader::new(input).map_err(format)?, idle_timeout)
-        }
+        Some([0x0A, 0x0D, 0x0D, 0x0A]) => read_pcapng(
+            PcapNgReader::new(input).map_err(format)?,
+            idle_timeout,
+            sink,
+        ),
         _ => Err(not_capture()),
     }
 }
@@ -139,17 +265,19 @@ fn read_up_to(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Collects datagrams with their arrival times.
-struct Collector {
+/// Finds datagrams in frames, with their arrival times, for a sink.
+struct Collector<'s, S> {
+    sink: &'s mut S,
     capture: Capture,
     extractor: UdpExtractor,
     timeline: Timeline,
     last: Duration,
 }
 
-impl Collector {
-    fn new(kind: CaptureKind, idle_timeout: Duration) -> Self {
+impl<'s, S: Sink> Collector<'s, S> {
+    fn new(kind: CaptureKind, idle_timeout: Duration, sink: &'s mut S) -> Self {
         Collector {
+            sink,
             capture: Capture {
                 kind,
                 records: 0,
@@ -175,19 +303,24 @@ impl Collector {
             self.capture.unsupported_link += 1;
             return;
         };
-        let (list, d) = match self.extractor.frame(link, at, data) {
-            FrameContent::Udp(d) => (&mut self.capture.datagrams, d),
-            FrameContent::SipOverTcp(d) => (&mut self.capture.sip_over_tcp, d),
+        let (sip_over_tcp, d) = match self.extractor.frame(link, at, data) {
+            FrameContent::Udp(d) => (false, d),
+            FrameContent::SipOverTcp(d) => (true, d),
             _ => return,
         };
-        list.push(Datagram {
+        self.sink.take(FoundDatagram {
             at,
             segment: self.timeline.segment(),
             src: Some(d.src),
             dst: Some(d.dst),
-            payload: d.payload,
+            payload: &d.payload,
             rtcp_hint: false,
+            sip_over_tcp,
         });
+    }
+
+    fn stopped(&self) -> bool {
+        self.sink.stopped()
     }
 
     fn truncated(&mut self, reason: String) {
@@ -208,10 +341,14 @@ impl Collector {
 fn read_pcap<R: Read>(
     mut reader: PcapReader<R>,
     idle_timeout: Duration,
+    sink: &mut impl Sink,
 ) -> Result<Capture, CaptureError> {
-    let mut c = Collector::new(CaptureKind::Pcap, idle_timeout);
+    let mut c = Collector::new(CaptureKind::Pcap, idle_timeout, sink);
     let link = link_of(reader.header().datalink);
     while let Some(packet) = reader.next_packet() {
+        if c.stopped() {
+            break;
+        }
         match packet {
             Ok(p) => c.frame(link, p.timestamp, &p.data),
             Err(e) => {
@@ -271,11 +408,15 @@ impl TsResolution {
 fn read_pcapng<R: Read>(
     mut reader: PcapNgReader<R>,
     idle_timeout: Duration,
+    sink: &mut impl Sink,
 ) -> Result<Capture, CaptureError> {
-    let mut c = Collector::new(CaptureKind::PcapNg, idle_timeout);
+    let mut c = Collector::new(CaptureKind::PcapNg, idle_timeout, sink);
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut last_time = Duration::ZERO;
     while let Some(block) = reader.next_block() {
+        if c.stopped() {
+            break;
+        }
         let block = match block {
             Ok(b) => b,
             Err(e) => {
@@ -317,29 +458,34 @@ fn read_pcapng<R: Read>(
     Ok(c.finish())
 }
 
-fn read_rtpdump(bytes: &[u8], idle_timeout: Duration) -> Option<Capture> {
+fn read_rtpdump(bytes: &[u8], idle_timeout: Duration, sink: &mut impl Sink) -> Option<Capture> {
     let dump = rtpdump::parse(bytes)?;
     let mut timeline = Timeline::new(idle_timeout);
-    let datagrams: Vec<Datagram> = dump
-        .records
-        .into_iter()
-        .zip(1..)
-        .map(|(r, record)| Datagram {
-            at: timeline.arrival(record, r.offset),
+    let mut records = 0;
+    let mut last_at = Duration::ZERO;
+    for (r, record) in dump.records.into_iter().zip(1..) {
+        if sink.stopped() {
+            break;
+        }
+        let at = timeline.arrival(record, r.offset);
+        sink.take(FoundDatagram {
+            at,
             segment: timeline.segment(),
             src: None,
             dst: dump.destination,
-            payload: r.packet,
+            payload: &r.packet,
             rtcp_hint: r.rtcp,
-        })
-        .collect();
-    let mut capture = Collector::new(CaptureKind::RtpDump, idle_timeout).finish();
-    capture.records = datagrams.len() as u64;
-    capture.datagrams = datagrams;
+            sip_over_tcp: false,
+        });
+        records = record;
+        last_at = at;
+    }
+    let mut capture = Collector::new(CaptureKind::RtpDump, idle_timeout, sink).finish();
+    capture.records = records;
     capture.time_jumps = timeline.finish();
     capture.truncated = dump.truncated_after.map(|records| Truncation {
         records,
-        at_s: capture.datagrams.last().map_or(0.0, |d| d.at.as_secs_f64()),
+        at_s: last_at.as_secs_f64(),
         reason: "record runs past the end of the file".into(),
     });
     Some(capture)

@@ -54,6 +54,12 @@ pub fn call_id(message: &[u8]) -> Option<&str> {
 
 /// A SIP request line (`INVITE sip:… SIP/2.0`) or status line (`SIP/2.0 200 OK`).
 pub fn is_sip(payload: &[u8]) -> bool {
+    // A start line begins with a method (a token) or "SIP/2.0": an RTP or RTCP packet's first
+    // byte (version 2: 0x80 and above) is neither, and is told apart without a scan.
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b);
+    if !payload.first().copied().is_some_and(token) {
+        return false;
+    }
     let line_end = payload
         .windows(2)
         .position(|w| w == b"\r\n")

@@ -171,10 +171,9 @@ pub fn run(args: MonitorArgs, quiet: bool) -> anyhow::Result<()> {
                     interval: args.interval,
                     idle_timeout: crate::capture::DEFAULT_IDLE_TIMEOUT,
                 };
-                let monitor = Monitor::new(cfg, PayloadBindings::default());
                 capture_feed::run(
                     &path,
-                    monitor,
+                    || Monitor::new(cfg.clone(), PayloadBindings::default()),
                     feed,
                     srtp.as_ref(),
                     super::stop_signal::stopped,

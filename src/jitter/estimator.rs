@@ -78,16 +78,22 @@ impl SecondRing {
         self.values.len() as u64
     }
 
-    /// Folds `v` into the bin of second `sec` with `keep` (min or max); a stale bin is overwritten.
-    fn record(&mut self, sec: u64, v: f64, keep: fn(f64, f64) -> f64) {
+    /// Folds `v` into the bin of second `sec` with `keep` (min or max); a stale bin is
+    /// overwritten. Returns whether any bin changed.
+    fn record(&mut self, sec: u64, v: f64, keep: fn(f64, f64) -> f64) -> bool {
         let i = (sec % self.len()) as usize;
-        if let (Some(val), Some(stamp)) = (self.values.get_mut(i), self.stamps.get_mut(i)) {
-            if *stamp == sec {
-                *val = keep(*val, v);
-            } else {
-                *val = v;
-                *stamp = sec;
-            }
+        let (Some(val), Some(stamp)) = (self.values.get_mut(i), self.stamps.get_mut(i)) else {
+            return false;
+        };
+        if *stamp == sec {
+            let kept = keep(*val, v);
+            let changed = kept.to_bits() != val.to_bits();
+            *val = kept;
+            changed
+        } else {
+            *val = v;
+            *stamp = sec;
+            true
         }
     }
 
@@ -124,6 +130,9 @@ pub struct DelayEstimator {
     scratch: Vec<f64>,
     last_excess: Option<f64>,
     peak_excess: f64,
+    /// The second `peak_excess` was taken at, `None` when a bin changed since: the quantile is
+    /// taken again only then (a few times a second instead of once per packet).
+    peak_excess_at: Option<u64>,
     target: f64,
     target_at: Option<Duration>,
 }
@@ -144,6 +153,7 @@ impl DelayEstimator {
             scratch: Vec::with_capacity(window as usize),
             last_excess: None,
             peak_excess: 0.0,
+            peak_excess_at: None,
             target,
             target_at: None,
             cfg,
@@ -168,17 +178,22 @@ impl DelayEstimator {
         let base = self.base_at(arrival.as_secs_f64()).min(d);
         let excess = (d - base).max(0.0);
         self.last_excess = Some(excess);
-        self.peaks.record(sec, excess, f64::max);
+        if self.peaks.record(sec, excess, f64::max) {
+            self.peak_excess_at = None;
+        }
         self.update(arrival);
     }
 
     /// Advances the target's decay to `now` and returns the target delay.
     pub fn update(&mut self, now: Duration) -> Duration {
         self.latest_sec = self.latest_sec.max(now.as_secs());
-        self.scratch.clear();
-        // `scratch` has the ring's capacity, so this never reallocates.
-        self.scratch.extend(self.peaks.valid(self.latest_sec));
-        self.peak_excess = quantile(&mut self.scratch, self.cfg.quantile);
+        if self.peak_excess_at != Some(self.latest_sec) {
+            self.scratch.clear();
+            // `scratch` has the ring's capacity, so this never reallocates.
+            self.scratch.extend(self.peaks.valid(self.latest_sec));
+            self.peak_excess = quantile(&mut self.scratch, self.cfg.quantile);
+            self.peak_excess_at = Some(self.latest_sec);
+        }
         let lo = self.cfg.target_min.as_secs_f64();
         let hi = self.cfg.target_max.as_secs_f64().max(lo);
         let raw = (self.peak_excess * (1.0 + self.cfg.margin_ratio.max(0.0))

@@ -9,7 +9,6 @@ pub mod estimator;
 pub mod interarrival;
 mod pool;
 /// Bytes of the payload pool one packet takes at least.
-pub(crate) use pool::BLOCK as POOL_BLOCK;
 pub mod slope;
 mod slots;
 #[cfg(test)]

@@ -36,22 +36,22 @@ pub(crate) struct BytePool {
 }
 
 impl BytePool {
-    /// A pool of at least `budget` bytes (rounded up to whole blocks, at least one).
+    /// A pool of at least `budget` bytes, rounded up to whole blocks. A budget of 0 holds
+    /// only empty payloads (a buffer that keeps headers alone, as the monitor's player model).
     pub fn new(budget: usize) -> Self {
-        let blocks = budget.div_ceil(BLOCK).clamp(1, NIL as usize - 1);
+        let blocks = budget.div_ceil(BLOCK).min(NIL as usize - 1);
         let next: Box<[u32]> = (0..blocks)
             .map(|i| if i + 1 < blocks { i as u32 + 1 } else { NIL })
             .collect();
         Self {
             data: vec![0u8; blocks * BLOCK].into_boxed_slice(),
             next,
-            free_head: 0,
+            free_head: if blocks > 0 { 0 } else { NIL },
             free: blocks,
         }
     }
 
     /// Total bytes the pool can hold.
-    #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.next.len() * BLOCK
     }
@@ -91,8 +91,9 @@ impl BytePool {
         Self::blocks_for(len) <= self.next.len()
     }
 
+    /// Blocks a payload of `len` bytes takes: an empty one takes none.
     fn blocks_for(len: usize) -> usize {
-        len.div_ceil(BLOCK).max(1)
+        len.div_ceil(BLOCK)
     }
 
     /// Copies `bytes` in; `None` when not enough blocks are free.
@@ -100,6 +101,9 @@ impl BytePool {
         let need = Self::blocks_for(bytes.len());
         if need > self.free {
             return None;
+        }
+        if need == 0 {
+            return Some(Handle { first: NIL, len: 0 });
         }
         let first = self.free_head;
         let mut block = first;
@@ -139,6 +143,9 @@ impl BytePool {
     /// Returns a payload's blocks to the free list.
     pub fn release(&mut self, h: Handle) {
         let need = Self::blocks_for(h.len());
+        if need == 0 {
+            return;
+        }
         let mut last = h.first;
         for _ in 1..need {
             last = self.next.get(last as usize).copied().unwrap_or(NIL);

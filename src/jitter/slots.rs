@@ -96,21 +96,30 @@ impl SlotStore {
     pub fn new(capacity: usize, budget: usize) -> Self {
         let capacity = capacity.max(1);
         let slots = (0..capacity).map(|_| Slot::empty()).collect();
+        let pool = BytePool::new(budget);
         Self {
             slots,
-            pool: BytePool::new(budget),
-            scratch: vec![0u8; MAX_PAYLOAD].into_boxed_slice(),
+            // No payload is longer than the pool holds.
+            scratch: vec![0u8; MAX_PAYLOAD.min(pool.capacity())].into_boxed_slice(),
+            pool,
         }
     }
 
     /// Grows to `capacity` slots, keeping every packet (each moves to its index in the larger
     /// ring: their sequence numbers span less than the old capacity, so none collide), and the
-    /// pool to at least a block per slot (short packets take a whole block each).
+    /// pool to at least a block per slot (short packets take a whole block each), unless it
+    /// holds headers only (a budget of 0).
     pub fn grow(&mut self, capacity: usize) {
         if capacity <= self.slots.len() {
             return;
         }
-        self.pool.grow_to_blocks(capacity);
+        if self.pool.capacity() > 0 {
+            self.pool.grow_to_blocks(capacity);
+            let longest = MAX_PAYLOAD.min(self.pool.capacity());
+            if self.scratch.len() < longest {
+                self.scratch = vec![0u8; longest].into_boxed_slice();
+            }
+        }
         let old = std::mem::replace(
             &mut self.slots,
             (0..capacity).map(|_| Slot::empty()).collect(),

@@ -18,7 +18,8 @@ pub struct JitterConfig {
     /// (AES67's 1 ms and 125 µs) fill the whole depth (`capacity` or less: never grows).
     pub max_capacity: usize,
     /// Byte budget for queued payloads (any datagram size up to 65,507 bytes is accepted; when
-    /// the budget is full the oldest queued packets are evicted, counted as overflow).
+    /// the budget is full the oldest queued packets are evicted, counted as overflow). 0 keeps
+    /// headers only: empty payloads are taken, any other is too large.
     pub max_bytes: usize,
     /// Longest silence played for one sender pause; the rest of a longer gap is skipped.
     pub max_pause: Duration,

@@ -54,11 +54,10 @@ impl PlayoutAccount {
     pub fn new(mut jitter: JitterConfig, controller: ControllerConfig, clock_rate: u32) -> Self {
         jitter.clock_rate = clock_rate;
         jitter.capacity = START_SLOTS;
-        // No payload is stored, but each packet still takes a block of the byte pool: start
-        // with a block per slot, and the pool grows with the slots.
+        // No payload is stored: a pool of no bytes, which holds empty payloads only.
         jitter.bytes_per_tick = None;
         jitter.opus_durations = false;
-        jitter.max_bytes = START_SLOTS * crate::jitter::POOL_BLOCK;
+        jitter.max_bytes = 0;
         PlayoutAccount {
             buffer: JitterBuffer::new(jitter),
             controller: PlayoutController::new(controller),
