@@ -328,7 +328,12 @@ impl JitterBuffer {
     }
 
     fn ticks(&self, d: Duration) -> u64 {
-        (d.as_nanos() * u128::from(self.cfg.clock_rate) / 1_000_000_000) as u64
+        let rate = u64::from(self.cfg.clock_rate);
+        // Whole seconds times the rate, plus the fraction's ticks rounded down: the same as
+        // `nanos * rate / 1e9`, in 64-bit arithmetic (the fraction's product stays under 2^63).
+        d.as_secs()
+            .saturating_mul(rate)
+            .saturating_add(u64::from(d.subsec_nanos()) * rate / 1_000_000_000)
     }
 
     /// `ticks` of RTP time as a duration.

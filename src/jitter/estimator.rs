@@ -63,6 +63,9 @@ impl Default for EstimatorConfig {
 struct SecondRing {
     values: Vec<f64>,
     stamps: Vec<u64>,
+    /// (second, its bin) of the last record: packets come many to a second, and the bin of a
+    /// second costs a division.
+    last_bin: (u64, usize),
 }
 
 impl SecondRing {
@@ -71,6 +74,7 @@ impl SecondRing {
         Self {
             values: vec![0.0; n],
             stamps: vec![u64::MAX; n],
+            last_bin: (0, 0),
         }
     }
 
@@ -81,7 +85,10 @@ impl SecondRing {
     /// Folds `v` into the bin of second `sec` with `keep` (min or max); a stale bin is
     /// overwritten. Returns whether any bin changed.
     fn record(&mut self, sec: u64, v: f64, keep: fn(f64, f64) -> f64) -> bool {
-        let i = (sec % self.len()) as usize;
+        if self.last_bin.0 != sec {
+            self.last_bin = (sec, (sec % self.len()) as usize);
+        }
+        let i = self.last_bin.1;
         let (Some(val), Some(stamp)) = (self.values.get_mut(i), self.stamps.get_mut(i)) else {
             return false;
         };
@@ -168,7 +175,8 @@ impl DelayEstimator {
     /// Records one packet: its extended RTP timestamp and when it arrived.
     pub fn observe(&mut self, ext_ts: u64, arrival: Duration) {
         let ts_ref = *self.ts_ref.get_or_insert(ext_ts);
-        let rel_ts = (i128::from(ext_ts) - i128::from(ts_ref)) as f64 / self.clock_rate;
+        // Extended timestamps stay far below 2^63, so the difference is exact in an i64.
+        let rel_ts = (ext_ts.wrapping_sub(ts_ref) as i64) as f64 / self.clock_rate;
         let d = arrival.as_secs_f64() - rel_ts;
         let sec = arrival.as_secs();
         self.latest_sec = self.latest_sec.max(sec);
@@ -181,11 +189,17 @@ impl DelayEstimator {
         if self.peaks.record(sec, excess, f64::max) {
             self.peak_excess_at = None;
         }
-        self.update(arrival);
+        self.refresh(arrival);
     }
 
     /// Advances the target's decay to `now` and returns the target delay.
     pub fn update(&mut self, now: Duration) -> Duration {
+        self.refresh(now);
+        secs(self.target)
+    }
+
+    /// Advances the target's decay to `now`.
+    fn refresh(&mut self, now: Duration) {
         self.latest_sec = self.latest_sec.max(now.as_secs());
         if self.peak_excess_at != Some(self.latest_sec) {
             self.scratch.clear();
@@ -210,7 +224,6 @@ impl DelayEstimator {
         }
         self.target = self.target.clamp(lo, hi);
         self.target_at = Some(self.target_at.map_or(now, |at| at.max(now)));
-        secs(self.target)
     }
 
     /// The target delay as of the last `observe`/`update`.
@@ -252,10 +265,18 @@ impl DelayEstimator {
     /// the measured clock-drift slope, so a drifting clock does not bias it by window × drift.
     fn base_at(&self, t: f64) -> f64 {
         let slope = self.trend.slope();
-        self.base
+        // Two running minima, so that the comparisons of one do not wait on the other's (this
+        // runs for every packet).
+        let mut lanes = [f64::INFINITY; 2];
+        for (i, (v, sec)) in self
+            .base
             .valid_stamped(self.latest_sec.max(t as u64))
-            .map(|(v, sec)| v + slope * (t - (sec as f64 + 0.5)).max(0.0))
-            .fold(f64::INFINITY, f64::min)
+            .enumerate()
+        {
+            let lane = &mut lanes[i & 1];
+            *lane = lane.min(v + slope * (t - (sec as f64 + 0.5)).max(0.0));
+        }
+        lanes[0].min(lanes[1])
     }
 
     /// Forgets everything, the target included.

@@ -140,6 +140,31 @@ impl BytePool {
         }
     }
 
+    /// Where a stored payload lies when its blocks follow each other in memory (the usual case
+    /// once a stream's packets all have one size: a released chain goes back to the free list
+    /// whole, and the next payload of that size takes it again), so it can be lent in place.
+    pub fn contiguous(&self, h: Handle) -> Option<std::ops::Range<usize>> {
+        let need = Self::blocks_for(h.len());
+        if need == 0 {
+            return Some(0..0);
+        }
+        let mut block = h.first;
+        for _ in 1..need {
+            let next = *self.next.get(block as usize)?;
+            if next != block + 1 {
+                return None;
+            }
+            block = next;
+        }
+        let start = h.first as usize * BLOCK;
+        Some(start..start + h.len())
+    }
+
+    /// The pool's bytes (a range from [`BytePool::contiguous`] is a payload).
+    pub fn bytes(&self, range: std::ops::Range<usize>) -> &[u8] {
+        self.data.get(range).unwrap_or(&[])
+    }
+
     /// Returns a payload's blocks to the free list.
     pub fn release(&mut self, h: Handle) {
         let need = Self::blocks_for(h.len());

@@ -84,21 +84,35 @@ pub(crate) enum StoreError {
 }
 
 /// A fixed ring of slots; slot `i` holds extended sequence numbers congruent to `i`.
+///
+/// The ring's length is the capacity rounded up to a power of two, so that a slot's index is a
+/// mask rather than a division (for every packet, several times); what the buffer may hold (its
+/// window) is the capacity asked for.
 #[derive(Debug)]
 pub(crate) struct SlotStore {
     slots: Vec<Slot>,
+    capacity: usize,
     pool: BytePool,
     scratch: Box<[u8]>,
+}
+
+/// The ring length for `capacity` slots.
+fn ring_len(capacity: usize) -> usize {
+    capacity
+        .max(1)
+        .checked_next_power_of_two()
+        .unwrap_or(capacity)
 }
 
 impl SlotStore {
     /// Allocates `capacity` slots and a pool of `budget` payload bytes, up front.
     pub fn new(capacity: usize, budget: usize) -> Self {
         let capacity = capacity.max(1);
-        let slots = (0..capacity).map(|_| Slot::empty()).collect();
+        let slots = (0..ring_len(capacity)).map(|_| Slot::empty()).collect();
         let pool = BytePool::new(budget);
         Self {
             slots,
+            capacity,
             // No payload is longer than the pool holds.
             scratch: vec![0u8; MAX_PAYLOAD.min(pool.capacity())].into_boxed_slice(),
             pool,
@@ -110,9 +124,10 @@ impl SlotStore {
     /// pool to at least a block per slot (short packets take a whole block each), unless it
     /// holds headers only (a budget of 0).
     pub fn grow(&mut self, capacity: usize) {
-        if capacity <= self.slots.len() {
+        if capacity <= self.capacity {
             return;
         }
+        self.capacity = capacity;
         if self.pool.capacity() > 0 {
             self.pool.grow_to_blocks(capacity);
             let longest = MAX_PAYLOAD.min(self.pool.capacity());
@@ -120,9 +135,12 @@ impl SlotStore {
                 self.scratch = vec![0u8; longest].into_boxed_slice();
             }
         }
+        if ring_len(capacity) <= self.slots.len() {
+            return;
+        }
         let old = std::mem::replace(
             &mut self.slots,
-            (0..capacity).map(|_| Slot::empty()).collect(),
+            (0..ring_len(capacity)).map(|_| Slot::empty()).collect(),
         );
         for slot in old.into_iter().filter(|s| s.state != SlotState::Empty) {
             let i = self.index(slot.ext_seq);
@@ -132,9 +150,9 @@ impl SlotStore {
         }
     }
 
-    /// Number of slots.
+    /// Packets the ring holds at most (the sequence window).
     pub fn capacity(&self) -> usize {
-        self.slots.len()
+        self.capacity
     }
 
     /// The payload byte pool (shared with packets held aside as restart candidates).
@@ -148,8 +166,14 @@ impl SlotStore {
     }
 
     fn index(&self, ext_seq: u64) -> usize {
-        // The modulus is the slot count, so the result always fits in usize.
-        (ext_seq % self.slots.len() as u64) as usize
+        // The modulus is the slot count, so the result always fits in usize. The usual counts
+        // are powers of two, where a mask gives the same remainder without a division.
+        let n = self.slots.len() as u64;
+        if n.is_power_of_two() {
+            (ext_seq & (n - 1)) as usize
+        } else {
+            (ext_seq % n) as usize
+        }
     }
 
     /// The slot that `ext_seq` maps to (which may hold another sequence number).
@@ -207,14 +231,18 @@ impl SlotStore {
             }
             _ => None,
         };
-        match handle {
-            Some(h) => {
-                self.pool.read(h, &mut self.scratch);
-                self.pool.release(h);
-                self.scratch.get(..h.len()).unwrap_or(&[])
-            }
-            None => &[],
+        let Some(h) = handle else {
+            return &[];
+        };
+        // Released blocks keep their bytes until the next store, which needs `&mut self`:
+        // a payload in consecutive blocks is lent in place, without a copy.
+        if let Some(range) = self.pool.contiguous(h) {
+            self.pool.release(h);
+            return self.pool.bytes(range);
         }
+        self.pool.read(h, &mut self.scratch);
+        self.pool.release(h);
+        self.scratch.get(..h.len()).unwrap_or(&[])
     }
 
     /// Copies the payload of queued `ext_seq` into `out` (resized to fit); false if not queued.

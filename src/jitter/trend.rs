@@ -38,6 +38,7 @@ impl DelayTrend {
 
     /// Folds the relative delay `d` of a packet that arrived in second `sec` into its minimum.
     pub(crate) fn record(&mut self, sec: u64, d: f64) {
+        // A constant divisor: the compiler multiplies instead of dividing.
         let i = (sec % TREND_SECONDS as u64) as usize;
         if self.stamps[i] == sec {
             self.mins[i] = self.mins[i].min(d);
@@ -55,14 +56,24 @@ impl DelayTrend {
         self.fitted_at = Some(now_sec);
         let oldest = now_sec.saturating_sub(TREND_SECONDS as u64);
         let valid = |s: u64| s != u64::MAX && s >= oldest && s < now_sec;
-        let points = self.stamps.iter().filter(|&&s| valid(s)).count();
-        let (stamps, mins) = (&self.stamps, &self.mins);
-        let pairs = (0..TREND_SECONDS)
-            .flat_map(|i| (0..TREND_SECONDS).map(move |j| (i, j)))
-            .filter(|&(i, j)| valid(stamps[i]) && valid(stamps[j]))
-            .map(|(i, j)| ((stamps[i] as f64, mins[i]), (stamps[j] as f64, mins[j])));
+        // The valid seconds first, then every pair of them (each unordered pair once, in the
+        // order that gives it a positive span, as the median needs).
+        let mut points = [(0.0, 0.0); TREND_SECONDS];
+        let mut n = 0;
+        for (&stamp, &min) in self.stamps.iter().zip(&self.mins) {
+            if valid(stamp) {
+                points[n] = (stamp as f64, min);
+                n += 1;
+            }
+        }
+        let points = &points[..n];
+        let pairs = points.iter().enumerate().flat_map(|(i, &a)| {
+            points[i + 1..]
+                .iter()
+                .map(move |&b| if a.0 < b.0 { (a, b) } else { (b, a) })
+        });
         self.slope = match median_slope(&mut self.slopes, pairs) {
-            Some(median) if points >= MIN_POINTS => median.clamp(-MAX_SLOPE, MAX_SLOPE),
+            Some(median) if n >= MIN_POINTS => median.clamp(-MAX_SLOPE, MAX_SLOPE),
             _ => 0.0,
         };
     }

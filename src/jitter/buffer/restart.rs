@@ -127,6 +127,10 @@ impl JitterBuffer {
 
     /// Releases the held set, counting each packet by what it turned out to be.
     pub(super) fn drop_candidates(&mut self) {
+        // The common case, once per in-order packet: nothing held.
+        if self.cands.len() == 0 && self.cands.reason().is_none() {
+            return;
+        }
         let reason = self.cands.reason();
         let mut out = Default::default();
         self.cands.take_sorted(&mut out);
