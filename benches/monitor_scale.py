@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """How `jitterplay monitor` scales: N live G.711 20 ms streams (50 packets/s each) on loopback
-for a given time, for N = 100, 500, 1,000 and 2,000, measuring the monitor's CPU (user+sys
+for a given time, for N = 100, 500, 1,000 and 2,000 (and 200 and 1,000 with `--loudness`), measuring the monitor's CPU (user+sys
 from /proc), the packets/s it read and the kernel drops on its sockets (its own `monitor`
 JSON line). Then a capture of 1,000 streams x 60 s analysed by `monitor` and by
 `tshark -q -z rtp,streams`, side by side.
@@ -50,11 +50,12 @@ for n in range({int(seconds * 50)}):
     return subprocess.Popen([sys.executable, "-c", code])
 
 
-def live(streams, seconds):
+def live(streams, seconds, loudness=False):
     base = 30000
     mon = subprocess.Popen(
         [BIN, "monitor", f"rtp://127.0.0.1:{base}-{base + 2 * streams - 2}", "--json",
-         "--duration", f"{seconds + 3}s", "--idle", "60s", "--max-streams", str(streams)],
+         "--duration", f"{seconds + 3}s", "--idle", "60s", "--max-streams", str(streams)]
+        + (["--loudness"] if loudness else []),
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     time.sleep(1.5)
     before = cpu_seconds(mon.pid)
@@ -97,9 +98,13 @@ def write_capture(path, streams, seconds):
 
 
 def timed(cmd):
+    """Wall seconds and peak RSS (MiB) of one run of `cmd`."""
     t0 = time.monotonic()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.monotonic() - t0
+    child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{cmd[0]} failed: {status}")
+    return time.monotonic() - t0, usage.ru_maxrss / 1024
 
 
 def main():
@@ -108,19 +113,22 @@ def main():
     print(f"live: {seconds:.0f} s of G.711 20 ms streams on loopback, one monitor process")
     print("| streams | packets/s | monitor CPU (core share) | CPU per 1,000 streams | µs per packet | kernel drops | network loss |")
     print("|---|---|---|---|---|---|---|")
-    for n in (100, 500, 1000, 2000):
-        r = live(n, seconds)
-        print(f"| {n} | {r['packets_per_s']:,.0f} | {r['cpu_s_per_s']:.3f} | {r['cpu_per_1000_streams']:.3f} | "
+    rows = [(n, False) for n in (100, 500, 1000, 2000)] + [(200, True), (1000, True)]
+    for n, loudness in rows:
+        r = live(n, seconds, loudness)
+        label = f"{n} with --loudness" if loudness else f"{n}"
+        print(f"| {label} | {r['packets_per_s']:,.0f} | {r['cpu_s_per_s']:.3f} | {r['cpu_per_1000_streams']:.3f} | "
               f"{r['us_per_packet']:.2f} | {r['kernel_drops']} | {r['network_lost']} |", flush=True)
     if "--no-capture" in sys.argv:
         return
     with tempfile.TemporaryDirectory() as d:
         cap = os.path.join(d, "streams.pcap")
         write_capture(cap, 1000, 60)
-        ours = timed([BIN, "monitor", cap, "--json", "--idle", "1h"])
-        theirs = timed(["tshark", "-q", "-o", "rtp.heuristic_rtp:TRUE", "-z", "rtp,streams", "-r", cap])
+        ours, our_rss = timed([BIN, "monitor", cap, "--json", "--idle", "1h"])
+        theirs, their_rss = timed(["tshark", "-q", "-o", "rtp.heuristic_rtp:TRUE", "-z", "rtp,streams", "-r", cap])
         print(f"\ncapture of 1,000 streams x 60 s ({os.path.getsize(cap) / 1e6:.0f} MB): "
-              f"monitor {ours:.1f} s, tshark {theirs:.1f} s ({theirs / ours:.1f}x)")
+              f"monitor {ours:.1f} s ({our_rss:.0f} MiB peak), tshark {theirs:.1f} s ({their_rss:.0f} MiB peak) "
+              f"({theirs / ours:.1f}x)")
 
 
 if __name__ == "__main__":

@@ -32,3 +32,13 @@ pub enum CodecError {
     #[error("malformed audio data: {0}")]
     Decode(&'static str),
 }
+
+/// What a symphonia error says, without allocating: its messages are all static.
+pub(crate) fn symphonia_reason(e: symphonia::core::errors::Error) -> &'static str {
+    use symphonia::core::errors::Error;
+    match e {
+        Error::DecodeError(msg) | Error::Unsupported(msg) | Error::LimitError(msg) => msg,
+        Error::IoError(_) => "unexpected end of data",
+        _ => "decoder failure",
+    }
+}

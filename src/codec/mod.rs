@@ -5,5 +5,6 @@ pub mod error;
 pub mod file;
 mod file_track;
 pub mod opus;
+pub mod pcm_chunks;
 pub mod pcm_spec;
 pub mod rtp_decoder;

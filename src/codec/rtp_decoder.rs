@@ -1,34 +1,23 @@
 //! Container-less RTP payload decoding to interleaved f32: L16, L24, PCMU, PCMA and MPEG audio
 //! with symphonia, Opus with libopus (behind [`OpusDecoder`](crate::codec::opus::OpusDecoder)).
 
-use symphonia::core::audio::Channels;
 use symphonia::core::codecs::audio::well_known::{
     CODEC_ID_MP1, CODEC_ID_MP2, CODEC_ID_MP3, CODEC_ID_PCM_ALAW, CODEC_ID_PCM_MULAW,
     CODEC_ID_PCM_S16BE, CODEC_ID_PCM_S24BE,
 };
-use symphonia::core::codecs::audio::{
-    AudioCodecId, AudioCodecParameters, AudioDecoder, AudioDecoderOptions,
-};
+use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::packet::PacketRef;
 use symphonia::core::units::{Duration, Timestamp};
-use symphonia::default::codecs::{MpaDecoder, PcmDecoder};
+use symphonia::default::codecs::MpaDecoder;
 
 pub use super::error::CodecError;
 use crate::codec::opus::{LibOpus, LossFill, OpusStream};
 use crate::rtp::mpa::{parse_header, MpaDepacketizer, MpaHeader, MpegLayer};
 use crate::rtp::payload::PayloadFormat;
 
-/// What a symphonia error says, without allocating: its messages are all static.
-fn reason(e: SymphoniaError) -> &'static str {
-    match e {
-        SymphoniaError::DecodeError(msg)
-        | SymphoniaError::Unsupported(msg)
-        | SymphoniaError::LimitError(msg) => msg,
-        SymphoniaError::IoError(_) => "unexpected end of data",
-        _ => "decoder failure",
-    }
-}
+use super::error::symphonia_reason as reason;
+use super::pcm_chunks::PcmChunks;
 
 /// Maps a symphonia error met while decoding.
 fn decode_error(e: SymphoniaError) -> CodecError {
@@ -181,113 +170,6 @@ impl RtpDecoder {
             Inner::Pcm(_) | Inner::Opus(_) => 0,
         }
     }
-}
-
-/// Largest chunk, in sample frames, handed to one PCM decoder call (a power of two).
-const MAX_CHUNK_LOG2: usize = 6;
-
-/// PCM decoding through symphonia without allocating.
-///
-/// symphonia's `PcmDecoder` renders until its buffer capacity is full and learns that a packet
-/// ended only from a reader error, and building that `io::Error` allocates (API-NOTES §3): any
-/// packet shorter than the capacity allocates. So each decoder here only ever gets chunks that
-/// fill its capacity exactly: one decoder per power of two from 1 to 64 frames, and a payload
-/// is split into 64-frame chunks plus one chunk per set bit of the remainder (at most 6 more
-/// calls). Every payload size, fixed or varying, then decodes without allocation.
-struct PcmChunks {
-    /// `decoders[k]` has a capacity of exactly `1 << k` frames.
-    decoders: Vec<PcmDecoder>,
-    bytes_per_frame: usize,
-    channels: usize,
-}
-
-impl PcmChunks {
-    fn new(format: &PayloadFormat, codec: AudioCodecId) -> Result<Self, CodecError> {
-        let (Some(rate), Some(channels), Some(bytes_per_frame)) = (
-            format.sample_rate(),
-            format.channels(),
-            format.bytes_per_frame(),
-        ) else {
-            return Err(CodecError::NotAudio(*format));
-        };
-        let decoders = (0..=MAX_CHUNK_LOG2)
-            .map(|k| {
-                let mut params = AudioCodecParameters::new();
-                // No bits_per_sample: symphonia rejects 8 for G.711, and the codec implies it.
-                params
-                    .for_codec(codec)
-                    .with_sample_rate(rate)
-                    .with_channels(Channels::Discrete(channels))
-                    .with_max_frames_per_packet(1 << k);
-                PcmDecoder::try_new(&params, &AudioDecoderOptions::default()).map_err(|e| {
-                    CodecError::Unsupported {
-                        format: *format,
-                        reason: reason(e),
-                    }
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(PcmChunks {
-            decoders,
-            bytes_per_frame,
-            channels: usize::from(channels),
-        })
-    }
-
-    fn decode(&mut self, payload: &[u8], out: &mut Vec<f32>) -> Result<usize, CodecError> {
-        let bpf = self.bytes_per_frame;
-        if payload.len() % bpf != 0 {
-            return Err(CodecError::PartialFrame {
-                len: payload.len(),
-                bytes_per_frame: bpf,
-            });
-        }
-        let frames = payload.len() / bpf;
-        let start = out.len();
-        out.resize(start + frames * self.channels, 0.0);
-        let mut done = 0;
-        let result = loop {
-            let left = frames - done;
-            if left == 0 {
-                break Ok(frames);
-            }
-            // Whole 64-frame chunks first, then the remainder's binary digits, largest first.
-            let k = if left >> MAX_CHUNK_LOG2 > 0 {
-                MAX_CHUNK_LOG2
-            } else {
-                left.ilog2() as usize
-            };
-            let n = 1 << k;
-            let bytes = &payload[done * bpf..(done + n) * bpf];
-            let dst = &mut out[start + done * self.channels..start + (done + n) * self.channels];
-            if let Err(e) = decode_into(&mut self.decoders[k], bytes, dst) {
-                break Err(e);
-            }
-            done += n;
-        };
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result
-    }
-}
-
-/// Decodes one packet with `decoder` into `dst`, which must be exactly the decoded size.
-fn decode_into(
-    decoder: &mut dyn AudioDecoder,
-    bytes: &[u8],
-    dst: &mut [f32],
-) -> Result<(), CodecError> {
-    let packet = PacketRef::new(0, Timestamp::ZERO, Duration::ZERO, bytes);
-    let decoded = decoder.decode_ref(&packet).map_err(decode_error)?;
-    // copy_to_slice_interleaved panics on a size mismatch, so check first.
-    if decoded.samples_interleaved() != dst.len() {
-        return Err(CodecError::Decode(
-            "decoded size differs from the payload's",
-        ));
-    }
-    decoded.copy_to_slice_interleaved(dst);
-    Ok(())
 }
 
 /// MPEG audio: RFC 2250 depacketizing, then one symphonia decoder per layer/rate/channels.

@@ -4,12 +4,12 @@
 //! G.711 is decoded through a 256-entry table filled once from symphonia's own decoder, so a
 //! thousand streams cost a table lookup per sample; other formats use a decoder per stream.
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use ebur128::{EbuR128, Mode};
 use serde::Serialize;
 
+use crate::codec::pcm_chunks::g711_table;
 use crate::codec::rtp_decoder::RtpDecoder;
 use crate::rtp::payload::PayloadFormat;
 
@@ -174,25 +174,6 @@ fn dbfs(rms: f64) -> f64 {
     } else {
         -120.0
     }
-}
-
-/// Every G.711 code's sample, decoded once by symphonia.
-fn g711_table(format: PayloadFormat) -> Option<&'static [f32; 256]> {
-    static ULAW: OnceLock<Option<[f32; 256]>> = OnceLock::new();
-    static ALAW: OnceLock<Option<[f32; 256]>> = OnceLock::new();
-    let cell = if format == PayloadFormat::Pcmu {
-        &ULAW
-    } else {
-        &ALAW
-    };
-    cell.get_or_init(|| {
-        let mut decoder = RtpDecoder::new(&format).ok()?;
-        let codes: Vec<u8> = (0..=255).collect();
-        let mut out = Vec::with_capacity(256);
-        decoder.decode(&codes, &mut out).ok()?;
-        out.try_into().ok()
-    })
-    .as_ref()
 }
 
 #[cfg(test)]
