@@ -92,9 +92,136 @@ pub type ProtectFn = unsafe extern "C" fn(
     c_uint,
 ) -> srtp_err_status_t;
 
+/// `SRTP_HMAC_SHA1`: the authentication type id of HMAC-SHA1.
+pub const SRTP_HMAC_SHA1: u32 = 3;
+/// `srtp_err_status_fail`: unspecified failure.
+pub const SRTP_FAIL: srtp_err_status_t = 1;
+/// `srtp_err_status_bad_param`.
+pub const SRTP_BAD_PARAM: srtp_err_status_t = 2;
+
+/// `srtp_auth_test_case_t` (`srtp2/auth.h`): one known-answer test of an authentication type.
+#[repr(C)]
+#[derive(Debug)]
+pub struct srtp_auth_test_case_t {
+    pub key_length_octets: c_int,
+    pub key: *const u8,
+    pub data_length_octets: c_int,
+    pub data: *const u8,
+    pub tag_length_octets: c_int,
+    pub tag: *const u8,
+    pub next_test_case: *const srtp_auth_test_case_t,
+}
+
+/// `srtp_auth_t` (`srtp2/auth.h`): one authentication function instance.
+#[repr(C)]
+#[derive(Debug)]
+pub struct srtp_auth_t {
+    pub kind: *const srtp_auth_type_t,
+    pub state: *mut c_void,
+    pub out_len: c_int,
+    pub key_len: c_int,
+    pub prefix_len: c_int,
+}
+
+/// `srtp_auth_type_t` (`srtp2/auth.h`): an authentication function's implementation.
+#[repr(C)]
+#[derive(Debug)]
+pub struct srtp_auth_type_t {
+    pub alloc: unsafe extern "C" fn(*mut *mut srtp_auth_t, c_int, c_int) -> srtp_err_status_t,
+    pub dealloc: unsafe extern "C" fn(*mut srtp_auth_t) -> srtp_err_status_t,
+    pub init: unsafe extern "C" fn(*mut c_void, *const u8, c_int) -> srtp_err_status_t,
+    pub compute:
+        unsafe extern "C" fn(*mut c_void, *const u8, c_int, c_int, *mut u8) -> srtp_err_status_t,
+    pub update: unsafe extern "C" fn(*mut c_void, *const u8, c_int) -> srtp_err_status_t,
+    pub start: unsafe extern "C" fn(*mut c_void) -> srtp_err_status_t,
+    pub description: *const std::os::raw::c_char,
+    pub test_data: *const srtp_auth_test_case_t,
+    pub id: u32,
+}
+
+// SAFETY: the type table and test cases are immutable and their pointers name statics.
+unsafe impl Sync for srtp_auth_type_t {}
+// SAFETY: as above.
+unsafe impl Sync for srtp_auth_test_case_t {}
+
+/// `SRTP_AES_ICM_128`: AES-128 counter mode, keyed with a 14-byte salt.
+pub const SRTP_AES_ICM_128: u32 = 1;
+/// `SRTP_AES_ICM_256`: AES-256 counter mode, keyed with a 14-byte salt.
+pub const SRTP_AES_ICM_256: u32 = 5;
+/// `srtp_err_status_terminus`: the counter's keystream is used up.
+pub const SRTP_TERMINUS: srtp_err_status_t = 6;
+
+/// `srtp_cipher_test_case_t` (`srtp2/cipher.h`): one known-answer test of a cipher type.
+#[repr(C)]
+#[derive(Debug)]
+pub struct srtp_cipher_test_case_t {
+    pub key_length_octets: c_int,
+    pub key: *const u8,
+    pub idx: *mut u8,
+    pub plaintext_length_octets: c_uint,
+    pub plaintext: *const u8,
+    pub ciphertext_length_octets: c_uint,
+    pub ciphertext: *const u8,
+    pub aad_length_octets: c_int,
+    pub aad: *const u8,
+    pub tag_length_octets: c_int,
+    pub next_test_case: *const srtp_cipher_test_case_t,
+}
+
+/// `srtp_cipher_t` (`srtp2/cipher.h`): one cipher instance.
+#[repr(C)]
+#[derive(Debug)]
+pub struct srtp_cipher_t {
+    pub kind: *const srtp_cipher_type_t,
+    pub state: *mut c_void,
+    pub key_len: c_int,
+    pub algorithm: c_int,
+}
+
+/// `srtp_cipher_type_t` (`srtp2/cipher.h`): a cipher's implementation. Counter mode has no
+/// associated data and no tag, so those two entries are null, as in libsrtp's own.
+#[repr(C)]
+#[derive(Debug)]
+pub struct srtp_cipher_type_t {
+    pub alloc: unsafe extern "C" fn(*mut *mut srtp_cipher_t, c_int, c_int) -> srtp_err_status_t,
+    pub dealloc: unsafe extern "C" fn(*mut srtp_cipher_t) -> srtp_err_status_t,
+    pub init: unsafe extern "C" fn(*mut c_void, *const u8) -> srtp_err_status_t,
+    pub set_aad: Option<unsafe extern "C" fn(*mut c_void, *const u8, u32) -> srtp_err_status_t>,
+    pub encrypt: unsafe extern "C" fn(*mut c_void, *mut u8, *mut c_uint) -> srtp_err_status_t,
+    pub decrypt: unsafe extern "C" fn(*mut c_void, *mut u8, *mut c_uint) -> srtp_err_status_t,
+    pub set_iv: unsafe extern "C" fn(*mut c_void, *mut u8, c_int) -> srtp_err_status_t,
+    pub get_tag: Option<unsafe extern "C" fn(*mut c_void, *mut u8, *mut u32) -> srtp_err_status_t>,
+    pub description: *const std::os::raw::c_char,
+    pub test_data: *const srtp_cipher_test_case_t,
+    pub id: u32,
+}
+
+// SAFETY: cipher types and their test cases are immutable statics (libsrtp never writes a test
+// case's `idx`, it only reads it as an IV).
+unsafe impl Sync for srtp_cipher_type_t {}
+// SAFETY: as above.
+unsafe impl Sync for srtp_cipher_test_case_t {}
+
 #[link(name = "srtp2")]
 extern "C" {
+    /// Registers `ct` in place of the cipher type `id`, after running its self-test and the
+    /// replaced type's.
+    pub fn srtp_replace_cipher_type(ct: *const srtp_cipher_type_t, id: u32) -> srtp_err_status_t;
+    /// Runs libsrtp's cipher test (the known answers, then random round trips) on `ct`.
+    #[cfg(test)]
+    pub fn srtp_cipher_type_test(
+        ct: *const srtp_cipher_type_t,
+        test_data: *const srtp_cipher_test_case_t,
+    ) -> srtp_err_status_t;
+    /// Runs libsrtp's authentication test on `at`.
+    #[cfg(test)]
+    pub fn srtp_auth_type_test(
+        at: *const srtp_auth_type_t,
+        test_data: *const srtp_auth_test_case_t,
+    ) -> srtp_err_status_t;
     pub fn srtp_init() -> srtp_err_status_t;
+    /// Registers `at` in place of the authentication type `id`, after running its self-test.
+    pub fn srtp_replace_auth_type(at: *const srtp_auth_type_t, id: u32) -> srtp_err_status_t;
     pub fn srtp_create(
         session: *mut *mut srtp_ctx_t,
         policy: *const srtp_policy_t,

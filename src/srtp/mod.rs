@@ -1,7 +1,9 @@
 //! SRTP and SRTCP (RFC 3711, RFC 7714) through libsrtp2, keyed by SDES (RFC 4568).
 
+mod aes_icm;
 pub mod counts;
 mod ffi;
+mod hmac_sha1;
 pub mod keys;
 pub mod receive;
 pub mod session;

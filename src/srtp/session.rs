@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use super::ffi;
 use super::keys::SrtpKeying;
 use super::SrtpError;
+use super::{aes_icm, hmac_sha1};
 
 /// The replay window in packets: libsrtp's largest. A 5 s buffer at 1,000 packets/s keeps
 /// 5,000 packets in play, and a packet the jitter buffer can still use must not be called a
@@ -53,8 +54,17 @@ unsafe impl Send for SrtpSession {}
 static INIT: OnceLock<ffi::srtp_err_status_t> = OnceLock::new();
 
 fn init_library() -> Result<(), SrtpError> {
-    // SAFETY: srtp_init takes no arguments; OnceLock runs it once per process.
-    match *INIT.get_or_init(|| unsafe { ffi::srtp_init() }) {
+    let status = INIT.get_or_init(|| {
+        // SAFETY: srtp_init takes no arguments; OnceLock runs it once per process.
+        match unsafe { ffi::srtp_init() } {
+            ffi::SRTP_OK => match aes_icm::register() {
+                ffi::SRTP_OK => hmac_sha1::register(),
+                failed => failed,
+            },
+            failed => failed,
+        }
+    });
+    match *status {
         ffi::SRTP_OK => Ok(()),
         status => Err(SrtpError::Library(status)),
     }
