@@ -67,21 +67,30 @@ struct Cadence {
 }
 
 impl Cadence {
-    fn observe(&mut self, step: u64, clock_rate: u32) {
+    /// Records one step; returns whether the packet duration (the smallest step) changed.
+    fn observe(&mut self, step: u64, clock_rate: u32) -> bool {
         if step == 0 || step > u64::from(clock_rate) {
-            return;
+            return false;
         }
-        if let Some(s) = self.steps.get_mut(self.next % 16) {
-            *s = step;
-        }
-        self.next = self.next.wrapping_add(1);
-        self.min = self
+        let old = self
             .steps
-            .iter()
-            .copied()
-            .filter(|s| *s > 0)
-            .min()
-            .unwrap_or(0);
+            .get_mut(self.next % 16)
+            .map_or(0, |s| std::mem::replace(s, step));
+        self.next = self.next.wrapping_add(1);
+        let before = self.min;
+        if self.min == 0 || step < self.min {
+            self.min = step;
+        } else if old == self.min && step != self.min {
+            // The smallest left the window: look again (steady streams never get here).
+            self.min = self
+                .steps
+                .iter()
+                .copied()
+                .filter(|s| *s > 0)
+                .min()
+                .unwrap_or(0);
+        }
+        self.min != before
     }
 
     fn ticks(&self) -> u64 {
@@ -500,8 +509,11 @@ impl JitterBuffer {
             Some(h) if ext_seq <= h.seq => {}
             prev => {
                 if let Some(h) = prev.filter(|h| ext_seq == h.seq + 1 && ext_ts > h.ts) {
-                    self.cadence.observe(ext_ts - h.ts, self.cfg.clock_rate);
-                    self.fit_capacity();
+                    // The slots fit a packet duration; the ring only grows, so the fit holds
+                    // until the duration changes.
+                    if self.cadence.observe(ext_ts - h.ts, self.cfg.clock_rate) {
+                        self.fit_capacity();
+                    }
                 }
                 self.cur.highest = Some(Highest {
                     seq: ext_seq,

@@ -119,9 +119,31 @@ impl SecondRing {
             .map(|(v, s)| (*v, *s))
     }
 
+    /// The value recorded for `sec`, if it is still in the ring.
+    fn at(&self, sec: u64) -> Option<f64> {
+        let i = (sec % self.len()) as usize;
+        (self.stamps.get(i) == Some(&sec))
+            .then(|| self.values.get(i).copied())
+            .flatten()
+    }
+
     fn clear(&mut self) {
         self.stamps.iter_mut().for_each(|s| *s = u64::MAX);
     }
+}
+
+/// Which completed second gives the fastest path, kept while the window's newest second, the
+/// drift slope and the completed seconds' minima stay as they were.
+///
+/// Every completed second's term in `base_at` is `v + slope × (t − s − ½)`: they all move with
+/// `t` alike, so the smallest stays the smallest through the newest second, and only its term
+/// and the newest second's need computing per packet (instead of the whole window).
+#[derive(Debug, Clone, Copy)]
+struct SettledBase {
+    end: u64,
+    slope_bits: u64,
+    version: u64,
+    pick: Option<(f64, u64)>,
 }
 
 /// Estimates the network's delay variation and derives the playout target from it.
@@ -142,6 +164,9 @@ pub struct DelayEstimator {
     peak_excess_at: Option<u64>,
     target: f64,
     target_at: Option<Duration>,
+    /// Bumped whenever a completed second's minimum may have changed (or all were forgotten).
+    base_version: u64,
+    settled: std::cell::Cell<Option<SettledBase>>,
 }
 
 impl DelayEstimator {
@@ -163,6 +188,8 @@ impl DelayEstimator {
             peak_excess_at: None,
             target,
             target_at: None,
+            base_version: 0,
+            settled: std::cell::Cell::new(None),
             cfg,
         }
     }
@@ -179,6 +206,9 @@ impl DelayEstimator {
         let rel_ts = (ext_ts.wrapping_sub(ts_ref) as i64) as f64 / self.clock_rate;
         let d = arrival.as_secs_f64() - rel_ts;
         let sec = arrival.as_secs();
+        if sec < self.latest_sec {
+            self.base_version += 1;
+        }
         self.latest_sec = self.latest_sec.max(sec);
         self.base.record(sec, d, f64::min);
         self.trend.record(sec, d);
@@ -258,6 +288,7 @@ impl DelayEstimator {
     pub fn rebase(&mut self) {
         self.ts_ref = None;
         self.base.clear();
+        self.base_version += 1;
         self.trend.clear();
     }
 
@@ -265,18 +296,47 @@ impl DelayEstimator {
     /// the measured clock-drift slope, so a drifting clock does not bias it by window × drift.
     fn base_at(&self, t: f64) -> f64 {
         let slope = self.trend.slope();
-        // Two running minima, so that the comparisons of one do not wait on the other's (this
-        // runs for every packet).
-        let mut lanes = [f64::INFINITY; 2];
-        for (i, (v, sec)) in self
-            .base
-            .valid_stamped(self.latest_sec.max(t as u64))
-            .enumerate()
-        {
-            let lane = &mut lanes[i & 1];
-            *lane = lane.min(v + slope * (t - (sec as f64 + 0.5)).max(0.0));
+        let end = self.latest_sec.max(t as u64);
+        let term = |v: f64, sec: u64| v + slope * (t - (sec as f64 + 0.5)).max(0.0);
+        if (t as u64) < end {
+            // A time before the newest second: rare (only `expected_ts` asks), so the window
+            // is searched whole.
+            return self
+                .base
+                .valid_stamped(end)
+                .fold(f64::INFINITY, |m, (v, sec)| m.min(term(v, sec)));
         }
-        lanes[0].min(lanes[1])
+        let settled = self
+            .settled_pick(end, slope)
+            .map_or(f64::INFINITY, |(v, sec)| term(v, sec));
+        match self.base.at(end) {
+            Some(v) => settled.min(term(v, end)),
+            None => settled,
+        }
+    }
+
+    /// The completed second (before `end`) whose minimum, carried along `slope`, is smallest.
+    fn settled_pick(&self, end: u64, slope: f64) -> Option<(f64, u64)> {
+        let key = (end, slope.to_bits(), self.base_version);
+        if let Some(c) = self.settled.get() {
+            if (c.end, c.slope_bits, c.version) == key {
+                return c.pick;
+            }
+        }
+        let pick = self
+            .base
+            .valid_stamped(end)
+            .filter(|&(_, sec)| sec < end)
+            .map(|(v, sec)| (v - slope * (sec as f64 + 0.5), v, sec))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, v, sec)| (v, sec));
+        self.settled.set(Some(SettledBase {
+            end,
+            slope_bits: key.1,
+            version: key.2,
+            pick,
+        }));
+        pick
     }
 
     /// Forgets everything, the target included.

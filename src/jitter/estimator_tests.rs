@@ -149,3 +149,42 @@ fn rebase_keeps_spike_history() {
     assert_eq!(est.last_excess(), Some(Duration::ZERO));
     assert!(est.target() >= before.min(Duration::from_secs(5)) - ms(1));
 }
+
+/// `base_at` keeps the completed seconds' best between packets; whatever arrives (a drifting
+/// clock, jitter, arrivals filed under an earlier second, a restart), it must give what a search
+/// of the whole window gives.
+#[test]
+fn the_kept_fastest_path_equals_a_search_of_the_whole_window() {
+    let mut rng = TestRng::new(26);
+    let mut est = DelayEstimator::new(RATE, EstimatorConfig::default());
+    let whole_window = |est: &DelayEstimator, t: f64| {
+        let slope = est.trend.slope();
+        let end = est.latest_sec.max(t as u64);
+        est.base
+            .valid_stamped(end)
+            .map(|(v, sec)| v + slope * (t - (sec as f64 + 0.5)).max(0.0))
+            .fold(f64::INFINITY, f64::min)
+    };
+    let mut arrival = Duration::ZERO;
+    for i in 0..20_000u64 {
+        // A 0.2 % drift, up to 30 ms of jitter, now and then an arrival stamped 1.5 s early.
+        arrival += Duration::from_micros(20_040 + rng.below(200));
+        let stamped = if rng.below(500) == 0 {
+            arrival.saturating_sub(ms(1_500))
+        } else {
+            arrival + Duration::from_micros(rng.below(30_000))
+        };
+        if i == 12_000 {
+            est.rebase();
+        }
+        est.observe(i * TICKS, stamped);
+        for t in [stamped.as_secs_f64(), arrival.as_secs_f64() + 0.3] {
+            let kept = est.base_at(t);
+            let searched = whole_window(&est, t);
+            assert!(
+                kept == searched || (kept - searched).abs() <= 1e-12,
+                "packet {i} at {t}: {kept} != {searched}"
+            );
+        }
+    }
+}

@@ -26,9 +26,15 @@ impl InterarrivalJitter {
         // Arrival in RTP ticks, reduced modulo 2^32 like the timestamp, so that the transit
         // difference below is a wrapping difference and timestamp wraps cost nothing; the
         // fraction of a tick is kept apart, so the jitter is exact however slow the clock.
-        let scaled = arrival.as_nanos() * u128::from(self.clock_rate);
-        let ticks = scaled / 1_000_000_000;
-        let frac = (scaled % 1_000_000_000) as f64 / 1e9;
+        // Whole seconds are whole ticks, so only the sub-second part needs dividing (in 64
+        // bits: under 10^9 × 2^32); the same ticks and fraction as from the whole product.
+        let rate = u64::from(self.clock_rate);
+        let sub = u64::from(arrival.subsec_nanos()) * rate;
+        let ticks = arrival
+            .as_secs()
+            .wrapping_mul(rate)
+            .wrapping_add(sub / 1_000_000_000);
+        let frac = (sub % 1_000_000_000) as f64 / 1e9;
         let transit = (ticks as u32).wrapping_sub(ts);
         if let Some((prev, prev_frac)) = self.prev_transit {
             let d = f64::from(transit.wrapping_sub(prev) as i32) + (frac - prev_frac);
