@@ -172,6 +172,18 @@ impl DriftCorrector {
         self.staged
     }
 
+    /// Whether `process` would append `input` unchanged (ratio 1.0, nothing staged), so that a
+    /// caller may use it as it is; an error for a partial frame, as `process` gives.
+    pub fn passes_through(&self, input: &[f32]) -> Result<bool, DriftError> {
+        if input.len() % self.channels != 0 {
+            return Err(DriftError::PartialFrame {
+                samples: input.len(),
+                channels: self.channels,
+            });
+        }
+        Ok(self.ratio == 1.0 && self.staged == 0)
+    }
+
     /// Appends `input` (interleaved) to `output` at the current ratio; returns samples appended.
     pub fn process(&mut self, input: &[f32], output: &mut Vec<f32>) -> Result<usize, DriftError> {
         if input.len() % self.channels != 0 {

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use crate::jitter::slope::{median_slope, quantile};
+use crate::jitter::slope::{fill_slopes, quartiles};
 
 /// Span of samples needed before the drift is known.
 pub const MIN_SPAN: Duration = Duration::from_secs(60);
@@ -89,11 +89,10 @@ impl DriftEstimator {
             .step_by(stride)
             .flat_map(|l| (0..len.saturating_sub(l)).map(move |a| (a, a + l)))
             .map(|(a, b)| (point(a), point(b)));
-        let Some(median) = median_slope(&mut self.scratch, pairs) else {
+        fill_slopes(&mut self.scratch, pairs);
+        let Some((q1, median, q3)) = quartiles(&mut self.scratch) else {
             return self.estimate;
         };
-        let q1 = quantile(&mut self.scratch, 0.25).unwrap_or(median);
-        let q3 = quantile(&mut self.scratch, 0.75).unwrap_or(median);
         // Overlapping pairs are far from independent: about span / (1.5 × lag) slopes are.
         let independent = (self.len as f64 / (1.5 * lag as f64)).max(1.0);
         self.spread = (q3 - q1) / 1.35 * 1.25 / independent.sqrt();

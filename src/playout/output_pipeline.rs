@@ -172,6 +172,16 @@ impl Pipeline {
         decoded: &[f32],
         out: &mut Vec<f32>,
     ) -> Result<(), ReceiveCoreError> {
+        if self.drift.passes_through(decoded)? {
+            // Drift correction would copy the audio unchanged: map and convert it from here.
+            return Self::map_and_resample(
+                &mut self.mapper,
+                &mut self.mapped,
+                self.resampler.as_mut(),
+                decoded,
+                out,
+            );
+        }
         self.corrected.clear();
         self.drift.process(decoded, &mut self.corrected)?;
         self.emit(out)
@@ -191,14 +201,31 @@ impl Pipeline {
     }
 
     pub(super) fn emit(&mut self, out: &mut Vec<f32>) -> Result<(), ReceiveCoreError> {
-        let mapped: &[f32] = if self.mapper.is_identity() {
-            &self.corrected
+        Self::map_and_resample(
+            &mut self.mapper,
+            &mut self.mapped,
+            self.resampler.as_mut(),
+            &self.corrected,
+            out,
+        )
+    }
+
+    /// `corrected` → channel map → rate conversion → `out`.
+    fn map_and_resample(
+        mapper: &mut ChannelMapper,
+        mapped_buf: &mut Vec<f32>,
+        resampler: Option<&mut StreamResampler>,
+        corrected: &[f32],
+        out: &mut Vec<f32>,
+    ) -> Result<(), ReceiveCoreError> {
+        let mapped: &[f32] = if mapper.is_identity() {
+            corrected
         } else {
-            self.mapped.clear();
-            self.mapper.map_into(&self.corrected, &mut self.mapped);
-            &self.mapped
+            mapped_buf.clear();
+            mapper.map_into(corrected, mapped_buf);
+            mapped_buf
         };
-        match self.resampler.as_mut() {
+        match resampler {
             Some(r) => r.process(mapped, out)?,
             None => out.extend_from_slice(mapped),
         }

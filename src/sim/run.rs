@@ -94,7 +94,8 @@ struct SimulatedNetwork {
     network: NetworkModel,
     next_packet: Option<SentPacket>,
     in_air: BinaryHeap<Reverse<(Duration, u64, Vec<u8>)>>,
-    in_flight: HashMap<(u32, u32), InFlight>,
+    /// Keyed by (SSRC, timestamp): our own packets, so a fast unkeyed hash is safe here.
+    in_flight: HashMap<(u32, u32), InFlight, rustc_hash::FxBuildHasher>,
     order: u64,
     /// RTCP and NACK recovery, when the scenario has them.
     recovery: Option<SimRecovery>,
@@ -250,7 +251,7 @@ pub fn run_simulation(
         network: NetworkModel::new(scenario.network.clone(), cfg.seed),
         next_packet,
         in_air: BinaryHeap::new(),
-        in_flight: HashMap::new(),
+        in_flight: HashMap::default(),
         order: 0,
     };
     let format = cfg.codec.payload_format(input.rate, input.channels);

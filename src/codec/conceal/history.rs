@@ -1,16 +1,19 @@
 //! The newest real audio, kept in order in one preallocated buffer.
 //!
-//! Linear rather than a ring: concealment reads it by "frames before the end", pitch search
-//! wants contiguous slices, and the shift on each packet is one `copy_within` of a few tens of
-//! milliseconds of audio.
+//! Linear rather than a ring: concealment reads it by "frames before the end", and pitch search
+//! wants contiguous slices. The buffer holds twice the capacity, so that packets are appended
+//! after the newest frame and the window is moved back to the front only once a capacity's
+//! worth has been appended (one frame copied per frame kept, not the whole history per packet).
 
 /// The last `capacity` frames of real audio (interleaved), oldest first.
 #[derive(Debug, Clone)]
 pub(super) struct History {
     channels: usize,
     capacity: usize,
-    /// Valid frames, stored at the end of `data`.
+    /// Valid frames, stored just before `end`.
     filled: usize,
+    /// Where the newest frame ends in `data` (in samples); never less than a capacity.
+    end: usize,
     data: Vec<f32>,
 }
 
@@ -20,7 +23,8 @@ impl History {
             channels,
             capacity,
             filled: 0,
-            data: vec![0.0; capacity * channels],
+            end: capacity * channels,
+            data: vec![0.0; 2 * capacity * channels],
         }
     }
 
@@ -43,10 +47,14 @@ impl History {
             return;
         }
         let src = &samples[(frames - keep) * ch..frames * ch];
-        // Move the frames that stay to the front, then append.
-        self.data.copy_within(keep * ch.., 0);
-        let at = (self.capacity - keep) * ch;
-        self.data[at..].copy_from_slice(src);
+        let window = self.capacity * ch;
+        if self.end + src.len() > self.data.len() {
+            // No room after the newest frame: the last capacity's worth goes back to the front.
+            self.data.copy_within(self.end - window..self.end, 0);
+            self.end = window;
+        }
+        self.data[self.end..self.end + src.len()].copy_from_slice(src);
+        self.end += src.len();
         self.filled = (self.filled + keep).min(self.capacity);
     }
 
@@ -55,8 +63,9 @@ impl History {
     pub(super) fn fill_reversed(&mut self, samples: &[f32]) {
         let ch = self.channels;
         let keep = (samples.len() / ch).min(self.capacity);
+        self.end = self.capacity * ch;
         for (j, frame) in samples.chunks_exact(ch).take(keep).enumerate() {
-            let at = (self.capacity - 1 - j) * ch;
+            let at = self.end - (j + 1) * ch;
             self.data[at..at + ch].copy_from_slice(frame);
         }
         self.filled = keep;
@@ -69,7 +78,7 @@ impl History {
             "{back} of {}",
             self.filled
         );
-        let at = (self.capacity - back.clamp(1, self.capacity)) * self.channels;
+        let at = self.end - back.clamp(1, self.capacity) * self.channels;
         &self.data[at..at + self.channels]
     }
 
@@ -111,5 +120,32 @@ mod tests {
             (h.filled(), h.back(1), h.back(3)),
             (3, &[1.0, -1.0][..], &[3.0, -3.0][..])
         );
+    }
+
+    /// Against a plain list of every frame pushed: whatever the packet sizes, the newest
+    /// `capacity` frames read back in order, across many moves of the window.
+    #[test]
+    fn reads_back_the_newest_frames_across_window_moves() {
+        let (capacity, ch) = (50, 2);
+        let mut h = History::new(capacity, ch);
+        let mut all: Vec<f32> = Vec::new();
+        let mut next = 0.0f32;
+        for n in 0..400usize {
+            let frames = (n * 7 + 3) % 61;
+            let packet: Vec<f32> = (0..frames * ch)
+                .map(|_| {
+                    next += 1.0;
+                    next
+                })
+                .collect();
+            h.push(&packet);
+            all.extend_from_slice(&packet);
+            let total = all.len() / ch;
+            assert_eq!(h.filled(), total.min(capacity));
+            for b in 1..=h.filled() {
+                let at = (total - b) * ch;
+                assert_eq!(h.back(b), &all[at..at + ch], "packet {n}, back {b}");
+            }
+        }
     }
 }
