@@ -119,19 +119,28 @@ fn run(
     let mut buf = vec![0.0f32; period];
     let mut pending_silence = 0usize;
     let mut deadline = Instant::now();
+    // Unpaced, the two threads hand over half a ring at a time: the producer wakes this thread
+    // once that much is queued (or it is full, or done), and this thread wakes the producer once
+    // it has taken the ring under half, not for every period.
+    let batch = (callback.capacity() / 2).max(period).min(callback.capacity());
+    let mut producer_woken = false;
     if fast {
-        stats.register_consumer();
+        stats.register_consumer(batch);
     }
     while !stop.load(Ordering::Acquire) {
-        if fast {
-            while callback.available() < period
+        if fast && callback.available() < period {
+            if !producer_woken {
+                stats.wake_producer();
+            }
+            producer_woken = false;
+            while callback.available() < batch
                 && !stats.is_finished()
                 && !stop.load(Ordering::Acquire)
             {
-                // Woken by the producer's push (`OutputStats::wake_consumer`).
+                // Woken by the producer (`OutputStats::wake_consumer_at`, `wake_consumer`).
                 std::thread::park_timeout(FAST_WAIT);
             }
-        } else {
+        } else if !fast {
             deadline += period_time;
             if let Some(wait) = deadline.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
@@ -140,8 +149,9 @@ fn run(
         // Read the flag before filling: everything pushed before it was set is then visible.
         let finished = stats.is_finished();
         let real = callback.fill(&mut buf);
-        if fast {
+        if fast && !producer_woken && callback.available() < batch {
             stats.wake_producer();
+            producer_woken = true;
         }
         // Silence the ring did not supply (an underrun, a rebuffer, the wait for an idle
         // timeout) is written only once real audio follows it: mid-stream it is what a device

@@ -50,6 +50,11 @@ impl RingCallback {
         self.consumer.occupied_len()
     }
 
+    /// Samples the ring holds when full.
+    pub fn capacity(&self) -> usize {
+        self.consumer.capacity().get()
+    }
+
     /// Fills `out` from the ring and the rest with silence; returns how many samples were real.
     ///
     /// A shortfall while the stream is playing counts one underrun. Before the first sample,

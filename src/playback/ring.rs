@@ -19,13 +19,15 @@ pub fn audio_ring(duration: Duration, rate: u32, channels: usize) -> (RingProduc
 /// Pushes all of `samples`, waiting politely while the ring is full.
 ///
 /// The wait is a short sleep sized to a fraction of the ring, not a spin: the consumer is a
-/// real-time callback that must not be asked to wake anyone. Returns `false` if `stop` says to
+/// real-time callback that must not be asked to wake anyone. Before each wait, `full` is told
+/// (an unpaced consumer may be waiting for exactly this). Returns `false` if `stop` says to
 /// give up before everything was pushed.
 pub fn push_all(
     producer: &mut RingProducer,
     mut samples: &[f32],
     pause: Duration,
     stop: &dyn Fn() -> bool,
+    full: &dyn Fn(),
 ) -> bool {
     loop {
         let pushed = producer.push_slice(samples);
@@ -36,6 +38,7 @@ pub fn push_all(
         if stop() {
             return false;
         }
+        full();
         // Woken early when a consumer that registered makes room (see
         // `OutputStats::wake_producer`); otherwise this is a plain pause.
         std::thread::park_timeout(pause);

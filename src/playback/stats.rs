@@ -1,6 +1,6 @@
 //! Counters shared between the output callback and the rest of the player, read without locks.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread::Thread;
 
@@ -28,6 +28,9 @@ pub struct OutputStats {
     /// other has made room or pushed audio, so that neither sleeps on a timer. A real device's
     /// callback never takes part.
     handoff: [OnceLock<Thread>; 2],
+    /// Samples the unpaced consumer waits for before it wakes again (0: any push wakes it), so
+    /// that the two threads hand over half a ring at a time instead of every period.
+    consumer_batch: AtomicUsize,
 }
 
 impl OutputStats {
@@ -61,9 +64,10 @@ impl OutputStats {
         let _ = self.handoff[0].set(std::thread::current());
     }
 
-    /// The calling thread (an unpaced sink) takes from the ring:
-    /// [`OutputStats::wake_consumer`] wakes it.
-    pub fn register_consumer(&self) {
+    /// The calling thread (an unpaced sink) takes from the ring once `batch` samples are in it:
+    /// [`OutputStats::wake_consumer_at`] wakes it then, [`OutputStats::wake_consumer`] always.
+    pub fn register_consumer(&self, batch: usize) {
+        self.consumer_batch.store(batch, Ordering::Relaxed);
         let _ = self.handoff[1].set(std::thread::current());
     }
 
@@ -74,7 +78,16 @@ impl OutputStats {
         }
     }
 
-    /// The producer pushed audio: wakes an unpaced consumer waiting for it (if one registered).
+    /// The producer pushed audio and the ring holds `occupied` samples: wakes an unpaced
+    /// consumer once that is the batch it waits for.
+    pub fn wake_consumer_at(&self, occupied: usize) {
+        if occupied >= self.consumer_batch.load(Ordering::Relaxed) {
+            self.wake_consumer();
+        }
+    }
+
+    /// Wakes an unpaced consumer waiting for audio (if one registered), whatever the ring holds:
+    /// the producer is about to wait, or has finished.
     pub fn wake_consumer(&self) {
         if let Some(t) = self.handoff[1].get() {
             t.unpark();
