@@ -122,7 +122,9 @@ fn run(
     // Unpaced, the two threads hand over half a ring at a time: the producer wakes this thread
     // once that much is queued (or it is full, or done), and this thread wakes the producer once
     // it has taken the ring under half, not for every period.
-    let batch = (callback.capacity() / 2).max(period).min(callback.capacity());
+    let batch = (callback.capacity() / 2)
+        .max(period)
+        .min(callback.capacity());
     let mut producer_woken = false;
     if fast {
         stats.register_consumer(batch);

@@ -299,9 +299,13 @@ impl DecoderThread {
             resampled.clear();
             r.finish(&mut resampled)?;
             let stats = Arc::clone(&self.stats);
-            push_all(&mut self.producer, &resampled, self.pause, &stopped, &move || {
-                stats.wake_consumer()
-            });
+            push_all(
+                &mut self.producer,
+                &resampled,
+                self.pause,
+                &stopped,
+                &move || stats.wake_consumer(),
+            );
         }
         Ok(())
     }
