@@ -4,10 +4,10 @@
 //!
 //! A missing number is only settled once the stream is [`SETTLE_LAG`] numbers past it (5 s of
 //! 20 ms packets, the depth of a player's default buffer), so a packet that was merely reordered
-//! or held is never counted lost. One held longer still is in the burst histogram as lost,
-//! though the stream's loss count (from the sequence window) takes it back when it comes. Numbers the monitor's own socket
-//! dropped (the kernel said so) are marked when the gap they leave is seen and are counted as
-//! the monitor's, never the network's.
+//! or held is never counted lost. One held longer still is taken back when it comes: its burst
+//! is split in two around it, and the loss transitions around it are redone. Numbers the
+//! monitor's own socket dropped (the kernel said so) are marked when the gap they leave is seen
+//! and are counted as the monitor's, never the network's.
 
 use serde::Serialize;
 
@@ -51,6 +51,25 @@ impl BurstHistogram {
         self.counts[bucket] += 1;
         self.longest = self.longest.max(len);
         self.packets += len;
+    }
+
+    /// Takes back a burst of `len` packets counted earlier. `longest` is redone from the
+    /// buckets: exact below [`BURST_BUCKETS`]; if another burst of that length or more remains,
+    /// the longest stays as it was, since the last bucket does not keep lengths.
+    fn remove(&mut self, len: u64) {
+        if len == 0 {
+            return;
+        }
+        let bucket = (len.min(BURST_BUCKETS as u64) - 1) as usize;
+        self.counts[bucket] = self.counts[bucket].saturating_sub(1);
+        self.packets = self.packets.saturating_sub(len);
+        if len == self.longest && self.counts[BURST_BUCKETS - 1] == 0 {
+            self.longest = self
+                .counts
+                .iter()
+                .rposition(|&n| n > 0)
+                .map_or(0, |i| i as u64 + 1);
+        }
     }
 
     /// Number of bursts.
@@ -101,6 +120,8 @@ pub struct LossTransitions {
 pub struct LossRecord {
     /// Numbers the monitor dropped itself (from the kernel's overflow count).
     credited: SeqWindow,
+    /// The first number of the record.
+    first: Option<u64>,
     /// The next number to settle.
     next: Option<u64>,
     /// The lost run being counted.
@@ -127,16 +148,28 @@ impl LossRecord {
     /// seen (before this packet), with `seen` the stream's window (already holding `ext`). If it
     /// leaves a gap, up to `credit` of the numbers just before it are marked as the monitor's
     /// (packets its socket dropped just before this one arrived), and `credit` is reduced by
-    /// as many. Then settles what is far enough behind.
+    /// as many. A packet `new` to `seen` whose number was already settled is taken back (it
+    /// was held longer than [`SETTLE_LAG`]). Then settles what is far enough behind.
     pub fn on_packet(
         &mut self,
         ext: u64,
         prev_highest: Option<u64>,
         credit: &mut u64,
         seen: &SeqWindow,
+        new: bool,
     ) {
+        if new && self.credited.contains(ext) {
+            // Put down to the monitor's socket, yet here it is: the drop the kernel told of was
+            // another packet, so the credit goes back for the next gap.
+            self.credited.remove(ext);
+            self.monitor_dropped = self.monitor_dropped.saturating_sub(1);
+            *credit += 1;
+        } else if new && self.next.is_some_and(|next| ext < next) {
+            self.take_back(ext, seen);
+        }
         match prev_highest {
             None => {
+                self.first = Some(ext);
                 self.next = Some(ext);
             }
             Some(h) if ext > h + 1 && *credit > 0 => {
@@ -204,6 +237,72 @@ impl LossRecord {
         self.next = Some(n);
     }
 
+    /// Packet `ext` arrived after its number was settled: the network did not lose it.
+    fn take_back(&mut self, ext: u64, seen: &SeqWindow) {
+        let (Some(first), Some(next)) = (self.first, self.next) else {
+            return;
+        };
+        if ext < first || !seen.covers(ext) {
+            return;
+        }
+        // The settled numbers on each side: the nearest marked one's state, and how many lost
+        // ones run up to `ext` (numbers the monitor dropped neither break nor lengthen a run).
+        let state = |m: u64| -> Option<Option<bool>> {
+            if !seen.covers(m) {
+                None
+            } else if self.credited.contains(m) {
+                Some(None)
+            } else {
+                Some(Some(!seen.contains(m)))
+            }
+        };
+        let side = |numbers: &mut dyn Iterator<Item = u64>| {
+            let (mut nearest, mut run, mut closed) = (None, 0u64, false);
+            for m in numbers {
+                match state(m) {
+                    None => break,
+                    Some(None) => continue,
+                    Some(Some(lost)) => {
+                        nearest.get_or_insert(lost);
+                        if !lost {
+                            closed = true;
+                            break;
+                        }
+                        run += 1;
+                    }
+                }
+            }
+            (nearest, run, closed)
+        };
+        let (before, left, _) = side(&mut (first..ext).rev());
+        let (after, right, closed) = side(&mut (ext + 1..next));
+        self.lost = self.lost.saturating_sub(1);
+        if closed {
+            self.bursts.remove(left + 1 + right);
+            self.bursts.add(left);
+            self.bursts.add(right);
+        } else {
+            // The run is still open: what lies before `ext` is a burst of its own now.
+            self.bursts.add(left);
+            self.run = right;
+        }
+        let t = &mut self.transitions;
+        let swap = |from: &mut u64, to: &mut u64| {
+            *from = from.saturating_sub(1);
+            *to += 1;
+        };
+        match before {
+            Some(false) => swap(&mut t.lost_after_received, &mut t.received_after_received),
+            Some(true) => swap(&mut t.lost_after_lost, &mut t.received_after_lost),
+            None => {}
+        }
+        match after {
+            Some(false) => swap(&mut t.received_after_lost, &mut t.received_after_received),
+            Some(true) => swap(&mut t.lost_after_lost, &mut t.lost_after_received),
+            None => self.prev_lost = Some(false),
+        }
+    }
+
     fn mark(&mut self, lost: bool) {
         let t = &mut self.transitions;
         match (self.prev_lost, lost) {
@@ -239,8 +338,8 @@ mod tests {
                 credit += credit_before.unwrap().1;
             }
             let prev = seen.highest();
-            seen.insert(ext);
-            rec.on_packet(ext, prev, &mut credit, &seen);
+            let new = seen.insert(ext) == crate::rtp::seq_window::SeqMark::New;
+            rec.on_packet(ext, prev, &mut credit, &seen, new);
         }
         rec.settle_all(&seen);
         rec
@@ -289,7 +388,7 @@ mod tests {
         for ext in (0..100).filter(|n| !(90..93).contains(n)) {
             let prev = seen.highest();
             seen.insert(ext);
-            rec.on_packet(ext, prev, &mut credit, &seen);
+            rec.on_packet(ext, prev, &mut credit, &seen, true);
         }
         assert_eq!(rec.credit_recent(5, &seen), 3);
         rec.settle_all(&seen);
@@ -310,5 +409,72 @@ mod tests {
         );
         assert_eq!(rec.bursts.at_most(1), 1);
         assert_eq!(rec.bursts.at_most(100), 2);
+    }
+
+    /// A loss record built from the final set of received numbers, as if every packet had come
+    /// in order: what any arrival order must end with.
+    fn in_order(received: &[u64], to: u64) -> LossRecord {
+        let mut order: Vec<u64> = received.iter().copied().filter(|&n| n < to).collect();
+        order.sort_unstable();
+        order.dedup();
+        run(&order, None)
+    }
+
+    #[test]
+    fn a_packet_held_past_the_settling_lag_is_taken_back() {
+        // Loss at 10, 20..23, 100..105 and 400; packets 21, 102, 104 and 300 arrive 600 numbers
+        // late (long settled as lost), 5 arrives twice.
+        let held = [21u64, 102, 104, 300];
+        let lost = [10u64, 20, 22, 100, 101, 103, 400];
+        let mut order: Vec<u64> = (0..1000)
+            .filter(|n| !lost.contains(n) && !held.contains(n))
+            .collect();
+        for (i, &h) in held.iter().enumerate() {
+            let at = order.iter().position(|&n| n == h + 600).unwrap();
+            order.insert(at + 1 + i, h);
+        }
+        order.insert(10, 5);
+        let rec = run(&order, None);
+        let want = in_order(&order, 1000);
+        assert_eq!(rec.lost, 7);
+        assert_eq!(
+            rec.bursts, want.bursts,
+            "bursts of 1: 10, 20, 22, 103, 400; of 2: 100..102"
+        );
+        assert_eq!((rec.bursts.counts[0], rec.bursts.counts[1]), (5, 1));
+        assert_eq!(rec.transitions, want.transitions);
+    }
+
+    #[test]
+    fn a_held_packet_inside_the_open_run_splits_it() {
+        // 50..400 missing when 599 arrives (50..343 settled, the run still open), then 55
+        // arrives; then the stream goes on.
+        let mut order: Vec<u64> = (0..50).chain(400..600).collect();
+        order.push(55);
+        order.extend(600..700);
+        let rec = run(&order, None);
+        let want = in_order(&order, 700);
+        assert_eq!(rec.lost, 349);
+        assert_eq!(rec.bursts, want.bursts, "5 (50..55) and 344 (56..400)");
+        assert_eq!(rec.bursts.counts[4], 1);
+        assert_eq!(rec.bursts.longest, 344);
+        assert_eq!(rec.transitions, want.transitions);
+    }
+
+    #[test]
+    fn a_number_credited_to_the_monitor_that_arrives_is_nobodys() {
+        let order: Vec<u64> = (0..200).filter(|n| !(95..100).contains(n)).collect();
+        let at = order.iter().position(|&n| n == 100).unwrap();
+        let mut late = order.clone();
+        late.push(97);
+        late.extend(200..500);
+        let rec = run(&late, Some((at, 5)));
+        assert_eq!((rec.lost, rec.monitor_dropped), (0, 4));
+        assert_eq!(rec.bursts.bursts(), 0);
+        // The credit it gave back goes to the next gap: 300 and 301 missing, one is ours.
+        let mut gap = late.clone();
+        gap.retain(|&n| n != 300 && n != 301);
+        let rec = run(&gap, Some((at, 5)));
+        assert_eq!((rec.lost, rec.monitor_dropped), (1, 5));
     }
 }

@@ -198,8 +198,9 @@ impl MonitoredStream {
             header.marker,
             self.payloads[i].timing_clock(),
         );
+        let new = !matches!(note.seq, crate::capture::stats::SeqStatus::Duplicate);
         self.loss
-            .on_packet(note.ext_seq, prev_highest, credit, self.stats.seen());
+            .on_packet(note.ext_seq, prev_highest, credit, self.stats.seen(), new);
         if main {
             if let Some(p) = self.playout.as_mut() {
                 p.on_packet(header, now);
