@@ -141,11 +141,17 @@ async fn read_socket(
                             }
                         }
                         let arrival = read_at.saturating_sub(d.waited);
+                        // A wildcard or group bind names its stream by the address each
+                        // datagram was really sent to.
+                        let to = SocketAddr::new(
+                            d.to.map_or(local.ip(), |ip| ip.to_canonical()),
+                            local.port(),
+                        );
                         s.monitor.on_datagram(
                             arrival,
                             index,
                             d.from,
-                            Some(local),
+                            Some(to),
                             s.receiver.buffer(i),
                         );
                     }

@@ -1,12 +1,13 @@
-//! Reading many datagrams in one system call (`recvmmsg`), each with its sender, the time the
-//! kernel received it (SO_TIMESTAMPNS) and the socket's running count of datagrams the kernel
-//! dropped for want of buffer space (SO_RXQ_OVFL), into buffers allocated once.
+//! Reading many datagrams in one system call (`recvmmsg`), each with its sender, the address it
+//! was sent to (IP_PKTINFO: a socket bound to a wildcard or a group learns the real one), the
+//! time the kernel received it (SO_TIMESTAMPNS) and the socket's running count of datagrams the
+//! kernel dropped for want of buffer space (SO_RXQ_OVFL), into buffers allocated once.
 //!
 //! The drop count is what lets `monitor` tell its own overload from the network's loss: when it
 //! rises between two datagrams, the difference was dropped here, just before the second.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, SystemTime};
 
@@ -23,6 +24,8 @@ pub struct BatchDatagram {
     pub len: usize,
     /// Who sent it.
     pub from: Option<SocketAddr>,
+    /// The destination address in its IP header (None: not reported).
+    pub to: Option<IpAddr>,
     /// How long before the read the kernel received it (zero when unstamped).
     pub waited: Duration,
     /// The socket's count of dropped datagrams when this one was queued (None: not reported).
@@ -35,7 +38,7 @@ pub struct BatchDatagram {
 pub struct BatchReceiver {
     data: Vec<u8>,
     names: Vec<libc::sockaddr_storage>,
-    controls: Vec<[u64; 8]>,
+    controls: Vec<[u64; 16]>,
     got: Vec<BatchDatagram>,
 }
 
@@ -52,21 +55,25 @@ impl Default for BatchReceiver {
 }
 
 /// Asks the kernel to stamp each datagram and to report its drop count; false if it cannot.
+/// Each datagram's destination address is asked for too (IPv4 and IPv6; the one that does not
+/// apply to the socket's family is refused quietly, and without either `to` stays None).
 pub fn enable(socket: &impl AsRawFd) -> bool {
     let on: libc::c_int = 1;
-    let set = |option| {
+    let set = |level, option| {
         // SAFETY: a plain setsockopt on a socket the caller owns, with a pointer to a live c_int.
         unsafe {
             libc::setsockopt(
                 socket.as_raw_fd(),
-                libc::SOL_SOCKET,
+                level,
                 option,
                 (&on as *const libc::c_int).cast(),
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             ) == 0
         }
     };
-    set(libc::SO_TIMESTAMPNS) & set(libc::SO_RXQ_OVFL)
+    set(libc::IPPROTO_IP, libc::IP_PKTINFO);
+    set(libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO);
+    set(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS) & set(libc::SOL_SOCKET, libc::SO_RXQ_OVFL)
 }
 
 impl BatchReceiver {
@@ -76,7 +83,7 @@ impl BatchReceiver {
             data: vec![0; BATCH * DATAGRAM_MAX],
             // SAFETY: all-zero is a valid sockaddr_storage (family AF_UNSPEC).
             names: vec![unsafe { std::mem::zeroed() }; BATCH],
-            controls: vec![[0; 8]; BATCH],
+            controls: vec![[0; 16]; BATCH],
             got: Vec::with_capacity(BATCH),
         }
     }
@@ -99,7 +106,7 @@ impl BatchReceiver {
             h.msg_iov = &mut iovecs[i];
             h.msg_iovlen = 1;
             h.msg_control = self.controls[i].as_mut_ptr().cast();
-            h.msg_controllen = std::mem::size_of::<[u64; 8]>() as _;
+            h.msg_controllen = std::mem::size_of::<[u64; 16]>() as _;
         }
         // SAFETY: the headers point at live buffers (see above).
         let n = unsafe {
@@ -126,6 +133,7 @@ impl BatchReceiver {
             .as_socket();
             let mut waited = Duration::ZERO;
             let mut drops = None;
+            let mut to = None;
             // SAFETY: walking the control messages the kernel wrote with the libc helpers,
             // reading each payload as the type its level and kind say it holds.
             unsafe {
@@ -144,12 +152,29 @@ impl BatchReceiver {
                             libc::CMSG_DATA(cmsg).cast::<u32>(),
                         ));
                     }
+                    if c.cmsg_level == libc::IPPROTO_IP && c.cmsg_type == libc::IP_PKTINFO {
+                        let info = std::ptr::read_unaligned(
+                            libc::CMSG_DATA(cmsg).cast::<libc::in_pktinfo>(),
+                        );
+                        // ipi_addr is the header's destination (ipi_spec_dst is the local
+                        // address a reply would leave from).
+                        to = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                            info.ipi_addr.s_addr,
+                        ))));
+                    }
+                    if c.cmsg_level == libc::IPPROTO_IPV6 && c.cmsg_type == libc::IPV6_PKTINFO {
+                        let info = std::ptr::read_unaligned(
+                            libc::CMSG_DATA(cmsg).cast::<libc::in6_pktinfo>(),
+                        );
+                        to = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
+                    }
                     cmsg = libc::CMSG_NXTHDR(msg, cmsg);
                 }
             }
             self.got.push(BatchDatagram {
                 len: (h.msg_len as usize).min(DATAGRAM_MAX),
                 from,
+                to,
                 waited,
                 drops,
                 truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
@@ -198,5 +223,25 @@ mod tests {
             }
         }
         assert_eq!(seen, (0..40).collect::<Vec<u8>>());
+    }
+
+    #[test]
+    fn a_wildcard_socket_learns_each_datagrams_destination() {
+        for (wildcard, to) in [("0.0.0.0:0", "127.0.0.1"), ("[::]:0", "::1")] {
+            let Ok(rx) = std::net::UdpSocket::bind(wildcard) else {
+                continue; // no IPv6 on this host
+            };
+            assert!(enable(&rx));
+            let port = rx.local_addr().unwrap().port();
+            let dest: SocketAddr = SocketAddr::new(to.parse().unwrap(), port);
+            let Ok(tx) = std::net::UdpSocket::bind(SocketAddr::new(dest.ip(), 0)) else {
+                continue;
+            };
+            tx.send_to(b"to whom", dest).unwrap();
+            rx.set_nonblocking(true).unwrap();
+            let mut r = BatchReceiver::new();
+            assert_eq!(r.recv(&rx).unwrap(), 1);
+            assert_eq!(r.datagrams()[0].to, Some(dest.ip()), "bound to {wildcard}");
+        }
     }
 }
