@@ -15,11 +15,12 @@ CPU is reported per minute of stream.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+from udp_ports import bound, free_port
 
 SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 60
 BIN = sys.argv[2] if len(sys.argv) > 2 else "target/release/jitterplay"
@@ -27,16 +28,6 @@ CAPS = ("application/x-rtp,media=(string)audio,clock-rate=(int)48000,encoding-na
         "encoding-params=(string)2,channels=(int)2,payload=(int)96")
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def bound(port):
-    """Whether something listens on UDP `port` (from /proc/net/udp)."""
-    with open("/proc/net/udp") as f:
-        return any(line.split()[1].endswith(f":{port:04X}") for line in f.readlines()[1:])
 
 
 def children(pid):

@@ -69,6 +69,8 @@ import numpy as np
 from scipy.io import wavfile
 from scipy.signal import correlate, stft
 
+from udp_ports import bound, free_port
+
 SPEECH_TEXT = (
     "The quick brown fox jumps over the lazy dog. A lost packet that nobody can retransmit "
     "must still sound like nothing happened. Pitch based concealment repeats the last voice "
@@ -170,20 +172,11 @@ def replay(packets, port):
             s.sendto(payload, ("127.0.0.1", port))
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1] & ~1  # even, RTP's convention; odd+1 is RTCP
-
-
-def bound(port):
-    with open("/proc/net/udp") as f:
-        return any(line.split()[1].endswith(f":{port:04X}") for line in f.readlines()[1:])
 
 
 def receive(player, args, rate, channels, packets, out, work):
     """Plays the packets to one player live; returns its stats (jitterplay) or None."""
-    port = free_port()
+    port = free_port(even=True)
     caps = (f"application/x-rtp,media=(string)audio,clock-rate=(int){rate},"
             f"encoding-name=(string)L16,encoding-params=(string){channels},"
             f"channels=(int){channels},payload=(int){PT}")
