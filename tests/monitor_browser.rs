@@ -246,6 +246,31 @@ async fn the_monitor_streams_table_shows_every_streams_figures_in_headless_chrom
     assert!(!want.is_empty());
     assert_eq!(bursts, want, "{ssrc} ({:?})", bursty.impairment);
 
+    // Its history: a sample for each report the page saw, whose losses add up to the stream's
+    // (each is the difference of two reports' counts), drawn with a point per sample.
+    let id: u64 = value(
+        &page,
+        &format!("window.jitterplay.rows().find((r) => r.ssrc === '{ssrc}').id"),
+    )
+    .await;
+    let history: serde_json::Value =
+        value(&page, &format!("window.jitterplay.history({id})")).await;
+    let lost: Vec<i64> = history["lost"]
+        .as_array()
+        .expect("history.lost")
+        .iter()
+        .map(|v| v.as_i64().expect("a count"))
+        .collect();
+    assert!(lost.len() >= 5, "{history}");
+    assert_eq!(
+        lost.iter().sum::<i64>(),
+        expected(bursty).lost as i64,
+        "{history}"
+    );
+    let points: BTreeMap<String, usize> = value(&page, "window.jitterplay.historyPoints()").await;
+    assert_eq!(points.get("loss"), Some(&lost.len()), "{points:?}");
+    assert_eq!(points.get("jitter"), Some(&lost.len()), "{points:?}");
+
     let png = page
         .screenshot(
             ScreenshotParams::builder()

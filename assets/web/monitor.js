@@ -1,11 +1,14 @@
 // The monitor's streams table: polls /streams.json once a second (the monitor reports once a
 // second), keeps the streams that ended so they stay visible, and draws the table sorted worst
-// first. Everything shown comes from the report as it is; nothing is computed here but sums,
-// shares and the order.
+// first, and a selected stream's history over its last reports. Everything shown comes from
+// the report as it is; nothing is computed here but sums, shares, differences of two reports
+// and the order.
 "use strict";
 
 const POLL_MS = 1000;
 const ENDED_KEPT = 500;
+// Reports kept per stream for its history charts (one a second: two minutes).
+const HISTORY = 120;
 
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const num = (v, digits) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
@@ -140,6 +143,60 @@ function drawTotals(report) {
     .concat([["--max-streams", report.max_streams]]));
 }
 
+// Per stream, the figures of its recent reports: MOS, jitter, and the loss of each interval (the
+// difference of two reports' counts, so the history's losses add up to the stream's).
+const histories = new Map();
+
+function record(report) {
+  const live = new Set(report.streams.map((r) => r.id));
+  for (const r of report.streams.concat(report.ended)) {
+    let h = histories.get(r.id);
+    if (!h) {
+      h = { t: [], mos: [], jitter: [], lost: [], loss: [], last: { t: null, lost: 0, expected: 0 } };
+      histories.set(r.id, h);
+    }
+    if (h.last.t === report.t) continue;
+    const lost = r.lost - h.last.lost;
+    const expected = r.expected - h.last.expected;
+    h.last = { t: report.t, lost: r.lost, expected: r.expected };
+    const add = (key, v) => { h[key].push(v); if (h[key].length > HISTORY) h[key].shift(); };
+    add("t", report.t);
+    add("mos", r.mos);
+    add("jitter", r.jitter_ms);
+    add("lost", lost);
+    add("loss", expected > 0 ? (100 * lost) / expected : 0);
+  }
+  for (const id of histories.keys()) if (!live.has(id) && !ended.has(id)) histories.delete(id);
+}
+
+// A line over `values` (nulls skipped), scaled to [lo, hi] or to the values' own range.
+function spark(values, lo, hi) {
+  const known = values.filter((v) => v !== null && v !== undefined);
+  const top = hi ?? Math.max(1e-9, ...known);
+  const bottom = lo ?? 0;
+  const w = 240, h = 40, n = Math.max(1, values.length - 1);
+  const points = values.map((v, i) => (v === null || v === undefined ? null
+    : `${((w * i) / n).toFixed(1)},${(h - (h * (Math.min(Math.max(v, bottom), top) - bottom)) / (top - bottom || 1)).toFixed(1)}`))
+    .filter((p) => p !== null).join(" ");
+  return `<svg class="spark" viewBox="0 0 ${w} ${h}" preserveAspectRatio="none"><polyline points="${points}"/></svg>`;
+}
+
+function drawHistory(id) {
+  const h = histories.get(id);
+  if (!h || !h.t.length) {
+    $("history").innerHTML = `<p class="muted">no reports yet</p>`;
+    return;
+  }
+  const last = (a) => a[a.length - 1];
+  const seconds = (last(h.t) - h.t[0]).toFixed(0);
+  $("history").innerHTML = [
+    ["mos", "MOS", spark(h.mos, 1, 4.5), num(last(h.mos), 2)],
+    ["loss", "loss % each report", spark(h.loss, 0, null), `${num(last(h.loss), 1)} %`],
+    ["jitter", "jitter ms", spark(h.jitter, 0, null), num(last(h.jitter), 2)],
+  ].map(([key, label, svg, now]) => `<div class="history" data-series="${key}"><span>${label}</span>${svg}<span>${now}</span></div>`)
+    .join("") + `<p class="muted">last ${seconds} s, ${h.t.length} reports</p>`;
+}
+
 function drawDetail() {
   const report = view.report;
   const id = view.selected;
@@ -148,6 +205,7 @@ function drawDetail() {
   $("detail").hidden = !row;
   if (!row) return;
   $("detail-title").textContent = `${row.id}: SSRC ${row.ssrc}, ${row.codec}, ${row.src ?? "?"} → ${row.dst ?? "?"}`;
+  drawHistory(row.id);
   const bursts = Object.entries(row.loss_bursts || {});
   const most = Math.max(1, ...bursts.map(([, n]) => n));
   $("bursts").innerHTML = bursts.length
@@ -179,6 +237,7 @@ async function poll() {
       for (const r of report.ended) ended.set(r.id, { ...r, state: "ended" });
       for (const r of report.streams) ended.delete(r.id);
       while (ended.size > ENDED_KEPT) ended.delete(ended.keys().next().value);
+      record(report);
       view.report = report;
       view.updates += 1;
       $("state").textContent = report.finished ? "finished" : "watching";
@@ -219,6 +278,12 @@ window.jitterplay = {
     COLUMNS.forEach((c, i) => { cells[c.key] = tr.children[i].textContent; });
     return { id: Number(tr.dataset.id), ssrc: tr.dataset.ssrc, state: tr.className.split(" ")[0], cells };
   }),
+  history: (id) => {
+    const h = histories.get(id);
+    return h ? { t: h.t, mos: h.mos, jitter: h.jitter, lost: h.lost, loss: h.loss } : null;
+  },
+  historyPoints: () => Object.fromEntries([...document.querySelectorAll("#history .history")]
+    .map((d) => [d.dataset.series, d.querySelector("polyline").getAttribute("points").split(" ").filter(Boolean).length])),
   bursts: () => Object.fromEntries([...document.querySelectorAll("#bursts .burst")]
     .map((b) => [b.dataset.length, Number(b.dataset.count)])),
 };
