@@ -16,23 +16,17 @@ mod monitor_support;
 mod web_support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
-use chromiumoxide::cdp::js_protocol::runtime::{
-    ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown,
-};
 use chromiumoxide::page::{Page, ScreenshotParams};
-use futures::{FutureExt, StreamExt};
 
 use common::*;
 use monitor_support::{expected, plan, Impairment, Planned};
+use web_support::browser::{chromium_or_skip, Headless};
 use web_support::*;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 const STREAMS: u16 = 30;
 
 /// A child process killed when the test ends, however it ends.
@@ -75,12 +69,7 @@ fn shown(row: &Row, key: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn the_monitor_streams_table_shows_every_streams_figures_in_headless_chromium() {
-    if !Path::new(CHROMIUM).exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is missing in CI"
-        );
-        eprintln!("skipped: no {CHROMIUM}");
+    if !chromium_or_skip() {
         return;
     }
     let dir = scratch("monitor_browser");
@@ -104,27 +93,8 @@ async fn the_monitor_streams_table_shows_every_streams_figures_in_headless_chrom
     );
     wait_for_web(web, Duration::from_secs(20));
 
-    let config = BrowserConfig::builder()
-        .chrome_executable(CHROMIUM)
-        .no_sandbox()
-        .new_headless_mode()
-        .user_data_dir(dir.join("chromium-profile"))
-        .window_size(1400, 1000)
-        .viewport(None)
-        .args(["disable-gpu", "disable-component-update", "disable-sync"])
-        .build()
-        .expect("browser config");
-    let (mut browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
-    let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
-    let page = browser.new_page("about:blank").await.expect("page");
-    let mut console = page
-        .event_listener::<EventConsoleApiCalled>()
-        .await
-        .expect("console events");
-    let mut exceptions = page
-        .event_listener::<EventExceptionThrown>()
-        .await
-        .expect("exceptions");
+    let browser = Headless::launch(&dir.join("chromium-profile"), 1400, 1000, &[]).await;
+    let page = &browser.page;
     page.goto(format!("http://{web}/"))
         .await
         .expect("open the streams table");
@@ -137,7 +107,7 @@ async fn the_monitor_streams_table_shows_every_streams_figures_in_headless_chrom
     // While the streams run: every stream gets a row within a few reports, worst MOS first.
     let started = Instant::now();
     let live = loop {
-        let live = rows(&page).await;
+        let live = rows(page).await;
         if live.len() == usize::from(STREAMS) {
             break live;
         }
@@ -160,22 +130,22 @@ async fn the_monitor_streams_table_shows_every_streams_figures_in_headless_chrom
         scored.windows(2).all(|w| w[0] <= w[1]),
         "worst MOS first: {mos:?}"
     );
-    let updates_live: u64 = value(&page, "window.jitterplay.updates()").await;
+    let updates_live: u64 = value(page, "window.jitterplay.updates()").await;
 
     sending.join().expect("sender");
     let finished_by = Instant::now() + Duration::from_secs(20);
-    while !value::<bool>(&page, "window.jitterplay.finished()").await {
+    while !value::<bool>(page, "window.jitterplay.finished()").await {
         assert!(Instant::now() < finished_by, "the page never saw the end");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let updates: u64 = value(&page, "window.jitterplay.updates()").await;
+    let updates: u64 = value(page, "window.jitterplay.updates()").await;
     assert!(
         updates >= updates_live + 5,
         "the page stopped updating ({updates_live} → {updates})"
     );
 
     // The final table: each stream's figures as the schedule implies them.
-    let last = rows(&page).await;
+    let last = rows(page).await;
     assert_eq!(last.len(), usize::from(STREAMS), "{last:?}");
     for p in &plans {
         let e = expected(p);
@@ -210,7 +180,7 @@ async fn the_monitor_streams_table_shows_every_streams_figures_in_headless_chrom
     page.evaluate("document.querySelector('th[data-key=loss]').click()")
         .await
         .expect("sort by loss");
-    let by_loss = rows(&page).await;
+    let by_loss = rows(page).await;
     let losses: Vec<f64> = by_loss.iter().filter_map(|r| shown(r, "loss")).collect();
     assert_eq!(losses.len(), usize::from(STREAMS));
     assert!(losses.windows(2).all(|w| w[0] >= w[1]), "{losses:?}");
@@ -237,7 +207,7 @@ async fn the_monitor_streams_table_shows_every_streams_figures_in_headless_chrom
     ))
     .await
     .expect("open a stream");
-    let bursts: BTreeMap<String, u64> = value(&page, "window.jitterplay.bursts()").await;
+    let bursts: BTreeMap<String, u64> = value(page, "window.jitterplay.bursts()").await;
     let want: BTreeMap<String, u64> = expected(bursty)
         .bursts
         .iter()
@@ -249,12 +219,11 @@ async fn the_monitor_streams_table_shows_every_streams_figures_in_headless_chrom
     // Its history: a sample for each report the page saw, whose losses add up to the stream's
     // (each is the difference of two reports' counts), drawn with a point per sample.
     let id: u64 = value(
-        &page,
+        page,
         &format!("window.jitterplay.rows().find((r) => r.ssrc === '{ssrc}').id"),
     )
     .await;
-    let history: serde_json::Value =
-        value(&page, &format!("window.jitterplay.history({id})")).await;
+    let history: serde_json::Value = value(page, &format!("window.jitterplay.history({id})")).await;
     let lost: Vec<i64> = history["lost"]
         .as_array()
         .expect("history.lost")
@@ -267,7 +236,7 @@ async fn the_monitor_streams_table_shows_every_streams_figures_in_headless_chrom
         expected(bursty).lost as i64,
         "{history}"
     );
-    let points: BTreeMap<String, usize> = value(&page, "window.jitterplay.historyPoints()").await;
+    let points: BTreeMap<String, usize> = value(page, "window.jitterplay.historyPoints()").await;
     assert_eq!(points.get("loss"), Some(&lost.len()), "{points:?}");
     assert_eq!(points.get("jitter"), Some(&lost.len()), "{points:?}");
 
@@ -287,7 +256,7 @@ async fn the_monitor_streams_table_shows_every_streams_figures_in_headless_chrom
 
     // The filter finds one stream by its SSRC.
     let filtered: usize = value(
-        &page,
+        page,
         &format!(
             "(() => {{ const f = document.getElementById('filter'); f.value = '{}';
                f.dispatchEvent(new Event('input')); return window.jitterplay.rows().length; }})()",
@@ -297,18 +266,7 @@ async fn the_monitor_streams_table_shows_every_streams_figures_in_headless_chrom
     .await;
     assert_eq!(filtered, 1);
 
-    browser.close().await.ok();
-    let _ = browser.wait().await;
-    events.abort();
-    let mut errors = Vec::new();
-    while let Some(Some(e)) = console.next().now_or_never() {
-        if e.r#type == ConsoleApiCalledType::Error {
-            errors.push(format!("console.error: {:?}", e.args));
-        }
-    }
-    while let Some(Some(e)) = exceptions.next().now_or_never() {
-        errors.push(format!("exception: {:?}", e.exception_details));
-    }
+    let errors = browser.close().await;
     assert!(errors.is_empty(), "{errors:?}");
 
     // A scrape of the final figures ends the monitor's linger.

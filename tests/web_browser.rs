@@ -18,20 +18,15 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chromiumoxide::browser::{Browser, BrowserConfig};
 use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
-use chromiumoxide::cdp::js_protocol::runtime::{
-    ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown,
-};
 use chromiumoxide::page::ScreenshotParams;
-use futures::{FutureExt, StreamExt};
 
 use common::*;
 use net_support::*;
+use web_support::browser::{chromium_or_skip, Headless};
 use web_support::*;
 
 const TONE_HZ: f64 = 997.0;
-const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Sends `wav` through a mildly bad network, so that the event lane has something to show.
 fn send(wav: &Path, port: u16) -> Child {
@@ -101,12 +96,7 @@ struct Counters {
 
 #[tokio::test]
 async fn the_dashboard_draws_counts_and_plays_in_headless_chromium() {
-    if !Path::new(CHROMIUM).exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is missing in CI"
-        );
-        eprintln!("skipped: no {CHROMIUM}");
+    if !chromium_or_skip() {
         return;
     }
     let dir = scratch("web_browser");
@@ -124,33 +114,14 @@ async fn the_dashboard_draws_counts_and_plays_in_headless_chromium() {
     wait_for_web(web, Duration::from_secs(20));
     let mut sender = send(&wav, port);
 
-    let profile = dir.join("chromium-profile");
-    let config = BrowserConfig::builder()
-        .chrome_executable(CHROMIUM)
-        .no_sandbox()
-        .new_headless_mode()
-        .user_data_dir(&profile)
-        .window_size(1200, 900)
-        .viewport(None)
-        .args([
-            "disable-gpu",
-            "autoplay-policy=no-user-gesture-required",
-            "disable-component-update",
-            "disable-sync",
-        ])
-        .build()
-        .expect("browser config");
-    let (mut browser, mut handler) = Browser::launch(config).await.expect("launch chromium");
-    let events = tokio::spawn(async move { while handler.next().await.is_some() {} });
-    let page = browser.new_page("about:blank").await.expect("page");
-    let mut console = page
-        .event_listener::<EventConsoleApiCalled>()
-        .await
-        .expect("console events");
-    let mut exceptions = page
-        .event_listener::<EventExceptionThrown>()
-        .await
-        .expect("exceptions");
+    let browser = Headless::launch(
+        &dir.join("chromium-profile"),
+        1200,
+        900,
+        &["autoplay-policy=no-user-gesture-required"],
+    )
+    .await;
+    let page = &browser.page;
     page.goto(format!("http://{web}/"))
         .await
         .expect("open the dashboard");
@@ -234,18 +205,7 @@ async fn the_dashboard_draws_counts_and_plays_in_headless_chromium() {
         std::fs::write(path, &png).expect("write JITTERPLAY_SCREENSHOT");
     }
 
-    browser.close().await.ok();
-    let _ = browser.wait().await;
-    events.abort();
-    let mut errors = Vec::new();
-    while let Some(Some(e)) = console.next().now_or_never() {
-        if e.r#type == ConsoleApiCalledType::Error {
-            errors.push(format!("console.error: {:?}", e.args));
-        }
-    }
-    while let Some(Some(e)) = exceptions.next().now_or_never() {
-        errors.push(format!("exception: {:?}", e.exception_details));
-    }
+    let errors = browser.close().await;
     assert!(errors.is_empty(), "{errors:?}");
     let _ = sender.kill();
     let _ = sender.wait();

@@ -41,24 +41,13 @@ struct Metrics {
 
 /// The router for `--metrics-listen`: `/metrics` alone.
 pub fn metrics_only(registry: Arc<Registry>, counts: Arc<WebStats>) -> Router {
-    let short = Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(Metrics {
-            registry,
-            counts: Arc::clone(&counts),
-        });
-    layered(short, counts)
+    layered(metrics_route(registry, &counts), counts)
 }
 
 /// The router for `--web`: everything.
 pub fn dashboard(registry: Arc<Registry>, hub: Arc<WebHub>) -> Router {
     let counts = Arc::clone(hub.counts());
-    let short = Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(Metrics {
-            registry,
-            counts: Arc::clone(&counts),
-        })
+    let short = metrics_route(registry, &counts)
         .merge(
             Router::new()
                 .route("/stats.json", get(stats))
@@ -84,12 +73,7 @@ pub fn monitor(
     published: Arc<MonitorPublished>,
     counts: Arc<WebStats>,
 ) -> Router {
-    let short = Router::new()
-        .route("/metrics", get(metrics))
-        .with_state(Metrics {
-            registry,
-            counts: Arc::clone(&counts),
-        })
+    let short = metrics_route(registry, &counts)
         .merge(
             Router::new()
                 .route("/streams.json", get(streams))
@@ -98,6 +82,16 @@ pub fn monitor(
         )
         .merge(assets::monitor_routes());
     layered(short, counts)
+}
+
+/// `/metrics` from `registry`, its answers counted in `counts`.
+fn metrics_route(registry: Arc<Registry>, counts: &Arc<WebStats>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .with_state(Metrics {
+            registry,
+            counts: Arc::clone(counts),
+        })
 }
 
 /// Short routes get a deadline, a concurrency limit and a body limit; every answer is counted.
