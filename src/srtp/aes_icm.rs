@@ -12,7 +12,7 @@ use std::os::raw::{c_int, c_uint, c_void};
 use aes::{Aes128, Aes256};
 use ctr::cipher::{InnerIvInit, KeyInit, StreamCipher};
 
-use super::ffi;
+use super::{ffi, instance};
 
 /// The 14-byte salt that follows the AES key in libsrtp's ICM keys.
 const SALT_LEN: usize = 14;
@@ -48,13 +48,6 @@ impl Width {
 enum Keyed {
     Aes128(Aes128, Option<ctr::Ctr128BE<Aes128>>),
     Aes256(Aes256, Option<ctr::Ctr128BE<Aes256>>),
-}
-
-/// One instance: libsrtp's header first, so that its pointer is the box's.
-#[repr(C)]
-struct Instance {
-    cipher: ffi::srtp_cipher_t,
-    state: State,
 }
 
 struct State {
@@ -110,33 +103,41 @@ static TEST_128: ffi::srtp_cipher_test_case_t =
 static TEST_256: ffi::srtp_cipher_test_case_t =
     test_case(&FIPS_KEY_AND_SALT_256, &FIPS_CIPHERTEXT_256);
 
-static ICM_128: ffi::srtp_cipher_type_t = ffi::srtp_cipher_type_t {
-    alloc: alloc_128,
-    dealloc,
-    init,
-    set_aad: None,
-    encrypt: apply,
-    decrypt: apply,
-    set_iv,
-    get_tag: None,
-    description: c"AES-128 counter mode (RustCrypto aes + ctr)".as_ptr(),
-    test_data: &TEST_128,
-    id: ffi::SRTP_AES_ICM_128,
-};
+/// One of the two types: they share every function but `alloc`, which ties an instance to its
+/// type, and differ in their test and id.
+const fn icm_type(
+    alloc: ffi::CipherAllocFn,
+    description: &'static std::ffi::CStr,
+    test_data: &'static ffi::srtp_cipher_test_case_t,
+    id: u32,
+) -> ffi::srtp_cipher_type_t {
+    ffi::srtp_cipher_type_t {
+        alloc,
+        dealloc,
+        init,
+        set_aad: None,
+        encrypt: apply,
+        decrypt: apply,
+        set_iv,
+        get_tag: None,
+        description: description.as_ptr(),
+        test_data,
+        id,
+    }
+}
 
-static ICM_256: ffi::srtp_cipher_type_t = ffi::srtp_cipher_type_t {
-    alloc: alloc_256,
-    dealloc,
-    init,
-    set_aad: None,
-    encrypt: apply,
-    decrypt: apply,
-    set_iv,
-    get_tag: None,
-    description: c"AES-256 counter mode (RustCrypto aes + ctr)".as_ptr(),
-    test_data: &TEST_256,
-    id: ffi::SRTP_AES_ICM_256,
-};
+static ICM_128: ffi::srtp_cipher_type_t = icm_type(
+    alloc_128,
+    c"AES-128 counter mode (RustCrypto aes + ctr)",
+    &TEST_128,
+    ffi::SRTP_AES_ICM_128,
+);
+static ICM_256: ffi::srtp_cipher_type_t = icm_type(
+    alloc_256,
+    c"AES-256 counter mode (RustCrypto aes + ctr)",
+    &TEST_256,
+    ffi::SRTP_AES_ICM_256,
+);
 
 /// Puts these ciphers in place of libsrtp's AES-128 and AES-256 ICM; libsrtp must be
 /// initialised. Returns libsrtp's first failing status: its self-tests refused a replacement.
@@ -167,6 +168,8 @@ unsafe extern "C" fn alloc_256(
     unsafe { alloc(out, key_len, &ICM_256) }
 }
 
+/// An instance of `kind`, whose key and salt must be `key_len` bytes.
+///
 /// # Safety
 /// `out`, when non-null, must be writable.
 unsafe fn alloc(
@@ -180,41 +183,34 @@ unsafe fn alloc(
     if out.is_null() || key_len != (width.key_len() + SALT_LEN) as c_int {
         return ffi::SRTP_BAD_PARAM;
     }
-    let instance = Box::into_raw(Box::new(Instance {
-        cipher: ffi::srtp_cipher_t {
-            kind,
-            state: std::ptr::null_mut(),
-            key_len,
-            algorithm: kind.id as c_int,
-        },
-        state: State {
-            width,
-            offset: [0; 16],
-            keyed: None,
-        },
-    }));
-    // SAFETY: `instance` was just leaked from a Box and is valid; `out` is non-null.
-    unsafe {
-        (*instance).cipher.state = std::ptr::addr_of_mut!((*instance).state).cast::<c_void>();
-        *out = instance.cast::<ffi::srtp_cipher_t>();
-    }
+    let head = ffi::srtp_cipher_t {
+        kind,
+        state: std::ptr::null_mut(),
+        key_len,
+        algorithm: kind.id as c_int,
+    };
+    let state = State {
+        width,
+        offset: [0; 16],
+        keyed: None,
+    };
+    // SAFETY: `out` is non-null and libsrtp's to write; `dealloc` frees it as a State.
+    unsafe { instance::leak(head, state, out) };
     ffi::SRTP_OK
 }
 
 unsafe extern "C" fn dealloc(cipher: *mut ffi::srtp_cipher_t) -> ffi::srtp_err_status_t {
-    if !cipher.is_null() {
-        // SAFETY: every srtp_cipher_t of these types was made by `alloc` as an Instance's head.
-        drop(unsafe { Box::from_raw(cipher.cast::<Instance>()) });
-    }
+    // SAFETY: every srtp_cipher_t of these types was made by `alloc` with a State.
+    unsafe { instance::free::<_, State>(cipher) };
     ffi::SRTP_OK
 }
 
 /// The state behind libsrtp's `void *`.
 ///
 /// # Safety
-/// `state` must be the `state` pointer `alloc` gave, not used elsewhere during the call.
-unsafe fn state<'a>(state: *mut c_void) -> Option<&'a mut State> {
-    unsafe { state.cast::<State>().as_mut() }
+/// `s` must be the state pointer `alloc` set, not used elsewhere during the call.
+unsafe fn state<'a>(s: *mut c_void) -> Option<&'a mut State> {
+    unsafe { instance::state(s) }
 }
 
 unsafe extern "C" fn init(s: *mut c_void, key: *const u8) -> ffi::srtp_err_status_t {

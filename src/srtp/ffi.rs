@@ -139,6 +139,18 @@ pub struct srtp_auth_type_t {
     pub id: u32,
 }
 
+impl super::instance::Header for srtp_auth_t {
+    fn set_state(&mut self, state: *mut c_void) {
+        self.state = state;
+    }
+}
+
+impl super::instance::Header for srtp_cipher_t {
+    fn set_state(&mut self, state: *mut c_void) {
+        self.state = state;
+    }
+}
+
 // SAFETY: the type table and test cases are immutable and their pointers name statics.
 unsafe impl Sync for srtp_auth_type_t {}
 // SAFETY: as above.
@@ -178,12 +190,16 @@ pub struct srtp_cipher_t {
     pub algorithm: c_int,
 }
 
+/// `srtp_cipher_alloc_func_t`: out, key length, tag length.
+pub type CipherAllocFn =
+    unsafe extern "C" fn(*mut *mut srtp_cipher_t, c_int, c_int) -> srtp_err_status_t;
+
 /// `srtp_cipher_type_t` (`srtp2/cipher.h`): a cipher's implementation. Counter mode has no
 /// associated data and no tag, so those two entries are null, as in libsrtp's own.
 #[repr(C)]
 #[derive(Debug)]
 pub struct srtp_cipher_type_t {
-    pub alloc: unsafe extern "C" fn(*mut *mut srtp_cipher_t, c_int, c_int) -> srtp_err_status_t,
+    pub alloc: CipherAllocFn,
     pub dealloc: unsafe extern "C" fn(*mut srtp_cipher_t) -> srtp_err_status_t,
     pub init: unsafe extern "C" fn(*mut c_void, *const u8) -> srtp_err_status_t,
     pub set_aad: Option<unsafe extern "C" fn(*mut c_void, *const u8, u32) -> srtp_err_status_t>,

@@ -12,19 +12,12 @@ use std::os::raw::{c_int, c_void};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 
-use super::ffi;
+use super::{ffi, instance};
 
 type HmacSha1 = Hmac<Sha1>;
 
 /// Longest tag and key HMAC-SHA1 takes in SRTP: the digest's 20 bytes.
 const DIGEST_LEN: c_int = 20;
-
-/// One instance: libsrtp's header first, so that its pointer is the box's.
-#[repr(C)]
-struct Instance {
-    auth: ffi::srtp_auth_t,
-    state: State,
-}
 
 /// The keyed state (pads hashed) and the packet being authenticated.
 struct State {
@@ -90,41 +83,34 @@ unsafe extern "C" fn alloc(
     {
         return ffi::SRTP_BAD_PARAM;
     }
-    let instance = Box::into_raw(Box::new(Instance {
-        auth: ffi::srtp_auth_t {
-            kind: &AUTH_TYPE,
-            state: std::ptr::null_mut(),
-            out_len,
-            key_len,
-            prefix_len: 0,
-        },
-        state: State {
-            keyed: None,
-            running: None,
-        },
-    }));
-    // SAFETY: `instance` was just leaked from a Box and is valid; `out` is non-null.
-    unsafe {
-        (*instance).auth.state = std::ptr::addr_of_mut!((*instance).state).cast::<c_void>();
-        *out = instance.cast::<ffi::srtp_auth_t>();
-    }
+    let head = ffi::srtp_auth_t {
+        kind: &AUTH_TYPE,
+        state: std::ptr::null_mut(),
+        out_len,
+        key_len,
+        prefix_len: 0,
+    };
+    let state = State {
+        keyed: None,
+        running: None,
+    };
+    // SAFETY: `out` is non-null and libsrtp's to write; `dealloc` frees it as a State.
+    unsafe { instance::leak(head, state, out) };
     ffi::SRTP_OK
 }
 
 unsafe extern "C" fn dealloc(auth: *mut ffi::srtp_auth_t) -> ffi::srtp_err_status_t {
-    if !auth.is_null() {
-        // SAFETY: every srtp_auth_t of this type was made by `alloc` as the head of an Instance.
-        drop(unsafe { Box::from_raw(auth.cast::<Instance>()) });
-    }
+    // SAFETY: every srtp_auth_t of this type was made by `alloc` with a State.
+    unsafe { instance::free::<_, State>(auth) };
     ffi::SRTP_OK
 }
 
 /// The state behind libsrtp's `void *`.
 ///
 /// # Safety
-/// `state` must be the `state` pointer `alloc` gave, not used elsewhere during the call.
-unsafe fn state<'a>(state: *mut c_void) -> Option<&'a mut State> {
-    unsafe { state.cast::<State>().as_mut() }
+/// `s` must be the state pointer `alloc` set, not used elsewhere during the call.
+unsafe fn state<'a>(s: *mut c_void) -> Option<&'a mut State> {
+    unsafe { instance::state(s) }
 }
 
 unsafe extern "C" fn init(

@@ -4,6 +4,7 @@ mod aes_icm;
 pub mod counts;
 mod ffi;
 mod hmac_sha1;
+mod instance;
 pub mod keys;
 pub mod receive;
 pub mod session;
