@@ -264,6 +264,9 @@ impl DecoderThread {
         let mut resampled = Vec::new();
         let stop = Arc::clone(&self.stop);
         let stopped = move || stop.load(Ordering::Acquire);
+        // A full ring must wake an unpaced sink that waits for half of it.
+        let stats = Arc::clone(&self.stats);
+        let full = move || stats.wake_consumer();
         let mut is_primed = false;
         while self.decoder.next_chunk(&mut chunk)? {
             let samples: &[f32] = if self.mapper.is_identity() {
@@ -285,8 +288,6 @@ impl DecoderThread {
                 is_primed = true;
                 let _ = primed.try_send(());
             }
-            let stats = Arc::clone(&self.stats);
-            let full = move || stats.wake_consumer();
             if !push_all(&mut self.producer, samples, self.pause, &stopped, &full) {
                 return Ok(());
             }
@@ -298,14 +299,7 @@ impl DecoderThread {
         if let Some(r) = self.resampler.as_mut() {
             resampled.clear();
             r.finish(&mut resampled)?;
-            let stats = Arc::clone(&self.stats);
-            push_all(
-                &mut self.producer,
-                &resampled,
-                self.pause,
-                &stopped,
-                &move || stats.wake_consumer(),
-            );
+            push_all(&mut self.producer, &resampled, self.pause, &stopped, &full);
         }
         Ok(())
     }

@@ -175,23 +175,23 @@ impl DriftCorrector {
     /// Whether `process` would append `input` unchanged (ratio 1.0, nothing staged), so that a
     /// caller may use it as it is; an error for a partial frame, as `process` gives.
     pub fn passes_through(&self, input: &[f32]) -> Result<bool, DriftError> {
+        self.whole_frames(input)?;
+        Ok(self.ratio == 1.0 && self.staged == 0)
+    }
+
+    fn whole_frames(&self, input: &[f32]) -> Result<(), DriftError> {
         if input.len() % self.channels != 0 {
             return Err(DriftError::PartialFrame {
                 samples: input.len(),
                 channels: self.channels,
             });
         }
-        Ok(self.ratio == 1.0 && self.staged == 0)
+        Ok(())
     }
 
     /// Appends `input` (interleaved) to `output` at the current ratio; returns samples appended.
     pub fn process(&mut self, input: &[f32], output: &mut Vec<f32>) -> Result<usize, DriftError> {
-        if input.len() % self.channels != 0 {
-            return Err(DriftError::PartialFrame {
-                samples: input.len(),
-                channels: self.channels,
-            });
-        }
+        self.whole_frames(input)?;
         let before = output.len();
         if self.ratio == 1.0 {
             self.flush(output);
