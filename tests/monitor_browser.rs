@@ -19,8 +19,7 @@ use std::collections::BTreeMap;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
-use chromiumoxide::page::{Page, ScreenshotParams};
+use chromiumoxide::page::Page;
 
 use common::*;
 use monitor_support::{expected, plan, Impairment, Planned};
@@ -240,19 +239,9 @@ async fn the_monitor_streams_table_shows_every_streams_figures_in_headless_chrom
     assert_eq!(points.get("loss"), Some(&lost.len()), "{points:?}");
     assert_eq!(points.get("jitter"), Some(&lost.len()), "{points:?}");
 
-    let png = page
-        .screenshot(
-            ScreenshotParams::builder()
-                .format(CaptureScreenshotFormat::Png)
-                .full_page(true)
-                .build(),
-        )
-        .await
-        .expect("screenshot");
-    std::fs::write(dir.join("monitor.png"), &png).expect("write screenshot");
-    if let Some(path) = std::env::var_os("JITTERPLAY_MONITOR_SCREENSHOT") {
-        std::fs::write(path, &png).expect("write JITTERPLAY_MONITOR_SCREENSHOT");
-    }
+    browser
+        .screenshot(&dir.join("monitor.png"), "JITTERPLAY_MONITOR_SCREENSHOT")
+        .await;
 
     // The filter finds one stream by its SSRC.
     let filtered: usize = value(

@@ -18,9 +18,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
-use chromiumoxide::page::ScreenshotParams;
-
 use common::*;
 use net_support::*;
 use web_support::browser::{chromium_or_skip, Headless};
@@ -191,19 +188,9 @@ async fn the_dashboard_draws_counts_and_plays_in_headless_chromium() {
     assert!(counters.compared >= 40, "{counters:?}");
     assert!(counters.mismatched.is_empty(), "{counters:?}");
 
-    let png = page
-        .screenshot(
-            ScreenshotParams::builder()
-                .format(CaptureScreenshotFormat::Png)
-                .full_page(true)
-                .build(),
-        )
-        .await
-        .expect("screenshot");
-    std::fs::write(dir.join("dashboard.png"), &png).expect("write screenshot");
-    if let Some(path) = std::env::var_os("JITTERPLAY_SCREENSHOT") {
-        std::fs::write(path, &png).expect("write JITTERPLAY_SCREENSHOT");
-    }
+    browser
+        .screenshot(&dir.join("dashboard.png"), "JITTERPLAY_SCREENSHOT")
+        .await;
 
     let errors = browser.close().await;
     assert!(errors.is_empty(), "{errors:?}");

@@ -4,11 +4,12 @@
 use std::path::Path;
 
 use chromiumoxide::browser::{Browser, BrowserConfig};
+use chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat;
 use chromiumoxide::cdp::js_protocol::runtime::{
     ConsoleApiCalledType, EventConsoleApiCalled, EventExceptionThrown,
 };
 use chromiumoxide::listeners::EventStream;
-use chromiumoxide::page::Page;
+use chromiumoxide::page::{Page, ScreenshotParams};
 use futures::{FutureExt, StreamExt};
 
 /// Debian's Chromium.
@@ -70,6 +71,25 @@ impl Headless {
             page,
             console,
             exceptions,
+        }
+    }
+
+    /// A PNG of the whole page, written to `path` and, when the environment variable `env`
+    /// names a file, there too (how the docs' screenshots are made).
+    pub async fn screenshot(&self, path: &Path, env: &str) {
+        let png = self
+            .page
+            .screenshot(
+                ScreenshotParams::builder()
+                    .format(CaptureScreenshotFormat::Png)
+                    .full_page(true)
+                    .build(),
+            )
+            .await
+            .expect("screenshot");
+        std::fs::write(path, &png).expect("write screenshot");
+        if let Some(copy) = std::env::var_os(env) {
+            std::fs::write(copy, &png).unwrap_or_else(|e| panic!("write {env}: {e}"));
         }
     }
 
