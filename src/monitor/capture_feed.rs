@@ -7,11 +7,17 @@
 //! `streams` and `play`: when `--srtp` is given, or a SIP message in the stream offers SRTP, the
 //! capture is read whole, decrypted, and fed again from the start. SIP over TCP names payload
 //! types as SIP over UDP does.
+//!
+//! At full speed the monitor's measuring side runs on a second thread: the reader routes each
+//! batch of datagrams to its streams while the last batch is measured (see `deferred.rs`).
 
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::deferred::Deferred;
+use super::stream_slab::StreamSlab;
 use super::{Monitor, MonitorReport};
 use crate::capture::reader::{stream_capture, FoundDatagram};
 use crate::capture::{read_capture_with, sip, srtp_flows, CaptureError, Datagram};
@@ -39,21 +45,23 @@ pub fn run(
     mut emit: impl FnMut(MonitorReport),
 ) -> Result<MonitorReport, CaptureError> {
     if srtp.is_none() {
-        let mut paced = Paced::new(new_monitor(), feed);
         let mut offers_srtp = false;
-        stream_capture(path, feed.idle_timeout, |d: FoundDatagram<'_>| {
-            if stopped() {
-                return ControlFlow::Break(());
-            }
-            if offers_srtp_keys(&d) {
-                offers_srtp = true;
-                return ControlFlow::Break(());
-            }
-            paced.feed(d.at, d.src, d.dst, d.payload, &mut emit);
-            ControlFlow::Continue(())
+        let report = with_measurer(new_monitor(), feed, |paced| {
+            stream_capture(path, feed.idle_timeout, |d: FoundDatagram<'_>| {
+                if stopped() {
+                    return ControlFlow::Break(());
+                }
+                if offers_srtp_keys(&d) {
+                    offers_srtp = true;
+                    return ControlFlow::Break(());
+                }
+                paced.feed(d.at, d.src, d.dst, d.payload, &mut emit);
+                ControlFlow::Continue(())
+            })
+            .map(drop)
         })?;
         if !offers_srtp {
-            return Ok(paced.finish());
+            return Ok(report);
         }
         tracing::info!("the capture's SIP offers SRTP: reading it whole to find each flow's key");
     }
@@ -66,14 +74,89 @@ pub fn run(
         .collect();
     // Stable: capture order holds among equal times.
     all.sort_by_key(|d| d.at);
-    let mut paced = Paced::new(new_monitor(), feed);
-    for d in all {
-        if stopped() {
-            break;
+    with_measurer(new_monitor(), feed, |paced| {
+        for d in all {
+            if stopped() {
+                break;
+            }
+            paced.feed(d.at, d.src, d.dst, &d.payload, &mut emit);
         }
-        paced.feed(d.at, d.src, d.dst, &d.payload, &mut emit);
+        Ok(())
+    })
+}
+
+/// Batches of queued work, at most this many in flight between the threads (each bounded).
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// Feeds `monitor` through `read` and returns the final report. At full speed the streams are
+/// measured on a second thread, a batch behind the reader; paced, all on this one.
+fn with_measurer(
+    mut monitor: Monitor,
+    feed: CaptureFeed,
+    read: impl FnOnce(&mut Paced) -> Result<(), CaptureError>,
+) -> Result<MonitorReport, CaptureError> {
+    let streams = match feed.realtime {
+        true => None,
+        false => monitor.lend_streams(),
+    };
+    let Some(streams) = streams else {
+        let mut paced = Paced::new(monitor, feed, None);
+        read(&mut paced)?;
+        return Ok(paced.finish());
+    };
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Deferred>(BATCHES_IN_FLIGHT);
+        let (empty_tx, empty_rx) = mpsc::channel::<Deferred>();
+        let measurer = std::thread::Builder::new()
+            .name("monitor-measure".into())
+            .spawn_scoped(scope, move || measure(streams, &full_rx, &empty_tx))
+            .expect("spawn the measuring thread");
+        let mut paced = Paced::new(
+            monitor,
+            feed,
+            Some(Handoff {
+                full: full_tx,
+                empty: empty_rx,
+            }),
+        );
+        let read = read(&mut paced);
+        paced.hand_off();
+        let Paced {
+            mut monitor,
+            handoff,
+            last,
+            ..
+        } = paced;
+        // Closing the channel lets the measurer finish the last batch and give the streams back.
+        drop(handoff);
+        let streams = measurer
+            .join()
+            .expect("the measuring thread does not panic");
+        monitor.return_streams(streams);
+        read?;
+        monitor.finish(last);
+        Ok(monitor.report(last))
+    })
+}
+
+/// The measuring thread: runs each batch it is sent and sends the emptied queue back.
+fn measure(
+    mut streams: StreamSlab,
+    full: &mpsc::Receiver<Deferred>,
+    empty: &mpsc::Sender<Deferred>,
+) -> StreamSlab {
+    for mut batch in full {
+        streams.run(&mut batch);
+        // The reader may have finished and gone; the queue is then simply dropped.
+        let _ = empty.send(batch);
     }
-    Ok(paced.finish())
+    streams
+}
+
+/// The reader's ends of the channels to the measuring thread.
+struct Handoff {
+    full: mpsc::SyncSender<Deferred>,
+    empty: mpsc::Receiver<Deferred>,
 }
 
 /// Whether `d` is a SIP message whose SDP offers SRTP (a key, or a secure profile).
@@ -83,23 +166,38 @@ fn offers_srtp_keys(d: &FoundDatagram<'_>) -> bool {
             .is_some_and(|s| s.media.iter().any(|m| !matches!(m.srtp, Ok(None))))
 }
 
-/// A monitor fed in capture time: ticked each report interval, paced with `--realtime`.
+/// A monitor fed in capture time: ticked each report interval, paced with `--realtime`; with
+/// a handoff, its queued work goes to the measuring thread a batch at a time.
 struct Paced {
     monitor: Monitor,
     feed: CaptureFeed,
+    handoff: Option<Handoff>,
     started: Instant,
     next_report: Duration,
     last: Duration,
 }
 
 impl Paced {
-    fn new(monitor: Monitor, feed: CaptureFeed) -> Self {
+    fn new(monitor: Monitor, feed: CaptureFeed, handoff: Option<Handoff>) -> Self {
         Paced {
             monitor,
             feed,
+            handoff,
             started: Instant::now(),
             next_report: feed.interval,
             last: Duration::ZERO,
+        }
+    }
+
+    /// Sends the queued work to the measuring thread, taking an emptied queue back to fill.
+    fn hand_off(&mut self) {
+        let Some(h) = self.handoff.as_ref() else {
+            return;
+        };
+        let empty = h.empty.try_recv().unwrap_or_default();
+        let batch = self.monitor.swap_queue(empty);
+        if h.full.send(batch).is_err() {
+            tracing::error!("the monitor's measuring thread has stopped");
         }
     }
 
@@ -123,7 +221,14 @@ impl Paced {
                 std::thread::sleep(wait);
             }
         }
-        self.monitor.on_datagram(at, 0, src, dst, payload);
+        if self.feed.realtime {
+            self.monitor.on_datagram(at, 0, src, dst, payload);
+        } else {
+            self.monitor.queue_datagram(at, src, dst, payload);
+            if self.handoff.is_some() && self.monitor.queue_is_full() {
+                self.hand_off();
+            }
+        }
         self.last = at;
     }
 

@@ -3,7 +3,10 @@
 //!
 //! G.711 is decoded through a 256-entry table filled once from symphonia's own decoder, so a
 //! thousand streams cost a table lookup per sample; other formats use a decoder per stream.
+//! Without loudness, G.711's level needs no samples at all: a second table holds each code's
+//! square, summed straight from the payload.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use ebur128::{EbuR128, Mode};
@@ -56,8 +59,8 @@ pub struct LevelFigures {
 }
 
 enum Decode {
-    /// A G.711 table.
-    Table(&'static [f32; 256]),
+    /// A G.711 table, and its squares.
+    Table(&'static [f32; 256], &'static [f64; 256]),
     /// A decoder of the stream's own.
     Codec(Box<RtpDecoder>),
 }
@@ -71,6 +74,8 @@ pub struct LevelMeter {
     figures: LevelFigures,
     sum_squares: f64,
     samples: u64,
+    /// The silence threshold as a mean square.
+    quiet_mean_square: f64,
     loudness: Option<Box<EbuR128>>,
 }
 
@@ -86,8 +91,10 @@ impl LevelMeter {
     /// A meter for `format`; None if it is not audio we decode.
     pub fn new(format: PayloadFormat, cfg: LevelConfig) -> Option<Self> {
         let decode = match format {
-            PayloadFormat::Pcmu => Decode::Table(g711_table(PayloadFormat::Pcmu)?),
-            PayloadFormat::Pcma => Decode::Table(g711_table(PayloadFormat::Pcma)?),
+            PayloadFormat::Pcmu | PayloadFormat::Pcma => {
+                let (samples, squares) = g711_tables(format)?;
+                Decode::Table(samples, squares)
+            }
             other => Decode::Codec(Box::new(RtpDecoder::new(&other).ok()?)),
         };
         let channels = usize::from(format.channels().unwrap_or(1).max(1));
@@ -105,6 +112,7 @@ impl LevelMeter {
             figures: LevelFigures::default(),
             sum_squares: 0.0,
             samples: 0,
+            quiet_mean_square: 10f64.powf(cfg.silence_below_dbfs / 10.0),
             loudness,
         })
     }
@@ -112,24 +120,29 @@ impl LevelMeter {
     /// Measures one payload that arrived at `now`; `scratch` is reused for decoded samples.
     pub fn on_payload(&mut self, now: Duration, payload: &[u8], scratch: &mut Vec<f32>) {
         scratch.clear();
-        match &mut self.decode {
-            Decode::Table(table) => scratch.extend(payload.iter().map(|&c| table[usize::from(c)])),
+        let (energy, samples) = match &mut self.decode {
+            Decode::Table(_, squares) if self.loudness.is_none() => {
+                (sum_of_squares(payload, squares), payload.len())
+            }
+            Decode::Table(table, _) => {
+                scratch.extend(payload.iter().map(|&c| table[usize::from(c)]));
+                (energy_of(scratch), scratch.len())
+            }
             Decode::Codec(d) => {
                 if d.decode(payload, scratch).is_err() {
                     self.figures.decode_errors += 1;
                     return;
                 }
                 self.channels = usize::from(d.channels().unwrap_or(1).max(1));
+                (energy_of(scratch), scratch.len())
             }
-        }
-        if scratch.is_empty() {
+        };
+        if samples == 0 {
             return;
         }
-        let energy: f64 = scratch.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
         self.sum_squares += energy;
-        self.samples += scratch.len() as u64;
-        let rms = (energy / scratch.len() as f64).sqrt();
-        let quiet = dbfs(rms) < self.cfg.silence_below_dbfs;
+        self.samples += samples as u64;
+        let quiet = self.is_quiet(energy / samples as f64);
         if quiet {
             let since = *self.quiet_since.get_or_insert(now);
             let quiet_for = now.saturating_sub(since);
@@ -145,6 +158,16 @@ impl LevelMeter {
             // The frames are whole: a payload carries every channel of each frame.
             let whole = scratch.len() - scratch.len() % self.channels;
             let _ = l.add_frames_f32(&scratch[..whole]);
+        }
+    }
+
+    /// Whether a packet whose mean square is `mean_square` is under the silence threshold:
+    /// `dbfs(√mean_square) < threshold`, compared as squares (no root or logarithm per packet).
+    fn is_quiet(&self, mean_square: f64) -> bool {
+        if mean_square > DBFS_FLOOR_RMS * DBFS_FLOOR_RMS {
+            mean_square < self.quiet_mean_square
+        } else {
+            DBFS_FLOOR < self.cfg.silence_below_dbfs
         }
     }
 
@@ -167,12 +190,55 @@ impl LevelMeter {
     }
 }
 
+/// The sum of the samples' squares.
+fn energy_of(samples: &[f32]) -> f64 {
+    samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum()
+}
+
+/// The sum of the squares of G.711 `codes`, from a table of each code's square. Every square
+/// is a multiple of 2^-30 below 1 (a 16-bit sample over 32768, squared), so a packet's sum is
+/// exact in an f64 whatever the order: four running sums give the same bits as one.
+fn sum_of_squares(codes: &[u8], squares: &[f64; 256]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let mut quads = codes.chunks_exact(4);
+    for q in &mut quads {
+        for (a, &c) in acc.iter_mut().zip(q) {
+            *a += squares[usize::from(c)];
+        }
+    }
+    let tail: f64 = quads
+        .remainder()
+        .iter()
+        .map(|&c| squares[usize::from(c)])
+        .sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
+/// The G.711 table of `format` and the table of its squares (None for other formats).
+fn g711_tables(format: PayloadFormat) -> Option<(&'static [f32; 256], &'static [f64; 256])> {
+    static ULAW: OnceLock<[f64; 256]> = OnceLock::new();
+    static ALAW: OnceLock<[f64; 256]> = OnceLock::new();
+    let samples = g711_table(format)?;
+    let cell = match format {
+        PayloadFormat::Pcmu => &ULAW,
+        _ => &ALAW,
+    };
+    let squares = cell.get_or_init(|| samples.map(|s| f64::from(s) * f64::from(s)));
+    Some((samples, squares))
+}
+
+/// The RMS at and under which [`dbfs`] reads [`DBFS_FLOOR`].
+const DBFS_FLOOR_RMS: f64 = 1e-6;
+
+/// What digital silence reads, dBFS.
+const DBFS_FLOOR: f64 = -120.0;
+
 /// RMS to dBFS; digital silence (and anything quieter than 24-bit audio) reads −120 dBFS.
 fn dbfs(rms: f64) -> f64 {
-    if rms > 1e-6 {
+    if rms > DBFS_FLOOR_RMS {
         20.0 * rms.log10()
     } else {
-        -120.0
+        DBFS_FLOOR
     }
 }
 
@@ -205,6 +271,65 @@ mod tests {
         // A sine at half scale: −6 dB peak, −9 dBFS RMS.
         let level = m.report(Duration::ZERO).level_dbfs.unwrap();
         assert!((level + 9.03).abs() < 0.2, "{level}");
+    }
+
+    #[test]
+    fn the_table_of_squares_gives_the_same_bits_as_the_decoded_samples_in_order() {
+        for format in [PayloadFormat::Pcmu, PayloadFormat::Pcma] {
+            let (samples, squares) = g711_tables(format).unwrap();
+            // Every code's sample is a 16-bit value over 32768: the premise of exact sums.
+            assert!(samples.iter().all(|s| (s * 32768.0).fract() == 0.0));
+            let mut rng = 0x2545_f491_4f6c_dd1du64;
+            for len in [1usize, 3, 4, 7, 160, 161, 320, 1500] {
+                let codes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        rng as u8
+                    })
+                    .collect();
+                let decoded: Vec<f32> = codes.iter().map(|&c| samples[usize::from(c)]).collect();
+                let in_order = energy_of(&decoded);
+                assert_eq!(
+                    sum_of_squares(&codes, squares).to_bits(),
+                    in_order.to_bits()
+                );
+            }
+            // And the meter's two paths (with loudness: decoded; without: squares) agree.
+            let loud = tone(0.3, 160);
+            let mut plain = LevelMeter::new(format, LevelConfig::default()).unwrap();
+            let with = LevelConfig {
+                loudness: true,
+                ..LevelConfig::default()
+            };
+            let mut decoded = LevelMeter::new(format, with).unwrap();
+            let mut scratch = Vec::new();
+            plain.on_payload(Duration::ZERO, &loud, &mut scratch);
+            decoded.on_payload(Duration::ZERO, &loud, &mut scratch);
+            let level = |m: &mut LevelMeter| m.report(Duration::ZERO).level_dbfs.unwrap();
+            assert_eq!(level(&mut plain).to_bits(), level(&mut decoded).to_bits());
+        }
+    }
+
+    #[test]
+    fn the_quiet_test_on_squares_agrees_with_the_level_in_dbfs() {
+        for threshold in [-130.0, -120.0, -90.0, -60.0, -45.5, -20.0, 0.0] {
+            let cfg = LevelConfig {
+                silence_below_dbfs: threshold,
+                ..LevelConfig::default()
+            };
+            let m = LevelMeter::new(PayloadFormat::Pcmu, cfg).unwrap();
+            for i in 0..2000 {
+                // Mean squares from 1e-16 to 1 on a log scale, and both sides of the threshold.
+                let mean_square = 10f64.powf(-16.0 + f64::from(i) * 0.008);
+                let near = 10f64.powf(threshold / 10.0) * (1.0 + (f64::from(i) - 1000.0) * 1e-9);
+                for ms in [mean_square, near] {
+                    let by_dbfs = dbfs(ms.sqrt()) < threshold;
+                    assert_eq!(m.is_quiet(ms), by_dbfs, "{ms} at {threshold}");
+                }
+            }
+        }
     }
 
     #[test]

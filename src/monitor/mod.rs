@@ -7,6 +7,7 @@
 
 pub mod capture_feed;
 pub mod counts;
+mod deferred;
 pub mod emodel;
 pub mod inputs;
 pub mod level;
@@ -15,6 +16,7 @@ pub mod loss;
 pub mod pcap_live;
 pub mod playout_account;
 pub mod stream;
+mod stream_slab;
 pub mod table;
 pub mod view;
 

@@ -111,8 +111,6 @@ pub struct MonitoredStream {
     first_at: Duration,
     /// When the last packet came.
     pub last_at: Duration,
-    /// A BYE was seen for it.
-    pub said_bye: bool,
 }
 
 impl MonitoredStream {
@@ -135,7 +133,6 @@ impl MonitoredStream {
             last_sr: None,
             first_at: at,
             last_at: at,
-            said_bye: false,
         }
     }
 

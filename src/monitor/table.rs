@@ -1,20 +1,24 @@
 //! The monitor's core: every datagram in, streams found, named and measured, idle ones ended,
 //! and a report out each second (sans-IO: time is an argument, inputs are numbered sockets).
 //!
-//! Streams live in a slab (a vector of slots reused as streams end) found by (sender, receiver,
-//! SSRC). At most `max_streams` are tracked; the others are counted, never measured. SIP
-//! messages seen on the way name payload types per call (live captures and capture files), as
-//! `streams` does for a whole capture.
+//! The monitor is a router and a [`StreamSlab`]. The router sees every datagram: it finds a
+//! stream by (sender, receiver, SSRC) in slots reused as streams end, starts and ends streams,
+//! and queues each stream's share of the work; the slab measures. At most `max_streams` are
+//! tracked; the others are counted, never measured. SIP messages seen on the way name payload
+//! types per call (live captures and capture files), as `streams` does for a whole capture.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use super::counts::HealthCounts;
+use super::deferred::{Deferred, Work};
 use super::stream::{MonitoredStream, StreamKey, StreamRow};
+use super::stream_slab::StreamSlab;
 use super::MonitorConfig;
 use crate::capture::bindings::PayloadBindings;
 use crate::capture::naming::{name_payload, FirstUse};
@@ -44,22 +48,35 @@ pub struct MonitorReport {
     pub ended: Vec<StreamRow>,
 }
 
+/// What the router knows of a tracked stream.
+#[derive(Debug)]
+struct Slot {
+    key: StreamKey,
+    /// When its last packet came.
+    last_at: Duration,
+    /// A BYE was seen for it.
+    said_bye: bool,
+    /// The payload types named for it (a bit each).
+    named: [u64; 4],
+}
+
 /// Many streams, watched at once.
 #[derive(Debug)]
 pub struct Monitor {
     cfg: MonitorConfig,
-    slab: Vec<Option<MonitoredStream>>,
+    slots: Vec<Option<Slot>>,
     free: Vec<usize>,
-    index: HashMap<StreamKey, usize>,
-    untracked: HashSet<StreamKey>,
+    index: FxHashMap<StreamKey, usize>,
+    untracked: FxHashSet<StreamKey>,
     bindings: PayloadBindings,
     call_ids: HashMap<SocketAddr, Arc<str>>,
-    /// Per socket: datagrams it dropped that no stream's gap has claimed yet.
-    credit: Vec<u64>,
     health: HealthCounts,
     next_id: u64,
-    ended: Vec<StreamRow>,
-    scratch: Vec<f32>,
+    /// Streams ended so far (orders their final rows).
+    ends: u64,
+    queue: Deferred,
+    /// The measured side; None while lent out (see [`Monitor::lend_streams`]).
+    streams: Option<StreamSlab>,
 }
 
 impl Monitor {
@@ -67,18 +84,18 @@ impl Monitor {
     /// front (files, `--format`).
     pub fn new(cfg: MonitorConfig, bindings: PayloadBindings) -> Self {
         Monitor {
+            streams: Some(StreamSlab::new(cfg.clone())),
             cfg,
-            slab: Vec::new(),
+            slots: Vec::new(),
             free: Vec::new(),
-            index: HashMap::new(),
-            untracked: HashSet::new(),
+            index: FxHashMap::default(),
+            untracked: FxHashSet::default(),
             bindings,
             call_ids: HashMap::new(),
-            credit: Vec::new(),
             health: HealthCounts::default(),
             next_id: 1,
-            ended: Vec::new(),
-            scratch: Vec::with_capacity(8192),
+            ends: 0,
+            queue: Deferred::default(),
         }
     }
 
@@ -94,6 +111,61 @@ impl Monitor {
 
     /// Takes one UDP datagram from `src` to `dst` that arrived at `now` on input `socket`.
     pub fn on_datagram(
+        &mut self,
+        now: Duration,
+        socket: usize,
+        src: Option<SocketAddr>,
+        dst: Option<SocketAddr>,
+        data: &[u8],
+    ) {
+        self.route(now, socket, src, dst, data);
+        self.run_deferred();
+    }
+
+    /// Takes one datagram as [`Monitor::on_datagram`] does, but holds its streams' share of
+    /// the work back to run stream by stream, by the next tick or report or when the queue is
+    /// full (see `deferred.rs`): for inputs on which the monitor drops nothing itself (capture
+    /// files), much faster with many streams, and the same figures. While the streams are
+    /// lent, a full queue is the borrower's to run ([`Monitor::queue_is_full`]).
+    pub fn queue_datagram(
+        &mut self,
+        now: Duration,
+        src: Option<SocketAddr>,
+        dst: Option<SocketAddr>,
+        data: &[u8],
+    ) {
+        self.route(now, 0, src, dst, data);
+        if self.queue.is_full() {
+            self.run_deferred();
+        }
+    }
+
+    /// Whether the queued work has reached its bound (only while the streams are lent).
+    pub(super) fn queue_is_full(&self) -> bool {
+        self.queue.is_full()
+    }
+
+    /// Lends the measured side out, to run the queued work elsewhere (another thread) while
+    /// the router goes on: until it is given back, every item is only queued, and the queue is
+    /// handed over with [`Monitor::swap_queue`]. None if it is lent already.
+    pub(super) fn lend_streams(&mut self) -> Option<StreamSlab> {
+        self.streams.take()
+    }
+
+    /// Gives the measured side back; the work still queued runs now.
+    pub(super) fn return_streams(&mut self, streams: StreamSlab) {
+        self.streams = Some(streams);
+        self.run_deferred();
+    }
+
+    /// The queued work, exchanged for `empty` (an emptied queue, to reuse its capacity).
+    pub(super) fn swap_queue(&mut self, empty: Deferred) -> Deferred {
+        std::mem::replace(&mut self.queue, empty)
+    }
+
+    /// Counts a datagram, handles what is not per stream (SIP, finding and naming streams)
+    /// and queues each stream's share of it.
+    fn route(
         &mut self,
         now: Duration,
         socket: usize,
@@ -123,56 +195,51 @@ impl Monitor {
             }
             return;
         };
-        let stream = self.slab[slot].as_mut().expect("indexed slots are full");
-        if stream.payload_index(header.payload_type).is_none() {
+        let Some(info) = self.slots[slot].as_mut() else {
+            return;
+        };
+        info.last_at = now;
+        let pt = header.payload_type;
+        let bit = 1u64 << (pt % 64);
+        let word = &mut info.named[usize::from(pt / 64)];
+        let named = (*word & bit == 0).then(|| {
+            *word |= bit;
             let first = FirstUse {
                 src,
                 dst,
                 at: now,
                 packets: 0,
             };
-            let named = name_payload(
-                header.payload_type,
-                first,
-                &self.bindings,
-                std::iter::empty(),
-            );
-            stream.add_payload(named, &self.cfg);
+            Box::new(name_payload(pt, first, &self.bindings, std::iter::empty()))
+        });
+        self.queue.push_rtp(slot, now, socket, header, data, named);
+    }
+
+    /// Runs the queued work, stream by stream (unless the streams are lent).
+    fn run_deferred(&mut self) {
+        if let Some(streams) = self.streams.as_mut() {
+            streams.run(&mut self.queue);
         }
-        if self.credit.len() <= socket {
-            self.credit.resize(socket + 1, 0);
-        }
-        stream.on_rtp(
-            now,
-            &header,
-            data,
-            &mut self.credit[socket],
-            &mut self.scratch,
-        );
     }
 
     /// The kernel dropped `n` datagrams on the monitor's socket `socket` just before the next
     /// one it reads: the next gap a stream of that socket shows is the monitor's.
     pub fn on_monitor_drops(&mut self, socket: usize, n: u64) {
-        if self.credit.len() <= socket {
-            self.credit.resize(socket + 1, 0);
-        }
-        self.credit[socket] += n;
+        self.run_deferred();
         self.health.kernel_drops += n;
+        match self.streams.as_mut() {
+            Some(streams) => streams.add_credit(socket, n),
+            None => self.health.unattributed_drops += n,
+        }
     }
 
     /// The capture library dropped `n` packets since it last said (a live capture reports
     /// its drops only now and then, after the gaps were seen): they are taken back from the
     /// streams' gaps not yet settled, and what no gap accounts for is unattributed.
     pub fn on_capture_drops(&mut self, n: u64) {
+        self.run_deferred();
         self.health.capture_drops += n;
-        let mut left = n;
-        for s in self.slab.iter_mut().flatten() {
-            if left == 0 {
-                break;
-            }
-            left -= s.credit_recent(left);
-        }
+        let left = self.streams.as_mut().map_or(n, |s| s.credit_recent(n));
         self.health.unattributed_drops += left;
     }
 
@@ -180,50 +247,50 @@ impl Monitor {
     /// than `--idle` (or past a BYE). Monitor drops no gap claimed by now are counted as
     /// unattributed: a stream's next packet shows its gap well within a tick.
     pub fn tick(&mut self, now: Duration) {
-        for c in &mut self.credit {
-            self.health.unattributed_drops += std::mem::take(c);
+        self.run_deferred();
+        if let Some(streams) = self.streams.as_mut() {
+            self.health.unattributed_drops += streams.take_unclaimed_credit();
         }
         let idle = self.cfg.idle;
         let mut ending = Vec::new();
-        for (i, s) in self.slab.iter_mut().enumerate() {
-            let Some(s) = s.as_mut() else { continue };
+        for (i, s) in self.slots.iter().enumerate() {
+            let Some(s) = s else { continue };
             let quiet = now.saturating_sub(s.last_at);
             if quiet > idle || (s.said_bye && quiet > AFTER_BYE) {
                 ending.push(i);
             } else {
-                s.advance(now);
+                self.queue.push(i, Work::Advance { now });
             }
         }
         for i in ending {
             self.end(i, now);
         }
+        self.run_deferred();
     }
 
     /// Ends every stream (the input is over).
     pub fn finish(&mut self, now: Duration) {
-        for i in 0..self.slab.len() {
-            if self.slab[i].is_some() {
-                self.end(i, now);
-            }
+        for i in 0..self.slots.len() {
+            self.end(i, now);
         }
+        self.run_deferred();
     }
 
-    /// The report as of `now`: every tracked stream's row, and the streams ended since the last.
+    /// The report as of `now`: every tracked stream's row, and the streams ended since the
+    /// last. While the streams are lent, it has the monitor's own counters only.
     pub fn report(&mut self, now: Duration) -> MonitorReport {
+        self.run_deferred();
         let mut health = self.health;
         health.tracked = self.index.len() as f64;
-        let cfg = &self.cfg;
-        let streams = self
-            .slab
-            .iter_mut()
-            .flatten()
-            .map(|s| s.row(now, cfg))
-            .collect();
+        let (streams, ended) = match self.streams.as_mut() {
+            Some(s) => (s.rows(now), s.take_ended()),
+            None => (Vec::new(), Vec::new()),
+        };
         MonitorReport {
             t: now.as_secs_f64(),
             health,
             streams,
-            ended: std::mem::take(&mut self.ended),
+            ended,
         }
     }
 
@@ -240,29 +307,42 @@ impl Monitor {
             .iter()
             .flatten()
             .find_map(|a| self.call_ids.get(a).cloned());
+        let slot = Slot {
+            key,
+            last_at: now,
+            said_bye: false,
+            named: [0; 4],
+        };
         let i = match self.free.pop() {
             Some(i) => {
-                self.slab[i] = Some(stream);
+                self.slots[i] = Some(slot);
                 i
             }
             None => {
-                self.slab.push(Some(stream));
-                self.slab.len() - 1
+                self.slots.push(Some(slot));
+                self.slots.len() - 1
             }
         };
+        self.queue.push(i, Work::Start(Box::new(stream)));
         self.index.insert(key, i);
         self.untracked.remove(&key);
         self.health.started += 1;
         Some(i)
     }
 
+    /// Ends the stream in slot `i` (if any) at `now`.
     fn end(&mut self, i: usize, now: Duration) {
-        let Some(mut s) = self.slab[i].take() else {
+        let Some(s) = self.slots[i].take() else {
             return;
         };
-        s.advance(now);
-        s.settle();
-        self.ended.push(s.row(now, &self.cfg));
+        self.queue.push(
+            i,
+            Work::End {
+                now,
+                seq: self.ends,
+            },
+        );
+        self.ends += 1;
         self.index.remove(&s.key);
         self.free.push(i);
         self.health.ended += 1;
@@ -290,27 +370,35 @@ impl Monitor {
     }
 
     fn on_rtcp(&mut self, now: Duration, src: Option<SocketAddr>, data: &[u8]) {
-        let slab = &mut self.slab;
-        let mut each = |ssrc: u32, from_source: bool, f: &mut dyn FnMut(&mut MonitoredStream)| {
-            for s in slab.iter_mut().flatten() {
+        let slots = &mut self.slots;
+        let queue = &mut self.queue;
+        let mut each = |ssrc: u32, from_source: bool, work: &dyn Fn() -> Option<Work>| {
+            for (i, s) in slots.iter_mut().enumerate() {
+                let Some(s) = s else { continue };
                 // The source's own reports come from its address (RTCP on the next port).
                 let ours = !from_source || s.key.0.map(|a| a.ip()) == src.map(|a| a.ip());
                 if s.key.2 == ssrc && ours {
-                    f(s);
+                    match work() {
+                        Some(w) => queue.push(i, w),
+                        None => s.said_bye = true,
+                    }
                 }
             }
         };
         let _ = wire::parse(data, |event| match event {
             Event::SenderReport { ssrc, info } => {
-                each(ssrc, true, &mut |s| s.on_sender_report(now, &info));
+                each(ssrc, true, &|| Some(Work::SenderReport { now, info }));
             }
             Event::Reception { block, .. } => {
-                each(block.ssrc, false, &mut |s| {
-                    s.on_reception_report(now, &block)
-                });
+                each(block.ssrc, false, &|| Some(Work::Reception { now, block }));
             }
-            Event::Bye { ssrc } => each(ssrc, true, &mut |s| s.said_bye = true),
+            // A BYE changes only when the router ends the stream.
+            Event::Bye { ssrc } => each(ssrc, true, &|| None),
             _ => {}
         });
     }
 }
+
+#[cfg(test)]
+#[path = "table_tests.rs"]
+mod tests;
