@@ -7,12 +7,11 @@
 //! tracked; the others are counted, never measured. SIP messages seen on the way name payload
 //! types per call (live captures and capture files), as `streams` does for a whole capture.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use super::counts::HealthCounts;
@@ -66,8 +65,10 @@ pub struct Monitor {
     cfg: MonitorConfig,
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
-    index: FxHashMap<StreamKey, usize>,
-    untracked: FxHashSet<StreamKey>,
+    /// Keyed by what senders choose (addresses, SSRC): std's keyed hash, so no sender can
+    /// pick keys that collide.
+    index: HashMap<StreamKey, usize>,
+    untracked: HashSet<StreamKey>,
     bindings: PayloadBindings,
     call_ids: HashMap<SocketAddr, Arc<str>>,
     health: HealthCounts,
@@ -88,8 +89,8 @@ impl Monitor {
             cfg,
             slots: Vec::new(),
             free: Vec::new(),
-            index: FxHashMap::default(),
-            untracked: FxHashSet::default(),
+            index: HashMap::new(),
+            untracked: HashSet::new(),
             bindings,
             call_ids: HashMap::new(),
             health: HealthCounts::default(),
