@@ -5,7 +5,9 @@ from /proc), the packets/s it read and the kernel drops on its sockets (its own 
 JSON line). Then a capture of 1,000 streams x 60 s analysed by `monitor` and by
 `tshark -q -z rtp,streams`, side by side.
 
-Usage: cargo build --release && python3 benches/monitor_scale.py [SECONDS] [--no-capture]
+Usage: cargo build --release && python3 benches/monitor_scale.py [SECONDS] [--no-capture | --capture-only]
+
+The capture is analysed three times by each, alternating; the medians are compared.
 
 The senders are separate processes (one per 250 streams) pacing with a deadline loop; on a
 two-core machine they compete with the monitor for CPU, so drops at 2,000 streams can be the
@@ -114,6 +116,8 @@ def main():
     print("| streams | packets/s | monitor CPU (core share) | CPU per 1,000 streams | µs per packet | kernel drops | network loss |")
     print("|---|---|---|---|---|---|---|")
     rows = [(n, False) for n in (100, 500, 1000, 2000)] + [(200, True), (1000, True)]
+    if "--capture-only" in sys.argv:
+        rows = []
     for n, loudness in rows:
         r = live(n, seconds, loudness)
         label = f"{n} with --loudness" if loudness else f"{n}"
@@ -124,11 +128,16 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         cap = os.path.join(d, "streams.pcap")
         write_capture(cap, 1000, 60)
-        ours, our_rss = timed([BIN, "monitor", cap, "--json", "--idle", "1h"])
-        theirs, their_rss = timed(["tshark", "-q", "-o", "rtp.heuristic_rtp:TRUE", "-z", "rtp,streams", "-r", cap])
-        print(f"\ncapture of 1,000 streams x 60 s ({os.path.getsize(cap) / 1e6:.0f} MB): "
-              f"monitor {ours:.1f} s ({our_rss:.0f} MiB peak), tshark {theirs:.1f} s ({their_rss:.0f} MiB peak) "
-              f"({theirs / ours:.1f}x)")
+        runs = {"monitor": [], "tshark": []}
+        for _ in range(3):
+            runs["monitor"].append(timed([BIN, "monitor", cap, "--json", "--idle", "1h"]))
+            runs["tshark"].append(timed(["tshark", "-q", "-o", "rtp.heuristic_rtp:TRUE", "-z", "rtp,streams", "-r", cap]))
+        ours, our_rss = sorted(runs["monitor"])[1]
+        theirs, their_rss = sorted(runs["tshark"])[1]
+        each = lambda name: ", ".join(f"{t:.2f}" for t, _ in runs[name])
+        print(f"\ncapture of 1,000 streams x 60 s ({os.path.getsize(cap) / 1e6:.0f} MB), median of 3: "
+              f"monitor {ours:.2f} s ({our_rss:.0f} MiB peak), tshark {theirs:.2f} s ({their_rss:.0f} MiB peak) "
+              f"({theirs / ours:.1f}x); runs: monitor {each('monitor')} s, tshark {each('tshark')} s")
 
 
 if __name__ == "__main__":

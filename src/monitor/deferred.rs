@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use super::stream::MonitoredStream;
+use super::stream::{LevelInput, MonitoredStream};
 use crate::capture::types::PayloadUse;
 use crate::rtcp::wire::{ReceptionBlock, SenderInfo};
 use crate::rtp::header::RtpHeader;
@@ -34,14 +34,14 @@ const KEEP_BYTES: usize = 64 << 10;
 /// One stream's share of a datagram.
 #[derive(Debug)]
 pub(super) enum Work {
-    /// An RTP packet: its datagram is `bytes[start..start + len]` of the stream's bucket.
+    /// An RTP packet.
     Rtp {
         now: Duration,
         /// The input it came on (whose drop credit its gap may claim).
         socket: usize,
         header: RtpHeader,
-        start: usize,
-        len: usize,
+        /// What its payload gives the level meter.
+        level: QueuedLevel,
         /// Its payload type, when this packet is the stream's first of it.
         named: Option<Box<PayloadUse>>,
     },
@@ -60,12 +60,35 @@ pub(super) enum Work {
     End { now: Duration, seq: u64 },
 }
 
-/// One stream's queued work, in arrival order, and the datagrams it refers to.
+/// What a queued packet gives the level meter: [`LevelInput`] with the payload kept in the
+/// bucket, at `bytes[start..start + len]`.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum QueuedLevel {
+    /// The payload.
+    Payload { start: usize, len: usize },
+    /// Its sum of squares over `samples` samples, summed as it was routed.
+    Energy { energy: f64, samples: usize },
+    /// Nothing.
+    None,
+}
+
+impl QueuedLevel {
+    /// The level input, its payload found in `bytes`.
+    pub fn input(self, bytes: &[u8]) -> LevelInput<'_> {
+        match self {
+            QueuedLevel::Payload { start, len } => LevelInput::Payload(&bytes[start..start + len]),
+            QueuedLevel::Energy { energy, samples } => LevelInput::Energy { energy, samples },
+            QueuedLevel::None => LevelInput::None,
+        }
+    }
+}
+
+/// One stream's queued work, in arrival order, and the payloads it refers to.
 #[derive(Debug, Default)]
 pub(super) struct Bucket {
     /// The items, oldest first.
     pub work: Vec<Work>,
-    /// The RTP items' datagrams.
+    /// The payloads the RTP items keep.
     pub bytes: Vec<u8>,
 }
 
@@ -81,28 +104,40 @@ pub(super) struct Deferred {
 }
 
 impl Deferred {
-    /// Queues an RTP packet (`datagram`, parsed as `header`) for the stream in `slot`.
+    /// Queues an RTP packet (`header`) for the stream in `slot`, with what its payload gives
+    /// the level meter (a payload is copied into the bucket).
     pub fn push_rtp(
         &mut self,
         slot: usize,
         now: Duration,
         socket: usize,
         header: RtpHeader,
-        datagram: &[u8],
+        level: LevelInput<'_>,
         named: Option<Box<PayloadUse>>,
     ) {
         let bucket = self.bucket(slot);
-        let start = bucket.bytes.len();
-        bucket.bytes.extend_from_slice(datagram);
+        let level = match level {
+            LevelInput::Payload(payload) => {
+                let start = bucket.bytes.len();
+                bucket.bytes.extend_from_slice(payload);
+                QueuedLevel::Payload {
+                    start,
+                    len: payload.len(),
+                }
+            }
+            LevelInput::Energy { energy, samples } => QueuedLevel::Energy { energy, samples },
+            LevelInput::None => QueuedLevel::None,
+        };
         bucket.work.push(Work::Rtp {
             now,
             socket,
             header,
-            start,
-            len: datagram.len(),
+            level,
             named,
         });
-        self.held_bytes += datagram.len();
+        if let QueuedLevel::Payload { len, .. } = level {
+            self.held_bytes += len;
+        }
     }
 
     /// Queues `work` for the stream in `slot`.

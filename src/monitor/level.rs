@@ -4,7 +4,8 @@
 //! G.711 is decoded through a 256-entry table filled once from symphonia's own decoder, so a
 //! thousand streams cost a table lookup per sample; other formats use a decoder per stream.
 //! Without loudness, G.711's level needs no samples at all: a second table holds each code's
-//! square, summed straight from the payload.
+//! square, summed straight from the payload (by the monitor's router, as it reads: see
+//! [`g711_squares`]).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -137,6 +138,20 @@ impl LevelMeter {
                 (energy_of(scratch), scratch.len())
             }
         };
+        self.measured(now, energy, samples, scratch);
+    }
+
+    /// Measures one G.711 payload that arrived at `now` from its sum of squares `energy` over
+    /// `samples` samples (from [`g711_squares`]); only a G.711 meter without loudness takes it.
+    pub fn on_energy(&mut self, now: Duration, energy: f64, samples: usize) {
+        if matches!(self.decode, Decode::Table(..)) && self.loudness.is_none() {
+            self.measured(now, energy, samples, &mut []);
+        }
+    }
+
+    /// Folds one payload's `energy` over `samples` samples (decoded into `scratch` unless the
+    /// squares were summed from a table) into the level, silence and loudness.
+    fn measured(&mut self, now: Duration, energy: f64, samples: usize, scratch: &mut [f32]) {
         if samples == 0 {
             return;
         }
@@ -154,7 +169,7 @@ impl LevelMeter {
             self.quiet_since = None;
             self.figures.silent = false;
         }
-        if let Some(l) = self.loudness.as_mut() {
+        if let Some(l) = self.loudness.as_mut().filter(|_| !scratch.is_empty()) {
             // The frames are whole: a payload carries every channel of each frame.
             let whole = scratch.len() - scratch.len() % self.channels;
             let _ = l.add_frames_f32(&scratch[..whole]);
@@ -195,10 +210,22 @@ fn energy_of(samples: &[f32]) -> f64 {
     samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum()
 }
 
+/// The table of squares that gives the level of a stream of `format` without decoding it, if
+/// there is one and `cfg` asks for level without loudness (loudness needs the samples).
+pub fn g711_squares(format: PayloadFormat, cfg: &LevelConfig) -> Option<&'static [f64; 256]> {
+    if cfg.loudness {
+        return None;
+    }
+    match format {
+        PayloadFormat::Pcmu | PayloadFormat::Pcma => g711_tables(format).map(|(_, sq)| sq),
+        _ => None,
+    }
+}
+
 /// The sum of the squares of G.711 `codes`, from a table of each code's square. Every square
 /// is a multiple of 2^-30 below 1 (a 16-bit sample over 32768, squared), so a packet's sum is
 /// exact in an f64 whatever the order: four running sums give the same bits as one.
-fn sum_of_squares(codes: &[u8], squares: &[f64; 256]) -> f64 {
+pub fn sum_of_squares(codes: &[u8], squares: &[f64; 256]) -> f64 {
     let mut acc = [0.0f64; 4];
     let mut quads = codes.chunks_exact(4);
     for q in &mut quads {

@@ -20,6 +20,32 @@ use crate::capture::wireshark::{WiresharkBuilder, WiresharkFigures};
 use crate::rtcp::wire::{ReceptionBlock, SenderInfo};
 use crate::rtp::header::RtpHeader;
 
+/// What a packet of the main payload type gives the level meter.
+#[derive(Debug, Clone, Copy)]
+pub enum LevelInput<'a> {
+    /// The payload, to decode.
+    Payload(&'a [u8]),
+    /// Its G.711 samples' sum of squares and their number, taken already (see
+    /// [`level::g711_squares`](super::level::g711_squares)).
+    Energy {
+        /// Sum of the squared samples.
+        energy: f64,
+        /// Samples.
+        samples: usize,
+    },
+    /// Nothing (not the main payload type).
+    None,
+}
+
+/// Whether payload type `p` can be a stream's main one (the first such named is): audio, or
+/// something nothing names.
+pub fn can_be_main(p: &PayloadUse) -> bool {
+    matches!(
+        p.role,
+        PayloadRole::Audio | PayloadRole::UnsupportedAudio | PayloadRole::Unknown
+    )
+}
+
 /// What identifies a stream: sender, receiver, SSRC.
 pub type StreamKey = (Option<SocketAddr>, Option<SocketAddr>, u32);
 
@@ -144,10 +170,7 @@ impl MonitoredStream {
     /// Adds a newly named payload type; the first audio one becomes the main one, which times
     /// the stream, feeds the player model and the level meter.
     pub fn add_payload(&mut self, p: PayloadUse, cfg: &MonitorConfig) {
-        let audio = matches!(
-            p.role,
-            PayloadRole::Audio | PayloadRole::UnsupportedAudio | PayloadRole::Unknown
-        );
+        let audio = can_be_main(&p);
         self.payloads.push(p);
         if audio && self.main.is_none() {
             let p = self.payloads.last().expect("just pushed");
@@ -168,14 +191,15 @@ impl MonitoredStream {
         }
     }
 
-    /// Takes one RTP packet (`header` of `datagram`) that arrived at `now` (the payload type is
-    /// already named). `credit`: packets the stream's socket dropped just before this one;
-    /// what its gap accounts for is taken off. `scratch` holds decoded samples.
+    /// Takes one RTP packet (`header`) that arrived at `now` (the payload type is already
+    /// named); `level` is what its payload gives the level meter. `credit`: packets the
+    /// stream's socket dropped just before this one; what its gap accounts for is taken off.
+    /// `scratch` holds decoded samples.
     pub fn on_rtp(
         &mut self,
         now: Duration,
         header: &RtpHeader,
-        datagram: &[u8],
+        level: LevelInput<'_>,
         credit: &mut u64,
         scratch: &mut Vec<f32>,
     ) {
@@ -203,7 +227,11 @@ impl MonitoredStream {
                 p.on_packet(header, now);
             }
             if let Some(l) = self.level.as_mut() {
-                l.on_payload(now, header.payload(datagram), scratch);
+                match level {
+                    LevelInput::Payload(payload) => l.on_payload(now, payload, scratch),
+                    LevelInput::Energy { energy, samples } => l.on_energy(now, energy, samples),
+                    LevelInput::None => {}
+                }
             }
         }
     }

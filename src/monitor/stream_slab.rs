@@ -127,8 +127,7 @@ fn apply(
             now,
             socket,
             header,
-            start,
-            len,
+            level,
             named,
         } => {
             if let Some(named) = named {
@@ -137,8 +136,8 @@ fn apply(
             if credit.len() <= socket {
                 credit.resize(socket + 1, 0);
             }
-            let datagram = &bytes[start..start + len];
-            stream.on_rtp(now, &header, datagram, &mut credit[socket], scratch);
+            let level = level.input(bytes);
+            stream.on_rtp(now, &header, level, &mut credit[socket], scratch);
         }
         Work::SenderReport { now, info } => stream.on_sender_report(now, &info),
         Work::Reception { now, block } => stream.on_reception_report(now, &block),

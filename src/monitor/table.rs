@@ -16,7 +16,8 @@ use serde::Serialize;
 
 use super::counts::HealthCounts;
 use super::deferred::{Deferred, Work};
-use super::stream::{MonitoredStream, StreamKey, StreamRow};
+use super::level;
+use super::stream::{can_be_main, LevelInput, MonitoredStream, StreamKey, StreamRow};
 use super::stream_slab::StreamSlab;
 use super::MonitorConfig;
 use crate::capture::bindings::PayloadBindings;
@@ -57,6 +58,11 @@ struct Slot {
     said_bye: bool,
     /// The payload types named for it (a bit each).
     named: [u64; 4],
+    /// Its main payload type (the one the stream's level meter measures), once named.
+    main_pt: Option<u8>,
+    /// The table that gives the main payload's level as it is routed (G.711 without
+    /// loudness), so that its payload need not be queued.
+    squares: Option<&'static [f64; 256]>,
 }
 
 /// Many streams, watched at once.
@@ -211,9 +217,28 @@ impl Monitor {
                 at: now,
                 packets: 0,
             };
-            Box::new(name_payload(pt, first, &self.bindings, std::iter::empty()))
+            let named = name_payload(pt, first, &self.bindings, std::iter::empty());
+            // The same choice the stream makes in `add_payload`.
+            if info.main_pt.is_none() && can_be_main(&named) {
+                info.main_pt = Some(pt);
+                info.squares = named
+                    .format
+                    .filter(|_| self.cfg.level_enabled)
+                    .and_then(|f| level::g711_squares(f, &self.cfg.level));
+            }
+            Box::new(named)
         });
-        self.queue.push_rtp(slot, now, socket, header, data, named);
+        let payload = header.payload(data);
+        let measured = info.main_pt == Some(pt) && self.cfg.level_enabled;
+        let level = match (measured, info.squares) {
+            (false, _) => LevelInput::None,
+            (true, Some(squares)) => LevelInput::Energy {
+                energy: level::sum_of_squares(payload, squares),
+                samples: payload.len(),
+            },
+            (true, None) => LevelInput::Payload(payload),
+        };
+        self.queue.push_rtp(slot, now, socket, header, level, named);
     }
 
     /// Runs the queued work, stream by stream (unless the streams are lent).
@@ -313,6 +338,8 @@ impl Monitor {
             last_at: now,
             said_bye: false,
             named: [0; 4],
+            main_pt: None,
+            squares: None,
         };
         let i = match self.free.pop() {
             Some(i) => {
