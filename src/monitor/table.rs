@@ -48,6 +48,33 @@ pub struct MonitorReport {
     pub ended: Vec<StreamRow>,
 }
 
+/// A stream key hashed as one packed run of bytes: the hash is keyed (senders choose the
+/// addresses and SSRC), and one write of a few bytes costs far less than a write per field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HashedKey(StreamKey);
+
+impl std::hash::Hash for HashedKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Two addresses of at most 1 + 16 + 2 bytes each, and the SSRC.
+        let mut packed = [0u8; 42];
+        let mut n = 0;
+        for addr in [self.0 .0, self.0 .1] {
+            let (tag, ip, port): (u8, &[u8], u16) = match addr {
+                None => (0, &[], 0),
+                Some(SocketAddr::V4(a)) => (4, &a.ip().octets(), a.port()),
+                Some(SocketAddr::V6(a)) => (6, &a.ip().octets(), a.port()),
+            };
+            packed[n] = tag;
+            packed[n + 1..n + 1 + ip.len()].copy_from_slice(ip);
+            n += 1 + ip.len();
+            packed[n..n + 2].copy_from_slice(&port.to_be_bytes());
+            n += 2;
+        }
+        packed[n..n + 4].copy_from_slice(&self.0 .2.to_be_bytes());
+        state.write(&packed[..n + 4]);
+    }
+}
+
 /// What the router knows of a tracked stream.
 #[derive(Debug)]
 struct Slot {
@@ -73,8 +100,8 @@ pub struct Monitor {
     free: Vec<usize>,
     /// Keyed by what senders choose (addresses, SSRC): std's keyed hash, so no sender can
     /// pick keys that collide.
-    index: HashMap<StreamKey, usize>,
-    untracked: HashSet<StreamKey>,
+    index: HashMap<HashedKey, usize>,
+    untracked: HashSet<HashedKey>,
     bindings: PayloadBindings,
     call_ids: HashMap<SocketAddr, Arc<str>>,
     health: HealthCounts,
@@ -197,7 +224,7 @@ impl Monitor {
         let key = (src, dst, header.ssrc);
         let Some(slot) = self.find_or_start(key, socket, now) else {
             self.health.untracked_packets += 1;
-            if self.untracked.len() < UNTRACKED_KEYS && self.untracked.insert(key) {
+            if self.untracked.len() < UNTRACKED_KEYS && self.untracked.insert(HashedKey(key)) {
                 self.health.untracked_streams += 1;
             }
             return;
@@ -321,7 +348,7 @@ impl Monitor {
     }
 
     fn find_or_start(&mut self, key: StreamKey, socket: usize, now: Duration) -> Option<usize> {
-        if let Some(&i) = self.index.get(&key) {
+        if let Some(&i) = self.index.get(&HashedKey(key)) {
             return Some(i);
         }
         if self.index.len() >= self.cfg.max_streams {
@@ -352,8 +379,8 @@ impl Monitor {
             }
         };
         self.queue.push(i, Work::Start(Box::new(stream)));
-        self.index.insert(key, i);
-        self.untracked.remove(&key);
+        self.index.insert(HashedKey(key), i);
+        self.untracked.remove(&HashedKey(key));
         self.health.started += 1;
         Some(i)
     }
@@ -371,7 +398,7 @@ impl Monitor {
             },
         );
         self.ends += 1;
-        self.index.remove(&s.key);
+        self.index.remove(&HashedKey(s.key));
         self.free.push(i);
         self.health.ended += 1;
     }
