@@ -107,10 +107,27 @@ fn with_measurer(
     std::thread::scope(|scope| {
         let (full_tx, full_rx) = mpsc::sync_channel::<Deferred>(BATCHES_IN_FLIGHT);
         let (empty_tx, empty_rx) = mpsc::channel::<Deferred>();
-        let measurer = std::thread::Builder::new()
+        // The slab goes over only once the thread runs, so that it is still here if it cannot.
+        let (slab_tx, slab_rx) = mpsc::channel::<StreamSlab>();
+        let spawned = std::thread::Builder::new()
             .name("monitor-measure".into())
-            .spawn_scoped(scope, move || measure(streams, &full_rx, &empty_tx))
-            .expect("spawn the measuring thread");
+            .spawn_scoped(scope, move || {
+                let streams = slab_rx.recv().ok()?;
+                Some(measure(streams, &full_rx, &empty_tx))
+            });
+        let measurer = match spawned {
+            Ok(m) => m,
+            Err(error) => {
+                tracing::warn!(%error, "no second thread: measuring on the reader's");
+                monitor.return_streams(streams);
+                let mut paced = Paced::new(monitor, feed, None);
+                read(&mut paced)?;
+                return Ok(paced.finish());
+            }
+        };
+        slab_tx
+            .send(streams)
+            .expect("the measuring thread waits for the slab");
         let mut paced = Paced::new(
             monitor,
             feed,
@@ -131,7 +148,8 @@ fn with_measurer(
         drop(handoff);
         let streams = measurer
             .join()
-            .expect("the measuring thread does not panic");
+            .expect("the measuring thread does not panic")
+            .expect("the measuring thread was given the slab");
         monitor.return_streams(streams);
         read?;
         monitor.finish(last);
