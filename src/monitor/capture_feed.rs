@@ -100,9 +100,7 @@ fn with_measurer(
         false => monitor.lend_streams(),
     };
     let Some(streams) = streams else {
-        let mut paced = Paced::new(monitor, feed, None);
-        read(&mut paced)?;
-        return Ok(paced.finish());
+        return measure_here(monitor, feed, read);
     };
     std::thread::scope(|scope| {
         let (full_tx, full_rx) = mpsc::sync_channel::<Deferred>(BATCHES_IN_FLIGHT);
@@ -120,9 +118,7 @@ fn with_measurer(
             Err(error) => {
                 tracing::warn!(%error, "no second thread: measuring on the reader's");
                 monitor.return_streams(streams);
-                let mut paced = Paced::new(monitor, feed, None);
-                read(&mut paced)?;
-                return Ok(paced.finish());
+                return measure_here(monitor, feed, read);
             }
         };
         slab_tx
@@ -138,23 +134,27 @@ fn with_measurer(
         );
         let read = read(&mut paced);
         paced.hand_off();
-        let Paced {
-            mut monitor,
-            handoff,
-            last,
-            ..
-        } = paced;
         // Closing the channel lets the measurer finish the last batch and give the streams back.
-        drop(handoff);
+        paced.handoff = None;
         let streams = measurer
             .join()
             .expect("the measuring thread does not panic")
             .expect("the measuring thread was given the slab");
-        monitor.return_streams(streams);
+        paced.monitor.return_streams(streams);
         read?;
-        monitor.finish(last);
-        Ok(monitor.report(last))
+        Ok(paced.finish())
     })
+}
+
+/// Feeds `monitor` through `read` with every stream measured on this thread.
+fn measure_here(
+    monitor: Monitor,
+    feed: CaptureFeed,
+    read: impl FnOnce(&mut Paced) -> Result<(), CaptureError>,
+) -> Result<MonitorReport, CaptureError> {
+    let mut paced = Paced::new(monitor, feed, None);
+    read(&mut paced)?;
+    Ok(paced.finish())
 }
 
 /// The measuring thread: runs each batch it is sent and sends the emptied queue back.

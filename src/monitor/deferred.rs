@@ -1,5 +1,5 @@
-//! Per-stream work queued by the monitor's router, to be run stream by stream on the
-//! [`StreamSlab`](super::stream_slab::StreamSlab) (sans-IO).
+//! Per-stream work queued by the monitor's router, to be run stream by stream on the stream
+//! slab (`stream_slab.rs`) (sans-IO).
 //!
 //! With a thousand streams interleaved, each packet's stream state (statistics, loss record,
 //! player model, level meter: several KiB) has left the CPU's caches by the time that stream's
@@ -25,15 +25,29 @@ use crate::rtp::header::RtpHeader;
 /// Work items held at most before the queue must run.
 const MAX_WORK: usize = 1 << 15;
 
-/// Datagram bytes held at most before the queue must run.
+/// Payload bytes held at most before the queue must run.
 const MAX_BYTES: usize = 8 << 20;
 
-/// A stream's bucket keeps at most this many bytes of capacity between runs.
+/// A stream's bucket keeps at most this many payload bytes of capacity between runs.
 const KEEP_BYTES: usize = 64 << 10;
 
-/// One stream's share of a datagram.
+/// A stream's bucket keeps at most this many items of capacity between runs.
+const KEEP_WORK: usize = 1024;
+
+/// One stream's share of a datagram, or a change of the stream in a slot.
 #[derive(Debug)]
 pub(super) enum Work {
+    /// The stream starts in the slot.
+    Start(Box<MonitoredStream>),
+    /// Something for the stream to measure.
+    Measure(Measure),
+    /// The stream ends at `now`: its final row is the `seq`th ended.
+    End { now: Duration, seq: u64 },
+}
+
+/// What a stream measures.
+#[derive(Debug)]
+pub(super) enum Measure {
     /// An RTP packet.
     Rtp {
         now: Duration,
@@ -52,12 +66,8 @@ pub(super) enum Work {
         now: Duration,
         block: ReceptionBlock,
     },
-    /// The stream starts in the slot.
-    Start(Box<MonitoredStream>),
     /// Play the stream's model out to `now`.
     Advance { now: Duration },
-    /// The stream ends at `now`: its final row is the `seq`th ended.
-    End { now: Duration, seq: u64 },
 }
 
 /// What a queued packet gives the level meter: [`LevelInput`] with the payload kept in the
@@ -128,13 +138,13 @@ impl Deferred {
             LevelInput::Energy { energy, samples } => QueuedLevel::Energy { energy, samples },
             LevelInput::None => QueuedLevel::None,
         };
-        bucket.work.push(Work::Rtp {
+        bucket.work.push(Work::Measure(Measure::Rtp {
             now,
             socket,
             header,
             level,
             named,
-        });
+        }));
         if let QueuedLevel::Payload { len, .. } = level {
             self.held_bytes += len;
         }
@@ -171,7 +181,7 @@ impl Deferred {
             bucket.work.clear();
             bucket.bytes.clear();
             bucket.bytes.shrink_to(KEEP_BYTES);
-            bucket.work.shrink_to(KEEP_BYTES / 64);
+            bucket.work.shrink_to(KEEP_WORK);
         }
         self.held_work = 0;
         self.held_bytes = 0;

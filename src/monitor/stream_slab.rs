@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use super::deferred::{Deferred, Work};
+use super::deferred::{Deferred, Measure, Work};
 use super::stream::{MonitoredStream, StreamRow};
 use super::MonitorConfig;
 
@@ -51,21 +51,13 @@ impl StreamSlab {
             }
             let stream = &mut slab[slot];
             for work in bucket.work.drain(..) {
-                match work {
-                    Work::Start(s) => *stream = Some(*s),
-                    Work::End { now, seq } => {
-                        if let Some(mut s) = stream.take() {
-                            s.advance(now);
-                            s.settle();
-                            ended.push((seq, s.row(now, cfg)));
-                        }
-                    }
-                    other => {
-                        if let Some(s) = stream.as_mut() {
-                            apply(s, other, &bucket.bytes, cfg, credit, scratch);
-                        }
-                    }
-                }
+                let place = Place {
+                    cfg,
+                    credit,
+                    scratch,
+                    ended,
+                };
+                apply(stream, work, &bucket.bytes, place);
             }
         });
     }
@@ -113,17 +105,37 @@ impl StreamSlab {
     }
 }
 
-/// Does one measuring item on its stream.
-fn apply(
-    stream: &mut MonitoredStream,
-    work: Work,
-    bytes: &[u8],
-    cfg: &MonitorConfig,
-    credit: &mut Vec<u64>,
-    scratch: &mut Vec<f32>,
-) {
+/// What an item may touch besides its stream.
+struct Place<'a> {
+    cfg: &'a MonitorConfig,
+    credit: &'a mut Vec<u64>,
+    scratch: &'a mut Vec<f32>,
+    ended: &'a mut Vec<(u64, StreamRow)>,
+}
+
+/// Does one item on the slot of its stream; `bytes` holds the payloads of the slot's bucket.
+fn apply(slot: &mut Option<MonitoredStream>, work: Work, bytes: &[u8], at: Place<'_>) {
     match work {
-        Work::Rtp {
+        Work::Start(s) => *slot = Some(*s),
+        Work::End { now, seq } => {
+            if let Some(mut s) = slot.take() {
+                s.advance(now);
+                s.settle();
+                at.ended.push((seq, s.row(now, at.cfg)));
+            }
+        }
+        Work::Measure(m) => {
+            if let Some(s) = slot.as_mut() {
+                measure(s, m, bytes, at);
+            }
+        }
+    }
+}
+
+/// Measures one item on its stream.
+fn measure(stream: &mut MonitoredStream, m: Measure, bytes: &[u8], at: Place<'_>) {
+    match m {
+        Measure::Rtp {
             now,
             socket,
             header,
@@ -131,17 +143,16 @@ fn apply(
             named,
         } => {
             if let Some(named) = named {
-                stream.add_payload(*named, cfg);
+                stream.add_payload(*named, at.cfg);
             }
-            if credit.len() <= socket {
-                credit.resize(socket + 1, 0);
+            if at.credit.len() <= socket {
+                at.credit.resize(socket + 1, 0);
             }
             let level = level.input(bytes);
-            stream.on_rtp(now, &header, level, &mut credit[socket], scratch);
+            stream.on_rtp(now, &header, level, &mut at.credit[socket], at.scratch);
         }
-        Work::SenderReport { now, info } => stream.on_sender_report(now, &info),
-        Work::Reception { now, block } => stream.on_reception_report(now, &block),
-        Work::Advance { now } => stream.advance(now),
-        Work::Start(_) | Work::End { .. } => {}
+        Measure::SenderReport { now, info } => stream.on_sender_report(now, &info),
+        Measure::Reception { now, block } => stream.on_reception_report(now, &block),
+        Measure::Advance { now } => stream.advance(now),
     }
 }

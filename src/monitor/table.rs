@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::counts::HealthCounts;
-use super::deferred::{Deferred, Work};
+use super::deferred::{Deferred, Measure, Work};
 use super::level;
 use super::stream::{can_be_main, LevelInput, MonitoredStream, StreamKey, StreamRow};
 use super::stream_slab::StreamSlab;
@@ -312,7 +312,7 @@ impl Monitor {
             if quiet > idle || (s.said_bye && quiet > AFTER_BYE) {
                 ending.push(i);
             } else {
-                self.queue.push(i, Work::Advance { now });
+                self.queue.push(i, Work::Measure(Measure::Advance { now }));
             }
         }
         for i in ending {
@@ -427,28 +427,27 @@ impl Monitor {
     fn on_rtcp(&mut self, now: Duration, src: Option<SocketAddr>, data: &[u8]) {
         let slots = &mut self.slots;
         let queue = &mut self.queue;
-        let mut each = |ssrc: u32, from_source: bool, work: &dyn Fn() -> Option<Work>| {
-            for (i, s) in slots.iter_mut().enumerate() {
-                let Some(s) = s else { continue };
-                // The source's own reports come from its address (RTCP on the next port).
-                let ours = !from_source || s.key.0.map(|a| a.ip()) == src.map(|a| a.ip());
-                if s.key.2 == ssrc && ours {
-                    match work() {
-                        Some(w) => queue.push(i, w),
-                        None => s.said_bye = true,
+        // `f` gets each matching stream's slot number, what the router knows of it, and the queue.
+        let mut each =
+            |ssrc: u32, from_source: bool, f: &mut dyn FnMut(usize, &mut Slot, &mut Deferred)| {
+                for (i, s) in slots.iter_mut().enumerate() {
+                    let Some(s) = s else { continue };
+                    // The source's own reports come from its address (RTCP on the next port).
+                    let ours = !from_source || s.key.0.map(|a| a.ip()) == src.map(|a| a.ip());
+                    if s.key.2 == ssrc && ours {
+                        f(i, s, queue);
                     }
                 }
-            }
-        };
+            };
         let _ = wire::parse(data, |event| match event {
-            Event::SenderReport { ssrc, info } => {
-                each(ssrc, true, &|| Some(Work::SenderReport { now, info }));
-            }
-            Event::Reception { block, .. } => {
-                each(block.ssrc, false, &|| Some(Work::Reception { now, block }));
-            }
-            // A BYE changes only when the router ends the stream.
-            Event::Bye { ssrc } => each(ssrc, true, &|| None),
+            Event::SenderReport { ssrc, info } => each(ssrc, true, &mut |i, _, q| {
+                q.push(i, Work::Measure(Measure::SenderReport { now, info }));
+            }),
+            Event::Reception { block, .. } => each(block.ssrc, false, &mut |i, _, q| {
+                q.push(i, Work::Measure(Measure::Reception { now, block }));
+            }),
+            // A BYE matters only to the router, which ends the stream a little later.
+            Event::Bye { ssrc } => each(ssrc, true, &mut |_, s, _| s.said_bye = true),
             _ => {}
         });
     }

@@ -5,25 +5,12 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
 use super::*;
 use crate::rtcp::ntp::NtpTime;
 use crate::rtcp::wire::{Outgoing, ReceptionBlock, SenderInfo};
-
-/// A seeded xorshift generator: the schedule is the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn addr(host: u8, port: u16) -> Option<SocketAddr> {
     Some(SocketAddr::from((Ipv4Addr::new(10, 0, 0, host), port)))
@@ -41,15 +28,19 @@ struct Sent {
 /// jitter; some stop early (and end idle, their slots reused by streams starting late), some
 /// say BYE; sources send SRs and receivers RRs about them.
 fn schedule(seed: u64) -> Vec<Sent> {
-    let mut rng = Rng(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut out = Vec::new();
     for k in 0..60u16 {
         let ssrc = 0x1000 + u32::from(k);
         let (src, dst) = (addr(1, 4000 + 2 * k), addr(2, 6000 + 2 * k));
         let pt = if k % 3 == 0 { 8 } else { 0 };
-        let start_ms = if k >= 50 { 9_000 } else { rng.below(500) };
+        let start_ms = if k >= 50 {
+            9_000
+        } else {
+            rng.random_range(0..500)
+        };
         let stop_ms = if k % 7 == 0 { 5_000 } else { 20_000 };
-        let loss = rng.below(8);
+        let loss = rng.random_range(0..8);
         let mut n = 0u16;
         let mut t_ms = start_ms;
         while t_ms < stop_ms {
@@ -58,11 +49,11 @@ fn schedule(seed: u64) -> Vec<Sent> {
             data.extend(seq.to_be_bytes());
             data.extend((u32::from(n) * 160).to_be_bytes());
             data.extend(ssrc.to_be_bytes());
-            data.extend((0..160).map(|_| rng.next() as u8 | if k % 5 == 0 { 0x70 } else { 0 }));
-            let jitter_us = rng.below(15_000);
+            data.extend((0..160).map(|_| rng.random::<u8>() | if k % 5 == 0 { 0x70 } else { 0 }));
+            let jitter_us = rng.random_range(0..15_000);
             let at = Duration::from_millis(t_ms) + Duration::from_micros(jitter_us);
-            if rng.below(100) >= loss {
-                if rng.below(200) == 0 {
+            if rng.random_range(0..100) >= loss {
+                if rng.random_range(0..200) == 0 {
                     out.push(Sent {
                         at,
                         src,
@@ -186,7 +177,7 @@ fn run(sent: &[Sent], way: Way, reports: bool) -> Vec<String> {
 /// As `run` without reports, but with the slab lent: the queue is handed over (when full, and
 /// at seeded points) and run on the lent slab, as the measuring thread does.
 fn run_lent(sent: &[Sent], seed: u64) -> String {
-    let mut rng = Rng(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut m = monitor();
     let mut slab = m.lend_streams().expect("not lent yet");
     assert!(m.lend_streams().is_none());
@@ -197,7 +188,7 @@ fn run_lent(sent: &[Sent], seed: u64) -> String {
             next += Duration::from_secs(1);
         }
         m.queue_datagram(s.at, s.src, s.dst, &s.data);
-        if m.queue_is_full() || rng.below(3000) == 0 {
+        if m.queue_is_full() || rng.random_range(0..3000) == 0 {
             let mut batch = m.swap_queue(Deferred::default());
             slab.run(&mut batch);
         }
