@@ -20,6 +20,7 @@ pub const DEFAULT_RATE_CAP: u32 = 10_000;
 
 mod intake;
 mod modes;
+mod ticker;
 
 pub use super::bind::{bind, ReceiveError, DEFAULT_RECV_BUFFER};
 pub use super::stats::{NetSnapshot, NetStats};

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use super::intake::{DrainLoad, Intake};
+use super::ticker::Ticker;
 use crate::net::datagram_queue::DatagramSender;
 use crate::net::stamped_recv;
 use std::sync::atomic::Ordering::Relaxed;
@@ -21,14 +22,21 @@ pub(super) async fn batched_or_busy(
     batch: Duration,
     mut stop: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) {
-    let mut drops_poll = tokio::time::interval(Duration::from_secs(1));
-    let mut ticks = tokio::time::interval(batch);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The kernel's drop counter is read about once a second, counted in ticks so that the
+    // thread has no second timer to wake for.
+    let ticks_per_drops_poll = (DROPS_POLL.as_nanos() / batch.as_nanos().max(1)).max(1) as u64;
+    let mut ticks_to_drops_poll = 0u64;
+    let mut ticks = Ticker::new(batch);
     loop {
-        tokio::select! {
+        let elapsed = tokio::select! {
             () = &mut stop => return,
-            _ = drops_poll.tick() => rx.poll_kernel_drops(port),
-            _ = ticks.tick() => {}
+            n = ticks.tick() => n,
+        };
+        if ticks_to_drops_poll <= elapsed {
+            rx.poll_kernel_drops(port);
+            ticks_to_drops_poll = ticks_per_drops_poll;
+        } else {
+            ticks_to_drops_poll -= elapsed;
         }
         let load = rx.drain(queue, true, |buf| stamped_recv::recv(&socket, buf));
         if let Some(r) = rtcp {
@@ -57,17 +65,7 @@ pub(super) async fn batched_or_busy(
                 continue;
             }
         };
-        let stopped = read_while_busy(
-            &fd,
-            rtcp,
-            rx,
-            queue,
-            port,
-            batch,
-            &mut drops_poll,
-            &mut stop,
-        )
-        .await;
+        let stopped = read_while_busy(&fd, rtcp, rx, queue, port, batch, &mut stop).await;
         socket = fd.into_inner();
         if stopped {
             return;
@@ -75,6 +73,9 @@ pub(super) async fn batched_or_busy(
         tracing::debug!("traffic light again: back to batched reads");
     }
 }
+
+/// How often the kernel's drop counter for the socket is read.
+const DROPS_POLL: Duration = Duration::from_secs(1);
 
 /// How long the load must stay light before batched reads resume.
 const CALM_FOR: Duration = Duration::from_secs(1);
@@ -89,9 +90,9 @@ async fn read_while_busy(
     queue: &mut DatagramSender,
     port: u16,
     batch: Duration,
-    drops_poll: &mut tokio::time::Interval,
     stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> bool {
+    let mut drops_poll = tokio::time::interval(DROPS_POLL);
     // The load is judged per batch interval: what would have queued up had the task slept.
     let mut window = DrainLoad::default();
     let mut window_start = Instant::now();
@@ -144,7 +145,7 @@ pub(super) async fn each_datagram(
     port: u16,
     mut stop: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) {
-    let mut drops_poll = tokio::time::interval(Duration::from_secs(1));
+    let mut drops_poll = tokio::time::interval(DROPS_POLL);
     let socket = match tokio::net::UdpSocket::from_std(socket) {
         Ok(socket) => socket,
         Err(e) => return tracing::error!(error = %e, "cannot register the socket"),
