@@ -141,10 +141,10 @@ static ICM_256: ffi::srtp_cipher_type_t = icm_type(
 
 /// Puts these ciphers in place of libsrtp's AES-128 and AES-256 ICM; libsrtp must be
 /// initialised. Returns libsrtp's first failing status: its self-tests refused a replacement.
-pub(super) fn register() -> ffi::srtp_err_status_t {
+pub(super) fn register(lib: &ffi::Library) -> ffi::srtp_err_status_t {
     for kind in [&ICM_128, &ICM_256] {
         // SAFETY: the types are statics whose functions follow cipher.h's contracts below.
-        let status = unsafe { ffi::srtp_replace_cipher_type(kind, kind.id) };
+        let status = unsafe { (lib.srtp_replace_cipher_type)(kind, kind.id) };
         if status != ffi::SRTP_OK {
             return status;
         }
@@ -325,7 +325,8 @@ mod tests {
             next_test_case: std::ptr::null(),
         };
         // SAFETY: the case's pointers outlive the call.
-        unsafe { ffi::srtp_cipher_type_test(kind, &case) }
+        let lib = ffi::library().expect("libsrtp2 loads");
+        unsafe { (lib.srtp_cipher_type_test)(kind, &case) }
     }
 
     fn hex(s: &str) -> Vec<u8> {

@@ -218,61 +218,114 @@ unsafe impl Sync for srtp_cipher_type_t {}
 // SAFETY: as above.
 unsafe impl Sync for srtp_cipher_test_case_t {}
 
-#[link(name = "srtp2")]
-extern "C" {
+/// The shared library of Debian's `libsrtp2-1`, loaded when SRTP is first used: linking it
+/// would load it, and the NSS libraries it links (six in all, about 0.6 MiB resident and
+/// 0.4 ms of start-up), into every run of jitterplay, SRTP or not.
+pub const SONAME: &str = "libsrtp2.so.1";
+
+/// Declares [`Library`]: one function pointer per libsrtp function, resolved by name.
+macro_rules! libsrtp_functions {
+    ($($(#[$meta:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?;)*) => {
+        /// The libsrtp2 functions jitterplay calls, resolved from [`SONAME`].
+        pub struct Library {
+            $($(#[$meta])* pub $name: unsafe extern "C" fn($($ty),*) $(-> $ret)?,)*
+            // The pointers above stay valid while the library is loaded: for the process's
+            // life, since the one Library is a static.
+            _library: libloading::Library,
+        }
+
+        impl Library {
+            /// Loads the library and resolves every function.
+            ///
+            /// # Safety
+            /// Loading runs the library's initialisers; the declared signatures must be
+            /// libsrtp 2's (the RFC test vectors in `tests/srtp_vectors.rs` check them).
+            unsafe fn load() -> Result<Self, libloading::Error> {
+                let library = unsafe { libloading::Library::new(SONAME)? };
+                Ok(Self {
+                    $($name: unsafe { *library.get(concat!(stringify!($name), "\0").as_bytes())? },)*
+                    _library: library,
+                })
+            }
+        }
+    };
+}
+
+libsrtp_functions! {
     /// Registers `ct` in place of the cipher type `id`, after running its self-test and the
     /// replaced type's.
-    pub fn srtp_replace_cipher_type(ct: *const srtp_cipher_type_t, id: u32) -> srtp_err_status_t;
+    fn srtp_replace_cipher_type(ct: *const srtp_cipher_type_t, id: u32) -> srtp_err_status_t;
     /// Runs libsrtp's cipher test (the known answers, then random round trips) on `ct`.
-    #[cfg(test)]
-    pub fn srtp_cipher_type_test(
+    #[cfg_attr(not(test), allow(dead_code, reason = "the unit tests' check of our ciphers"))]
+    fn srtp_cipher_type_test(
         ct: *const srtp_cipher_type_t,
         test_data: *const srtp_cipher_test_case_t,
     ) -> srtp_err_status_t;
     /// Runs libsrtp's authentication test on `at`.
-    #[cfg(test)]
-    pub fn srtp_auth_type_test(
+    #[cfg_attr(not(test), allow(dead_code, reason = "the unit tests' check of our HMAC"))]
+    fn srtp_auth_type_test(
         at: *const srtp_auth_type_t,
         test_data: *const srtp_auth_test_case_t,
     ) -> srtp_err_status_t;
-    pub fn srtp_init() -> srtp_err_status_t;
+    /// Initialises libsrtp (once per process).
+    fn srtp_init() -> srtp_err_status_t;
     /// Registers `at` in place of the authentication type `id`, after running its self-test.
-    pub fn srtp_replace_auth_type(at: *const srtp_auth_type_t, id: u32) -> srtp_err_status_t;
-    pub fn srtp_create(
-        session: *mut *mut srtp_ctx_t,
-        policy: *const srtp_policy_t,
-    ) -> srtp_err_status_t;
-    pub fn srtp_dealloc(session: *mut srtp_ctx_t) -> srtp_err_status_t;
-    pub fn srtp_protect_mki(
+    fn srtp_replace_auth_type(at: *const srtp_auth_type_t, id: u32) -> srtp_err_status_t;
+    /// Creates a session from a policy.
+    fn srtp_create(session: *mut *mut srtp_ctx_t, policy: *const srtp_policy_t) -> srtp_err_status_t;
+    /// Frees a session.
+    fn srtp_dealloc(session: *mut srtp_ctx_t) -> srtp_err_status_t;
+    /// Encrypts an RTP packet in place.
+    fn srtp_protect_mki(
         ctx: *mut srtp_ctx_t,
         rtp_hdr: *mut c_void,
         len: *mut c_int,
         use_mki: c_uint,
         mki_index: c_uint,
     ) -> srtp_err_status_t;
-    pub fn srtp_unprotect_mki(
+    /// Authenticates and decrypts an SRTP packet in place.
+    fn srtp_unprotect_mki(
         ctx: *mut srtp_ctx_t,
         srtp_hdr: *mut c_void,
         len: *mut c_int,
         use_mki: c_uint,
     ) -> srtp_err_status_t;
-    pub fn srtp_protect_rtcp_mki(
+    /// Encrypts an RTCP packet in place.
+    fn srtp_protect_rtcp_mki(
         ctx: *mut srtp_ctx_t,
         rtcp_hdr: *mut c_void,
         len: *mut c_int,
         use_mki: c_uint,
         mki_index: c_uint,
     ) -> srtp_err_status_t;
-    pub fn srtp_unprotect_rtcp_mki(
+    /// Authenticates and decrypts an SRTCP packet in place.
+    fn srtp_unprotect_rtcp_mki(
         ctx: *mut srtp_ctx_t,
         srtcp_hdr: *mut c_void,
         len: *mut c_int,
         use_mki: c_uint,
     ) -> srtp_err_status_t;
-    pub fn srtp_crypto_policy_set_rtp_default(p: *mut srtp_crypto_policy_t);
-    pub fn srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(p: *mut srtp_crypto_policy_t);
-    pub fn srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(p: *mut srtp_crypto_policy_t);
-    pub fn srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(p: *mut srtp_crypto_policy_t);
-    pub fn srtp_crypto_policy_set_aes_gcm_128_16_auth(p: *mut srtp_crypto_policy_t);
-    pub fn srtp_crypto_policy_set_aes_gcm_256_16_auth(p: *mut srtp_crypto_policy_t);
+    /// The AES_CM_128_HMAC_SHA1_80 policy.
+    fn srtp_crypto_policy_set_rtp_default(p: *mut srtp_crypto_policy_t);
+    /// The AES_CM_128_HMAC_SHA1_32 policy.
+    fn srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(p: *mut srtp_crypto_policy_t);
+    /// The AES_256_CM_HMAC_SHA1_80 policy.
+    fn srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(p: *mut srtp_crypto_policy_t);
+    /// The AES_256_CM_HMAC_SHA1_32 policy.
+    fn srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(p: *mut srtp_crypto_policy_t);
+    /// The AEAD_AES_128_GCM policy.
+    fn srtp_crypto_policy_set_aes_gcm_128_16_auth(p: *mut srtp_crypto_policy_t);
+    /// The AEAD_AES_256_GCM policy.
+    fn srtp_crypto_policy_set_aes_gcm_256_16_auth(p: *mut srtp_crypto_policy_t);
+}
+
+/// libsrtp2, loaded on the first call; the loader's message if it cannot be.
+pub fn library() -> Result<&'static Library, String> {
+    static LIBRARY: std::sync::OnceLock<Result<Library, String>> = std::sync::OnceLock::new();
+    LIBRARY
+        // SAFETY: libsrtp2's initialisers only set up its own state; the signatures above are
+        // libsrtp 2's.
+        .get_or_init(|| unsafe { Library::load() }.map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
 }

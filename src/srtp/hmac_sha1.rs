@@ -57,9 +57,9 @@ static AUTH_TYPE: ffi::srtp_auth_type_t = ffi::srtp_auth_type_t {
 
 /// Puts this HMAC-SHA1 in place of libsrtp's; libsrtp must be initialised. Returns libsrtp's
 /// status: anything but OK means its self-test refused the replacement.
-pub(super) fn register() -> ffi::srtp_err_status_t {
+pub(super) fn register(lib: &ffi::Library) -> ffi::srtp_err_status_t {
     // SAFETY: AUTH_TYPE is a static whose functions follow auth.h's contracts below.
-    unsafe { ffi::srtp_replace_auth_type(&AUTH_TYPE, ffi::SRTP_HMAC_SHA1) }
+    unsafe { (lib.srtp_replace_auth_type)(&AUTH_TYPE, ffi::SRTP_HMAC_SHA1) }
 }
 
 /// `len` bytes at `ptr` as a slice; an empty slice when there are none.
@@ -203,7 +203,8 @@ mod tests {
             next_test_case: std::ptr::null(),
         };
         // SAFETY: the case's pointers outlive the call.
-        unsafe { ffi::srtp_auth_type_test(&AUTH_TYPE, &case) }
+        let lib = ffi::library().expect("libsrtp2 loads");
+        unsafe { (lib.srtp_auth_type_test)(&AUTH_TYPE, &case) }
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub use session::{Direction, SrtpDrop, SrtpSession, MAX_TRAILER};
 pub use suite::Suite;
 
 /// What can go wrong setting SRTP up.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SrtpError {
     /// The suite name is not one we speak.
     #[error(
@@ -28,6 +28,9 @@ pub enum SrtpError {
     /// The key parameters cannot be used.
     #[error("bad SRTP key: {0}")]
     BadKey(String),
+    /// libsrtp2 could not be loaded (the loader's reason).
+    #[error("SRTP needs libsrtp2 (Debian package libsrtp2-1), which could not be loaded: {0}")]
+    Unavailable(String),
     /// libsrtp refused (its status code).
     #[error("libsrtp failed with status {0}")]
     Library(i32),

@@ -42,6 +42,7 @@ pub enum Direction {
 
 /// An SRTP and SRTCP session of libsrtp, for one direction.
 pub struct SrtpSession {
+    lib: &'static ffi::Library,
     ctx: *mut ffi::srtp_ctx_t,
     use_mki: bool,
     direction: Direction,
@@ -51,30 +52,33 @@ pub struct SrtpSession {
 // state for it, so it may move to another thread (it is not shared: no Sync).
 unsafe impl Send for SrtpSession {}
 
-static INIT: OnceLock<ffi::srtp_err_status_t> = OnceLock::new();
+static INIT: OnceLock<Result<&'static ffi::Library, SrtpError>> = OnceLock::new();
 
-fn init_library() -> Result<(), SrtpError> {
-    let status = INIT.get_or_init(|| {
+/// libsrtp, loaded and initialised once per process, with our ciphers registered.
+fn init_library() -> Result<&'static ffi::Library, SrtpError> {
+    INIT.get_or_init(|| {
+        let lib = ffi::library().map_err(SrtpError::Unavailable)?;
         // SAFETY: srtp_init takes no arguments; OnceLock runs it once per process.
-        match unsafe { ffi::srtp_init() } {
-            ffi::SRTP_OK => match aes_icm::register() {
-                ffi::SRTP_OK => hmac_sha1::register(),
+        let status = match unsafe { (lib.srtp_init)() } {
+            ffi::SRTP_OK => match aes_icm::register(lib) {
+                ffi::SRTP_OK => hmac_sha1::register(lib),
                 failed => failed,
             },
             failed => failed,
+        };
+        match status {
+            ffi::SRTP_OK => Ok(lib),
+            status => Err(SrtpError::Library(status)),
         }
-    });
-    match *status {
-        ffi::SRTP_OK => Ok(()),
-        status => Err(SrtpError::Library(status)),
-    }
+    })
+    .clone()
 }
 
 impl SrtpSession {
     /// A session for `keying` in `direction`.
     pub fn new(keying: &SrtpKeying, direction: Direction) -> Result<Self, SrtpError> {
-        init_library()?;
-        let (rtp, rtcp) = keying.suite.policies();
+        let lib = init_library()?;
+        let (rtp, rtcp) = keying.suite.policies(lib);
         let mut keying_bytes: Vec<Vec<u8>> = keying
             .keys
             .iter()
@@ -152,7 +156,7 @@ impl SrtpSession {
         let mut ctx = std::ptr::null_mut();
         // SAFETY: the policy and everything it points to live until srtp_create returns;
         // libsrtp derives its session keys and copies the MKIs, keeping no pointer into them.
-        let status = unsafe { ffi::srtp_create(&mut ctx, &policy) };
+        let status = unsafe { (lib.srtp_create)(&mut ctx, &policy) };
         for key in &mut keying_bytes {
             key.fill(0);
         }
@@ -160,6 +164,7 @@ impl SrtpSession {
             return Err(SrtpError::Library(status));
         }
         Ok(SrtpSession {
+            lib,
             ctx,
             use_mki,
             direction,
@@ -169,23 +174,23 @@ impl SrtpSession {
     /// Decrypts and authenticates the SRTP packet in `packet[..len]` in place; the RTP
     /// packet's length on success.
     pub fn unprotect_rtp(&mut self, packet: &mut [u8], len: usize) -> Result<usize, SrtpDrop> {
-        self.unprotect_with(ffi::srtp_unprotect_mki, packet, len)
+        self.unprotect_with(self.lib.srtp_unprotect_mki, packet, len)
     }
 
     /// Decrypts and authenticates the SRTCP packet in `packet[..len]` in place.
     pub fn unprotect_rtcp(&mut self, packet: &mut [u8], len: usize) -> Result<usize, SrtpDrop> {
-        self.unprotect_with(ffi::srtp_unprotect_rtcp_mki, packet, len)
+        self.unprotect_with(self.lib.srtp_unprotect_rtcp_mki, packet, len)
     }
 
     /// Encrypts the RTP packet in `packet[..len]` in place, with the first key; `packet` must
     /// have [`MAX_TRAILER`] bytes to spare after it. The SRTP packet's length.
     pub fn protect_rtp(&mut self, packet: &mut [u8], len: usize) -> Result<usize, SrtpError> {
-        self.protect_with(ffi::srtp_protect_mki, packet, len)
+        self.protect_with(self.lib.srtp_protect_mki, packet, len)
     }
 
     /// Encrypts the RTCP packet in `packet[..len]` in place, as `protect_rtp`.
     pub fn protect_rtcp(&mut self, packet: &mut [u8], len: usize) -> Result<usize, SrtpError> {
-        self.protect_with(ffi::srtp_protect_rtcp_mki, packet, len)
+        self.protect_with(self.lib.srtp_protect_rtcp_mki, packet, len)
     }
 
     fn unprotect_with(
@@ -260,7 +265,7 @@ impl Drop for SrtpSession {
     fn drop(&mut self) {
         // SAFETY: ctx came from srtp_create and is freed once, here.
         unsafe {
-            ffi::srtp_dealloc(self.ctx);
+            (self.lib.srtp_dealloc)(self.ctx);
         }
     }
 }

@@ -86,35 +86,38 @@ impl Suite {
 
     /// libsrtp's crypto policies for RTP and RTCP. The 32-bit suites keep an 80-bit tag on
     /// RTCP (RFC 4568 section 6.2.1), as libsrtp's profiles do.
-    pub(crate) fn policies(self) -> (ffi::srtp_crypto_policy_t, ffi::srtp_crypto_policy_t) {
+    pub(crate) fn policies(
+        self,
+        lib: &ffi::Library,
+    ) -> (ffi::srtp_crypto_policy_t, ffi::srtp_crypto_policy_t) {
         let mut rtp = ffi::srtp_crypto_policy_t::default();
         let mut rtcp = ffi::srtp_crypto_policy_t::default();
         // SAFETY: each setter only writes the policy struct it is given.
         unsafe {
             match self {
                 Suite::AesCm128HmacSha1_80 => {
-                    ffi::srtp_crypto_policy_set_rtp_default(&mut rtp);
-                    ffi::srtp_crypto_policy_set_rtp_default(&mut rtcp);
+                    (lib.srtp_crypto_policy_set_rtp_default)(&mut rtp);
+                    (lib.srtp_crypto_policy_set_rtp_default)(&mut rtcp);
                 }
                 Suite::AesCm128HmacSha1_32 => {
-                    ffi::srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(&mut rtp);
-                    ffi::srtp_crypto_policy_set_rtp_default(&mut rtcp);
+                    (lib.srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32)(&mut rtp);
+                    (lib.srtp_crypto_policy_set_rtp_default)(&mut rtcp);
                 }
                 Suite::AesCm256HmacSha1_80 => {
-                    ffi::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&mut rtp);
-                    ffi::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&mut rtcp);
+                    (lib.srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80)(&mut rtp);
+                    (lib.srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80)(&mut rtcp);
                 }
                 Suite::AesCm256HmacSha1_32 => {
-                    ffi::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(&mut rtp);
-                    ffi::srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(&mut rtcp);
+                    (lib.srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32)(&mut rtp);
+                    (lib.srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80)(&mut rtcp);
                 }
                 Suite::AeadAes128Gcm => {
-                    ffi::srtp_crypto_policy_set_aes_gcm_128_16_auth(&mut rtp);
-                    ffi::srtp_crypto_policy_set_aes_gcm_128_16_auth(&mut rtcp);
+                    (lib.srtp_crypto_policy_set_aes_gcm_128_16_auth)(&mut rtp);
+                    (lib.srtp_crypto_policy_set_aes_gcm_128_16_auth)(&mut rtcp);
                 }
                 Suite::AeadAes256Gcm => {
-                    ffi::srtp_crypto_policy_set_aes_gcm_256_16_auth(&mut rtp);
-                    ffi::srtp_crypto_policy_set_aes_gcm_256_16_auth(&mut rtcp);
+                    (lib.srtp_crypto_policy_set_aes_gcm_256_16_auth)(&mut rtp);
+                    (lib.srtp_crypto_policy_set_aes_gcm_256_16_auth)(&mut rtcp);
                 }
             }
         }
