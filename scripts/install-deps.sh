@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages jitterplay needs. `demo` needs only the build
-# dependencies (ALSA, libopus, libsrtp2 and libpcap headers, pkg-config); `test` adds the audio server, the RTP
+# dependencies (ALSA, libopus and libpcap headers, pkg-config) and libsrtp2, loaded when SRTP is used; `test` adds the audio server, the RTP
 # peers the test suite drives (GStreamer also through its Python bindings, to attach rtpbin's
 # RTX receiver; its "bad" plugins for srtpenc), tshark (Wireshark's RTP Streams figures that `streams` is compared with),
 # Chromium (the dashboard's browser test, headless), iproute2 (the multicast tests' network
@@ -10,7 +10,7 @@
 # The README's two set-up commands and .ci/run call this script, so they cannot drift apart.
 set -euo pipefail
 what=${1:-demo}
-packages=(libasound2-dev libopus-dev libsrtp2-dev libpcap-dev pkg-config)
+packages=(libasound2-dev libopus-dev libsrtp2-1 libpcap-dev pkg-config)
 if [ "$what" = test ]; then
   packages+=(ffmpeg pulseaudio pulseaudio-utils libasound2-plugins
              gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good

@@ -214,3 +214,59 @@ fn a_bad_srtp_key_is_explained_without_repeating_it() {
         assert!(!err.contains(key), "the key was repeated: {err}");
     }
 }
+
+/// Where the dynamic loader finds libsrtp2.so.1, from its cache.
+fn libsrtp2_path() -> Option<String> {
+    let cache = std::process::Command::new("ldconfig")
+        .arg("-p")
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&cache.stdout)
+        .lines()
+        .find(|l| l.trim_start().starts_with("libsrtp2.so.1 "))
+        .and_then(|l| l.rsplit("=> ").next())
+        .map(|p| p.trim().to_owned())
+}
+
+#[test]
+fn srtp_without_libsrtp2_names_the_package_and_plain_rtp_still_works() {
+    // libsrtp2 is loaded only when SRTP is asked for. In a private mount namespace the library
+    // is hidden under /dev/null: an SRTP command must say what is missing, in one line, and a
+    // plain one must not notice.
+    if !require_tool("unshare") {
+        return;
+    }
+    let lib = libsrtp2_path().expect("libsrtp2.so.1 is installed (scripts/install-deps.sh)");
+    let dir = scratch("no_libsrtp2");
+    let wav = asset("speech-48k-mono.wav");
+    let bin = env!("CARGO_BIN_EXE_jitterplay");
+    let script = format!(
+        "mount --bind /dev/null {lib} || exit 99
+         {bin} send {wav} --to 127.0.0.1:9 --duration 200ms --srtp AES_CM_128_HMAC_SHA1_80 --sdp-out {sdp} --quiet
+         echo \"srtp exit $?\" >&2
+         {bin} send {wav} --to 127.0.0.1:9 --duration 200ms --quiet >/dev/null
+         echo \"plain exit $?\" >&2",
+        wav = wav.display(),
+        sdp = dir.join("call.sdp").display(),
+    );
+    let out = output_within(
+        std::process::Command::new("unshare").args(["-m", "sh", "-c", &script]),
+        std::time::Duration::from_secs(30),
+    );
+    let err = stderr(&out);
+    if out.status.code() == Some(99) || !out.status.success() && err.contains("unshare") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root and must be able to hide the library: {err}"
+        );
+        eprintln!("skipping: cannot make a mount namespace here: {err}");
+        return;
+    }
+    assert!(
+        err.contains("SRTP needs libsrtp2 (Debian package libsrtp2-1), which could not be loaded"),
+        "{err}"
+    );
+    assert!(err.contains("srtp exit 1"), "{err}");
+    assert!(err.contains("plain exit 0"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
