@@ -8,6 +8,7 @@ pub mod error;
 pub mod link;
 pub mod naming;
 pub mod reader;
+mod record_buffer;
 pub mod rtcp;
 pub mod rtpdump;
 pub mod select;

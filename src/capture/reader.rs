@@ -3,21 +3,22 @@
 //! a capture cut short yields what it has and says where it ended.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Duration;
 
-use pcap_file::pcap::PcapReader;
+use pcap_file::pcap::PcapParser;
 use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
-use pcap_file::pcapng::{Block, PcapNgReader};
+use pcap_file::pcapng::{Block, PcapNgParser};
 use pcap_file::DataLink;
 use serde::Serialize;
 
 use super::error::CaptureError;
 use super::link::{FrameContent, FrameCounts, Link, UdpExtractor};
+use super::record_buffer::RecordBuffer;
 use super::rtpdump;
 use super::timeline::{TimeJumps, Timeline, DEFAULT_IDLE_TIMEOUT};
 
@@ -83,7 +84,7 @@ pub fn read_capture_with(path: &Path, idle_timeout: Duration) -> Result<Capture,
         error,
     })?;
     let mut lists = Lists::default();
-    let capture = read_capture_from(BufReader::new(file), path, idle_timeout, &mut lists)?;
+    let capture = read_capture_from(file, path, idle_timeout, &mut lists)?;
     Ok(lists.into_capture(capture))
 }
 
@@ -105,10 +106,9 @@ pub fn stream_capture(
         on_datagram,
         stopped: false,
     };
-    // The pcap reader asks for one record at a time. 128 KiB keeps reads few and the buffer
-    // within the core's L2 cache, so that each read does not push the streams' state out.
-    let input = BufReader::with_capacity(128 << 10, file);
-    read_capture_from(input, path, idle_timeout, &mut sink)
+    // The record buffer (128 KiB) keeps reads few and stays within the core's L2 cache, so
+    // that each read does not push the streams' state out.
+    read_capture_from(file, path, idle_timeout, &mut sink)
 }
 
 /// A datagram as [`stream_capture`] hands it over, borrowing the record it came from.
@@ -241,17 +241,37 @@ fn read_capture_from<R: Read>(
         path: path.to_owned(),
         reason: e.to_string(),
     };
+    let mut input = RecordBuffer::new(input);
     match magic.get(..4) {
         Some([0xA1, 0xB2, 0xC3, 0xD4] | [0xD4, 0xC3, 0xB2, 0xA1])
         | Some([0xA1, 0xB2, 0x3C, 0x4D] | [0x4D, 0x3C, 0xB2, 0xA1]) => {
-            read_pcap(PcapReader::new(input).map_err(format)?, idle_timeout, sink)
+            let parser = first_record(&mut input, PcapParser::new).map_err(format)?;
+            Ok(read_pcap(input, parser, idle_timeout, sink))
         }
-        Some([0x0A, 0x0D, 0x0D, 0x0A]) => read_pcapng(
-            PcapNgReader::new(input).map_err(format)?,
-            idle_timeout,
-            sink,
-        ),
+        Some([0x0A, 0x0D, 0x0D, 0x0A]) => {
+            let parser = first_record(&mut input, PcapNgParser::new).map_err(format)?;
+            Ok(read_pcapng(input, parser, idle_timeout, sink))
+        }
         _ => Err(not_capture()),
+    }
+}
+
+/// The file header's parser, from the first record of `input`.
+fn first_record<R: Read, P>(
+    input: &mut RecordBuffer<R>,
+    parse: impl Fn(&[u8]) -> Result<(&[u8], P), pcap_file::PcapError>,
+) -> Result<P, pcap_file::PcapError> {
+    let mut parser = None;
+    let found = input.next(|src| {
+        let (rest, p) = parse(src)?;
+        parser = Some(p);
+        Ok(src.len() - rest.len())
+    })?;
+    match parser {
+        Some(p) if found => Ok(p),
+        _ => Err(pcap_file::PcapError::IoError(
+            std::io::ErrorKind::UnexpectedEof.into(),
+        )),
     }
 }
 
@@ -340,25 +360,29 @@ impl<'s, S: Sink> Collector<'s, S> {
 }
 
 fn read_pcap<R: Read>(
-    mut reader: PcapReader<R>,
+    mut input: RecordBuffer<R>,
+    parser: PcapParser,
     idle_timeout: Duration,
     sink: &mut impl Sink,
-) -> Result<Capture, CaptureError> {
+) -> Capture {
     let mut c = Collector::new(CaptureKind::Pcap, idle_timeout, sink);
-    let link = link_of(reader.header().datalink);
-    while let Some(packet) = reader.next_packet() {
-        if c.stopped() {
-            break;
-        }
-        match packet {
-            Ok(p) => c.frame(link, p.timestamp, &p.data),
+    let link = link_of(parser.header().datalink);
+    while !c.stopped() {
+        let step = input.next(|src| {
+            let (rest, p) = parser.next_packet(src)?;
+            c.frame(link, p.timestamp, &p.data);
+            Ok(src.len() - rest.len())
+        });
+        match step {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
                 c.truncated(e.to_string());
                 break;
             }
         }
     }
-    Ok(c.finish())
+    c.finish()
 }
 
 /// One pcapng interface: its link type and timestamp unit.
@@ -407,56 +431,60 @@ impl TsResolution {
 }
 
 fn read_pcapng<R: Read>(
-    mut reader: PcapNgReader<R>,
+    mut input: RecordBuffer<R>,
+    mut parser: PcapNgParser,
     idle_timeout: Duration,
     sink: &mut impl Sink,
-) -> Result<Capture, CaptureError> {
+) -> Capture {
     let mut c = Collector::new(CaptureKind::PcapNg, idle_timeout, sink);
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut last_time = Duration::ZERO;
-    while let Some(block) = reader.next_block() {
-        if c.stopped() {
-            break;
-        }
-        let block = match block {
-            Ok(b) => b,
+    while !c.stopped() {
+        let step = input.next(|src| {
+            let (rest, block) = parser.next_block(src)?;
+            match block {
+                Block::SectionHeader(_) => interfaces.clear(),
+                Block::InterfaceDescription(idb) => {
+                    let resolution = idb.options.iter().find_map(|o| match o {
+                        InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
+                        _ => None,
+                    });
+                    interfaces.push(Interface {
+                        link: link_of(idb.linktype),
+                        resolution: TsResolution::from_option(resolution.unwrap_or(6)),
+                    });
+                }
+                Block::EnhancedPacket(epb) => {
+                    if let Some(iface) = interfaces.get(epb.interface_id as usize).copied() {
+                        // pcap-file hands over the raw timestamp count as nanoseconds; the
+                        // interface says what one tick really is (microseconds unless
+                        // if_tsresol says otherwise).
+                        last_time = iface.resolution.duration(epb.timestamp.as_nanos());
+                        c.frame(iface.link, last_time, &epb.data);
+                    } else {
+                        c.capture.records += 1;
+                        c.capture.unsupported_link += 1;
+                    }
+                }
+                Block::SimplePacket(spb) => {
+                    // No timestamp: it shares the previous packet's time.
+                    let link = interfaces.first().and_then(|i| i.link);
+                    c.frame(link, last_time, &spb.data);
+                }
+                _ => {}
+            }
+            Ok(src.len() - rest.len())
+        });
+        match step {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
                 c.truncated(e.to_string());
                 break;
             }
-        };
-        match block {
-            Block::SectionHeader(_) => interfaces.clear(),
-            Block::InterfaceDescription(idb) => {
-                let resolution = idb.options.iter().find_map(|o| match o {
-                    InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
-                    _ => None,
-                });
-                interfaces.push(Interface {
-                    link: link_of(idb.linktype),
-                    resolution: TsResolution::from_option(resolution.unwrap_or(6)),
-                });
-            }
-            Block::EnhancedPacket(epb) => {
-                let Some(iface) = interfaces.get(epb.interface_id as usize).copied() else {
-                    c.capture.records += 1;
-                    c.capture.unsupported_link += 1;
-                    continue;
-                };
-                // pcap-file hands over the raw timestamp count as nanoseconds; the interface
-                // says what one tick really is (microseconds unless if_tsresol says otherwise).
-                last_time = iface.resolution.duration(epb.timestamp.as_nanos());
-                c.frame(iface.link, last_time, &epb.data);
-            }
-            Block::SimplePacket(spb) => {
-                // No timestamp: it shares the previous packet's time.
-                let link = interfaces.first().and_then(|i| i.link);
-                c.frame(link, last_time, &spb.data);
-            }
-            _ => {}
         }
     }
-    Ok(c.finish())
+    c.finish()
 }
 
 fn read_rtpdump(bytes: &[u8], idle_timeout: Duration, sink: &mut impl Sink) -> Option<Capture> {
