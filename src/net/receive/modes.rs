@@ -82,7 +82,6 @@ const CALM_FOR: Duration = Duration::from_secs(1);
 
 /// Reads at every readiness of `fd` until the traffic has been light for [`CALM_FOR`] (false) or
 /// `stop` resolves (true).
-#[allow(clippy::too_many_arguments)]
 async fn read_while_busy(
     fd: &tokio::io::unix::AsyncFd<std::net::UdpSocket>,
     rtcp: Option<&std::net::UdpSocket>,
