@@ -262,16 +262,31 @@ fn first_record<R: Read, P>(
     parse: impl Fn(&[u8]) -> Result<(&[u8], P), pcap_file::PcapError>,
 ) -> Result<P, pcap_file::PcapError> {
     let mut parser = None;
-    let found = input.next(|src| {
+    input.next(|src| {
         let (rest, p) = parse(src)?;
         parser = Some(p);
         Ok(src.len() - rest.len())
     })?;
-    match parser {
-        Some(p) if found => Ok(p),
-        _ => Err(pcap_file::PcapError::IoError(
-            std::io::ErrorKind::UnexpectedEof.into(),
-        )),
+    parser.ok_or_else(|| pcap_file::PcapError::IoError(std::io::ErrorKind::UnexpectedEof.into()))
+}
+
+/// Hands `take` one record of `input` at a time until the sink stops or the input ends; a
+/// record the input cuts short (or a malformed one) ends the capture as truncated there.
+/// `take` returns how many bytes the record took.
+fn each_record<R: Read, S: Sink>(
+    input: &mut RecordBuffer<R>,
+    c: &mut Collector<'_, S>,
+    mut take: impl FnMut(&mut Collector<'_, S>, &[u8]) -> Result<usize, pcap_file::PcapError>,
+) {
+    while !c.stopped() {
+        match input.next(|src| take(c, src)) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                c.truncated(e.to_string());
+                break;
+            }
+        }
     }
 }
 
@@ -367,21 +382,11 @@ fn read_pcap<R: Read>(
 ) -> Capture {
     let mut c = Collector::new(CaptureKind::Pcap, idle_timeout, sink);
     let link = link_of(parser.header().datalink);
-    while !c.stopped() {
-        let step = input.next(|src| {
-            let (rest, p) = parser.next_packet(src)?;
-            c.frame(link, p.timestamp, &p.data);
-            Ok(src.len() - rest.len())
-        });
-        match step {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                c.truncated(e.to_string());
-                break;
-            }
-        }
-    }
+    each_record(&mut input, &mut c, |c, src| {
+        let (rest, p) = parser.next_packet(src)?;
+        c.frame(link, p.timestamp, &p.data);
+        Ok(src.len() - rest.len())
+    });
     c.finish()
 }
 
@@ -439,51 +444,41 @@ fn read_pcapng<R: Read>(
     let mut c = Collector::new(CaptureKind::PcapNg, idle_timeout, sink);
     let mut interfaces: Vec<Interface> = Vec::new();
     let mut last_time = Duration::ZERO;
-    while !c.stopped() {
-        let step = input.next(|src| {
-            let (rest, block) = parser.next_block(src)?;
-            match block {
-                Block::SectionHeader(_) => interfaces.clear(),
-                Block::InterfaceDescription(idb) => {
-                    let resolution = idb.options.iter().find_map(|o| match o {
-                        InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
-                        _ => None,
-                    });
-                    interfaces.push(Interface {
-                        link: link_of(idb.linktype),
-                        resolution: TsResolution::from_option(resolution.unwrap_or(6)),
-                    });
-                }
-                Block::EnhancedPacket(epb) => {
-                    if let Some(iface) = interfaces.get(epb.interface_id as usize).copied() {
-                        // pcap-file hands over the raw timestamp count as nanoseconds; the
-                        // interface says what one tick really is (microseconds unless
-                        // if_tsresol says otherwise).
-                        last_time = iface.resolution.duration(epb.timestamp.as_nanos());
-                        c.frame(iface.link, last_time, &epb.data);
-                    } else {
-                        c.capture.records += 1;
-                        c.capture.unsupported_link += 1;
-                    }
-                }
-                Block::SimplePacket(spb) => {
-                    // No timestamp: it shares the previous packet's time.
-                    let link = interfaces.first().and_then(|i| i.link);
-                    c.frame(link, last_time, &spb.data);
-                }
-                _ => {}
+    each_record(&mut input, &mut c, |c, src| {
+        let (rest, block) = parser.next_block(src)?;
+        match block {
+            Block::SectionHeader(_) => interfaces.clear(),
+            Block::InterfaceDescription(idb) => {
+                let resolution = idb.options.iter().find_map(|o| match o {
+                    InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
+                    _ => None,
+                });
+                interfaces.push(Interface {
+                    link: link_of(idb.linktype),
+                    resolution: TsResolution::from_option(resolution.unwrap_or(6)),
+                });
             }
-            Ok(src.len() - rest.len())
-        });
-        match step {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                c.truncated(e.to_string());
-                break;
+            Block::EnhancedPacket(epb) => {
+                if let Some(iface) = interfaces.get(epb.interface_id as usize).copied() {
+                    // pcap-file hands over the raw timestamp count as nanoseconds; the
+                    // interface says what one tick really is (microseconds unless if_tsresol
+                    // says otherwise).
+                    last_time = iface.resolution.duration(epb.timestamp.as_nanos());
+                    c.frame(iface.link, last_time, &epb.data);
+                } else {
+                    c.capture.records += 1;
+                    c.capture.unsupported_link += 1;
+                }
             }
+            Block::SimplePacket(spb) => {
+                // No timestamp: it shares the previous packet's time.
+                let link = interfaces.first().and_then(|i| i.link);
+                c.frame(link, last_time, &spb.data);
+            }
+            _ => {}
         }
-    }
+        Ok(src.len() - rest.len())
+    });
     c.finish()
 }
 

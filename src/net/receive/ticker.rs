@@ -50,33 +50,40 @@ impl Ticker {
     pub async fn tick(&mut self) -> u64 {
         match &mut self.inner {
             #[cfg(target_os = "linux")]
-            Inner::Kernel(fd) => loop {
-                let Ok(mut guard) = fd.readable().await else {
-                    return 1;
-                };
-                // The read takes every expiration so far, so readiness is cleared after a
-                // successful read too: the next tick goes straight to the reactor. (tokio
-                // keeps readiness that arrived after this guard was made.)
-                match guard.get_inner().expirations() {
-                    Ok(n) => {
-                        guard.clear_ready();
-                        return n.max(1);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => guard.clear_ready(),
-                    // A timerfd read fails only on a bad descriptor: wait as tokio would
-                    // rather than spin.
+            Inner::Kernel(fd) => {
+                let period = fd.get_ref().period();
+                match Self::kernel_tick(fd).await {
+                    Ok(n) => n,
+                    // Only a broken descriptor or reactor gets here: from now on wait as tokio
+                    // would, rather than return at once and have the caller spin.
                     Err(error) => {
-                        tracing::warn!(%error, "timerfd read failed: the tick is tokio's timer");
-                        let period = guard.get_inner().period();
-                        drop(guard);
+                        tracing::warn!(%error, "timerfd failed: the tick is tokio's timer");
                         self.inner = Inner::Tokio(tokio_interval(period));
-                        return 1;
+                        1
                     }
                 }
-            },
+            }
             Inner::Tokio(interval) => {
                 interval.tick().await;
                 1
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    async fn kernel_tick(fd: &tokio::io::unix::AsyncFd<linux::TimerFd>) -> std::io::Result<u64> {
+        loop {
+            let mut guard = fd.readable().await?;
+            // The read takes every expiration so far, so readiness is cleared after a
+            // successful read too: the next tick goes straight to the reactor. (tokio keeps
+            // readiness that arrived after this guard was made.)
+            match guard.get_inner().expirations() {
+                Ok(n) => {
+                    guard.clear_ready();
+                    return Ok(n.max(1));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => guard.clear_ready(),
+                Err(e) => return Err(e),
             }
         }
     }
