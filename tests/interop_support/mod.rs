@@ -10,14 +10,17 @@ use crate::common::*;
 use crate::net_support::*;
 use serde_json::Value;
 
-/// Small window: the network is loopback, and the window is not under test here.
+/// Small window: the network is loopback, and the window is not under test here. Before the
+/// first datagram the idle timeout counts from the player's start, so it must outlast the peer's
+/// start-up: 500 ms once ended a player before `gst-launch-1.0`, starting beside the other test
+/// binaries, had sent anything.
 pub const PLAY_ARGS: [&str; 6] = [
     "--target-min",
     "200ms",
     "--target-max",
     "500ms",
     "--idle-timeout",
-    "500ms",
+    "2s",
 ];
 /// Longer than any peer here needs to send 2 s of audio; a peer still running then has hung.
 pub const PEER_LIMIT: Duration = Duration::from_secs(20);
